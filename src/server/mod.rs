@@ -1,0 +1,152 @@
+//! The tfplugin6 gRPC service: decodes requests with the schema, calls the provider through the
+//! traits below, and encodes the answers. Protobuf types never leave this module.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use crate::diag::{AttributePath, Diagnostics};
+use crate::schema::Schema;
+use crate::value::Value;
+
+/// What the Terraform CLI says it can handle (absent, so all false, before protocol 6.6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientCapabilities {
+    pub deferral_allowed: bool,
+    pub write_only_attributes_allowed: bool,
+}
+
+pub struct ConfigureRequest {
+    pub terraform_version: String,
+    pub config: Value,
+    pub capabilities: ClientCapabilities,
+}
+
+pub struct PlanRequest {
+    /// Null on create.
+    pub prior_state: Value,
+    /// Config merged with prior state by Terraform; null on destroy.
+    pub proposed_new_state: Value,
+    /// Raw config; may hold unknowns; null on destroy.
+    pub config: Value,
+    pub prior_private: Vec<u8>,
+}
+
+#[derive(Default)]
+pub struct PlanResponse {
+    pub planned_state: Value,
+    pub requires_replace: Vec<AttributePath>,
+    pub planned_private: Vec<u8>,
+    pub diagnostics: Diagnostics,
+}
+
+pub struct ApplyRequest {
+    /// Null on create.
+    pub prior_state: Value,
+    /// Null on destroy.
+    pub planned_state: Value,
+    /// Null on destroy. Carries write-only values, which the planned state never does.
+    pub config: Value,
+    pub planned_private: Vec<u8>,
+}
+
+#[derive(Default)]
+pub struct ApplyResponse {
+    /// Null after destroy; otherwise wholly known.
+    pub new_state: Value,
+    pub private: Vec<u8>,
+    pub diagnostics: Diagnostics,
+}
+
+pub struct ReadRequest {
+    pub current_state: Value,
+    pub private: Vec<u8>,
+}
+
+#[derive(Default)]
+pub struct ReadResponse {
+    /// Null when the remote object is gone.
+    pub new_state: Value,
+    pub private: Vec<u8>,
+    pub diagnostics: Diagnostics,
+}
+
+#[derive(Default)]
+pub struct ImportResponse {
+    /// One state per imported object (ours import exactly one).
+    pub states: Vec<(Value, Vec<u8>)>,
+    pub diagnostics: Diagnostics,
+}
+
+#[derive(Default)]
+pub struct OpenEphemeralResponse {
+    pub result: Value,
+    pub private: Vec<u8>,
+    pub renew_at: Option<SystemTime>,
+    pub diagnostics: Diagnostics,
+}
+
+#[derive(Default)]
+pub struct RenewEphemeralResponse {
+    pub private: Vec<u8>,
+    pub renew_at: Option<SystemTime>,
+    pub diagnostics: Diagnostics,
+}
+
+/// A managed resource type. Values handed in have been decoded and checked against `schema()`;
+/// the server nulls write-only attributes in every state and plan it returns.
+#[async_trait::async_trait]
+pub trait Resource: Send + Sync {
+    fn schema(&self) -> Schema;
+
+    async fn validate(&self, config: &Value, capabilities: ClientCapabilities) -> Diagnostics;
+
+    /// Turns stored state of an older schema version (JSON) into the current schema's value.
+    /// The default accepts only the current version, decoding leniently.
+    fn upgrade(&self, version: i64, state: Value) -> Result<Value, Diagnostics> {
+        if version == self.schema().version {
+            Ok(state)
+        } else {
+            let mut diags = Diagnostics::new();
+            diags.error(
+                "Unsupported State Version",
+                format!(
+                    "The state was written by a provider version with schema version {version}, which this provider does not know. Use the provider version that wrote it, or remove the resource from state and import it again."
+                ),
+            );
+            Err(diags)
+        }
+    }
+
+    async fn read(&self, request: ReadRequest) -> ReadResponse;
+    async fn plan(&self, request: PlanRequest) -> PlanResponse;
+    async fn apply(&self, request: ApplyRequest) -> ApplyResponse;
+    async fn import(&self, id: &str) -> ImportResponse;
+}
+
+#[async_trait::async_trait]
+pub trait DataSource: Send + Sync {
+    fn schema(&self) -> Schema;
+    async fn validate(&self, config: &Value) -> Diagnostics;
+    /// Returns the state (config echoed, computed attributes filled).
+    async fn read(&self, config: Value) -> (Value, Diagnostics);
+}
+
+#[async_trait::async_trait]
+pub trait EphemeralResource: Send + Sync {
+    fn schema(&self) -> Schema;
+    async fn validate(&self, config: &Value) -> Diagnostics;
+    async fn open(&self, config: Value, capabilities: ClientCapabilities) -> OpenEphemeralResponse;
+    async fn renew(&self, private: Vec<u8>) -> RenewEphemeralResponse;
+    async fn close(&self, private: Vec<u8>) -> Diagnostics;
+}
+
+/// The provider as the server sees it: its schema, its configuration, and its types by name.
+#[async_trait::async_trait]
+pub trait Provider: Send + Sync + 'static {
+    fn schema(&self) -> Schema;
+    async fn validate_config(&self, config: &Value) -> Diagnostics;
+    async fn configure(&self, request: ConfigureRequest) -> Diagnostics;
+    fn resources(&self) -> BTreeMap<String, &dyn Resource>;
+    fn data_sources(&self) -> BTreeMap<String, &dyn DataSource>;
+    fn ephemeral_resources(&self) -> BTreeMap<String, &dyn EphemeralResource>;
+}
