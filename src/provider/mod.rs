@@ -1,6 +1,9 @@
 //! The TrueFoundry provider: its configuration, and the secret-group resource, data source and
 //! ephemeral resource.
 
+mod config;
+pub mod secret_group;
+
 use std::collections::BTreeMap;
 
 use crate::diag::Diagnostics;
