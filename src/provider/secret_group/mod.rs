@@ -630,6 +630,9 @@ async fn update(client: &Client, id: &str, request: &ApplyRequest, response: &mu
             &format!("writing the secrets of secret group {id}"),
             &err,
         );
+        // The state stays as before; the next refresh shows whatever did reach the server.
+        response.new_state = prior.clone();
+        return;
     }
     state.set("id", Value::string(id));
     finish_with_server_secrets(client, id, state, planned_secrets, response).await;
