@@ -4,6 +4,7 @@
 mod config;
 mod errors;
 pub mod secret_group;
+pub mod secret_group_read;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -58,6 +59,8 @@ impl ProviderContext {
 pub struct TrueFoundryProvider {
     context: Arc<ProviderContext>,
     secret_group: secret_group::SecretGroupResource,
+    secret_group_data: secret_group_read::SecretGroupDataSource,
+    secret_group_ephemeral: secret_group_read::SecretGroupEphemeral,
 }
 
 impl Default for TrueFoundryProvider {
@@ -71,6 +74,8 @@ impl TrueFoundryProvider {
         let context = Arc::new(ProviderContext::default());
         TrueFoundryProvider {
             secret_group: secret_group::SecretGroupResource::new(context.clone()),
+            secret_group_data: secret_group_read::SecretGroupDataSource::new(context.clone()),
+            secret_group_ephemeral: secret_group_read::SecretGroupEphemeral::new(context.clone()),
             context,
         }
     }
@@ -118,10 +123,16 @@ impl server::Provider for TrueFoundryProvider {
     }
 
     fn data_sources(&self) -> BTreeMap<String, &dyn server::DataSource> {
-        BTreeMap::new()
+        BTreeMap::from([(
+            SECRET_GROUP.to_owned(),
+            &self.secret_group_data as &dyn server::DataSource,
+        )])
     }
 
     fn ephemeral_resources(&self) -> BTreeMap<String, &dyn server::EphemeralResource> {
-        BTreeMap::new()
+        BTreeMap::from([(
+            SECRET_GROUP.to_owned(),
+            &self.secret_group_ephemeral as &dyn server::EphemeralResource,
+        )])
     }
 }
