@@ -6,6 +6,7 @@ pub mod client;
 pub mod diag;
 pub mod docs;
 pub mod emulator;
+pub mod logging;
 pub mod plugin;
 pub mod provider;
 pub mod schema;
