@@ -1,1 +1,4 @@
+//! The integration test binary: every module drives the built binaries from outside.
 
+mod cli;
+mod support;
