@@ -356,6 +356,20 @@ impl Workspace {
         self.run_ok(&["show", "-json"]).stdout_json()
     }
 
+    /// The plan as JSON (`plan -out` then `show -json`): planned values, resource changes and
+    /// which attributes Terraform treats as sensitive or unknown.
+    #[track_caller]
+    pub fn plan_json(&self) -> Json {
+        self.run_ok(&["plan", "-out=tfplan"]);
+        self.run_ok(&["show", "-json", "tfplan"]).stdout_json()
+    }
+
+    /// `terraform output -json`: every root output with its `sensitive` flag and value.
+    #[track_caller]
+    pub fn outputs_json(&self) -> Json {
+        self.run_ok(&["output", "-json"]).stdout_json()
+    }
+
     /// The raw local state file, exactly as stored (to check what did or did not reach state).
     #[track_caller]
     pub fn state_json(&self) -> Json {
