@@ -1,0 +1,594 @@
+//! Runs the real Terraform CLI against the provider binary this test build produced.
+//!
+//! Every test that drives Terraform goes through [`Workspace`]: a temporary working directory with
+//! `.tf` files and a generated CLI configuration whose `dev_overrides` point Terraform at our
+//! binary, so no `terraform init`, registry or lock file is involved. [`terraform_binaries`]
+//! yields Terraform 1.0.3 (installed by `scripts/install-terraform`, always run) and the
+//! `terraform` on `PATH` when its version differs, so one test covers old and new clients.
+
+// A toolbox for every real-client test; each test module uses only part of it.
+#![allow(dead_code)]
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+use tempfile::TempDir;
+
+/// The provider's registry address, as configurations name it with `source`.
+pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/truefoundry/truefoundry";
+
+/// The `terraform` block every workspace starts with.
+pub const REQUIRED_PROVIDERS: &str = r#"terraform {
+  required_providers {
+    truefoundry = {
+      source = "truefoundry/truefoundry"
+    }
+  }
+}
+"#;
+
+/// Where `scripts/install-terraform` puts the pinned client, relative to the repository root.
+const PINNED_TERRAFORM: &str = ".tools/terraform-1.0.3/terraform";
+const PINNED_VERSION: &str = "1.0.3";
+
+/// Long enough for a slow shared CI core; a hung plugin must still fail the test, not the job.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// Commands that accept `-input=false`; others (validate, show, providers …) reject the flag.
+const COMMANDS_WITH_INPUT_FLAG: &[&str] = &["plan", "apply", "destroy", "import", "refresh"];
+
+/// One Terraform executable and the version it reports.
+#[derive(Clone, Debug)]
+pub struct Terraform {
+    pub path: PathBuf,
+    pub version: String,
+}
+
+impl Terraform {
+    /// True when this client is at least `major.minor` (for features such as write-only
+    /// attributes, 1.11, or ephemeral resources, 1.10).
+    pub fn at_least(&self, major: u64, minor: u64) -> bool {
+        parse_version(&self.version) >= (major, minor, 0)
+    }
+}
+
+impl fmt::Display for Terraform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Terraform {} ({})", self.version, self.path.display())
+    }
+}
+
+fn parse_version(version: &str) -> (u64, u64, u64) {
+    let mut parts = version
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|part| part.parse().unwrap_or(0));
+    let mut next = || parts.next().unwrap_or(0);
+    (next(), next(), next())
+}
+
+/// The Terraform clients every real-client test runs with: 1.0.3 first, then the `terraform`
+/// on `PATH` if its version differs. Panics, saying how to install it, when 1.0.3 is missing.
+pub fn terraform_binaries() -> &'static [Terraform] {
+    static FOUND: OnceLock<Vec<Terraform>> = OnceLock::new();
+    FOUND.get_or_init(|| {
+        let pinned_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(PINNED_TERRAFORM);
+        assert!(
+            pinned_path.is_file(),
+            "Terraform {PINNED_VERSION} is not installed at {}: run scripts/install-terraform",
+            pinned_path.display()
+        );
+        let pinned = Terraform {
+            version: version_of(&pinned_path),
+            path: pinned_path,
+        };
+        assert_eq!(
+            pinned.version, PINNED_VERSION,
+            "{pinned} is not the pinned client; run scripts/install-terraform again"
+        );
+        let mut found = vec![pinned];
+        if let Some(on_path) = find_on_path("terraform") {
+            let version = version_of(&on_path);
+            if found.iter().all(|known| known.version != version) {
+                found.push(Terraform {
+                    path: on_path,
+                    version,
+                });
+            }
+        }
+        found
+    })
+}
+
+/// Runs `body` once per client from [`terraform_binaries`], saying on stderr which one runs.
+pub fn for_each_terraform(mut body: impl FnMut(&Terraform)) {
+    for terraform in terraform_binaries() {
+        eprintln!("running with {terraform}");
+        body(terraform);
+    }
+}
+
+fn find_on_path(program: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let search = std::env::var_os("PATH")?;
+    std::env::split_paths(&search)
+        .map(|dir| dir.join(program))
+        .find(|candidate| {
+            fs::metadata(candidate)
+                .map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        })
+}
+
+fn version_of(binary: &Path) -> String {
+    let scratch = scratch_dir();
+    let mut command = Command::new(binary);
+    command.args(["version", "-json"]).current_dir(scratch);
+    clean_environment(&mut command, &empty_cli_config());
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {}: {error}", binary.display()));
+    let report: Json = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "`{} version -json` printed no JSON ({error}): {}",
+            binary.display(),
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
+    report["terraform_version"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no terraform_version in {report}"))
+        .to_owned()
+}
+
+/// A directory for files the whole test process shares; cargo keeps it under `target/`.
+fn scratch_dir() -> &'static Path {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+}
+
+fn empty_cli_config() -> PathBuf {
+    let path = scratch_dir().join("empty.tfrc");
+    if !path.exists() {
+        fs::write(&path, "").expect("write an empty CLI config");
+    }
+    path
+}
+
+/// Drops inherited Terraform and TrueFoundry settings (TF_LOG, TF_CLI_ARGS, TF_VAR_*,
+/// TFY_API_KEY, …) so a developer's shell cannot change a test, then sets the ones every run needs.
+fn clean_environment(command: &mut Command, cli_config: &Path) {
+    for (key, _) in std::env::vars_os() {
+        let name = key.to_string_lossy();
+        if name.starts_with("TF_") || name.starts_with("TFY_") || name == "CHECKPOINT_DISABLE" {
+            command.env_remove(&key);
+        }
+    }
+    command
+        .env("TF_CLI_CONFIG_FILE", cli_config)
+        .env("TF_IN_AUTOMATION", "1")
+        .env("CHECKPOINT_DISABLE", "1");
+}
+
+/// The CLI configuration that makes Terraform load the provider binary cargo built for this test
+/// run. `direct {}` keeps any other provider installable the usual way.
+pub fn dev_override_cli_config() -> String {
+    let provider_binary = Path::new(env!("CARGO_BIN_EXE_terraform-provider-truefoundry"));
+    let provider_dir = provider_binary
+        .parent()
+        .expect("the provider binary lives in a directory");
+    format!(
+        "provider_installation {{\n  dev_overrides {{\n    \"{PROVIDER_ADDRESS}\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+        hcl_escape(&provider_dir.to_string_lossy())
+    )
+}
+
+fn hcl_escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// A temporary Terraform working directory bound to one client.
+pub struct Workspace {
+    dir: TempDir,
+    terraform: Terraform,
+    cli_config: PathBuf,
+    env: Vec<(OsString, OsString)>,
+    timeout: Duration,
+}
+
+impl Workspace {
+    /// A configuration directory holding only the `terraform { required_providers }` block (as
+    /// `versions.tf`) and the generated CLI config.
+    pub fn new(terraform: &Terraform) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("tf-workspace-")
+            .tempdir()
+            .expect("create a temporary working directory");
+        // Terraform reads only *.tf and *.tf.json as configuration, so the CLI config can live here.
+        let cli_config = dir.path().join("cli.tfrc");
+        fs::write(&cli_config, dev_override_cli_config()).expect("write the CLI config");
+        let workspace = Self {
+            dir,
+            terraform: terraform.clone(),
+            cli_config,
+            env: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+        };
+        workspace.write("versions.tf", REQUIRED_PROVIDERS);
+        workspace
+    }
+
+    /// A workspace with `files` (name, contents) written next to `versions.tf`.
+    pub fn with_files(terraform: &Terraform, files: &[(&str, &str)]) -> Self {
+        let workspace = Self::new(terraform);
+        for (name, contents) in files {
+            workspace.write(name, contents);
+        }
+        workspace
+    }
+
+    /// Shorthand for a workspace whose configuration is one `main.tf`.
+    pub fn with_main(terraform: &Terraform, main_tf: &str) -> Self {
+        Self::with_files(terraform, &[("main.tf", main_tf)])
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn terraform(&self) -> &Terraform {
+        &self.terraform
+    }
+
+    /// Writes (or replaces) a file in the working directory, creating parent folders (modules).
+    pub fn write(&self, name: &str, contents: &str) {
+        let target = self.dir.path().join(name);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).expect("create the file's folder");
+        }
+        fs::write(&target, contents)
+            .unwrap_or_else(|error| panic!("write {}: {error}", target.display()));
+    }
+
+    pub fn remove(&self, name: &str) {
+        let target = self.dir.path().join(name);
+        fs::remove_file(&target)
+            .unwrap_or_else(|error| panic!("remove {}: {error}", target.display()));
+    }
+
+    /// Adds an environment variable to every later command (TFY_HOST, TFY_API_KEY, TF_LOG, …).
+    pub fn set_env(&mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> &mut Self {
+        let key = key.into();
+        self.env.retain(|(known, _)| *known != key);
+        self.env.push((key, value.into()));
+        self
+    }
+
+    /// Turns on `TF_LOG=trace` into a file in the workspace and returns that file's path.
+    pub fn trace_log(&mut self) -> PathBuf {
+        let log = self.dir.path().join("terraform-trace.log");
+        self.set_env("TF_LOG", "trace").set_env("TF_LOG_PATH", &log);
+        log
+    }
+
+    pub fn set_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Runs `terraform <args>` with `-no-color` (and `-input=false` where the command takes it)
+    /// and returns what happened, whatever the exit status.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let args = with_automation_flags(args);
+        let mut command = Command::new(&self.terraform.path);
+        command
+            .args(&args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        clean_environment(&mut command, &self.cli_config);
+        command.envs(self.env.iter().map(|(key, value)| (key, value)));
+
+        let description = format!("{} {}", self.terraform.path.display(), args.join(" "));
+        let child = command
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start `{description}`: {error}"));
+        let (code, stdout, stderr) = wait_with_deadline(child, self.timeout, &description);
+        Run {
+            command: description,
+            dir: self.dir.path().to_owned(),
+            terraform_version: self.terraform.version.clone(),
+            code,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Runs a command that must succeed; panics with the full report otherwise.
+    #[track_caller]
+    pub fn run_ok(&self, args: &[&str]) -> Run {
+        self.run(args).expect_success()
+    }
+
+    #[track_caller]
+    pub fn validate(&self) -> Run {
+        self.run_ok(&["validate"])
+    }
+
+    /// `terraform plan -detailed-exitcode`: 0 when the plan is empty, 2 when it has changes.
+    /// An error (exit 1) panics with the full report.
+    #[track_caller]
+    pub fn plan_detailed_exitcode(&self) -> PlanOutcome {
+        let run = self.run(&["plan", "-detailed-exitcode"]);
+        let changes = match run.code {
+            Some(0) => false,
+            Some(2) => true,
+            _ => panic!("plan failed\n{run}"),
+        };
+        PlanOutcome { changes, run }
+    }
+
+    #[track_caller]
+    pub fn apply(&self) -> Run {
+        self.run_ok(&["apply", "-auto-approve"])
+    }
+
+    #[track_caller]
+    pub fn destroy(&self) -> Run {
+        self.run_ok(&["destroy", "-auto-approve"])
+    }
+
+    #[track_caller]
+    pub fn import(&self, address: &str, id: &str) -> Run {
+        self.run_ok(&["import", address, id])
+    }
+
+    /// `terraform show -json`: the state as Terraform presents it (values, sensitive markers).
+    #[track_caller]
+    pub fn show_json(&self) -> Json {
+        self.run_ok(&["show", "-json"]).stdout_json()
+    }
+
+    /// The plan as JSON (`plan -out` then `show -json`): planned values, resource changes and
+    /// which attributes Terraform treats as sensitive or unknown.
+    #[track_caller]
+    pub fn plan_json(&self) -> Json {
+        self.run_ok(&["plan", "-out=tfplan"]);
+        self.run_ok(&["show", "-json", "tfplan"]).stdout_json()
+    }
+
+    /// `terraform output -json`: every root output with its `sensitive` flag and value.
+    #[track_caller]
+    pub fn outputs_json(&self) -> Json {
+        self.run_ok(&["output", "-json"]).stdout_json()
+    }
+
+    /// The raw local state file, exactly as stored (to check what did or did not reach state).
+    #[track_caller]
+    pub fn state_json(&self) -> Json {
+        let path = self.dir.path().join("terraform.tfstate");
+        let text = fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|error| panic!("state is not JSON: {error}"))
+    }
+
+    /// `terraform providers schema -json`.
+    #[track_caller]
+    pub fn providers_schema_json(&self) -> Json {
+        self.run_ok(&["providers", "schema", "-json"]).stdout_json()
+    }
+}
+
+/// Adds the flags that keep Terraform from prompting or colouring, right after the subcommand
+/// (Terraform reads flags only there).
+fn with_automation_flags(args: &[&str]) -> Vec<String> {
+    let mut full: Vec<String> = Vec::with_capacity(args.len() + 2);
+    let subcommand_words = match args {
+        ["providers", "schema", ..] | ["state", _, ..] | ["workspace", _, ..] => 2,
+        [] => 0,
+        _ => 1,
+    };
+    full.extend(args[..subcommand_words].iter().map(|arg| arg.to_string()));
+    if !matches!(args.first(), Some(&"version")) && subcommand_words > 0 {
+        full.push("-no-color".to_owned());
+    }
+    if args
+        .first()
+        .is_some_and(|first| COMMANDS_WITH_INPUT_FLAG.contains(first))
+    {
+        full.push("-input=false".to_owned());
+    }
+    full.extend(args[subcommand_words..].iter().map(|arg| arg.to_string()));
+    full
+}
+
+/// Waits for `child`, reading its output on threads so a chatty process cannot block on a full
+/// pipe; kills it and panics when it outlives `timeout`.
+fn wait_with_deadline(
+    mut child: Child,
+    timeout: Duration,
+    description: &str,
+) -> (Option<i32>, String, String) {
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let stdout_reader = thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stdout.read_to_end(&mut text);
+        text
+    });
+    let stderr_reader = thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stderr.read_to_end(&mut text);
+        text
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll the terraform process") {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = String::from_utf8_lossy(&stdout_reader.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&stderr_reader.join().unwrap_or_default()).into_owned();
+    match status {
+        Some(status) => (status.code(), stdout, stderr),
+        None => panic!(
+            "`{description}` did not finish within {timeout:?} and was killed\n\
+             --- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+        ),
+    }
+}
+
+/// What one Terraform command did.
+pub struct Run {
+    pub command: String,
+    pub dir: PathBuf,
+    pub terraform_version: String,
+    /// The exit code; `None` when a signal ended the process.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Both streams, for looking up a diagnostic wherever this Terraform version printed it.
+    pub fn output(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    #[track_caller]
+    pub fn expect_success(self) -> Self {
+        assert!(self.success(), "command failed\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn expect_failure(self) -> Self {
+        assert!(
+            !self.success() && self.code.is_some(),
+            "command was expected to fail\n{self}"
+        );
+        self
+    }
+
+    /// Panics with the report unless the output contains every one of `needles`.
+    #[track_caller]
+    pub fn expect_output_contains(self, needles: &[&str]) -> Self {
+        let output = self.output();
+        for needle in needles {
+            assert!(output.contains(needle), "output lacks {needle:?}\n{self}");
+        }
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_json(&self) -> Json {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|error| panic!("stdout is not JSON ({error})\n{self}"))
+    }
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = match self.code {
+            Some(code) => format!("exit code {code}"),
+            None => "ended by a signal".to_owned(),
+        };
+        write!(
+            f,
+            "command: {}\nterraform: {}\ndir: {}\nstatus: {status}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.command,
+            self.terraform_version,
+            self.dir.display(),
+            self.stdout.trim_end(),
+            self.stderr.trim_end()
+        )
+    }
+}
+
+/// The result of `plan -detailed-exitcode`.
+pub struct PlanOutcome {
+    pub changes: bool,
+    pub run: Run,
+}
+
+impl PlanOutcome {
+    #[track_caller]
+    pub fn expect_empty(self) -> Run {
+        assert!(!self.changes, "plan was expected to be empty\n{}", self.run);
+        self.run
+    }
+
+    #[track_caller]
+    pub fn expect_changes(self) -> Run {
+        assert!(
+            self.changes,
+            "plan was expected to have changes\n{}",
+            self.run
+        );
+        self.run
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        let client = |version: &str| Terraform {
+            path: PathBuf::new(),
+            version: version.to_owned(),
+        };
+        assert!(client("1.11.4").at_least(1, 10));
+        assert!(client("1.10.0").at_least(1, 10));
+        assert!(!client("1.0.3").at_least(1, 10));
+        assert!(!client("1.9.8").at_least(1, 10));
+        assert!(client("1.11.0-beta1").at_least(1, 11));
+    }
+
+    #[test]
+    fn automation_flags_follow_the_subcommand() {
+        assert_eq!(
+            with_automation_flags(&["plan", "-detailed-exitcode"]),
+            ["plan", "-no-color", "-input=false", "-detailed-exitcode"]
+        );
+        assert_eq!(
+            with_automation_flags(&["providers", "schema", "-json"]),
+            ["providers", "schema", "-no-color", "-json"]
+        );
+        assert_eq!(
+            with_automation_flags(&["validate"]),
+            ["validate", "-no-color"]
+        );
+        assert_eq!(
+            with_automation_flags(&["import", "a.b", "id"]),
+            ["import", "-no-color", "-input=false", "a.b", "id"]
+        );
+    }
+
+    #[test]
+    fn cli_config_overrides_our_address_with_the_built_binary_dir() {
+        let config = dev_override_cli_config();
+        let binary = Path::new(env!("CARGO_BIN_EXE_terraform-provider-truefoundry"));
+        assert!(config.contains(&format!("\"{PROVIDER_ADDRESS}\" = ")));
+        assert!(config.contains(&*binary.parent().unwrap().to_string_lossy()));
+        assert!(config.contains("direct {}"));
+    }
+}
