@@ -19,7 +19,10 @@ fn committed_docs_are_current() {
             stale.push(path.clone());
         }
     }
-    assert!(stale.is_empty(), "stale docs: {stale:?}; run scripts/gen-docs and commit the result");
+    assert!(
+        stale.is_empty(),
+        "stale docs: {stale:?}; run scripts/gen-docs and commit the result"
+    );
     for expected in [
         "index.md",
         "resources/secret_group.md",

@@ -2,4 +2,8 @@
 
 mod cli;
 mod docs;
+mod examples;
+mod release;
+mod secret_group;
+mod secret_group_reads;
 mod support;
