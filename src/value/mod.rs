@@ -9,6 +9,8 @@
 mod codec;
 mod json;
 mod number;
+#[cfg(test)]
+mod proptests;
 mod type_json;
 
 use std::collections::BTreeMap;
