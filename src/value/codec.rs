@@ -17,6 +17,10 @@ use crate::diag::{AttributePath, PathStep};
 /// stack. Real schemas nest a handful of levels.
 pub(super) const MAX_DEPTH: usize = 64;
 
+/// Why a dynamic value's type was refused is left out: misread bytes could put a secret string
+/// where the type belongs, and the parser's message would quote it.
+pub(super) const INVALID_DYNAMIC_TYPE: &str = "invalid type in a dynamic value";
+
 /// The extension Terraform writes for a plain unknown: fixext1, type 0, body 0 (`d4 00 00`).
 const UNKNOWN_EXT_TYPE: i8 = 0;
 
@@ -269,11 +273,9 @@ impl Walk {
                     _ => return Err(self.error("a dynamic value's type must be JSON bytes")),
                 };
                 let concrete = serde_json::from_slice(&type_json)
-                    .map_err(|_| "type is not JSON".to_owned())
-                    .and_then(|json| Type::from_json(&json))
-                    .map_err(|problem| {
-                        self.error::<DecodeError>(format!("invalid dynamic type: {problem}"))
-                    })?;
+                    .ok()
+                    .and_then(|json| Type::from_json(&json).ok())
+                    .ok_or_else(|| self.error::<DecodeError>(INVALID_DYNAMIC_TYPE))?;
                 let inner = self.decode_msgpack(raw_value, &concrete)?;
                 Ok(Value::Dynamic(concrete, Box::new(inner)))
             }
@@ -678,6 +680,10 @@ mod tests {
             .chain(&[0xa1, b'x']);
         let decoded = decode_msgpack(&as_str.copied().collect::<Vec<_>>(), &Type::Dynamic);
         assert_eq!(decoded.unwrap().as_str(), Some("x"));
+        // A refused type is not quoted: these bytes might have been a secret.
+        let misplaced = [0x92, 0xa7].iter().chain(b"hunter2").chain(&[0xc0]);
+        let error = decode_msgpack(&misplaced.copied().collect::<Vec<_>>(), &Type::Dynamic);
+        assert_eq!(error.unwrap_err().message, INVALID_DYNAMIC_TYPE);
         // A plain value under a dynamic type is written with its inferred type.
         assert_eq!(
             round_trip(&Value::from(true), &Type::Dynamic),

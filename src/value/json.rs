@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::codec::{DecodeError, EncodeError, MAX_DEPTH, Walk, type_kind};
+use super::codec::{DecodeError, EncodeError, INVALID_DYNAMIC_TYPE, MAX_DEPTH, Walk, type_kind};
 use super::{Number, Type, Value};
 use crate::diag::{AttributePath, PathStep};
 
@@ -403,9 +403,8 @@ impl Walk {
                 let (Some(concrete), Some(inner)) = (concrete, inner) else {
                     return Err(self.error("a dynamic value needs both \"type\" and \"value\""));
                 };
-                let concrete = Type::from_json(&concrete.into_serde()).map_err(|problem| {
-                    self.error::<DecodeError>(format!("invalid dynamic type: {problem}"))
-                })?;
+                let concrete = Type::from_json(&concrete.into_serde())
+                    .map_err(|_| self.error::<DecodeError>(INVALID_DYNAMIC_TYPE))?;
                 let inner = self.decode_json(inner, &concrete)?;
                 Ok(Value::Dynamic(concrete, Box::new(inner)))
             }
@@ -744,6 +743,9 @@ mod tests {
         assert!(decode_json(br#"{"value":3}"#, &Type::Dynamic).is_err());
         assert!(decode_json(br#"{"value":3,"type":"number","x":1}"#, &Type::Dynamic).is_err());
         assert!(decode_json(br#"{"value":3,"type":7}"#, &Type::Dynamic).is_err());
+        let misplaced = br#"{"value":3,"type":"hunter2"}"#;
+        let error = decode_json(misplaced, &Type::Dynamic).unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 
     #[test]

@@ -193,6 +193,14 @@ proptest! {
     }
 
     #[test]
+    fn json_like_text_never_panics(
+        ty in arb_type(),
+        text in "[\\[\\]{}\",:\\\\/nultrsu0-9a-fA-F.eE+\\- \n\t\u{e9}\u{1F600}]{0,48}",
+    ) {
+        let _ = decode_json(text.as_bytes(), &ty);
+    }
+
+    #[test]
     fn damaged_encodings_never_panic(
         (ty, value) in typed_value(true),
         cut in any::<prop::sample::Index>(),
