@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::codec::{DecodeError, EncodeError, INVALID_DYNAMIC_TYPE, MAX_DEPTH, Walk, type_kind};
+use super::codec::{DecodeError, EncodeError, INVALID_DYNAMIC_TYPE, MAX_DEPTH, Walk};
 use super::{Number, Type, Value};
 use crate::diag::{AttributePath, PathStep};
 
@@ -312,7 +312,7 @@ impl<'a> Parser<'a> {
 
 impl Walk {
     fn json_mismatch(&self, ty: &Type, json: &Json) -> DecodeError {
-        let (want, got) = (type_kind(ty), json.kind());
+        let (want, got) = (ty.kind(), json.kind());
         self.error(format!("expected {want}, got JSON {got}"))
     }
 
@@ -347,12 +347,7 @@ impl Walk {
                 let Json::Array(items) = json else {
                     return Err(self.json_mismatch(ty, &json));
                 };
-                if items.len() != elements.len() {
-                    let (want, got) = (elements.len(), items.len());
-                    return Err(
-                        self.error(format!("expected a tuple of {want} elements, got {got}"))
-                    );
-                }
+                self.check_tuple_length(elements.len(), items.len())?;
                 let mut decoded = Vec::with_capacity(items.len());
                 for (index, (item, element)) in items.into_iter().zip(elements).enumerate() {
                     let step = PathStep::Index(index as i64);
@@ -484,12 +479,7 @@ impl Walk {
                 self.encode_json_array(items.iter().map(|item| (item, &**element)), out)
             }
             (Type::Tuple(elements), Value::Tuple(items)) => {
-                if items.len() != elements.len() {
-                    let (want, got) = (elements.len(), items.len());
-                    return Err(
-                        self.error(format!("expected a tuple of {want} elements, got {got}"))
-                    );
-                }
+                self.check_tuple_length(elements.len(), items.len())?;
                 self.encode_json_array(items.iter().zip(elements), out)
             }
             (Type::Map(element), Value::Map(entries)) => {
@@ -515,7 +505,7 @@ impl Walk {
                 self.encode_json_object(members, out)
             }
             _ => {
-                let (want, got) = (type_kind(ty), value.kind());
+                let (want, got) = (ty.kind(), value.kind());
                 Err(self.error(format!("expected {want}, got {got}")))
             }
         }

@@ -37,6 +37,23 @@ pub enum Type {
     Object(BTreeMap<String, Type>),
 }
 
+impl Type {
+    /// The name of this type's kind (`list`, `object`, …), for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Type::Bool => "bool",
+            Type::Number => "number",
+            Type::String => "string",
+            Type::Dynamic => "dynamic",
+            Type::List(_) => "list",
+            Type::Set(_) => "set",
+            Type::Map(_) => "map",
+            Type::Tuple(_) => "tuple",
+            Type::Object(_) => "object",
+        }
+    }
+}
+
 /// A Terraform value. Unknown and null may stand where any type is expected.
 #[derive(Clone, Debug, Default)]
 pub enum Value {
