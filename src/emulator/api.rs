@@ -7,7 +7,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Extension, FromRequestParts, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Extension, FromRequestParts, Path, Query, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri};
@@ -20,21 +20,29 @@ use super::error::ApiError;
 use super::request_log::LogSlot;
 use super::store::{
     Access, Caller, Group, ROLE_ADMIN, ROLE_EDITOR, ROLE_VIEWER, Secret, SecretEntry,
-    apply_secret_list, new_id, now, version_fqn,
+    apply_secret_list, name_problem, now, version_fqn,
 };
 use super::wire::{
-    AssociatedSecretOut, DataOut, ListSecretsIn, Manifest, ManifestPutIn, PageOut, PaginationOut,
-    SecretGroupOut, SecretOut, SecretVersionOut, SecretsPutIn, SubjectOut,
+    AssociatedSecretOut, CreateGroupIn, DataOut, ListSecretsIn, Manifest, ManifestPutIn, PageOut,
+    PaginationOut, SecretEntryIn, SecretGroupOut, SecretOut, SecretVersionOut, SecretsPutIn,
+    SubjectOut,
 };
 use super::{API_PREFIX, AppState};
+
+/// A query string as name/value pairs (repeated names kept), or why it did not parse.
+type QueryPairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
 const MANIFEST_TYPE: &str = "secret-group";
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/secret-groups", get(list_groups).put(put_manifest))
+        .route(
+            "/secret-groups",
+            get(list_groups).put(put_manifest).post(create_group),
+        )
         .route(
             "/secret-groups/{id}",
             get(get_group).put(put_secrets).delete(delete_group),
@@ -43,6 +51,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/secrets/{id}", get(get_secret).delete(delete_secret))
         .fallback(unknown_api_route)
         .method_not_allowed_fallback(method_not_allowed)
+        // Full-list updates of thousands of keys exceed axum's 2 MB default.
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 pub(crate) async fn unknown_route(method: Method, uri: Uri) -> ApiError {
@@ -174,9 +184,7 @@ fn parse_bool(name: &str, text: &str) -> Result<bool, ApiError> {
     }
 }
 
-fn query_pairs(
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<Vec<(String, String)>, ApiError> {
+fn query_pairs(query: QueryPairs) -> Result<Vec<(String, String)>, ApiError> {
     query
         .map(|Query(pairs)| pairs)
         .map_err(|rejection| ApiError::bad_request(format!("invalid query: {rejection}")))
@@ -189,6 +197,10 @@ fn stable_id(prefix: &str, name: &str) -> String {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     });
     format!("{prefix}{hash:016x}")
+}
+
+fn integration_id_of(integration_fqn: &str) -> String {
+    stable_id("int", integration_fqn)
 }
 
 /// `user:alice@example.com` → `{subjectId, subjectType: "user", subjectSlug: "alice@example.com"}`.
@@ -208,7 +220,7 @@ fn group_out(group: &Group) -> SecretGroupOut {
         name: group.name().to_owned(),
         tenant_name: group.tenant.clone(),
         account_id: stable_id("acc", &group.tenant),
-        integration_id: stable_id("int", &group.manifest.integration_fqn),
+        integration_id: integration_id_of(&group.manifest.integration_fqn),
         created_by_subject: subject_out(&group.created_by),
         created_by: group.created_by.clone(),
         associated_secrets: group
@@ -271,7 +283,7 @@ fn denied(caller: &Caller, group: &Group, needed: &str) -> ApiError {
 async fn list_groups(
     State(state): State<AppState>,
     caller: Caller,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    query: QueryPairs,
 ) -> Result<Json<PageOut<SecretGroupOut>>, ApiError> {
     let (mut fqn, mut search, mut limit, mut offset) = (None, None, None, None);
     for (name, value) in query_pairs(query)? {
@@ -433,15 +445,7 @@ async fn put_manifest(
             .iter_mut()
             .find(|group| group.tenant == caller.tenant && group.name() == manifest.name);
         let Some(existing) = existing else {
-            let group = Group {
-                id: new_id("sg"),
-                tenant: caller.tenant.clone(),
-                manifest,
-                created_by: caller.subject.clone(),
-                created_at: now.clone(),
-                updated_at: now,
-                secrets: Vec::new(),
-            };
+            let group = Group::new(&caller, manifest, &now);
             // DECISION: a dry run of a create returns the would-be group with a fresh id that is
             // not reserved.
             if !dry_run {
@@ -480,6 +484,88 @@ async fn put_manifest(
     }))
 }
 
+/// Logs the key names (and which carried a value) and converts the entries.
+fn secret_entries(slot: &LogSlot, input: Vec<SecretEntryIn>) -> Vec<SecretEntry> {
+    slot.update(|fields| {
+        for entry in &input {
+            fields.keys.push(entry.key.clone());
+            if entry.value.is_some() {
+                fields.keys_with_value.push(entry.key.clone());
+            }
+        }
+    });
+    input
+        .into_iter()
+        .map(|entry| SecretEntry {
+            key: entry.key,
+            value: entry.value,
+        })
+        .collect()
+}
+
+/// `POST /v1/secret-groups`: create a group from a name, an integration id and its secrets.
+/// DECISION: an existing name is a 409; the group gets no collaborators (its creator administers
+/// it); an empty `secrets` list creates an empty group.
+async fn create_group(
+    State(state): State<AppState>,
+    Extension(slot): Extension<LogSlot>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<DataOut<SecretGroupOut>>, ApiError> {
+    let input: CreateGroupIn = parse_body(&body, BodyKind::CarriesValues)?;
+    let (Some(name), Some(integration_id), Some(secrets)) =
+        (input.name, input.integration_id, input.secrets)
+    else {
+        return Err(ApiError::unprocessable(
+            "missing required fields: name, integrationId and secrets are required",
+        ));
+    };
+    if let Some(problem) = name_problem(&name) {
+        return Err(ApiError::unprocessable(format!("name {problem}")).with_field("name", problem));
+    }
+    let integration = state
+        .shared
+        .config
+        .integrations
+        .iter()
+        .find(|i| i.tenant == caller.tenant && integration_id_of(&i.fqn) == integration_id)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "integration {integration_id:?} not found in tenant {}",
+                caller.tenant
+            ))
+        })?;
+    let entries = secret_entries(&slot, secrets);
+    let manifest = Manifest {
+        kind: MANIFEST_TYPE.to_owned(),
+        name,
+        integration_fqn: integration.fqn.clone(),
+        collaborators: Vec::new(),
+        owned_by: None,
+    };
+    let now = now();
+    let group = state.store().commit(|groups| {
+        if let Some(existing) = groups
+            .iter()
+            .find(|group| group.tenant == caller.tenant && group.name() == manifest.name)
+        {
+            return Err(ApiError::conflict(format!(
+                "secret group {} already exists",
+                existing.fqn()
+            )));
+        }
+        let mut group = Group::new(&caller, manifest, &now);
+        if !entries.is_empty() {
+            apply_secret_list(&mut group, entries, &caller, &now)?;
+        }
+        groups.push(group.clone());
+        Ok((group, true))
+    })?;
+    Ok(Json(DataOut {
+        data: group_out(&group),
+    }))
+}
+
 /// `PUT /v1/secret-groups/{id}`: the full desired list of keys (see `apply_secret_list`).
 async fn put_secrets(
     State(state): State<AppState>,
@@ -489,22 +575,7 @@ async fn put_secrets(
     body: Bytes,
 ) -> Result<Json<DataOut<SecretGroupOut>>, ApiError> {
     let input: SecretsPutIn = parse_body(&body, BodyKind::CarriesValues)?;
-    slot.update(|fields| {
-        for entry in &input.secrets {
-            fields.keys.push(entry.key.clone());
-            if entry.value.is_some() {
-                fields.keys_with_value.push(entry.key.clone());
-            }
-        }
-    });
-    let entries = input
-        .secrets
-        .into_iter()
-        .map(|entry| SecretEntry {
-            key: entry.key,
-            value: entry.value,
-        })
-        .collect();
+    let entries = secret_entries(&slot, input.secrets);
     let now = now();
     let group = state.store().commit(|groups| {
         let group = groups
@@ -527,14 +598,9 @@ async fn delete_group(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    for (name, value) in query_pairs(query)? {
-        if name == "forceDelete" {
-            // Accepted and validated; the emulated store never fails, so force changes nothing.
-            parse_bool("forceDelete", &value)?;
-        }
-    }
+    check_force_delete(query)?;
     state.store().commit(|groups| {
         let index = groups
             .iter()
@@ -547,6 +613,16 @@ async fn delete_group(
         Ok(((), true))
     })?;
     Ok(Json(Value::Object(Default::default())))
+}
+
+/// `forceDelete` is accepted and validated; the emulated store never fails, so it changes nothing.
+fn check_force_delete(query: QueryPairs) -> Result<(), ApiError> {
+    for (name, value) in query_pairs(query)? {
+        if name == "forceDelete" {
+            parse_bool("forceDelete", &value)?;
+        }
+    }
+    Ok(())
 }
 
 /// Compares secret FQNs with or without the `tfy-secret://` prefix.
@@ -642,7 +718,9 @@ async fn delete_secret(
     Extension(slot): Extension<LogSlot>,
     caller: Caller,
     Path(id): Path<String>,
+    query: QueryPairs,
 ) -> Result<Json<u32>, ApiError> {
+    check_force_delete(query)?;
     let now = now();
     state.store().commit(|groups| {
         let (group, index) = groups

@@ -90,6 +90,19 @@ pub(crate) struct Version {
 }
 
 impl Group {
+    /// A new, empty group owned by `caller`.
+    pub fn new(caller: &Caller, manifest: Manifest, now: &str) -> Group {
+        Group {
+            id: new_id("sg"),
+            tenant: caller.tenant.clone(),
+            manifest,
+            created_by: caller.subject.clone(),
+            created_at: now.to_owned(),
+            updated_at: now.to_owned(),
+            secrets: Vec::new(),
+        }
+    }
+
     pub fn name(&self) -> &str {
         &self.manifest.name
     }
@@ -164,6 +177,19 @@ pub(crate) fn now() -> String {
 pub(crate) struct SecretEntry {
     pub key: String,
     pub value: Option<Sensitive>,
+}
+
+/// Group names: the part after the tenant in `<tenant>:<name>`, and a segment of secret FQNs.
+pub(crate) fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c == ':' || c == '/' || c.is_whitespace())
+    {
+        Some("must be non-empty, without ':', '/' or whitespace")
+    } else {
+        None
+    }
 }
 
 /// Key names the API can address: the key is the last segment of a `:`-separated FQN and a path

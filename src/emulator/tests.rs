@@ -833,3 +833,111 @@ async fn injected_faults_follow_the_seed_and_rates() {
     let (status, _) = call(&app, "GET", "/secret-groups", Some("t-admin"), None).await;
     assert_eq!(status, 503);
 }
+
+#[tokio::test]
+async fn the_simple_create_form_makes_a_group_with_its_secrets() {
+    let app = router();
+    // The integration id is what groups created by manifest report.
+    let (_, probe) = call(
+        &app,
+        "PUT",
+        "/secret-groups",
+        Some("t-admin"),
+        Some(manifest("probe", json!([]))),
+    )
+    .await;
+    let integration_id = probe["data"]["integrationId"].clone();
+    let create = json!({"name": "simple", "integrationId": integration_id, "secrets": [{"key": "K", "value": "v"}]});
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/secret-groups",
+        Some("t-owner"),
+        Some(create.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["fqn"], "acme:simple");
+    assert_eq!(body["data"]["manifest"]["integration_fqn"], INTEGRATION);
+    assert_eq!(body["data"]["associatedSecrets"][0]["name"], "K");
+    assert!(body["data"]["associatedSecrets"][0].get("value").is_none());
+    let id = body["data"]["id"].as_str().unwrap();
+    let (status, _) = call(
+        &app,
+        "GET",
+        &format!("/secret-groups/{id}"),
+        Some("t-owner"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "the creator administers the group");
+
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/secret-groups",
+        Some("t-admin"),
+        Some(create),
+    )
+    .await;
+    assert_eq!(status, 409);
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/secret-groups",
+        Some("t-admin"),
+        Some(json!({"name": "x", "integrationId": "int0", "secrets": []})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/secret-groups",
+        Some("t-admin"),
+        Some(json!({"name": "x", "secrets": []})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/secret-groups",
+        Some("t-admin"),
+        Some(json!({"name": "y", "integrationId": integration_id, "secrets": [{"key": "K"}]})),
+    )
+    .await;
+    assert_eq!(status, 422, "a new key needs a value");
+}
+
+#[tokio::test]
+async fn large_full_lists_are_accepted() {
+    let app = router();
+    let id = shared_group(&app).await;
+    let value = "x".repeat(1024);
+    let secrets: Vec<Value> = (0..5000)
+        .map(|i| json!({"key": format!("KEY_{i}"), "value": value}))
+        .collect();
+    let (status, body) = call(
+        &app,
+        "PUT",
+        &format!("/secret-groups/{id}"),
+        Some("t-admin"),
+        Some(json!({"secrets": secrets})),
+    )
+    .await;
+    assert_eq!(status, 200, "{}", body["message"]);
+    assert_eq!(
+        body["data"]["associatedSecrets"].as_array().unwrap().len(),
+        5000
+    );
+    let (status, _) = call(
+        &app,
+        "DELETE",
+        "/secrets/whatever?forceDelete=yes",
+        Some("t-admin"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+}

@@ -19,6 +19,16 @@ pub(crate) struct ManifestPutIn {
     pub dry_run: Option<bool>,
 }
 
+/// `POST /v1/secret-groups`, the simple create form (`SecretInput` entries need a value; the
+/// emulator reports a missing one like the full-list update does).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct CreateGroupIn {
+    pub name: Option<String>,
+    pub integration_id: Option<String>,
+    pub secrets: Option<Vec<SecretEntryIn>>,
+}
+
 /// The stored manifest; also what every group object returns under `manifest`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -447,6 +447,17 @@ async fn the_request_log_names_keys_but_never_values_or_the_key() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, _) = api.put_secrets(&group, json!(CANARY)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let integration_id = api
+        .ok("GET", &format!("/secret-groups/{group}"), None)
+        .await["data"]["integrationId"]
+        .clone();
+    let simple = json!({"name": "canary-simple", "integrationId": integration_id,
+                        "secrets": [{"key": "S", "value": CANARY}]});
+    let created = api.ok("POST", "/secret-groups", Some(simple)).await;
+    assert!(
+        !created.to_string().contains(CANARY),
+        "group objects never carry values"
+    );
     let listed = api
         .ok(
             "POST",
@@ -491,6 +502,11 @@ async fn the_request_log_names_keys_but_never_values_or_the_key() {
         json!([]),
         "keys_with_value counts values sent, not returned"
     );
+    let simple = lines
+        .iter()
+        .find(|line| line["method"] == "POST" && line["path"] == "/api/svc/v1/secret-groups")
+        .unwrap();
+    assert_eq!(simple["keys_with_value"], json!(["S"]));
 
     // The snapshot necessarily holds values; it is private to its owner.
     #[cfg(unix)]
