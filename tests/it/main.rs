@@ -2,6 +2,7 @@
 
 mod cli;
 mod docs;
+mod emulator;
 mod examples;
 mod release;
 mod secret_group;
