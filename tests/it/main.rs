@@ -1,1 +1,2 @@
-
+// TrueFoundry API client: wire shapes, errors, retries, redaction.
+mod client;
