@@ -797,3 +797,242 @@ fn bad_configuration_is_refused_up_front() {
         assert!(matches!(error, Error::Config(_)), "{error}");
     }
 }
+
+/// A TLS listener for axum: each accepted connection is handshaken before it is served; a
+/// connection whose handshake fails (the client distrusts us) is dropped and the next awaited.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((stream, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(stream).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// A private CA's PEM and an HTTPS stub on 127.0.0.1 whose certificate that CA signed.
+async fn tls_stub(replies: Vec<Reply>) -> (String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca =
+        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key")).expect("ca");
+    let leaf_key = KeyPair::generate().expect("leaf key");
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("leaf params")
+        .signed_by(&leaf_key, &ca)
+        .expect("leaf");
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let server_config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocols")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .expect("server config");
+
+    let script = Script::default();
+    script.replies.lock().unwrap().extend(replies);
+    let app = axum::Router::new().fallback(answer).with_state(script);
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("https://{}", tcp.local_addr().expect("addr"));
+    let listener = TlsListener {
+        tcp,
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server_config)),
+    };
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (ca.pem(), url)
+}
+
+#[tokio::test]
+async fn tls_is_verified_and_a_private_ca_can_be_trusted() {
+    let ok = Reply::json(200, json!({"data": group_json("sg1", "g")}));
+    let (ca_pem, url) = tls_stub(vec![ok]).await;
+
+    let untrusting = Client::new(ClientConfig {
+        max_retries: 0,
+        ..config(&url)
+    })
+    .expect("client");
+    let error = untrusting
+        .get_secret_group("sg1")
+        .await
+        .expect_err("unknown CA");
+    assert!(
+        matches!(&error, Error::Transport { .. }),
+        "an unknown CA must fail the handshake: {error}"
+    );
+
+    let trusting = Client::new(ClientConfig {
+        ca_cert_pem: Some(ca_pem),
+        ..config(&url)
+    })
+    .expect("client with the CA");
+    let group = trusting.get_secret_group("sg1").await.expect("trusted");
+    assert_eq!(group.id, "sg1");
+}
+
+/// Every event and span field that reaches the subscriber, one formatted line each.
+#[derive(Clone, Default)]
+struct CapturedLog {
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+struct FieldWriter<'a>(&'a mut String);
+
+impl tracing::field::Visit for FieldWriter<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write;
+        let _ = write!(self.0, " {}={value:?}", field.name());
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CapturedLog {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let metadata = event.metadata();
+        let mut line = format!("{} {}", metadata.level(), metadata.target());
+        event.record(&mut FieldWriter(&mut line));
+        self.lines.lock().unwrap().push(line);
+    }
+
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _id: &tracing::span::Id,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut line = format!("span {}", attrs.metadata().name());
+        attrs.record(&mut FieldWriter(&mut line));
+        self.lines.lock().unwrap().push(line);
+    }
+}
+
+impl CapturedLog {
+    /// Captures at every level on this thread (the test runtime is single-threaded, so the
+    /// client's tasks and the servers' run here too) until the guard is dropped.
+    fn install(&self) -> tracing::subscriber::DefaultGuard {
+        use tracing_subscriber::layer::SubscriberExt;
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(self.clone()))
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+/// Fails naming the place when a canary shows up in a text.
+fn assert_no_canary(canaries: &[&str], place: &str, text: &str) {
+    for canary in canaries {
+        assert!(
+            !text.contains(canary),
+            "canary {canary:?} leaked into {place}: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn canary_values_reach_no_error_text_and_no_log_line() {
+    const SENT: &str = "CANARY-sent-91c2";
+    const STORED: &str = "CANARY-stored-55e0";
+    let canaries = [SENT, STORED, API_KEY];
+    let log = CapturedLog::default();
+    let _guard = log.install();
+    let echo = Reply::error(503, "").echoing();
+    let stub = Stub::start(vec![
+        Reply::json(200, json!({"data": group_json("sg1", "g")})),
+        page(
+            vec![
+                secret_json("s1", "A", Some(STORED), &[1]),
+                secret_json("s2", "B", Some(SENT), &[2]),
+            ],
+            Some(2),
+        ),
+        Reply::json(
+            200,
+            json!({"data": secret_json("s1", "A", Some(STORED), &[1])}),
+        ),
+        Reply::error(422, "").echoing(),
+        echo.clone(),
+        echo.clone(),
+        echo,
+        // Malformed successes that carry a stored value where another type belongs, which
+        // serde would quote in its message.
+        Reply::json(
+            200,
+            json!({"data": {"id": "s1", "fqn": "f", "name": "A", "secretGroupId": "sg1",
+                            "value": STORED, "secretVersions": STORED}}),
+        ),
+        Reply::json(200, json!({ "data": STORED })),
+    ])
+    .await;
+    let client = stub.client();
+    let updates = [SecretUpdate {
+        key: "B".into(),
+        value: Some(SecretValue::new(SENT)),
+    }];
+    let mut texts = Vec::new();
+    let group = client.set_secrets("sg1", &updates).await.expect("set");
+    texts.push(format!("{group:?}"));
+    let query = ListSecretsQuery {
+        secret_group_id: Some("sg1".into()),
+        with_value: true,
+        ..ListSecretsQuery::default()
+    };
+    let secrets = client.list_secrets(&query).await.expect("list");
+    assert_eq!(
+        secrets[1].value.as_ref().map(SecretValue::expose),
+        Some(SENT)
+    );
+    texts.push(format!("{secrets:?}"));
+    texts.push(format!("{:?}", client.get_secret("s1").await.expect("get")));
+    for _ in 0..2 {
+        let error = client.set_secrets("sg1", &updates).await.expect_err("echo");
+        texts.push(format!("{error} {error:?}"));
+    }
+    let error = client.get_secret("s1").await.expect_err("malformed");
+    assert!(matches!(error, Error::Decode { .. }), "{error}");
+    texts.push(format!("{error} {error:?}"));
+    let error = client.get_secret_group("sg1").await.expect_err("malformed");
+    assert!(matches!(error, Error::Decode { .. }), "{error}");
+    texts.push(format!("{error} {error:?}"));
+    texts.push(format!("{client:?}"));
+
+    for text in &texts {
+        assert_no_canary(&canaries, "a result or error", text);
+    }
+    let lines = log.lines();
+    assert!(
+        lines
+            .iter()
+            .filter(|line| line.contains("TrueFoundry API call"))
+            .count()
+            >= 9,
+        "the capture saw the client's calls: {lines:#?}"
+    );
+    for line in &lines {
+        assert_no_canary(&canaries, "a log line", line);
+    }
+}
