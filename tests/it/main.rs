@@ -1,6 +1,7 @@
 //! The integration test binary: every module drives the built binaries from outside.
 
 mod cli;
+mod client;
 mod docs;
 mod emulator;
 mod examples;
