@@ -1,1 +1,4 @@
+//! The integration test binary: every integration test module is declared here.
 
+mod protocol;
+mod support;
