@@ -59,32 +59,7 @@ fn attribute_to_proto(attribute: &Attribute) -> pb::schema::Attribute {
 }
 
 fn type_to_json_bytes(ty: &Type) -> Vec<u8> {
-    interim_type_json(ty).to_string().into_bytes()
-}
-
-// Interim until `Type::to_json` lands with the value codec (then this goes).
-fn interim_type_json(ty: &Type) -> serde_json::Value {
-    use serde_json::json;
-    match ty {
-        Type::Bool => json!("bool"),
-        Type::Number => json!("number"),
-        Type::String => json!("string"),
-        Type::Dynamic => json!("dynamic"),
-        Type::List(e) => json!(["list", interim_type_json(e)]),
-        Type::Set(e) => json!(["set", interim_type_json(e)]),
-        Type::Map(e) => json!(["map", interim_type_json(e)]),
-        Type::Tuple(es) => json!([
-            "tuple",
-            es.iter().map(interim_type_json).collect::<Vec<_>>()
-        ]),
-        Type::Object(attrs) => json!([
-            "object",
-            attrs
-                .iter()
-                .map(|(k, t)| (k.clone(), interim_type_json(t)))
-                .collect::<serde_json::Map<_, _>>()
-        ]),
-    }
+    ty.to_json().to_string().into_bytes()
 }
 
 fn nesting_to_proto(nesting: Nesting) -> pb::schema::object::NestingMode {
@@ -205,11 +180,11 @@ pub fn decode_dynamic(
     };
     decoded.map_err(|error| {
         let mut diagnostics = Diagnostics::new();
-        // The codec's message names the path and the kind of mismatch, never the value.
+        let problem = describe_problem(&error.message, &error.path);
         diagnostics.error(
             "Invalid Value From Terraform",
             format!(
-                "The {what} sent by Terraform does not match this provider's schema: {error}. \
+                "The {what} sent by Terraform does not match this provider's schema: {problem}. \
                  Check that Terraform and the provider agree on the schema (run the command again \
                  after upgrading either)."
             ),
@@ -231,15 +206,26 @@ pub fn encode_dynamic(
         }),
         Err(error) => {
             let mut diagnostics = Diagnostics::new();
+            let problem = describe_problem(&error.message, &error.path);
             diagnostics.error(
                 "Provider Produced an Invalid Value",
                 format!(
-                    "The provider built a {what} that does not match its own schema: {error}. \
+                    "The provider built a {what} that does not match its own schema: {problem}. \
                      This is a bug in the provider; please report it."
                 ),
             );
             Err(diagnostics)
         }
+    }
+}
+
+/// A codec problem for a diagnostic: the codec's message names the kind of mismatch, never the
+/// value; the path is added when there is one.
+pub fn describe_problem(message: &str, path: &AttributePath) -> String {
+    if path.is_empty() {
+        message.to_owned()
+    } else {
+        format!("{message} at {path}")
     }
 }
 

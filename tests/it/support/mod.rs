@@ -2,3 +2,4 @@
 
 pub mod emulator;
 pub mod terraform;
+pub mod tfclient;
