@@ -5,6 +5,7 @@
 pub mod client;
 pub mod diag;
 pub mod emulator;
+pub mod logging;
 pub mod plugin;
 pub mod provider;
 pub mod schema;

@@ -1,6 +1,11 @@
 //! The tfplugin6 gRPC service: decodes requests with the schema, calls the provider through the
 //! traits below, and encodes the answers. Protobuf types never leave this module.
 
+pub mod convert;
+pub mod grpc;
+pub mod proto;
+mod write_only;
+
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 

@@ -1,0 +1,760 @@
+//! The tfplugin6 `Provider` service over our [`Provider`] trait.
+//!
+//! Every RPC decodes its values with the schema, calls the provider, and encodes the answer as
+//! msgpack. The rules no resource may forget live here: write-only attributes are nulled in every
+//! plan and state we return and refused on a Terraform that does not support them; unknown type
+//! names are diagnostics; results that must be wholly known are checked; and StopProvider cancels
+//! whatever is running.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use super::convert::{
+    capabilities_from_proto, decode_dynamic, diagnostics_to_proto, encode_dynamic, path_to_proto,
+    schema_to_proto, timestamp_from_system_time,
+};
+use super::proto::tfplugin6 as pb;
+use super::proto::tfplugin6::provider_server::ProviderServer;
+use super::write_only::{null_write_only, refuse_unsupported};
+use super::{
+    ApplyRequest, ConfigureRequest, DataSource, EphemeralResource, PlanRequest, Provider,
+    ReadRequest, Resource,
+};
+use crate::diag::Diagnostics;
+use crate::schema::Schema;
+use crate::value::{self, Value};
+
+/// Terraform 1.0 accepts schemas up to 64 MiB; go SDKs allow 256 MiB both ways.
+const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
+
+/// The tonic service for `provider`, with the message size limits Terraform expects.
+pub fn provider_server(provider: Arc<dyn Provider>) -> ProviderServer<ProviderService> {
+    ProviderServer::new(ProviderService::new(provider))
+        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE)
+}
+
+pub struct ProviderService {
+    provider: Arc<dyn Provider>,
+    /// Cancelled by StopProvider, then replaced so later requests run normally.
+    stop: Mutex<CancellationToken>,
+}
+
+type RpcResult<T> = Result<Response<T>, Status>;
+
+/// A result carrying error diagnostics instead of a value.
+type Checked<T> = Result<T, Diagnostics>;
+
+impl ProviderService {
+    pub fn new(provider: Arc<dyn Provider>) -> Self {
+        ProviderService {
+            provider,
+            stop: Mutex::new(CancellationToken::new()),
+        }
+    }
+
+    fn stop_token(&self) -> CancellationToken {
+        self.stop
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Runs provider work unless StopProvider cancels it first.
+    async fn cancellable<T>(&self, work: impl Future<Output = T>) -> Checked<T> {
+        let token = self.stop_token();
+        tokio::select! {
+            result = work => Ok(result),
+            () = token.cancelled() => {
+                let mut diagnostics = Diagnostics::new();
+                diagnostics.error(
+                    "Operation Cancelled",
+                    "Terraform asked the provider to stop (for example after Ctrl-C), so this \
+                     operation was abandoned before it finished. Run the command again to \
+                     complete it; check the remote object if it was being changed.",
+                );
+                Err(diagnostics)
+            }
+        }
+    }
+
+    fn resource(&self, type_name: &str) -> Checked<&dyn Resource> {
+        self.provider
+            .resources()
+            .remove(type_name)
+            .ok_or_else(|| unknown_type("resource type", type_name))
+    }
+
+    fn data_source(&self, type_name: &str) -> Checked<&dyn DataSource> {
+        self.provider
+            .data_sources()
+            .remove(type_name)
+            .ok_or_else(|| unknown_type("data source", type_name))
+    }
+
+    fn ephemeral_resource(&self, type_name: &str) -> Checked<&dyn EphemeralResource> {
+        self.provider
+            .ephemeral_resources()
+            .remove(type_name)
+            .ok_or_else(|| unknown_type("ephemeral resource type", type_name))
+    }
+
+    fn server_capabilities() -> pb::ServerCapabilities {
+        pb::ServerCapabilities {
+            // Destroy needs no plan from us, and Terraform 1.0 never asks for one anyway.
+            plan_destroy: false,
+            // Terraform fetches the schema per process; computing it is cheap.
+            get_provider_schema_optional: false,
+            move_resource_state: false,
+        }
+    }
+}
+
+fn unknown_type(kind: &str, type_name: &str) -> Diagnostics {
+    let mut diagnostics = Diagnostics::new();
+    diagnostics.error(
+        format!("Unknown {}", title_case(kind)),
+        format!(
+            "This provider has no {kind} named {type_name:?}. Check the spelling in the \
+             configuration, or upgrade the provider if the type is newer than this version."
+        ),
+    );
+    diagnostics
+}
+
+fn title_case(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A provider bug caught before it reaches Terraform: a result that must be wholly known is not.
+fn require_wholly_known(value: &Value, what: &str, type_name: &str) -> Checked<()> {
+    if value.is_wholly_known() {
+        return Ok(());
+    }
+    let mut diagnostics = Diagnostics::new();
+    diagnostics.error(
+        "Provider Returned Unknown Values",
+        format!(
+            "The provider returned a {what} for {type_name} that still holds unknown values, \
+             which Terraform cannot store. This is a bug in the provider; please report it."
+        ),
+    );
+    Err(diagnostics)
+}
+
+/// Merges provider diagnostics and an outcome into the diagnostics a response carries.
+fn finish<T>(mut diagnostics: Diagnostics, outcome: Checked<T>) -> (Option<T>, Diagnostics) {
+    match outcome {
+        Ok(value) => (Some(value), diagnostics),
+        Err(errors) => {
+            diagnostics.extend(errors);
+            (None, diagnostics)
+        }
+    }
+}
+
+/// Nulls write-only attributes and encodes a state or plan of `schema`.
+fn encode_state(
+    mut state: Value,
+    schema: &Schema,
+    what: &str,
+    type_name: &str,
+    require_known: bool,
+) -> Checked<pb::DynamicValue> {
+    null_write_only(&mut state, &schema.block.attributes);
+    if require_known {
+        require_wholly_known(&state, what, type_name)?;
+    }
+    encode_dynamic(&state, &schema.value_type(), what)
+}
+
+fn log_rpc(rpc: &'static str, type_name: &str) {
+    tracing::debug!(
+        tf_rpc = rpc,
+        tf_resource_type = type_name,
+        "serving request"
+    );
+}
+
+#[tonic::async_trait]
+impl pb::provider_server::Provider for ProviderService {
+    async fn get_metadata(
+        &self,
+        _request: Request<pb::get_metadata::Request>,
+    ) -> RpcResult<pb::get_metadata::Response> {
+        log_rpc("GetMetadata", "");
+        Ok(Response::new(pb::get_metadata::Response {
+            server_capabilities: Some(Self::server_capabilities()),
+            diagnostics: Vec::new(),
+            data_sources: self
+                .provider
+                .data_sources()
+                .into_keys()
+                .map(|type_name| pb::get_metadata::DataSourceMetadata { type_name })
+                .collect(),
+            resources: self
+                .provider
+                .resources()
+                .into_keys()
+                .map(|type_name| pb::get_metadata::ResourceMetadata { type_name })
+                .collect(),
+            functions: Vec::new(),
+            ephemeral_resources: self
+                .provider
+                .ephemeral_resources()
+                .into_keys()
+                .map(|type_name| pb::get_metadata::EphemeralMetadata { type_name })
+                .collect(),
+        }))
+    }
+
+    async fn get_provider_schema(
+        &self,
+        _request: Request<pb::get_provider_schema::Request>,
+    ) -> RpcResult<pb::get_provider_schema::Response> {
+        log_rpc("GetProviderSchema", "");
+        Ok(Response::new(pb::get_provider_schema::Response {
+            provider: Some(schema_to_proto(&self.provider.schema())),
+            resource_schemas: self
+                .provider
+                .resources()
+                .into_iter()
+                .map(|(name, resource)| (name, schema_to_proto(&resource.schema())))
+                .collect(),
+            data_source_schemas: self
+                .provider
+                .data_sources()
+                .into_iter()
+                .map(|(name, data_source)| (name, schema_to_proto(&data_source.schema())))
+                .collect(),
+            ephemeral_resource_schemas: self
+                .provider
+                .ephemeral_resources()
+                .into_iter()
+                .map(|(name, ephemeral)| (name, schema_to_proto(&ephemeral.schema())))
+                .collect(),
+            diagnostics: Vec::new(),
+            provider_meta: None,
+            server_capabilities: Some(Self::server_capabilities()),
+            functions: Default::default(),
+        }))
+    }
+
+    async fn validate_provider_config(
+        &self,
+        request: Request<pb::validate_provider_config::Request>,
+    ) -> RpcResult<pb::validate_provider_config::Response> {
+        log_rpc("ValidateProviderConfig", "");
+        let request = request.into_inner();
+        let outcome = async {
+            let schema = self.provider.schema();
+            let config = decode_dynamic(
+                request.config.as_ref(),
+                &schema.value_type(),
+                "configuration",
+            )?;
+            self.cancellable(self.provider.validate_config(&config))
+                .await
+        }
+        .await;
+        let diagnostics = outcome.unwrap_or_else(|errors| errors);
+        Ok(Response::new(pb::validate_provider_config::Response {
+            diagnostics: diagnostics_to_proto(&diagnostics),
+        }))
+    }
+
+    async fn validate_resource_config(
+        &self,
+        request: Request<pb::validate_resource_config::Request>,
+    ) -> RpcResult<pb::validate_resource_config::Response> {
+        let request = request.into_inner();
+        log_rpc("ValidateResourceConfig", &request.type_name);
+        let capabilities = capabilities_from_proto(request.client_capabilities.as_ref());
+        let outcome = async {
+            let resource = self.resource(&request.type_name)?;
+            let schema = resource.schema();
+            let config = decode_dynamic(
+                request.config.as_ref(),
+                &schema.value_type(),
+                "configuration",
+            )?;
+            let mut diagnostics = if capabilities.write_only_attributes_allowed {
+                Diagnostics::new()
+            } else {
+                refuse_unsupported(&config, &schema.block.attributes)
+            };
+            diagnostics.extend(
+                self.cancellable(resource.validate(&config, capabilities))
+                    .await?,
+            );
+            Ok(diagnostics)
+        }
+        .await;
+        let diagnostics = outcome.unwrap_or_else(|errors| errors);
+        Ok(Response::new(pb::validate_resource_config::Response {
+            diagnostics: diagnostics_to_proto(&diagnostics),
+        }))
+    }
+
+    async fn validate_data_resource_config(
+        &self,
+        request: Request<pb::validate_data_resource_config::Request>,
+    ) -> RpcResult<pb::validate_data_resource_config::Response> {
+        let request = request.into_inner();
+        log_rpc("ValidateDataResourceConfig", &request.type_name);
+        let outcome = async {
+            let data_source = self.data_source(&request.type_name)?;
+            let schema = data_source.schema();
+            let config = decode_dynamic(
+                request.config.as_ref(),
+                &schema.value_type(),
+                "configuration",
+            )?;
+            self.cancellable(data_source.validate(&config)).await
+        }
+        .await;
+        let diagnostics = outcome.unwrap_or_else(|errors| errors);
+        Ok(Response::new(pb::validate_data_resource_config::Response {
+            diagnostics: diagnostics_to_proto(&diagnostics),
+        }))
+    }
+
+    async fn upgrade_resource_state(
+        &self,
+        request: Request<pb::upgrade_resource_state::Request>,
+    ) -> RpcResult<pb::upgrade_resource_state::Response> {
+        let request = request.into_inner();
+        log_rpc("UpgradeResourceState", &request.type_name);
+        let outcome = (|| {
+            let resource = self.resource(&request.type_name)?;
+            let schema = resource.schema();
+            let raw = request.raw_state.unwrap_or_default();
+            let state = if !raw.json.is_empty() {
+                // Decoded with the current schema, leniently, so older attribute sets load;
+                // the resource then migrates what it must.
+                value::decode_json(&raw.json, &schema.value_type()).map_err(|error| {
+                    let mut diagnostics = Diagnostics::new();
+                    diagnostics.error(
+                        "Unreadable Stored State",
+                        format!(
+                            "The state stored for this {} cannot be read with this provider's \
+                             schema: {error}. Remove the resource from state and import it again.",
+                            request.type_name
+                        ),
+                    );
+                    diagnostics
+                })?
+            } else if !raw.flatmap.is_empty() {
+                let mut diagnostics = Diagnostics::new();
+                diagnostics.error(
+                    "Legacy State Format Not Supported",
+                    "The state for this resource is in the flatmap format of Terraform 0.11 and \
+                     earlier, which this provider never wrote. Remove the resource from state \
+                     and import it again.",
+                );
+                return Err(diagnostics);
+            } else {
+                Value::Null
+            };
+            let upgraded = resource.upgrade(request.version, state)?;
+            encode_state(
+                upgraded,
+                &schema,
+                "upgraded state",
+                &request.type_name,
+                false,
+            )
+        })();
+        let (upgraded_state, diagnostics) = finish(Diagnostics::new(), outcome);
+        Ok(Response::new(pb::upgrade_resource_state::Response {
+            upgraded_state,
+            diagnostics: diagnostics_to_proto(&diagnostics),
+        }))
+    }
+
+    async fn configure_provider(
+        &self,
+        request: Request<pb::configure_provider::Request>,
+    ) -> RpcResult<pb::configure_provider::Response> {
+        log_rpc("ConfigureProvider", "");
+        let request = request.into_inner();
+        let outcome = async {
+            let schema = self.provider.schema();
+            let config = decode_dynamic(
+                request.config.as_ref(),
+                &schema.value_type(),
+                "configuration",
+            )?;
+            let configure = ConfigureRequest {
+                terraform_version: request.terraform_version,
+                config,
+                capabilities: capabilities_from_proto(request.client_capabilities.as_ref()),
+            };
+            self.cancellable(self.provider.configure(configure)).await
+        }
+        .await;
+        let diagnostics = outcome.unwrap_or_else(|errors| errors);
+        Ok(Response::new(pb::configure_provider::Response {
+            diagnostics: diagnostics_to_proto(&diagnostics),
+        }))
+    }
+
+    async fn read_resource(
+        &self,
+        request: Request<pb::read_resource::Request>,
+    ) -> RpcResult<pb::read_resource::Response> {
+        let request = request.into_inner();
+        log_rpc("ReadResource", &request.type_name);
+        let type_name = request.type_name;
+        let outcome = async {
+            let resource = self.resource(&type_name)?;
+            let schema = resource.schema();
+            let current_state = decode_dynamic(
+                request.current_state.as_ref(),
+                &schema.value_type(),
+                "current state",
+            )?;
+            let response = self
+                .cancellable(resource.read(ReadRequest {
+                    current_state,
+                    private: request.private,
+                }))
+                .await?;
+            let (new_state, diagnostics) = finish(
+                response.diagnostics,
+                encode_state(response.new_state, &schema, "state", &type_name, true),
+            );
+            Ok((new_state, response.private, diagnostics))
+        }
+        .await;
+        let (new_state, private, diagnostics) =
+            outcome.unwrap_or_else(|errors| (None, Vec::new(), errors));
+        Ok(Response::new(pb::read_resource::Response {
+            new_state,
+            diagnostics: diagnostics_to_proto(&diagnostics),
+            private,
+            deferred: None,
+        }))
+    }
+
+    async fn plan_resource_change(
+        &self,
+        request: Request<pb::plan_resource_change::Request>,
+    ) -> RpcResult<pb::plan_resource_change::Response> {
+        let request = request.into_inner();
+        log_rpc("PlanResourceChange", &request.type_name);
+        let type_name = request.type_name;
+        let outcome = async {
+            let resource = self.resource(&type_name)?;
+            let schema = resource.schema();
+            let ty = schema.value_type();
+            let plan = PlanRequest {
+                prior_state: decode_dynamic(request.prior_state.as_ref(), &ty, "prior state")?,
+                proposed_new_state: decode_dynamic(
+                    request.proposed_new_state.as_ref(),
+                    &ty,
+                    "proposed new state",
+                )?,
+                config: decode_dynamic(request.config.as_ref(), &ty, "configuration")?,
+                prior_private: request.prior_private,
+            };
+            let response = self.cancellable(resource.plan(plan)).await?;
+            let requires_replace = response
+                .requires_replace
+                .iter()
+                .map(path_to_proto)
+                .collect();
+            let (planned_state, diagnostics) = finish(
+                response.diagnostics,
+                encode_state(
+                    response.planned_state,
+                    &schema,
+                    "planned state",
+                    &type_name,
+                    false,
+                ),
+            );
+            Ok((
+                planned_state,
+                requires_replace,
+                response.planned_private,
+                diagnostics,
+            ))
+        }
+        .await;
+        let (planned_state, requires_replace, planned_private, diagnostics) =
+            outcome.unwrap_or_else(|errors| (None, Vec::new(), Vec::new(), errors));
+        Ok(Response::new(pb::plan_resource_change::Response {
+            planned_state,
+            requires_replace,
+            planned_private,
+            diagnostics: diagnostics_to_proto(&diagnostics),
+            legacy_type_system: false,
+            deferred: None,
+        }))
+    }
+
+    async fn apply_resource_change(
+        &self,
+        request: Request<pb::apply_resource_change::Request>,
+    ) -> RpcResult<pb::apply_resource_change::Response> {
+        let request = request.into_inner();
+        log_rpc("ApplyResourceChange", &request.type_name);
+        let type_name = request.type_name;
+        let outcome = async {
+            let resource = self.resource(&type_name)?;
+            let schema = resource.schema();
+            let ty = schema.value_type();
+            let apply = ApplyRequest {
+                prior_state: decode_dynamic(request.prior_state.as_ref(), &ty, "prior state")?,
+                planned_state: decode_dynamic(
+                    request.planned_state.as_ref(),
+                    &ty,
+                    "planned state",
+                )?,
+                config: decode_dynamic(request.config.as_ref(), &ty, "configuration")?,
+                planned_private: request.planned_private,
+            };
+            let response = self.cancellable(resource.apply(apply)).await?;
+            let (new_state, diagnostics) = finish(
+                response.diagnostics,
+                encode_state(response.new_state, &schema, "new state", &type_name, true),
+            );
+            Ok((new_state, response.private, diagnostics))
+        }
+        .await;
+        let (new_state, private, diagnostics) =
+            outcome.unwrap_or_else(|errors| (None, Vec::new(), errors));
+        Ok(Response::new(pb::apply_resource_change::Response {
+            new_state,
+            private,
+            diagnostics: diagnostics_to_proto(&diagnostics),
+            legacy_type_system: false,
+        }))
+    }
+
+    async fn import_resource_state(
+        &self,
+        request: Request<pb::import_resource_state::Request>,
+    ) -> RpcResult<pb::import_resource_state::Response> {
+        let request = request.into_inner();
+        log_rpc("ImportResourceState", &request.type_name);
+        let type_name = request.type_name;
+        let outcome = async {
+            let resource = self.resource(&type_name)?;
+            let schema = resource.schema();
+            let response = self.cancellable(resource.import(&request.id)).await?;
+            let mut diagnostics = response.diagnostics;
+            let mut imported = Vec::new();
+            for (state, private) in response.states {
+                match encode_state(state, &schema, "imported state", &type_name, true) {
+                    Ok(state) => imported.push(pb::import_resource_state::ImportedResource {
+                        type_name: type_name.clone(),
+                        state: Some(state),
+                        private,
+                    }),
+                    Err(errors) => diagnostics.extend(errors),
+                }
+            }
+            if diagnostics.has_errors() {
+                imported.clear();
+            }
+            Ok((imported, diagnostics))
+        }
+        .await;
+        let (imported_resources, diagnostics) =
+            outcome.unwrap_or_else(|errors| (Vec::new(), errors));
+        Ok(Response::new(pb::import_resource_state::Response {
+            imported_resources,
+            diagnostics: diagnostics_to_proto(&diagnostics),
+            deferred: None,
+        }))
+    }
+
+    async fn read_data_source(
+        &self,
+        request: Request<pb::read_data_source::Request>,
+    ) -> RpcResult<pb::read_data_source::Response> {
+        let request = request.into_inner();
+        log_rpc("ReadDataSource", &request.type_name);
+        let type_name = request.type_name;
+        let outcome = async {
+            let data_source = self.data_source(&type_name)?;
+            let schema = data_source.schema();
+            let ty = schema.value_type();
+            let config = decode_dynamic(request.config.as_ref(), &ty, "configuration")?;
+            let (state, diagnostics) = self.cancellable(data_source.read(config)).await?;
+            let encoded = require_wholly_known(&state, "state", &type_name)
+                .and_then(|()| encode_dynamic(&state, &ty, "state"));
+            Ok(finish(diagnostics, encoded))
+        }
+        .await;
+        let (state, diagnostics) = outcome.unwrap_or_else(|errors| (None, errors));
+        Ok(Response::new(pb::read_data_source::Response {
+            state,
+            diagnostics: diagnostics_to_proto(&diagnostics),
+            deferred: None,
+        }))
+    }
+
+    async fn validate_ephemeral_resource_config(
+        &self,
+        request: Request<pb::validate_ephemeral_resource_config::Request>,
+    ) -> RpcResult<pb::validate_ephemeral_resource_config::Response> {
+        let request = request.into_inner();
+        log_rpc("ValidateEphemeralResourceConfig", &request.type_name);
+        let outcome = async {
+            let ephemeral = self.ephemeral_resource(&request.type_name)?;
+            let schema = ephemeral.schema();
+            let config = decode_dynamic(
+                request.config.as_ref(),
+                &schema.value_type(),
+                "configuration",
+            )?;
+            self.cancellable(ephemeral.validate(&config)).await
+        }
+        .await;
+        let diagnostics = outcome.unwrap_or_else(|errors| errors);
+        Ok(Response::new(
+            pb::validate_ephemeral_resource_config::Response {
+                diagnostics: diagnostics_to_proto(&diagnostics),
+            },
+        ))
+    }
+
+    async fn open_ephemeral_resource(
+        &self,
+        request: Request<pb::open_ephemeral_resource::Request>,
+    ) -> RpcResult<pb::open_ephemeral_resource::Response> {
+        let request = request.into_inner();
+        log_rpc("OpenEphemeralResource", &request.type_name);
+        let type_name = request.type_name;
+        let capabilities = capabilities_from_proto(request.client_capabilities.as_ref());
+        let outcome = async {
+            let ephemeral = self.ephemeral_resource(&type_name)?;
+            let schema = ephemeral.schema();
+            let ty = schema.value_type();
+            let config = decode_dynamic(request.config.as_ref(), &ty, "configuration")?;
+            let response = self
+                .cancellable(ephemeral.open(config, capabilities))
+                .await?;
+            let encoded = require_wholly_known(&response.result, "result", &type_name)
+                .and_then(|()| encode_dynamic(&response.result, &ty, "result"));
+            let (result, diagnostics) = finish(response.diagnostics, encoded);
+            let opened = result.is_some();
+            Ok(pb::open_ephemeral_resource::Response {
+                diagnostics: diagnostics_to_proto(&diagnostics),
+                renew_at: response
+                    .renew_at
+                    .filter(|_| opened)
+                    .map(timestamp_from_system_time),
+                result,
+                private: Some(response.private).filter(|p| opened && !p.is_empty()),
+                deferred: None,
+            })
+        }
+        .await;
+        Ok(Response::new(outcome.unwrap_or_else(|errors| {
+            pb::open_ephemeral_resource::Response {
+                diagnostics: diagnostics_to_proto(&errors),
+                ..Default::default()
+            }
+        })))
+    }
+
+    async fn renew_ephemeral_resource(
+        &self,
+        request: Request<pb::renew_ephemeral_resource::Request>,
+    ) -> RpcResult<pb::renew_ephemeral_resource::Response> {
+        let request = request.into_inner();
+        log_rpc("RenewEphemeralResource", &request.type_name);
+        let outcome = async {
+            let ephemeral = self.ephemeral_resource(&request.type_name)?;
+            let response = self
+                .cancellable(ephemeral.renew(request.private.unwrap_or_default()))
+                .await?;
+            Ok(pb::renew_ephemeral_resource::Response {
+                diagnostics: diagnostics_to_proto(&response.diagnostics),
+                renew_at: response.renew_at.map(timestamp_from_system_time),
+                private: Some(response.private).filter(|p| !p.is_empty()),
+            })
+        }
+        .await;
+        Ok(Response::new(outcome.unwrap_or_else(|errors| {
+            pb::renew_ephemeral_resource::Response {
+                diagnostics: diagnostics_to_proto(&errors),
+                ..Default::default()
+            }
+        })))
+    }
+
+    async fn close_ephemeral_resource(
+        &self,
+        request: Request<pb::close_ephemeral_resource::Request>,
+    ) -> RpcResult<pb::close_ephemeral_resource::Response> {
+        let request = request.into_inner();
+        log_rpc("CloseEphemeralResource", &request.type_name);
+        let outcome = async {
+            let ephemeral = self.ephemeral_resource(&request.type_name)?;
+            self.cancellable(ephemeral.close(request.private.unwrap_or_default()))
+                .await
+        }
+        .await;
+        let diagnostics = outcome.unwrap_or_else(|errors| errors);
+        Ok(Response::new(pb::close_ephemeral_resource::Response {
+            diagnostics: diagnostics_to_proto(&diagnostics),
+        }))
+    }
+
+    async fn stop_provider(
+        &self,
+        _request: Request<pb::stop_provider::Request>,
+    ) -> RpcResult<pb::stop_provider::Response> {
+        log_rpc("StopProvider", "");
+        // Cancel what runs now; requests arriving later get a fresh token and run normally.
+        let previous = std::mem::take(
+            &mut *self
+                .stop
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        previous.cancel();
+        Ok(Response::new(pb::stop_provider::Response {
+            error: String::new(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_type_names_say_what_was_asked_for() {
+        let diagnostics = unknown_type("data source", "truefoundry_nope");
+        let diagnostic = diagnostics.iter().next().unwrap();
+        assert_eq!(diagnostic.summary, "Unknown Data Source");
+        assert!(diagnostic.detail.contains("\"truefoundry_nope\""));
+    }
+
+    #[test]
+    fn partially_unknown_results_are_refused() {
+        let known = Value::Object([("a".to_owned(), Value::string("x"))].into());
+        assert!(require_wholly_known(&known, "state", "t").is_ok());
+        let unknown = Value::Object([("a".to_owned(), Value::Unknown)].into());
+        let errors = require_wholly_known(&unknown, "state", "t").unwrap_err();
+        assert!(errors.has_errors());
+    }
+}
