@@ -1,5 +1,4 @@
 //! The integration test binary: every module drives the built binaries from outside.
-//! The integration test binary: every integration test module is declared here.
 
 mod cli;
 mod client;
