@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::ProviderContext;
 use super::errors::api_error;
 use super::secret_group::model::fqns_value;
-use super::secret_group::schema::collaborator_attributes;
+use super::secret_group::schema::collaborators_type;
 use super::secret_group::server_view::{collaborators_value, group_name};
 use crate::client::{self, Client, ListGroupsQuery, SecretGroup};
 use crate::diag::{AttributePath, Diagnostics};
@@ -22,15 +22,6 @@ use crate::server::{
 use crate::value::{Type, Value};
 
 const LOOKUPS: [&str; 3] = ["fqn", "name", "id"];
-
-fn collaborators_type() -> Type {
-    Type::Set(Box::new(Type::Object(
-        collaborator_attributes()
-            .iter()
-            .map(|a| (a.name.clone(), a.value_type()))
-            .collect(),
-    )))
-}
 
 /// Attributes shared by the data source and the ephemeral resource.
 fn common_attributes(values_description: &str) -> Vec<Attribute> {

@@ -78,8 +78,14 @@ pub fn plan_secrets(
     plan
 }
 
-/// Keys whose planned version is unknown: the ones a value is sent for.
+/// Keys whose planned version is unknown: the ones a value is sent for. When the whole map is
+/// unknown, every planned key is.
 pub fn keys_to_send(planned: &Value) -> BTreeSet<String> {
+    if planned.get("secret_versions").is_unknown() {
+        return secrets_of(planned)
+            .map(|secrets| secrets.keys().cloned().collect())
+            .unwrap_or_default();
+    }
     versions_of(planned)
         .into_iter()
         .filter(|(_, version)| version.is_none())

@@ -289,11 +289,11 @@ fn plan(request: PlanRequest) -> PlanResponse {
                     ),
                 );
             }
+            planned.set("secret_versions", Value::Map(secrets_plan.versions));
             if create {
-                planned.set("secret_versions", Value::Unknown);
+                // The tenant, and so the FQNs, are known once the group exists.
                 planned.set("secret_fqns", Value::Unknown);
             } else {
-                planned.set("secret_versions", Value::Map(secrets_plan.versions));
                 let tenant = prior.get("tenant_name").as_str().unwrap_or_default();
                 let name = planned.get("name").as_str().unwrap_or_default();
                 planned.set(

@@ -4,6 +4,8 @@
 //! nested attribute is planned different from its config, which a computed leaf would force. Per-key
 //! server data therefore lives in the top-level computed maps `secret_fqns` and `secret_versions`.
 
+use std::collections::BTreeMap;
+
 use crate::schema::{Attribute, Nesting, Schema};
 use crate::value::Type;
 
@@ -17,20 +19,13 @@ pub const KNOWN_ROLES: [&str; 3] = [
     "secret-group-viewer",
 ];
 
-pub fn collaborator_attributes() -> Vec<Attribute> {
-    vec![
-        Attribute::required(
-            "subject",
-            Type::String,
-            "Who: `user:<email>`, `team:<name>`, `serviceaccount:<name>` or `virtualaccount:<name>`.",
-        ),
-        Attribute::required(
-            "role_id",
-            Type::String,
-            "The role: `secret-group-admin` (manage the group, its secrets and collaborators), \
-             `secret-group-editor` (read and write secrets) or `secret-group-viewer` (see keys, not values).",
-        ),
-    ]
+/// `set(object({subject = string, role_id = string}))`. A plain attribute rather than a nested
+/// one: Terraform 1.0.x crashes rendering the create plan of a set-nested attribute.
+pub fn collaborators_type() -> Type {
+    Type::Set(Box::new(Type::Object(BTreeMap::from([
+        ("subject".to_owned(), Type::String),
+        ("role_id".to_owned(), Type::String),
+    ]))))
 }
 
 pub fn resource_schema() -> Schema {
@@ -85,15 +80,16 @@ pub fn resource_schema() -> Schema {
                 Type::String,
                 "Account that owns the secret group (the manifest's `ownedBy.account`).",
             ),
-            Attribute::nested(
+            Attribute::optional(
                 "collaborators",
-                Nesting::Set,
-                collaborator_attributes(),
-                "Who may use the group, and with which role. When set, this list is authoritative: \
-                 collaborators added elsewhere are removed. When omitted, the group's collaborators are left \
-                 as they are.",
-            )
-            .with_optional(),
+                collaborators_type(),
+                "Who may use the group, and with which role: a set of `{ subject, role_id }`. `subject` is \
+                 `user:<email>`, `team:<name>`, `serviceaccount:<name>` or `virtualaccount:<name>`; `role_id` \
+                 is `secret-group-admin` (manage the group, its secrets and collaborators), \
+                 `secret-group-editor` (read and write secrets) or `secret-group-viewer` (see keys, not \
+                 values). When set, this set is authoritative: collaborators added elsewhere are removed. \
+                 When omitted, the group's collaborators are left as they are.",
+            ),
             Attribute::nested(
                 "secrets",
                 Nesting::Map,
