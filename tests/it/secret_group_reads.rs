@@ -96,7 +96,8 @@ output "versions" {{
   value = data.truefoundry_secret_group.by_fqn.secret_versions
 }}
 output "no_values" {{
-  value = data.truefoundry_secret_group.by_fqn.secret_values == null
+  value     = data.truefoundry_secret_group.by_fqn.secret_values == null
+  sensitive = true
 }}
 output "token" {{
   value     = data.truefoundry_secret_group.by_name.secret_values["TOKEN"]
@@ -265,7 +266,7 @@ resource "truefoundry_secret_group" "copy" {
   secrets = {
     API_TOKEN = {
       value_wo         = ephemeral.truefoundry_secret_group.source.secret_values["API_TOKEN"]
-      value_wo_version = ephemeral.truefoundry_secret_group.source.secret_versions["API_TOKEN"]
+      value_wo_version = "1"
     }
   }
 }

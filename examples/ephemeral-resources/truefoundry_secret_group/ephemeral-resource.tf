@@ -17,7 +17,8 @@ resource "truefoundry_secret_group" "copy" {
   secrets = {
     API_TOKEN = {
       value_wo         = ephemeral.truefoundry_secret_group.source.secret_values["API_TOKEN"]
-      value_wo_version = ephemeral.truefoundry_secret_group.source.secret_versions["API_TOKEN"]
+      # Ephemeral values may feed only write-only arguments: bump this to copy again.
+      value_wo_version = "1"
     }
   }
 }
