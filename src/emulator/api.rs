@@ -20,7 +20,7 @@ use super::error::ApiError;
 use super::request_log::LogSlot;
 use super::store::{
     Access, Caller, Group, ROLE_ADMIN, ROLE_EDITOR, ROLE_VIEWER, Secret, SecretEntry,
-    apply_secret_list, name_problem, now, version_fqn,
+    apply_secret_list, find_group, find_secret, name_problem, now, version_fqn,
 };
 use super::wire::{
     AssociatedSecretOut, CreateGroupIn, DataOut, ListSecretsIn, Manifest, ManifestPutIn, PageOut,
@@ -578,11 +578,9 @@ async fn put_secrets(
     let entries = secret_entries(&slot, input.secrets);
     let now = now();
     let group = state.store().commit(|groups| {
-        let group = groups
-            .iter_mut()
-            .find(|group| group.id == id && group.access(&caller) > Access::None)
-            .ok_or_else(|| ApiError::not_found(format!("secret group {id:?} not found")))?;
-        if group.access(&caller) < Access::Editor {
+        let (index, access) = find_group(groups, &caller, &id)?;
+        let group = &mut groups[index];
+        if access < Access::Editor {
             return Err(denied(&caller, group, ROLE_EDITOR));
         }
         let changed = apply_secret_list(group, entries, &caller, &now)?;
@@ -602,11 +600,8 @@ async fn delete_group(
 ) -> Result<Json<Value>, ApiError> {
     check_force_delete(query)?;
     state.store().commit(|groups| {
-        let index = groups
-            .iter()
-            .position(|group| group.id == id && group.access(&caller) > Access::None)
-            .ok_or_else(|| ApiError::not_found(format!("secret group {id:?} not found")))?;
-        if groups[index].access(&caller) < Access::Admin {
+        let (index, access) = find_group(groups, &caller, &id)?;
+        if access < Access::Admin {
             return Err(denied(&caller, &groups[index], ROLE_ADMIN));
         }
         groups.remove(index);
@@ -643,6 +638,7 @@ async fn list_secrets(
         parse_body(&body, BodyKind::Plain)?
     };
     let (limit, offset) = page_bounds(input.limit, input.offset)?;
+    let with_value = input.with_value.unwrap_or(false);
     let store = state.store();
     let groups: Vec<(&Group, Access)> = match &input.secret_group_id {
         Some(id) => vec![store.group(&caller, id)?],
@@ -674,11 +670,11 @@ async fn list_secrets(
         // Values need the editor role on every group that contributes secrets (or on the group
         // asked for by id, even when it is empty).
         let contributes = matching.len() > before || input.secret_group_id.is_some();
-        if input.with_value && contributes && *access < Access::Editor {
+        if with_value && contributes && *access < Access::Editor {
             return Err(denied(&caller, group, ROLE_EDITOR));
         }
     }
-    let reveal = input.with_value && !state.shared.config.disable_secret_value_view;
+    let reveal = with_value && !state.shared.config.disable_secret_value_view;
     let (secrets, pagination) = page(matching, limit, offset);
     slot.update(|fields| {
         fields.keys = secrets
@@ -723,18 +719,12 @@ async fn delete_secret(
     check_force_delete(query)?;
     let now = now();
     state.store().commit(|groups| {
-        let (group, index) = groups
-            .iter_mut()
-            .filter(|group| group.access(&caller) > Access::None)
-            .find_map(|group| {
-                let index = group.secrets.iter().position(|secret| secret.id == id)?;
-                Some((group, index))
-            })
-            .ok_or_else(|| ApiError::not_found(format!("secret {id:?} not found")))?;
-        if group.access(&caller) < Access::Editor {
+        let (group_index, secret_index, access) = find_secret(groups, &caller, &id)?;
+        let group = &mut groups[group_index];
+        if access < Access::Editor {
             return Err(denied(&caller, group, ROLE_EDITOR));
         }
-        let removed = group.secrets.remove(index);
+        let removed = group.secrets.remove(secret_index);
         slot.update(|fields| fields.keys = vec![removed.key]);
         group.updated_at = now;
         Ok(((), true))

@@ -309,6 +309,38 @@ pub(crate) fn apply_secret_list(
     Ok(changed)
 }
 
+/// Index of the group with `id` and the caller's access; 404 when the caller cannot see it, so
+/// an invisible group and a missing one look the same.
+pub(crate) fn find_group(
+    groups: &[Group],
+    caller: &Caller,
+    id: &str,
+) -> Result<(usize, Access), ApiError> {
+    groups
+        .iter()
+        .position(|group| group.id == id)
+        .map(|index| (index, groups[index].access(caller)))
+        .filter(|(_, access)| *access > Access::None)
+        .ok_or_else(|| ApiError::not_found(format!("secret group {id:?} not found")))
+}
+
+/// Indexes of the secret with `id` and of its group, and the caller's access; 404 as above.
+pub(crate) fn find_secret(
+    groups: &[Group],
+    caller: &Caller,
+    id: &str,
+) -> Result<(usize, usize, Access), ApiError> {
+    groups
+        .iter()
+        .enumerate()
+        .find_map(|(group_index, group)| {
+            let secret_index = group.secrets.iter().position(|secret| secret.id == id)?;
+            Some((group_index, secret_index, group.access(caller)))
+        })
+        .filter(|(_, _, access)| *access > Access::None)
+        .ok_or_else(|| ApiError::not_found(format!("secret {id:?} not found")))
+}
+
 #[derive(Serialize)]
 struct SnapshotOut<'a> {
     format: u32,
@@ -368,24 +400,15 @@ impl Store {
 
     /// The group with `id` and the caller's access to it; 404 when the caller cannot see it.
     pub fn group(&self, caller: &Caller, id: &str) -> Result<(&Group, Access), ApiError> {
-        self.groups
-            .iter()
-            .find(|group| group.id == id)
-            .map(|group| (group, group.access(caller)))
-            .filter(|(_, access)| *access > Access::None)
-            .ok_or_else(|| ApiError::not_found(format!("secret group {id:?} not found")))
+        let (index, access) = find_group(&self.groups, caller, id)?;
+        Ok((&self.groups[index], access))
     }
 
     /// The secret with `id`, its group and the caller's access; 404 when the caller cannot see it.
     pub fn secret(&self, caller: &Caller, id: &str) -> Result<(&Group, &Secret, Access), ApiError> {
-        self.groups
-            .iter()
-            .find_map(|group| {
-                let secret = group.secrets.iter().find(|secret| secret.id == id)?;
-                Some((group, secret, group.access(caller)))
-            })
-            .filter(|(_, _, access)| *access > Access::None)
-            .ok_or_else(|| ApiError::not_found(format!("secret {id:?} not found")))
+        let (group, secret, access) = find_secret(&self.groups, caller, id)?;
+        let group = &self.groups[group];
+        Ok((group, &group.secrets[secret], access))
     }
 
     /// Runs `change` on the groups and persists the result when it reports a change. If the
@@ -627,5 +650,29 @@ mod tests {
         assert_eq!(reopened.groups().len(), 1);
         assert_eq!(reopened.groups()[0].fqn(), "acme:payments");
         assert!(!dir.path().join("state.json.tmp").exists());
+    }
+
+    #[test]
+    fn a_crash_mid_write_leaves_the_previous_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(Some(dir.path())).unwrap();
+        store
+            .commit(|groups| {
+                groups.push(group(vec![]));
+                Ok(((), true))
+            })
+            .unwrap();
+        // What a crash between writing and renaming leaves behind.
+        fs::write(dir.path().join("state.json.tmp"), b"{\"format\": 1, \"gro").unwrap();
+        let reopened = Store::open(Some(dir.path())).unwrap();
+        assert_eq!(reopened.groups().len(), 1);
+
+        // A damaged snapshot stops the start instead of silently starting empty.
+        fs::write(dir.path().join("state.json"), b"{\"format\": 1, \"gro").unwrap();
+        let error = Store::open(Some(dir.path())).err().unwrap();
+        assert!(
+            format!("{error:#}").contains("not a valid snapshot"),
+            "{error:#}"
+        );
     }
 }

@@ -603,7 +603,7 @@ async fn group_list_filters_and_pages() {
     let (_, body) = call(
         &app,
         "GET",
-        "/secret-groups?search=ALPHA&attributes=id,name",
+        "/secret-groups?search=ALPHA&attributes=id,name&attributes=fqn",
         Some("t-admin"),
         None,
     )
@@ -690,6 +690,11 @@ async fn secret_list_filters_by_fqn_with_or_without_prefix() {
         assert_eq!(data[0]["secretGroupId"], id);
         assert!(data[0].get("value").is_none(), "values only on request");
     }
+    // SDK callers passing `None` explicitly send nulls.
+    let nulls = json!({"secretGroupId": id, "withValue": null, "secretFqns": null, "limit": null, "offset": null});
+    let (status, body) = call(&app, "POST", "/secrets", Some("t-admin"), Some(nulls)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"][0].get("value").is_none());
     let (status, body) = call(
         &app,
         "POST",
