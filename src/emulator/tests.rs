@@ -946,3 +946,14 @@ async fn large_full_lists_are_accepted() {
     .await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test]
+async fn latency_is_added_to_api_requests() {
+    let mut options = EmulatorOptions::new(config());
+    options.faults.latency = std::time::Duration::from_millis(60);
+    let app = router_with(options);
+    let started = std::time::Instant::now();
+    let (status, _) = call(&app, "GET", "/secret-groups", Some("t-admin"), None).await;
+    assert_eq!(status, 200);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(60));
+}
