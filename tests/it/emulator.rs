@@ -255,6 +255,34 @@ async fn full_list_updates_version_keep_and_delete_keys() {
     running.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_updates_of_one_group_lose_nothing() {
+    let running = start(options()).await;
+    let api = std::sync::Arc::new(Api::new(&running));
+    let group = api.create_group("busy").await;
+    api.put_secrets(&group, json!([{"key": "A", "value": "v0"}]))
+        .await;
+    let writers: Vec<_> = (1..=20)
+        .map(|i| {
+            let (api, group) = (api.clone(), group.clone());
+            tokio::spawn(async move {
+                let (status, _) = api
+                    .put_secrets(&group, json!([{"key": "A", "value": format!("v{i}")}]))
+                    .await;
+                assert_eq!(status, StatusCode::OK);
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    // Every write differed from the value before it, so each added exactly one version.
+    let state = api.state(&group).await;
+    assert_eq!(state.len(), 1);
+    assert_eq!(state[0].1, 21);
+    running.shutdown().await;
+}
+
 #[tokio::test]
 async fn secrets_page_until_an_empty_page() {
     let running = start(options()).await;
