@@ -134,8 +134,8 @@ impl AppState {
 
     /// The store, locked for one request. Handlers never hold it across an `.await`.
     fn store(&self) -> MutexGuard<'_, Store> {
-        // A panic while holding the lock cannot leave a half-applied change (changes are
-        // committed whole), so a poisoned lock is still usable.
+        // A panic under the lock is a bug in one request; later requests keep being served
+        // rather than all failing on the poisoned lock.
         self.shared
             .store
             .lock()
