@@ -59,32 +59,7 @@ fn attribute_to_proto(attribute: &Attribute) -> pb::schema::Attribute {
 }
 
 fn type_to_json_bytes(ty: &Type) -> Vec<u8> {
-    interim_type_json(ty).to_string().into_bytes()
-}
-
-// Interim until `Type::to_json` lands with the value codec (then this goes).
-fn interim_type_json(ty: &Type) -> serde_json::Value {
-    use serde_json::json;
-    match ty {
-        Type::Bool => json!("bool"),
-        Type::Number => json!("number"),
-        Type::String => json!("string"),
-        Type::Dynamic => json!("dynamic"),
-        Type::List(e) => json!(["list", interim_type_json(e)]),
-        Type::Set(e) => json!(["set", interim_type_json(e)]),
-        Type::Map(e) => json!(["map", interim_type_json(e)]),
-        Type::Tuple(es) => json!([
-            "tuple",
-            es.iter().map(interim_type_json).collect::<Vec<_>>()
-        ]),
-        Type::Object(attrs) => json!([
-            "object",
-            attrs
-                .iter()
-                .map(|(k, t)| (k.clone(), interim_type_json(t)))
-                .collect::<serde_json::Map<_, _>>()
-        ]),
-    }
+    ty.to_json().to_string().into_bytes()
 }
 
 fn nesting_to_proto(nesting: Nesting) -> pb::schema::object::NestingMode {

@@ -1,4 +1,5 @@
-//! The integration test binary: every module drives the built binaries from outside.
+//! The integration test binary: every integration test module is declared here.
 
 mod cli;
+mod protocol;
 mod support;
