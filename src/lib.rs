@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod diag;
+pub mod docs;
 pub mod emulator;
 pub mod logging;
 pub mod plugin;

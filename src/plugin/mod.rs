@@ -218,8 +218,13 @@ fn accept_connections(
                     Ok(Ok(tls_stream)) => {
                         let _ = sender.send(Ok(Connection::new(tls_stream))).await;
                     }
+                    // rustls reports refusals (no or wrong certificate) as InvalidData; other
+                    // errors are peers hanging up, e.g. gRPC redialling while Terraform exits.
+                    Ok(Err(error)) if error.kind() == std::io::ErrorKind::InvalidData => {
+                        tracing::warn!(error = %error, "refused a TLS connection that did not present Terraform's client certificate")
+                    }
                     Ok(Err(error)) => {
-                        tracing::warn!(error = %error, "refused a connection without Terraform's client certificate")
+                        tracing::debug!(error = %error, "a client hung up during the TLS handshake")
                     }
                     Err(_) => tracing::warn!("dropped a connection whose TLS handshake stalled"),
                 }

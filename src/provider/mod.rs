@@ -1,46 +1,138 @@
 //! The TrueFoundry provider: its configuration, and the secret-group resource, data source and
 //! ephemeral resource.
 
-use std::collections::BTreeMap;
+mod config;
+mod errors;
+pub mod secret_group;
+pub mod secret_group_read;
 
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub use config::{API_KEY_ENV, CA_CERT_ENV, HOST_ENV};
+
+use crate::client::Client;
 use crate::diag::Diagnostics;
 use crate::schema::Schema;
 use crate::server::{self, ConfigureRequest};
 use crate::value::Value;
 
-/// The provider as served to Terraform. (Configuration and resources land with the resource work.)
+/// What every resource of one configured provider shares: the API client, and one lock per
+/// secret group so that writes to a group never interleave within this process.
 #[derive(Default)]
-pub struct TrueFoundryProvider {}
+pub struct ProviderContext {
+    client: OnceLock<Client>,
+    group_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl ProviderContext {
+    /// A context already holding a client (for tests that bypass ConfigureProvider).
+    pub fn with_client(client: Client) -> Self {
+        let context = ProviderContext::default();
+        let _ = context.client.set(client);
+        context
+    }
+
+    pub fn client(&self) -> Result<&Client, Diagnostics> {
+        self.client.get().ok_or_else(|| {
+            let mut diags = Diagnostics::new();
+            diags.error(
+                "Provider Not Configured",
+                "The TrueFoundry provider was used before it was configured. This is a bug in the \
+                 provider or in Terraform; run the command again.",
+            );
+            diags
+        })
+    }
+
+    /// Holds the write lock of one group until the guard is dropped.
+    pub async fn lock_group(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.group_locks.lock().unwrap_or_else(|e| e.into_inner());
+            locks.entry(id.to_owned()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+}
+
+/// The provider as served to Terraform.
+pub struct TrueFoundryProvider {
+    context: Arc<ProviderContext>,
+    secret_group: secret_group::SecretGroupResource,
+    secret_group_data: secret_group_read::SecretGroupDataSource,
+    secret_group_ephemeral: secret_group_read::SecretGroupEphemeral,
+}
+
+impl Default for TrueFoundryProvider {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl TrueFoundryProvider {
     pub fn new() -> Self {
-        Self::default()
+        let context = Arc::new(ProviderContext::default());
+        TrueFoundryProvider {
+            secret_group: secret_group::SecretGroupResource::new(context.clone()),
+            secret_group_data: secret_group_read::SecretGroupDataSource::new(context.clone()),
+            secret_group_ephemeral: secret_group_read::SecretGroupEphemeral::new(context.clone()),
+            context,
+        }
     }
 }
+
+pub const SECRET_GROUP: &str = "truefoundry_secret_group";
 
 #[async_trait::async_trait]
 impl server::Provider for TrueFoundryProvider {
     fn schema(&self) -> Schema {
-        Schema::new(0, "", Vec::new())
+        config::schema()
     }
 
-    async fn validate_config(&self, _config: &Value) -> Diagnostics {
-        Diagnostics::new()
+    async fn validate_config(&self, config: &Value) -> Diagnostics {
+        config::validate(config)
     }
 
-    async fn configure(&self, _request: ConfigureRequest) -> Diagnostics {
-        Diagnostics::new()
+    async fn configure(&self, request: ConfigureRequest) -> Diagnostics {
+        let env = |name: &str| std::env::var(name).ok();
+        let config = match config::resolve(&request.config, &env, &request.terraform_version) {
+            Ok(config) => config,
+            Err(diags) => return diags,
+        };
+        let mut diags = Diagnostics::new();
+        match Client::new(config) {
+            Ok(client) => {
+                // Terraform configures each provider process once; a second call keeps the first.
+                let _ = self.context.client.set(client);
+            }
+            Err(err) => diags.error(
+                "Invalid Provider Configuration",
+                format!(
+                    "The API client could not be set up: {err}. Fix the provider configuration."
+                ),
+            ),
+        }
+        diags
     }
 
     fn resources(&self) -> BTreeMap<String, &dyn server::Resource> {
-        BTreeMap::new()
+        BTreeMap::from([(
+            SECRET_GROUP.to_owned(),
+            &self.secret_group as &dyn server::Resource,
+        )])
     }
 
     fn data_sources(&self) -> BTreeMap<String, &dyn server::DataSource> {
-        BTreeMap::new()
+        BTreeMap::from([(
+            SECRET_GROUP.to_owned(),
+            &self.secret_group_data as &dyn server::DataSource,
+        )])
     }
 
     fn ephemeral_resources(&self) -> BTreeMap<String, &dyn server::EphemeralResource> {
-        BTreeMap::new()
+        BTreeMap::from([(
+            SECRET_GROUP.to_owned(),
+            &self.secret_group_ephemeral as &dyn server::EphemeralResource,
+        )])
     }
 }

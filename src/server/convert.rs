@@ -180,11 +180,11 @@ pub fn decode_dynamic(
     };
     decoded.map_err(|error| {
         let mut diagnostics = Diagnostics::new();
-        // The codec's message names the path and the kind of mismatch, never the value.
+        let problem = describe_problem(&error.message, &error.path);
         diagnostics.error(
             "Invalid Value From Terraform",
             format!(
-                "The {what} sent by Terraform does not match this provider's schema: {error}. \
+                "The {what} sent by Terraform does not match this provider's schema: {problem}. \
                  Check that Terraform and the provider agree on the schema (run the command again \
                  after upgrading either)."
             ),
@@ -206,15 +206,26 @@ pub fn encode_dynamic(
         }),
         Err(error) => {
             let mut diagnostics = Diagnostics::new();
+            let problem = describe_problem(&error.message, &error.path);
             diagnostics.error(
                 "Provider Produced an Invalid Value",
                 format!(
-                    "The provider built a {what} that does not match its own schema: {error}. \
+                    "The provider built a {what} that does not match its own schema: {problem}. \
                      This is a bug in the provider; please report it."
                 ),
             );
             Err(diagnostics)
         }
+    }
+}
+
+/// A codec problem for a diagnostic: the codec's message names the kind of mismatch, never the
+/// value; the path is added when there is one.
+pub fn describe_problem(message: &str, path: &AttributePath) -> String {
+    if path.is_empty() {
+        message.to_owned()
+    } else {
+        format!("{message} at {path}")
     }
 }
 

@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::convert::{
-    capabilities_from_proto, decode_dynamic, diagnostics_to_proto, encode_dynamic, path_to_proto,
-    schema_to_proto, timestamp_from_system_time,
+    capabilities_from_proto, decode_dynamic, describe_problem, diagnostics_to_proto,
+    encode_dynamic, path_to_proto, schema_to_proto, timestamp_from_system_time,
 };
 use super::proto::tfplugin6 as pb;
 use super::proto::tfplugin6::provider_server::ProviderServer;
@@ -350,8 +350,9 @@ impl pb::provider_server::Provider for ProviderService {
                         "Unreadable Stored State",
                         format!(
                             "The state stored for this {} cannot be read with this provider's \
-                             schema: {error}. Remove the resource from state and import it again.",
-                            request.type_name
+                             schema: {}. Remove the resource from state and import it again.",
+                            request.type_name,
+                            describe_problem(&error.message, &error.path)
                         ),
                     );
                     diagnostics

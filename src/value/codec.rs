@@ -17,6 +17,10 @@ use crate::diag::{AttributePath, PathStep};
 /// stack. Real schemas nest a handful of levels.
 pub(super) const MAX_DEPTH: usize = 64;
 
+/// Why a dynamic value's type was refused is left out: misread bytes could put a secret string
+/// where the type belongs, and the parser's message would quote it.
+pub(super) const INVALID_DYNAMIC_TYPE: &str = "invalid type in a dynamic value";
+
 /// The extension Terraform writes for a plain unknown: fixext1, type 0, body 0 (`d4 00 00`).
 const UNKNOWN_EXT_TYPE: i8 = 0;
 
@@ -77,6 +81,19 @@ impl Walk {
         result
     }
 
+    /// The error converts into a decode or encode error with `?`.
+    pub(super) fn check_tuple_length(
+        &self,
+        want: usize,
+        got: usize,
+    ) -> Result<(), (AttributePath, String)> {
+        if want == got {
+            Ok(())
+        } else {
+            Err(self.error(format!("expected a tuple of {want} elements, got {got}")))
+        }
+    }
+
     pub(super) fn error<E: From<(AttributePath, String)>>(&self, message: impl Into<String>) -> E {
         E::from((self.path.clone(), message.into()))
     }
@@ -91,21 +108,6 @@ impl From<(AttributePath, String)> for DecodeError {
 impl From<(AttributePath, String)> for EncodeError {
     fn from((path, message): (AttributePath, String)) -> Self {
         EncodeError { path, message }
-    }
-}
-
-/// The name of a type's kind, for error messages.
-pub(super) fn type_kind(ty: &Type) -> &'static str {
-    match ty {
-        Type::Bool => "bool",
-        Type::Number => "number",
-        Type::String => "string",
-        Type::Dynamic => "dynamic",
-        Type::List(_) => "list",
-        Type::Set(_) => "set",
-        Type::Map(_) => "map",
-        Type::Tuple(_) => "tuple",
-        Type::Object(_) => "object",
     }
 }
 
@@ -178,7 +180,7 @@ fn msgpack_kind(raw: &Msgpack) -> &'static str {
 
 impl Walk {
     fn mismatch(&self, ty: &Type, raw: &Msgpack) -> DecodeError {
-        let (want, got) = (type_kind(ty), msgpack_kind(raw));
+        let (want, got) = (ty.kind(), msgpack_kind(raw));
         self.error(format!("expected {want}, got msgpack {got}"))
     }
 
@@ -212,12 +214,7 @@ impl Walk {
                 let Msgpack::Array(items) = raw else {
                     return Err(self.mismatch(ty, &raw));
                 };
-                if items.len() != elements.len() {
-                    let (want, got) = (elements.len(), items.len());
-                    return Err(
-                        self.error(format!("expected a tuple of {want} elements, got {got}"))
-                    );
-                }
+                self.check_tuple_length(elements.len(), items.len())?;
                 let mut decoded = Vec::with_capacity(items.len());
                 for (index, (item, element)) in items.into_iter().zip(elements).enumerate() {
                     let step = PathStep::Index(index as i64);
@@ -269,11 +266,9 @@ impl Walk {
                     _ => return Err(self.error("a dynamic value's type must be JSON bytes")),
                 };
                 let concrete = serde_json::from_slice(&type_json)
-                    .map_err(|_| "type is not JSON".to_owned())
-                    .and_then(|json| Type::from_json(&json))
-                    .map_err(|problem| {
-                        self.error::<DecodeError>(format!("invalid dynamic type: {problem}"))
-                    })?;
+                    .ok()
+                    .and_then(|json| Type::from_json(&json).ok())
+                    .ok_or_else(|| self.error::<DecodeError>(INVALID_DYNAMIC_TYPE))?;
                 let inner = self.decode_msgpack(raw_value, &concrete)?;
                 Ok(Value::Dynamic(concrete, Box::new(inner)))
             }
@@ -350,7 +345,7 @@ impl Walk {
 
     fn encode_msgpack(&mut self, value: &Value, ty: &Type) -> Result<Msgpack, EncodeError> {
         let mismatch = |walk: &Self| -> EncodeError {
-            let (want, got) = (type_kind(ty), value.kind());
+            let (want, got) = (ty.kind(), value.kind());
             walk.error(format!("expected {want}, got {got}"))
         };
         match (ty, value) {
@@ -374,12 +369,7 @@ impl Walk {
                 Ok(Msgpack::Array(encoded))
             }
             (Type::Tuple(elements), Value::Tuple(items)) => {
-                if items.len() != elements.len() {
-                    let (want, got) = (elements.len(), items.len());
-                    return Err(
-                        self.error(format!("expected a tuple of {want} elements, got {got}"))
-                    );
-                }
+                self.check_tuple_length(elements.len(), items.len())?;
                 let mut encoded = Vec::with_capacity(items.len());
                 for (index, (item, element)) in items.iter().zip(elements).enumerate() {
                     let step = PathStep::Index(index as i64);
@@ -678,10 +668,26 @@ mod tests {
             .chain(&[0xa1, b'x']);
         let decoded = decode_msgpack(&as_str.copied().collect::<Vec<_>>(), &Type::Dynamic);
         assert_eq!(decoded.unwrap().as_str(), Some("x"));
+        // A refused type is not quoted: these bytes might have been a secret.
+        let misplaced = [0x92, 0xa7].iter().chain(b"hunter2").chain(&[0xc0]);
+        let error = decode_msgpack(&misplaced.copied().collect::<Vec<_>>(), &Type::Dynamic);
+        assert_eq!(error.unwrap_err().message, INVALID_DYNAMIC_TYPE);
         // A plain value under a dynamic type is written with its inferred type.
         assert_eq!(
             round_trip(&Value::from(true), &Type::Dynamic),
             Value::from(true)
+        );
+    }
+
+    #[test]
+    fn tuples_must_have_their_exact_length() {
+        let ty = Type::Tuple(vec![Type::Bool, Type::String]);
+        let error = decode_msgpack(&[0x91, 0xc3], &ty).unwrap_err();
+        assert_eq!(error.message, "expected a tuple of 2 elements, got 1");
+        let value = decode_msgpack(&[0x92, 0xc3, 0xa1, b's'], &ty).unwrap();
+        assert_eq!(
+            value,
+            Value::Tuple(vec![Value::from(true), Value::string("s")])
         );
     }
 

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::codec::{DecodeError, EncodeError, MAX_DEPTH, Walk, type_kind};
+use super::codec::{DecodeError, EncodeError, INVALID_DYNAMIC_TYPE, MAX_DEPTH, Walk};
 use super::{Number, Type, Value};
 use crate::diag::{AttributePath, PathStep};
 
@@ -312,7 +312,7 @@ impl<'a> Parser<'a> {
 
 impl Walk {
     fn json_mismatch(&self, ty: &Type, json: &Json) -> DecodeError {
-        let (want, got) = (type_kind(ty), json.kind());
+        let (want, got) = (ty.kind(), json.kind());
         self.error(format!("expected {want}, got JSON {got}"))
     }
 
@@ -347,12 +347,7 @@ impl Walk {
                 let Json::Array(items) = json else {
                     return Err(self.json_mismatch(ty, &json));
                 };
-                if items.len() != elements.len() {
-                    let (want, got) = (elements.len(), items.len());
-                    return Err(
-                        self.error(format!("expected a tuple of {want} elements, got {got}"))
-                    );
-                }
+                self.check_tuple_length(elements.len(), items.len())?;
                 let mut decoded = Vec::with_capacity(items.len());
                 for (index, (item, element)) in items.into_iter().zip(elements).enumerate() {
                     let step = PathStep::Index(index as i64);
@@ -403,9 +398,8 @@ impl Walk {
                 let (Some(concrete), Some(inner)) = (concrete, inner) else {
                     return Err(self.error("a dynamic value needs both \"type\" and \"value\""));
                 };
-                let concrete = Type::from_json(&concrete.into_serde()).map_err(|problem| {
-                    self.error::<DecodeError>(format!("invalid dynamic type: {problem}"))
-                })?;
+                let concrete = Type::from_json(&concrete.into_serde())
+                    .map_err(|_| self.error::<DecodeError>(INVALID_DYNAMIC_TYPE))?;
                 let inner = self.decode_json(inner, &concrete)?;
                 Ok(Value::Dynamic(concrete, Box::new(inner)))
             }
@@ -485,12 +479,7 @@ impl Walk {
                 self.encode_json_array(items.iter().map(|item| (item, &**element)), out)
             }
             (Type::Tuple(elements), Value::Tuple(items)) => {
-                if items.len() != elements.len() {
-                    let (want, got) = (elements.len(), items.len());
-                    return Err(
-                        self.error(format!("expected a tuple of {want} elements, got {got}"))
-                    );
-                }
+                self.check_tuple_length(elements.len(), items.len())?;
                 self.encode_json_array(items.iter().zip(elements), out)
             }
             (Type::Map(element), Value::Map(entries)) => {
@@ -516,7 +505,7 @@ impl Walk {
                 self.encode_json_object(members, out)
             }
             _ => {
-                let (want, got) = (type_kind(ty), value.kind());
+                let (want, got) = (ty.kind(), value.kind());
                 Err(self.error(format!("expected {want}, got {got}")))
             }
         }
@@ -744,6 +733,9 @@ mod tests {
         assert!(decode_json(br#"{"value":3}"#, &Type::Dynamic).is_err());
         assert!(decode_json(br#"{"value":3,"type":"number","x":1}"#, &Type::Dynamic).is_err());
         assert!(decode_json(br#"{"value":3,"type":7}"#, &Type::Dynamic).is_err());
+        let misplaced = br#"{"value":3,"type":"hunter2"}"#;
+        let error = decode_json(misplaced, &Type::Dynamic).unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 
     #[test]

@@ -9,6 +9,8 @@
 mod codec;
 mod json;
 mod number;
+#[cfg(test)]
+mod proptests;
 mod type_json;
 
 use std::collections::BTreeMap;
@@ -33,6 +35,23 @@ pub enum Type {
     Map(Box<Type>),
     Tuple(Vec<Type>),
     Object(BTreeMap<String, Type>),
+}
+
+impl Type {
+    /// The name of this type's kind (`list`, `object`, …), for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Type::Bool => "bool",
+            Type::Number => "number",
+            Type::String => "string",
+            Type::Dynamic => "dynamic",
+            Type::List(_) => "list",
+            Type::Set(_) => "set",
+            Type::Map(_) => "map",
+            Type::Tuple(_) => "tuple",
+            Type::Object(_) => "object",
+        }
+    }
 }
 
 /// A Terraform value. Unknown and null may stand where any type is expected.

@@ -16,9 +16,10 @@ pub enum Number {
     Decimal(String),
 }
 
-/// Decimal exponents beyond this are refused: they would render as megabytes of digits, and no
-/// Terraform configuration needs them (f64 itself stays within ±1100).
-const MAX_EXPONENT: i64 = 4000;
+/// Decimal exponents beyond this are refused. Numbers are kept as plain digits, so a six-byte
+/// `1e1100` already becomes 1101 characters; a larger limit would let small input claim much
+/// memory. It still covers every f64, whose exact expansions reach 10^-1074.
+const MAX_EXPONENT: i64 = 1100;
 
 /// Enough fractional digits to write any f64 exactly (the smallest subnormal has 1074).
 const F64_EXACT_FRACTION_DIGITS: usize = 1074;
@@ -41,14 +42,22 @@ impl Number {
     }
 
     /// The canonical decimal form: no exponent, no leading or trailing zeros, `-` only when
-    /// negative (`-0` is `0`). Floats use their shortest round-tripping digits. Infinities render
-    /// as `inf`/`-inf`; an unparsable `Decimal` renders as its own text.
+    /// negative (`-0` is `0`). Integral floats give their exact digits, other floats their
+    /// shortest round-tripping digits. Infinities render as `inf`/`-inf`; an unparsable
+    /// `Decimal` renders as its own text.
     pub fn canonical(&self) -> String {
         match self {
             Number::Int(i) => i.to_string(),
             Number::Float(f) if f.is_finite() => {
-                // Rust's Display for f64 writes plain shortest digits, never an exponent.
-                Canonical::parse(&f.to_string()).map_or_else(|_| f.to_string(), |c| c.render())
+                // Integral floats are written with every digit, so that they equal the integer
+                // they hold (the shortest form of 2^60 + 2^8 ends in zeros it does not have).
+                // Fractions use Rust's plain shortest digits: 0.1 rather than its 55 digits.
+                let text = if f.fract() == 0.0 {
+                    format!("{f:.0}")
+                } else {
+                    f.to_string()
+                };
+                Canonical::parse(&text).map_or(text, |c| c.render())
             }
             Number::Float(f) => f.to_string(),
             Number::Decimal(text) => {
@@ -90,7 +99,9 @@ impl Number {
         f.is_finite().then_some(f)
     }
 
-    /// The f64 holding exactly this value, if there is one (`0.5` yes, `0.1` no).
+    /// The f64 holding exactly this value, if there is one (`0.5` yes, `0.1` no). A decimal
+    /// must also be the float's shortest form, so that decoding the float gives back the same
+    /// canonical text (the 55-digit exact expansion of `0.1f64` stays a decimal string).
     pub(crate) fn exact_f64(&self) -> Option<f64> {
         match self {
             Number::Float(f) => Some(*f),
@@ -105,7 +116,8 @@ impl Number {
                 // the decimal: the shortest digits would wrongly make `0.1` look exact.
                 let exact = format!("{f:.F64_EXACT_FRACTION_DIGITS$}");
                 let exact = Canonical::parse(&exact).ok()?.render();
-                (f.is_finite() && exact == canonical).then_some(f)
+                let exact_and_shortest = exact == canonical && Number::Float(f) == *self;
+                (f.is_finite() && exact_and_shortest).then_some(f)
             }
         }
     }
@@ -282,8 +294,9 @@ mod tests {
             let err = Number::parse(text).unwrap_err();
             assert!(text.is_empty() || !err.contains(text), "{err}");
         }
-        assert!(Number::parse("1e5000").is_err());
-        assert!(Number::parse("1e-5000").is_err());
+        assert!(Number::parse("1e1200").is_err());
+        assert!(Number::parse("1e-1200").is_err());
+        assert!(Number::parse(&format!("{:.1074}", f64::from_bits(1))).is_ok());
         assert!(Number::parse("1e99999999999999999999999").is_err());
     }
 
@@ -307,6 +320,9 @@ mod tests {
         assert_eq!(Number::Decimal("1.0e0".into()), Number::Int(1));
         assert_eq!(Number::Float(0.1), Number::Decimal("0.10".into()));
         assert_eq!(Number::Float(-0.0), Number::Int(0));
+        let big = (1u64 << 60) + 256;
+        assert_eq!(Number::Float(big as f64), Number::from(big));
+        assert_ne!(Number::Float(1e300), Number::Decimal("1e300".into()));
         assert_ne!(Number::Int(1), Number::Float(1.5));
         assert_ne!(
             Number::Decimal("123456789012345678901234567890".into()),
@@ -336,8 +352,8 @@ mod tests {
         assert_eq!(Number::Decimal("1e300".into()).exact_f64(), None);
         assert_eq!(Number::Int(i64::MAX).exact_f64(), None);
         assert_eq!(Number::Int(1 << 60).exact_f64(), Some((1u64 << 60) as f64));
-        let smallest = f64::from_bits(1);
-        let text = format!("{smallest:.1074}");
-        assert_eq!(Number::Decimal(text).exact_f64(), Some(smallest));
+        // Exact, but not the float's shortest form: kept as a decimal so it round-trips.
+        let exact_tenth = format!("{:.60}", 0.1f64);
+        assert_eq!(Number::Decimal(exact_tenth).exact_f64(), None);
     }
 }

@@ -654,6 +654,14 @@ async fn upgrade_decodes_stored_json_and_refuses_flatmap() {
     assert_eq!(state.get("count"), &Value::from(3));
     assert!(secrets_of(&state)["A"].get("value_wo").is_null());
 
+    // An attribute the schema does not have cannot be read (and is not quoted).
+    let unknown_attribute =
+        format!(r#"{{"name":"a","secrets":null,"count":3,"id":"id-a","gone":"{CANARY}"}}"#);
+    let unreadable = client.upgrade(THING, 1, &unknown_attribute).await.unwrap();
+    assert_eq!(errors(&unreadable.diagnostics), ["Unreadable Stored State"]);
+    assert!(unreadable.state.is_none());
+    assert_no_canary(&unreadable.diagnostics);
+
     // A schema version the resource does not know is the resource's refusal.
     let future = client.upgrade(THING, 7, &stored).await.unwrap();
     assert_eq!(errors(&future.diagnostics), ["Unsupported State Version"]);
@@ -1069,6 +1077,74 @@ async fn serves_terraforms_certificate_and_refuses_any_other() {
 
     // The refusals did not disturb Terraform's connection.
     assert!(terraform.get_schema().await.is_ok());
+    assert!(
+        process.stderr().is_empty(),
+        "nothing is logged by default: {}",
+        process.stderr()
+    );
+}
+
+#[tokio::test]
+async fn side_services_answer_like_go_plugin() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    use truefoundry_provider::server::proto::google::protobuf::Empty;
+    use truefoundry_provider::server::proto::plugin::grpc_stdio_client::GrpcStdioClient;
+
+    let mut process = PluginProcess::start(Launch::default()).await.unwrap();
+    let mut client = process.connect(Terraform::V1_11).await.unwrap();
+    let health = HealthClient::new(client.channel())
+        .check(HealthCheckRequest {
+            service: "plugin".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(health.status, ServingStatus::Serving as i32);
+
+    // Stdio stays open and silent until the plugin shuts down, then ends without an error.
+    let mut stdio = GrpcStdioClient::new(client.channel())
+        .stream_stdio(Empty {})
+        .await
+        .unwrap()
+        .into_inner();
+    let quiet = tokio::time::timeout(Duration::from_millis(200), stdio.message()).await;
+    assert!(quiet.is_err(), "stdio sent something: {quiet:?}");
+    client.shutdown().await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(2), stdio.message())
+        .await
+        .expect("stdio ended at shutdown");
+    assert!(matches!(ended, Ok(None)), "{ended:?}");
+    assert!(process.wait_exit(Duration::from_secs(2)).await.is_some());
+}
+
+#[tokio::test]
+async fn logs_are_hclog_json_at_the_requested_level() {
+    let process = PluginProcess::start(Launch {
+        env: vec![("TF_LOG_PROVIDER_TRUEFOUNDRY".into(), "DEBUG".into())],
+        ..Launch::default()
+    })
+    .await
+    .unwrap();
+    let mut client = process.connect(Terraform::V1_0_3).await.unwrap();
+    client.get_schema().await.unwrap();
+    client.shutdown().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stderr = process.stderr();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every stderr line is JSON"))
+        .collect();
+    let schema_line = lines
+        .iter()
+        .find(|line| line["tf_rpc"] == "GetProviderSchema")
+        .expect("the RPC is logged");
+    assert_eq!(schema_line["@level"], "debug");
+    assert_eq!(
+        schema_line["@module"],
+        "provider.terraform-provider-truefoundry"
+    );
+    assert!(lines.iter().all(|line| line["@level"] != "trace"));
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests.
 
+pub mod emulator;
 pub mod terraform;
 pub mod tfclient;

@@ -267,6 +267,10 @@ fn provider_command(launch: &Launch, identity: &ClientIdentity) -> Command {
         .env_remove("TF_PLUGIN_MAGIC_COOKIE")
         .env_remove("PLUGIN_PROTOCOL_VERSIONS")
         .env_remove("PLUGIN_CLIENT_CERT")
+        // Deterministic logging: tests that want logs ask for them in `Launch::env`.
+        .env_remove("TF_LOG")
+        .env_remove("TF_LOG_PROVIDER")
+        .env_remove("TF_LOG_PROVIDER_TRUEFOUNDRY")
         .env("PLUGIN_MIN_PORT", "10000")
         .env("PLUGIN_MAX_PORT", "25000")
         .stdin(Stdio::null())
@@ -468,6 +472,7 @@ pub struct TfClient {
     /// The raw gRPC client, for requests the typed helpers cannot express (malformed values).
     pub provider: ProviderClient<Channel>,
     controller: GrpcControllerClient<Channel>,
+    channel: Channel,
     pub terraform: Terraform,
     types: SchemaTypes,
 }
@@ -478,7 +483,8 @@ impl TfClient {
             provider: ProviderClient::new(channel.clone())
                 .max_decoding_message_size(MAX_MESSAGE_SIZE)
                 .max_encoding_message_size(MAX_MESSAGE_SIZE),
-            controller: GrpcControllerClient::new(channel),
+            controller: GrpcControllerClient::new(channel.clone()),
+            channel,
             terraform,
             types: SchemaTypes::default(),
         }
@@ -507,6 +513,11 @@ impl TfClient {
             .await
             .unwrap();
         TfClient::new(channel, terraform)
+    }
+
+    /// The connection, for clients of the other services (health, stdio, broker).
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
     }
 
     pub fn types(&self) -> &SchemaTypes {

@@ -1,0 +1,42 @@
+# One module, reused for two tenants: one provider alias per tenant.
+terraform {
+  required_providers {
+    truefoundry = {
+      source = "truefoundry/truefoundry"
+    }
+  }
+}
+
+variable "acme_api_key" {
+  type      = string
+  sensitive = true
+}
+
+variable "globex_api_key" {
+  type      = string
+  sensitive = true
+}
+
+provider "truefoundry" {
+  alias   = "acme"
+  host    = "https://acme.truefoundry.cloud"
+  api_key = var.acme_api_key
+}
+
+provider "truefoundry" {
+  alias   = "globex"
+  host    = "https://globex.truefoundry.cloud"
+  api_key = var.globex_api_key
+}
+
+module "acme" {
+  source    = "./modules/team-secrets"
+  providers = { truefoundry = truefoundry.acme }
+  tenant    = "acme"
+}
+
+module "globex" {
+  source    = "./modules/team-secrets"
+  providers = { truefoundry = truefoundry.globex }
+  tenant    = "globex"
+}

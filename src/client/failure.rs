@@ -1,0 +1,387 @@
+//! Turning a failed call into an [`Error`] whose text is safe to show anywhere.
+//!
+//! The server's words are untrusted: an error page may echo the request, so every value this
+//! request sent (secret values, the API key) is replaced before the text is kept, and the text is
+//! cut short afterwards (cutting first could leave half a secret behind).
+
+use serde_json::Value as Json;
+
+use super::Error;
+
+/// Longest server message kept in an error, in characters.
+const MESSAGE_LIMIT: usize = 200;
+const REDACTED: &str = "<redacted>";
+
+/// Which call failed, for the method and path every error names.
+#[derive(Clone, Copy)]
+pub(super) struct CallSite<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+}
+
+/// The values one request carried that must never come back in an error.
+/// Holds borrowed secrets, so it deliberately has no `Debug`.
+pub(super) struct Redactor<'a> {
+    values: Vec<&'a str>,
+}
+
+impl<'a> Redactor<'a> {
+    pub fn new(values: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut values: Vec<&str> = values.into_iter().filter(|v| !v.is_empty()).collect();
+        // Longest first, so a value containing a shorter one is replaced whole.
+        values.sort_by_key(|value| std::cmp::Reverse(value.len()));
+        Redactor { values }
+    }
+
+    pub fn redact(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for value in &self.values {
+            text = text.replace(value, REDACTED);
+            // An echo inside a JSON or HTML page may carry the value in its JSON-escaped form.
+            if let Ok(quoted) = serde_json::to_string(value) {
+                let escaped = &quoted[1..quoted.len() - 1];
+                if escaped != *value {
+                    text = text.replace(escaped, REDACTED);
+                }
+            }
+        }
+        text
+    }
+
+    /// Redacted, then cut to [`MESSAGE_LIMIT`] characters.
+    fn clean(&self, text: &str) -> String {
+        truncate(&self.redact(text.trim()))
+    }
+}
+
+fn truncate(text: &str) -> String {
+    match text.char_indices().nth(MESSAGE_LIMIT) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// What a non-success response said, reduced to a message and the names of the fields it blamed.
+struct ServerReport {
+    message: String,
+    fields: Vec<String>,
+}
+
+fn read_report(status: u16, body: &[u8], redactor: &Redactor<'_>) -> ServerReport {
+    let text = String::from_utf8_lossy(body);
+    let (message, fields) = match serde_json::from_slice::<Json>(body) {
+        Ok(json) => (json_message(&json), detail_fields(&json)),
+        Err(_) => (text_message(&text), Vec::new()),
+    };
+    let message = match message {
+        Some(message) if !message.trim().is_empty() => redactor.clean(&message),
+        _ => reason(status),
+    };
+    let fields = fields.iter().map(|field| redactor.clean(field)).collect();
+    ServerReport { message, fields }
+}
+
+/// `message` of the API's error body; `error` is what proxies and gateways tend to send.
+fn json_message(json: &Json) -> Option<String> {
+    ["message", "error"]
+        .iter()
+        .find_map(|name| json.get(name).and_then(Json::as_str))
+        .map(str::to_owned)
+}
+
+/// The names of the fields in `details`, never their values: a detail object may quote input.
+fn detail_fields(json: &Json) -> Vec<String> {
+    let Some(details) = json.get("details").and_then(Json::as_array) else {
+        return Vec::new();
+    };
+    details
+        .iter()
+        .filter_map(Json::as_object)
+        .flat_map(|detail| {
+            match ["field", "path", "property"]
+                .iter()
+                .find_map(|name| detail.get(*name).and_then(Json::as_str))
+            {
+                Some(field) => vec![field.to_owned()],
+                None => detail.keys().cloned().collect(),
+            }
+        })
+        .collect()
+}
+
+/// A plain-text body as one line; an HTML page by its title, since its markup says nothing.
+fn text_message(text: &str) -> Option<String> {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('<') {
+        let title = html_title(trimmed).unwrap_or("no title");
+        return Some(format!("an HTML page ({})", collapse_whitespace(title)));
+    }
+    Some(collapse_whitespace(text))
+}
+
+fn html_title(html: &str) -> Option<&str> {
+    let lower = html.to_ascii_lowercase();
+    let open = lower.find("<title")?;
+    let start = open + lower[open..].find('>')? + 1;
+    let end = start + lower[start..].find("</title")?;
+    Some(&html[start..end])
+}
+
+fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn reason(status: u16) -> String {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|code| code.canonical_reason())
+        .unwrap_or("no message")
+        .to_owned()
+}
+
+/// The error for a final (not retried, or out of retries) non-success status.
+pub(super) fn status_error(
+    site: CallSite<'_>,
+    status: u16,
+    attempts: u32,
+    body: &[u8],
+    redactor: &Redactor<'_>,
+) -> Error {
+    let method = site.method.to_owned();
+    let path = site.path.to_owned();
+    if status == 429 {
+        return Error::RateLimited {
+            method,
+            path,
+            attempts,
+        };
+    }
+    let ServerReport { message, fields } = read_report(status, body, redactor);
+    match status {
+        401 => Error::Unauthorized {
+            method,
+            path,
+            message,
+        },
+        403 => Error::Forbidden {
+            method,
+            path,
+            message,
+        },
+        404 => Error::NotFound {
+            method,
+            path,
+            message,
+        },
+        409 => Error::Conflict {
+            method,
+            path,
+            message,
+        },
+        424 => Error::DependencyFailed {
+            method,
+            path,
+            message,
+        },
+        500.. => Error::Server {
+            method,
+            path,
+            status,
+            attempts,
+            message,
+        },
+        // 400, 422 and any other refusal of the request itself.
+        _ => {
+            let message = if fields.is_empty() {
+                message
+            } else {
+                format!("{message} (fields: {})", fields.join(", "))
+            };
+            Error::Validation {
+                method,
+                path,
+                status,
+                message,
+                details: fields,
+            }
+        }
+    }
+}
+
+/// A success status whose body is not what the operation expects.
+pub(super) fn decode_error(
+    site: CallSite<'_>,
+    body: &[u8],
+    error: &serde_json::Error,
+    redactor: &Redactor<'_>,
+) -> Error {
+    let message = match serde_json::from_slice::<Json>(body) {
+        // Some gateways answer 200 with an error body; its message is the useful part.
+        Ok(json) if json.get("statusCode").is_some() => match json_message(&json) {
+            Some(message) => format!(
+                "an error body with status 200: {}",
+                redactor.clean(&message)
+            ),
+            None => "an error body with status 200".to_owned(),
+        },
+        Ok(_) => format!(
+            "the JSON does not have the expected shape: {}",
+            redactor.clean(&without_quoted_text(&error.to_string()))
+        ),
+        Err(_) if body.is_empty() => "an empty body where JSON was expected".to_owned(),
+        Err(_) => match text_message(&String::from_utf8_lossy(body)) {
+            Some(text) => format!("not JSON: {}", redactor.clean(&text)),
+            None => "not JSON".to_owned(),
+        },
+    };
+    Error::Decode {
+        method: site.method.to_owned(),
+        path: site.path.to_owned(),
+        message,
+    }
+}
+
+/// serde quotes the offending input (`invalid type: string "…"`), which may be a secret value
+/// from the response; keep the shape of the message and drop what was inside the quotes.
+fn without_quoted_text(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            out.push(c);
+            continue;
+        }
+        out.push_str("\"…\"");
+        let mut escaped = false;
+        for inner in chars.by_ref() {
+            match (escaped, inner) {
+                (false, '\\') => escaped = true,
+                (false, '"') => break,
+                _ => escaped = false,
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SITE: CallSite<'static> = CallSite {
+        method: "PUT",
+        path: "/v1/secret-groups/sg1",
+    };
+
+    fn error_text(status: u16, body: &str, sent: &[&str]) -> String {
+        status_error(
+            SITE,
+            status,
+            1,
+            body.as_bytes(),
+            &Redactor::new(sent.iter().copied()),
+        )
+        .to_string()
+    }
+
+    #[test]
+    fn every_sent_value_is_redacted_in_raw_and_escaped_form() {
+        let redactor = Redactor::new(["s3cr\"et", "s3cr", "", "key-123"]);
+        let text = redactor.redact(r#"got s3cr"et and s3cr\"et with key-123, s3cr"#);
+        assert_eq!(
+            text,
+            "got <redacted> and <redacted> with <redacted>, <redacted>"
+        );
+    }
+
+    #[test]
+    fn redaction_happens_before_truncation() {
+        let secret = "CANARY-0123456789";
+        let message = format!("{}{secret}", "x".repeat(MESSAGE_LIMIT - 5));
+        let body = serde_json::json!({"statusCode": 422, "message": message}).to_string();
+        let text = error_text(422, &body, &[secret]);
+        assert!(!text.contains("CANARY"), "{text}");
+        assert!(text.ends_with('…'), "{text}");
+    }
+
+    #[test]
+    fn statuses_map_to_their_error_classes() {
+        let body = r#"{"statusCode": 0, "message": "the reason"}"#;
+        type IsExpected = fn(&Error) -> bool;
+        let cases: [(u16, IsExpected); 9] = [
+            (401, |e| matches!(e, Error::Unauthorized { .. })),
+            (403, |e| matches!(e, Error::Forbidden { .. })),
+            (404, |e| matches!(e, Error::NotFound { .. })),
+            (409, |e| matches!(e, Error::Conflict { .. })),
+            (400, |e| matches!(e, Error::Validation { status: 400, .. })),
+            (422, |e| matches!(e, Error::Validation { status: 422, .. })),
+            (424, |e| matches!(e, Error::DependencyFailed { .. })),
+            (429, |e| matches!(e, Error::RateLimited { attempts: 1, .. })),
+            (500, |e| matches!(e, Error::Server { status: 500, .. })),
+        ];
+        for (status, is_expected) in cases {
+            let error = status_error(SITE, status, 1, body.as_bytes(), &Redactor::new([]));
+            assert!(is_expected(&error), "{status} gave {error:?}");
+            let text = error.to_string();
+            assert!(text.starts_with("PUT /v1/secret-groups/sg1: "), "{text}");
+            if status != 429 {
+                assert!(text.contains("the reason"), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn validation_details_are_field_names_only() {
+        let body = r#"{"statusCode":422,"message":"invalid","details":[
+            {"field":"secrets[1].key","value":"leaked"},{"property":"name"},{"other":"x"},"free text"]}"#;
+        let error = status_error(SITE, 422, 1, body.as_bytes(), &Redactor::new([]));
+        let Error::Validation {
+            details, message, ..
+        } = &error
+        else {
+            panic!("{error:?}");
+        };
+        assert_eq!(details, &["secrets[1].key", "name", "other"]);
+        assert_eq!(message, "invalid (fields: secrets[1].key, name, other)");
+        assert!(!error.to_string().contains("leaked"));
+    }
+
+    #[test]
+    fn non_json_bodies_give_a_short_readable_message() {
+        let html = "<!DOCTYPE html><html><head><TITLE>502 Bad\n Gateway</TITLE></head><body>...</body></html>";
+        assert!(error_text(502, html, &[]).ends_with(": an HTML page (502 Bad Gateway)"));
+        assert!(error_text(503, "  upstream\n\tdown ", &[]).ends_with(": upstream down"));
+        assert!(error_text(404, "", &[]).ends_with(": Not Found"));
+        assert!(error_text(400, r#"{"statusCode":400}"#, &[]).ends_with(": Bad Request"));
+    }
+
+    #[test]
+    fn decode_errors_drop_quoted_response_text() {
+        let body = br#"{"data": "RESPONSE-SECRET"}"#;
+        let serde_error = serde_json::from_slice::<super::super::wire::Envelope<Vec<u8>>>(body)
+            .err()
+            .expect("a type error");
+        assert!(serde_error.to_string().contains("RESPONSE-SECRET"));
+        let text = decode_error(SITE, body, &serde_error, &Redactor::new([])).to_string();
+        assert!(
+            text.contains("does not have the expected shape: invalid type"),
+            "{text}"
+        );
+        assert!(!text.contains("RESPONSE-SECRET"), "{text}");
+        assert_eq!(
+            without_quoted_text(r#"invalid type: string "a\"b", expected u64 at "x""#),
+            r#"invalid type: string "…", expected u64 at "…""#
+        );
+    }
+
+    #[test]
+    fn a_200_error_body_is_reported_by_its_message() {
+        let body = br#"{"statusCode": 500, "message": "backend exploded"}"#;
+        let serde_error = serde_json::from_slice::<u8>(b"x").expect_err("not JSON");
+        let text = decode_error(SITE, body, &serde_error, &Redactor::new([])).to_string();
+        assert!(
+            text.ends_with("an error body with status 200: backend exploded"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,488 @@
+//! One HTTP exchange with the API, retried when that is safe: the only code that touches reqwest.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+
+use super::failure::{self, CallSite, Redactor};
+use super::retry;
+use super::{ClientConfig, Error, Result, SecretValue};
+
+/// The API lives under this prefix of the control-plane host.
+const API_PREFIX: &str = "/api/svc";
+
+/// One call as the operations describe it; the transport adds host, auth and retries.
+pub(super) struct ApiRequest<'a> {
+    pub method: Method,
+    /// Below the API prefix, e.g. `/v1/secret-groups/sg1` (ids already escaped).
+    pub path: String,
+    pub query: Vec<(&'static str, String)>,
+    /// Serialized once, re-sent as is on every attempt.
+    pub body: Option<Vec<u8>>,
+    /// Values carried in the body that must never reappear in an error.
+    pub sent_values: Vec<&'a str>,
+    /// False for a call that must not be repeated once the server may have acted on it.
+    pub idempotent: bool,
+}
+
+impl<'a> ApiRequest<'a> {
+    pub fn new(method: Method, path: String) -> Self {
+        ApiRequest {
+            method,
+            path,
+            query: Vec::new(),
+            body: None,
+            sent_values: Vec::new(),
+            idempotent: true,
+        }
+    }
+
+    pub fn query(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.query.push((name, value.to_string()));
+        self
+    }
+
+    /// A JSON body; `sent_values` lists the secrets inside it.
+    pub fn json(mut self, body: &impl serde::Serialize, sent_values: Vec<&'a str>) -> Result<Self> {
+        // Our request structs always serialize; the error text is left out all the same, as
+        // serde may quote the data it choked on.
+        let bytes = serde_json::to_vec(body).map_err(|_| Error::Decode {
+            method: self.method.to_string(),
+            path: self.path.clone(),
+            message: "could not encode the request body".into(),
+        })?;
+        self.body = Some(bytes);
+        self.sent_values = sent_values;
+        Ok(self)
+    }
+}
+
+/// What one attempt produced.
+enum Attempt {
+    Answered {
+        status: StatusCode,
+        retry_after: Option<Duration>,
+        body: Vec<u8>,
+    },
+    Failed {
+        connect_failed: bool,
+        message: String,
+    },
+}
+
+pub(super) struct Transport {
+    http: reqwest::Client,
+    base: Url,
+    /// Kept only so an echo of it can be redacted from error text.
+    api_key: SecretValue,
+    max_retries: u32,
+    request_timeout: Duration,
+    attempts_sent: AtomicU64,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("base", &self.base.as_str())
+            .field("max_retries", &self.max_retries)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transport {
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        let base = api_base(&config.host)?;
+        if config.request_timeout.is_zero() {
+            return Err(Error::Config(
+                "the request timeout must be longer than zero".into(),
+            ));
+        }
+        let mut builder = reqwest::Client::builder()
+            .default_headers(default_headers(&config.api_key)?)
+            .user_agent(user_agent(
+                &config.terraform_version,
+                std::env::var("TF_APPEND_USER_AGENT").ok().as_deref(),
+            )?)
+            // A redirect would carry the bearer token somewhere the user did not configure.
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(pem) = &config.ca_cert_pem {
+            builder = builder.tls_certs_merge(parse_ca_certificates(pem)?);
+        }
+        let http = builder.build().map_err(|error| {
+            Error::Config(format!(
+                "could not set up the HTTP client: {}",
+                error_chain(&error)
+            ))
+        })?;
+        Ok(Transport {
+            http,
+            base,
+            api_key: config.api_key,
+            max_retries: config.max_retries,
+            request_timeout: config.request_timeout,
+            attempts_sent: AtomicU64::new(0),
+        })
+    }
+
+    /// HTTP attempts sent so far, retries included.
+    pub fn attempts_sent(&self) -> u64 {
+        self.attempts_sent.load(Ordering::Relaxed)
+    }
+
+    /// Sends the request (with retries) and decodes a success body as `T`.
+    pub async fn call<T: DeserializeOwned>(&self, request: &ApiRequest<'_>) -> Result<T> {
+        let body = self.exchange(request).await?;
+        serde_json::from_slice(&body).map_err(|error| {
+            failure::decode_error(site(request), &body, &error, &self.redactor(request))
+        })
+    }
+
+    fn redactor<'r>(&'r self, request: &ApiRequest<'r>) -> Redactor<'r> {
+        Redactor::new(
+            request
+                .sent_values
+                .iter()
+                .copied()
+                .chain([self.api_key.expose()]),
+        )
+    }
+
+    /// The body of the first success, or the error of the last attempt.
+    async fn exchange(&self, request: &ApiRequest<'_>) -> Result<Vec<u8>> {
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let outcome = match self.attempt(request, attempt).await {
+                Attempt::Answered { status, body, .. } if status.is_success() => return Ok(body),
+                other => other,
+            };
+            let (may_retry, wait_hint) = match &outcome {
+                Attempt::Answered { status, .. } if status.is_redirection() => {
+                    return Err(redirect_error(request, *status));
+                }
+                Attempt::Answered {
+                    status,
+                    retry_after,
+                    ..
+                } => (
+                    retry::may_retry(request.idempotent, Some(status.as_u16()), false),
+                    *retry_after,
+                ),
+                Attempt::Failed { connect_failed, .. } => (
+                    retry::may_retry(request.idempotent, None, *connect_failed),
+                    None,
+                ),
+            };
+            if !may_retry || attempt > self.max_retries {
+                return Err(self.final_error(request, outcome, attempt));
+            }
+            let wait = wait_hint.unwrap_or_else(|| retry::backoff(attempt, fastrand::f64()));
+            tracing::debug!(
+                method = %request.method,
+                path = %request.path,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "retrying TrueFoundry API call"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One try, bounded by the request timeout, logged without bodies.
+    async fn attempt(&self, request: &ApiRequest<'_>, attempt: u32) -> Attempt {
+        let mut url = self.base.clone();
+        url.set_path(&format!("{}{}", self.base.path(), request.path));
+        let mut builder = self.http.request(request.method.clone(), url);
+        if !request.query.is_empty() {
+            builder = builder.query(&request.query);
+        }
+        if let Some(body) = &request.body {
+            builder = builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        self.attempts_sent.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        // One deadline for connecting, sending and reading the whole answer.
+        let exchange = async {
+            let response = builder.send().await?;
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| retry::retry_after(value, SystemTime::now()));
+            let body = response.bytes().await?.to_vec();
+            Ok::<_, reqwest::Error>(Attempt::Answered {
+                status,
+                retry_after,
+                body,
+            })
+        };
+        let outcome = match tokio::time::timeout(self.request_timeout, exchange).await {
+            Ok(Ok(answered)) => answered,
+            Ok(Err(error)) => Attempt::Failed {
+                connect_failed: error.is_connect(),
+                message: transport_message(&error),
+            },
+            Err(_) => Attempt::Failed {
+                connect_failed: false,
+                message: format!("no complete answer within {:?}", self.request_timeout),
+            },
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &outcome {
+            Attempt::Answered { status, .. } => tracing::debug!(
+                method = %request.method,
+                path = %request.path,
+                status = status.as_u16(),
+                attempt,
+                elapsed_ms,
+                "TrueFoundry API call"
+            ),
+            Attempt::Failed { message, .. } => tracing::debug!(
+                method = %request.method,
+                path = %request.path,
+                error = %self.redactor(request).redact(message),
+                attempt,
+                elapsed_ms,
+                "TrueFoundry API call failed"
+            ),
+        }
+        outcome
+    }
+
+    fn final_error(&self, request: &ApiRequest<'_>, outcome: Attempt, attempts: u32) -> Error {
+        let site = site(request);
+        match outcome {
+            Attempt::Answered { status, body, .. } => failure::status_error(
+                site,
+                status.as_u16(),
+                attempts,
+                &body,
+                &self.redactor(request),
+            ),
+            Attempt::Failed { message, .. } => Error::Transport {
+                method: site.method.to_owned(),
+                path: site.path.to_owned(),
+                attempts,
+                message: self.redactor(request).redact(&message),
+            },
+        }
+    }
+}
+
+fn redirect_error(request: &ApiRequest<'_>, status: StatusCode) -> Error {
+    Error::Decode {
+        method: request.method.to_string(),
+        path: request.path.clone(),
+        message: format!(
+            "a redirect ({}); set the host to the control plane's final address",
+            status.as_u16()
+        ),
+    }
+}
+
+fn site<'r>(request: &'r ApiRequest<'_>) -> CallSite<'r> {
+    CallSite {
+        method: request.method.as_str(),
+        path: &request.path,
+    }
+}
+
+/// `host` + the API prefix, from what a user may write: with or without a trailing `/`, and
+/// tolerating a pasted API server URL that already ends in the prefix.
+fn api_base(host: &str) -> Result<Url> {
+    let trimmed = host.trim().trim_end_matches('/');
+    let trimmed = trimmed.strip_suffix(API_PREFIX).unwrap_or(trimmed);
+    let url = Url::parse(trimmed)
+        .map_err(|error| Error::Config(format!("the host is not a valid URL ({error})")))?;
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+        return Err(Error::Config(
+            "the host must be an http(s) URL such as https://acme.truefoundry.cloud".into(),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::Config(
+            "the host must not have a query or fragment".into(),
+        ));
+    }
+    let mut base = url;
+    let path = format!("{}{API_PREFIX}", base.path().trim_end_matches('/'));
+    base.set_path(&path);
+    Ok(base)
+}
+
+fn default_headers(api_key: &SecretValue) -> Result<HeaderMap> {
+    if api_key.expose().trim().is_empty() {
+        return Err(Error::Config("the API key is empty".into()));
+    }
+    let mut auth =
+        HeaderValue::from_str(&format!("Bearer {}", api_key.expose())).map_err(|_| {
+            Error::Config("the API key contains characters that cannot be sent in a header".into())
+        })?;
+    // Keeps the header out of reqwest's own Debug output.
+    auth.set_sensitive(true);
+    let mut headers = HeaderMap::new();
+    headers.insert(header::AUTHORIZATION, auth);
+    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    Ok(headers)
+}
+
+fn user_agent(terraform_version: &str, appended: Option<&str>) -> Result<HeaderValue> {
+    let terraform_version = match terraform_version.trim() {
+        "" => "unknown",
+        version => version,
+    };
+    let mut agent = format!(
+        "Terraform/{terraform_version} (+https://www.terraform.io) terraform-provider-truefoundry/{}",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Some(extra) = appended.map(str::trim).filter(|extra| !extra.is_empty()) {
+        agent.push(' ');
+        agent.push_str(extra);
+    }
+    HeaderValue::from_str(&agent).map_err(|_| {
+        Error::Config(
+            "the User-Agent cannot be sent: TF_APPEND_USER_AGENT or the Terraform version holds \
+             characters not allowed in a header"
+                .into(),
+        )
+    })
+}
+
+fn parse_ca_certificates(pem: &str) -> Result<Vec<reqwest::Certificate>> {
+    let certificates = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|_| {
+        Error::Config("the CA certificate is not valid PEM (a garbled base64 block)".into())
+    })?;
+    if certificates.is_empty() {
+        return Err(Error::Config(
+            "the CA certificate holds no PEM certificate block (-----BEGIN CERTIFICATE-----)"
+                .into(),
+        ));
+    }
+    Ok(certificates)
+}
+
+/// A transport failure as one line: its kind and the causes, without the URL (the error names
+/// the path already).
+fn transport_message(error: &reqwest::Error) -> String {
+    let kind = if error.is_connect() {
+        "could not connect"
+    } else if error.is_timeout() {
+        "timed out"
+    } else if error.is_body() || error.is_decode() {
+        "the answer broke off"
+    } else {
+        "the request failed"
+    };
+    match std::error::Error::source(error) {
+        Some(cause) => format!("{kind}: {}", error_chain(cause)),
+        None => kind.to_owned(),
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Escapes an id for use as one path segment, so an id can never change which route is called.
+pub(super) fn path_segment(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for byte in id.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_base_is_the_host_plus_the_prefix() {
+        let base = |host: &str| api_base(host).map(|url| url.to_string());
+        assert_eq!(
+            base("https://acme.truefoundry.cloud").ok().as_deref(),
+            Some("https://acme.truefoundry.cloud/api/svc")
+        );
+        assert_eq!(
+            base("https://acme.example/").ok().as_deref(),
+            Some("https://acme.example/api/svc")
+        );
+        assert_eq!(
+            base("https://acme.example/api/svc/").ok().as_deref(),
+            Some("https://acme.example/api/svc")
+        );
+        assert_eq!(
+            base("http://127.0.0.1:8787/tfy").ok().as_deref(),
+            Some("http://127.0.0.1:8787/tfy/api/svc")
+        );
+        for bad in [
+            "acme.example",
+            "ftp://acme.example",
+            "https://acme.example/?a=b",
+            "",
+        ] {
+            assert!(matches!(api_base(bad), Err(Error::Config(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn user_agent_names_terraform_and_the_provider_and_appends_the_extra() {
+        let agent = user_agent("1.11.2", Some(" ci-run/7 ")).map(|v| v.to_str().map(str::to_owned));
+        let expected = format!(
+            "Terraform/1.11.2 (+https://www.terraform.io) terraform-provider-truefoundry/{} ci-run/7",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(agent.ok().and_then(|v| v.ok()), Some(expected));
+        assert!(matches!(
+            user_agent("1.0.3", Some("bad\nvalue")),
+            Err(Error::Config(_))
+        ));
+    }
+
+    #[test]
+    fn bad_api_keys_and_ca_certificates_are_config_errors_without_the_key() {
+        for key in ["", "line\nbreak"] {
+            let error = default_headers(&SecretValue::new(key)).err();
+            let text = error.map(|e| e.to_string()).unwrap_or_default();
+            assert!(
+                text.starts_with("client configuration: the API key"),
+                "{text}"
+            );
+            assert!(key.is_empty() || !text.contains(key));
+        }
+        let garbled = "-----BEGIN CERTIFICATE-----\n!!!notbase64\n-----END CERTIFICATE-----\n";
+        assert!(
+            matches!(parse_ca_certificates(garbled), Err(Error::Config(m)) if m.contains("not valid PEM"))
+        );
+        assert!(
+            matches!(parse_ca_certificates("hello"), Err(Error::Config(m)) if m.contains("no PEM certificate"))
+        );
+    }
+
+    #[test]
+    fn ids_are_escaped_as_one_path_segment() {
+        assert_eq!(path_segment("sg-1_a.b~"), "sg-1_a.b~");
+        assert_eq!(path_segment("../x?y=1#z"), "..%2Fx%3Fy%3D1%23z");
+    }
+}

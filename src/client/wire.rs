@@ -1,0 +1,328 @@
+//! Serde shapes of the JSON bodies, kept apart from the public types so that the public side does
+//! not have to follow the API's casing or its optional-everything schema.
+//!
+//! None of these types derives `Debug`: some carry secret values, and a body must never be printed.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value as Json;
+
+use super::{Secret, SecretGroup, SecretGroupManifest, SecretSummary, SecretUpdate, SecretValue};
+
+/// The value of a `type` field that marks a secret-group manifest.
+const MANIFEST_KIND: &str = "secret-group";
+
+/// `{"data": …}`, the envelope of every single-object response.
+#[derive(Deserialize)]
+pub(super) struct Envelope<T> {
+    pub data: T,
+}
+
+/// `{"data": [...], "pagination": {...}}`, one page of a list response.
+#[derive(Deserialize)]
+pub(super) struct Page<T> {
+    pub data: Vec<T>,
+    #[serde(default)]
+    pub pagination: Option<Pagination>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct Pagination {
+    /// Required by the API definition, but an older server without it must still page correctly
+    /// (the empty-page rule alone then ends the walk).
+    #[serde(default)]
+    pub total: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct WireSecretGroup {
+    id: String,
+    fqn: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    tenant_name: Option<String>,
+    #[serde(default)]
+    integration_id: Option<String>,
+    #[serde(default)]
+    manifest: Option<Json>,
+    /// Required by the API definition; tolerated when absent because the `attributes` query
+    /// parameter of newer servers can trim it away.
+    #[serde(default)]
+    associated_secrets: Vec<WireSecretSummary>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct WireSecretSummary {
+    id: String,
+    /// Observed missing in some third-party captures of `associatedSecrets`.
+    #[serde(default)]
+    fqn: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct WireSecret {
+    id: String,
+    fqn: String,
+    name: String,
+    secret_group_id: String,
+    #[serde(default, deserialize_with = "optional_secret_value")]
+    value: Option<SecretValue>,
+    #[serde(default)]
+    secret_versions: Option<Vec<WireSecretVersion>>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct WireSecretVersion {
+    /// A JSON number in the API definition (the SDKs type it as a float).
+    #[serde(default)]
+    version: Option<serde_json::Number>,
+}
+
+/// Reads a secret value straight into `SecretValue`, so the plain string never sits in a type
+/// that could be printed.
+fn optional_secret_value<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SecretValue>, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.map(SecretValue::new))
+}
+
+impl From<WireSecretGroup> for SecretGroup {
+    fn from(wire: WireSecretGroup) -> Self {
+        // `name` left the API definition in 2026; the part of the FQN after the tenant is the name.
+        let name_from_fqn = wire.fqn.split_once(':').map(|(_, name)| name.to_owned());
+        let tenant_from_fqn = wire
+            .fqn
+            .split_once(':')
+            .map(|(tenant, _)| tenant.to_owned());
+        SecretGroup {
+            name: wire.name.or(name_from_fqn),
+            tenant_name: wire.tenant_name.or(tenant_from_fqn).unwrap_or_default(),
+            integration_id: wire.integration_id,
+            manifest: wire.manifest.and_then(manifest_from_json),
+            associated_secrets: wire
+                .associated_secrets
+                .into_iter()
+                .map(|secret| SecretSummary {
+                    id: secret.id,
+                    fqn: secret.fqn,
+                    name: secret.name,
+                })
+                .collect(),
+            id: wire.id,
+            fqn: wire.fqn,
+        }
+    }
+}
+
+/// The stored manifest, when the free-form `manifest` field holds a secret-group manifest; any
+/// other content (a different kind, an older shape) is treated as "no manifest known".
+fn manifest_from_json(json: Json) -> Option<SecretGroupManifest> {
+    if json.get("type").and_then(Json::as_str) != Some(MANIFEST_KIND) {
+        return None;
+    }
+    serde_json::from_value(json).ok()
+}
+
+impl From<WireSecret> for Secret {
+    fn from(wire: WireSecret) -> Self {
+        let latest_version = wire
+            .secret_versions
+            .iter()
+            .flatten()
+            .filter_map(|version| version.version.as_ref().and_then(version_number))
+            .max();
+        Secret {
+            id: wire.id,
+            fqn: wire.fqn,
+            name: wire.name,
+            secret_group_id: wire.secret_group_id,
+            value: wire.value,
+            latest_version,
+        }
+    }
+}
+
+/// A version number sent as an integer or as an integral float (`3.0`).
+fn version_number(number: &serde_json::Number) -> Option<i64> {
+    number.as_i64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|float| float.fract() == 0.0 && float.abs() < i64::MAX as f64)
+            .map(|float| float as i64)
+    })
+}
+
+/// Body of `PUT /v1/secret-groups`.
+#[derive(Serialize)]
+pub(super) struct ManifestRequest<'a> {
+    pub manifest: &'a SecretGroupManifest,
+    #[serde(rename = "dryRun")]
+    pub dry_run: bool,
+}
+
+/// Body of `PUT /v1/secret-groups/{id}`.
+#[derive(Serialize)]
+pub(super) struct SetSecretsRequest<'a> {
+    pub secrets: Vec<SecretInput<'a>>,
+}
+
+/// One entry of the full list; `value` is left out (not `null`) to keep the current value.
+#[derive(Serialize)]
+pub(super) struct SecretInput<'a> {
+    key: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<&'a str>,
+}
+
+impl<'a> From<&'a SecretUpdate> for SecretInput<'a> {
+    fn from(update: &'a SecretUpdate) -> Self {
+        SecretInput {
+            key: &update.key,
+            value: update.value.as_ref().map(SecretValue::expose),
+        }
+    }
+}
+
+/// Body of `POST /v1/secrets` (one page).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ListSecretsRequest<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_group_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub secret_fqns: &'a [String],
+    pub with_value: bool,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn group_from(json: Json) -> SecretGroup {
+        serde_json::from_value::<WireSecretGroup>(json)
+            .map(SecretGroup::from)
+            .unwrap_or_else(|error| panic!("group did not decode: {error}"))
+    }
+
+    #[test]
+    fn group_name_and_tenant_come_from_the_fqn_when_absent() {
+        let group =
+            group_from(json!({"id": "sg1", "fqn": "acme:pay:ments", "associatedSecrets": []}));
+        assert_eq!(group.name.as_deref(), Some("pay:ments"));
+        assert_eq!(group.tenant_name, "acme");
+        assert_eq!(group.manifest, None);
+    }
+
+    #[test]
+    fn group_prefers_explicit_name_and_reads_a_manifest_with_unknown_fields() {
+        let group = group_from(json!({
+            "id": "sg1", "fqn": "acme:payments", "name": "payments", "tenantName": "acme",
+            "integrationId": "int1", "createdBySubject": {"subjectId": "u1"}, "extra": [1, 2],
+            "manifest": {"type": "secret-group", "name": "payments", "integration_fqn": "i:f",
+                         "collaborators": [{"subject": "team:x", "role_id": "secret-group-admin"}],
+                         "ownedBy": {"account": "acc"}, "futureField": true},
+            "associatedSecrets": [{"id": "s1", "fqn": "tfy-secret://acme:payments:K", "name": "K",
+                                   "secretGroupId": "sg1"}, {"id": "s2", "name": "L"}]
+        }));
+        assert_eq!(group.name.as_deref(), Some("payments"));
+        assert_eq!(group.integration_id.as_deref(), Some("int1"));
+        let manifest = group.manifest.expect("manifest");
+        assert_eq!(manifest.integration_fqn, "i:f");
+        assert_eq!(manifest.collaborators[0].role_id, "secret-group-admin");
+        assert_eq!(
+            manifest.owned_by.map(|owner| owner.account).as_deref(),
+            Some("acc")
+        );
+        let names: Vec<_> = group
+            .associated_secrets
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(names, ["K", "L"]);
+    }
+
+    #[test]
+    fn a_manifest_of_another_kind_is_not_a_secret_group_manifest() {
+        let group = group_from(json!({
+            "id": "sg1", "fqn": "acme:payments",
+            "manifest": {"type": "service", "name": "payments", "integration_fqn": "i",
+                         "collaborators": []}
+        }));
+        assert_eq!(group.manifest, None);
+    }
+
+    #[test]
+    fn latest_version_is_the_highest_listed_version() {
+        let secret: Secret = serde_json::from_value::<WireSecret>(json!({
+            "id": "s1", "fqn": "f", "name": "K", "secretGroupId": "sg1", "value": "v",
+            "secretVersions": [{"id": "a", "fqn": "x", "version": 2}, {"id": "b", "fqn": "y", "version": 7.0},
+                               {"id": "c", "fqn": "z", "version": 3}, {"id": "d", "fqn": "w"}]
+        }))
+        .map(Secret::from)
+        .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(secret.latest_version, Some(7));
+        assert_eq!(secret.value.as_ref().map(SecretValue::expose), Some("v"));
+
+        let bare: Secret = serde_json::from_value::<WireSecret>(
+            json!({"id": "s1", "fqn": "f", "name": "K", "secretGroupId": "sg1"}),
+        )
+        .map(Secret::from)
+        .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!((bare.latest_version, bare.value), (None, None));
+    }
+
+    #[test]
+    fn set_secrets_body_omits_value_to_keep_it() {
+        let updates = [
+            SecretUpdate {
+                key: "KEEP".into(),
+                value: None,
+            },
+            SecretUpdate {
+                key: "NEW".into(),
+                value: Some(SecretValue::new("v1")),
+            },
+        ];
+        let body = SetSecretsRequest {
+            secrets: updates.iter().map(SecretInput::from).collect(),
+        };
+        assert_eq!(
+            serde_json::to_value(&body).ok(),
+            Some(json!({"secrets": [{"key": "KEEP"}, {"key": "NEW", "value": "v1"}]}))
+        );
+    }
+
+    #[test]
+    fn list_secrets_body_is_camel_case_and_omits_empty_filters() {
+        let none: [String; 0] = [];
+        let body = ListSecretsRequest {
+            secret_group_id: Some("sg1"),
+            secret_fqns: &none,
+            with_value: true,
+            limit: 1000,
+            offset: 0,
+        };
+        assert_eq!(
+            serde_json::to_value(&body).ok(),
+            Some(json!({"secretGroupId": "sg1", "withValue": true, "limit": 1000, "offset": 0}))
+        );
+        let fqns = ["tfy-secret://a:b:c".to_owned()];
+        let body = ListSecretsRequest {
+            secret_group_id: None,
+            secret_fqns: &fqns,
+            ..body
+        };
+        assert_eq!(
+            serde_json::to_value(&body).ok(),
+            Some(
+                json!({"secretFqns": ["tfy-secret://a:b:c"], "withValue": true, "limit": 1000, "offset": 0})
+            )
+        );
+    }
+}

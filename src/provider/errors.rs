@@ -1,0 +1,87 @@
+//! API errors as diagnostics: a summary per kind of failure, and a detail naming the fix.
+
+use crate::client::Error;
+use crate::diag::Diagnostics;
+
+/// Adds an error diagnostic for `err`, raised while doing `action` ("reading secret group x").
+pub fn api_error(diags: &mut Diagnostics, action: &str, err: &Error) {
+    let (summary, fix) = match err {
+        Error::Unauthorized { .. } => (
+            "TrueFoundry Authentication Failed",
+            "Check the API key (`api_key` in the provider configuration or TFY_API_KEY): it may be \
+             mistyped, expired or revoked.",
+        ),
+        Error::Forbidden { .. } => (
+            "Permission Denied",
+            "The API key's subject lacks the role this needs: reading values needs \
+             `secret-group-editor`, changing collaborators or deleting needs `secret-group-admin`. \
+             Ask an admin of the group or tenant for the role.",
+        ),
+        Error::NotFound { .. } => (
+            "Not Found",
+            "The object does not exist or is not visible to this API key. Check the name, id or \
+             integration FQN, and that the key belongs to the right tenant.",
+        ),
+        Error::Conflict { .. } => (
+            "Conflicting Change",
+            "TrueFoundry refused a change that conflicts with the group's current state, such as a \
+             new integration for an existing group. Replace the group instead.",
+        ),
+        Error::Validation { .. } => (
+            "Request Rejected By TrueFoundry",
+            "Fix the configuration values named in the message and apply again.",
+        ),
+        Error::DependencyFailed { .. } => (
+            "Secret Store Failed",
+            "The secret manager behind the group's integration failed. Check the integration's \
+             health in TrueFoundry, then apply again.",
+        ),
+        Error::RateLimited { .. } => (
+            "Rate Limited By TrueFoundry",
+            "The control plane kept answering 429 after every retry. Apply again later, or raise \
+             `max_retries`.",
+        ),
+        Error::Server { .. } => (
+            "TrueFoundry Server Error",
+            "The control plane failed after every retry. Apply again later; nothing was lost, since \
+             every write is a complete, repeatable request.",
+        ),
+        Error::Transport { .. } => (
+            "TrueFoundry Unreachable",
+            "Check `host` (or TFY_HOST), the network, and `request_timeout`.",
+        ),
+        Error::Decode { .. } => (
+            "Unexpected TrueFoundry Response",
+            "The control plane answered in a shape this provider does not understand. Check that \
+             `host` points at a TrueFoundry control plane.",
+        ),
+        Error::Config(_) => (
+            "Invalid Provider Configuration",
+            "Fix the provider configuration named in the message.",
+        ),
+    };
+    diags.error(summary, format!("Failed {action}: {err}. {fix}"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_detail_names_the_action_the_failure_and_the_fix() {
+        let mut diags = Diagnostics::new();
+        let err = Error::Unauthorized {
+            method: "GET".into(),
+            path: "/api/svc/v1/secret-groups/sg1".into(),
+            message: "bad token".into(),
+        };
+        api_error(&mut diags, "reading secret group sg1", &err);
+        let d = &diags.0[0];
+        assert_eq!(d.summary, "TrueFoundry Authentication Failed");
+        assert!(
+            d.detail
+                .starts_with("Failed reading secret group sg1: GET /api/svc/v1/secret-groups/sg1")
+        );
+        assert!(d.detail.contains("TFY_API_KEY"));
+    }
+}

@@ -1,0 +1,669 @@
+//! The `truefoundry_secret_group` resource: plan/apply diffs become exact full-list PUTs.
+
+pub mod diff;
+pub mod model;
+pub mod schema;
+pub mod server_view;
+pub mod validate;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use diff::{keys_to_send, plan_secrets, secrets_put_body};
+use model::{Private, fqns_value, secrets_of, versions_of, versions_value};
+use server_view::{
+    NewKeys, ServerSecrets, collaborators_of, list_group_secrets, refresh_group, refresh_secrets,
+    server_versions,
+};
+
+use super::ProviderContext;
+use super::errors::api_error;
+use crate::client::{self, Client, ListGroupsQuery, OwnedBy, SecretGroup, SecretGroupManifest};
+use crate::diag::{AttributePath, Diagnostics};
+use crate::schema::Schema;
+use crate::server::{
+    ApplyRequest, ApplyResponse, ClientCapabilities, ImportResponse, PlanRequest, PlanResponse,
+    ReadRequest, ReadResponse, Resource,
+};
+use crate::value::Value;
+
+/// The import id prefix that brings keys in without their values.
+pub const WRITE_ONLY_IMPORT_PREFIX: &str = "write-only:";
+
+pub struct SecretGroupResource {
+    context: Arc<ProviderContext>,
+}
+
+impl SecretGroupResource {
+    pub fn new(context: Arc<ProviderContext>) -> Self {
+        SecretGroupResource { context }
+    }
+}
+
+#[async_trait::async_trait]
+impl Resource for SecretGroupResource {
+    fn schema(&self) -> Schema {
+        schema::resource_schema()
+    }
+
+    async fn validate(&self, config: &Value, _capabilities: ClientCapabilities) -> Diagnostics {
+        validate::validate(config)
+    }
+
+    async fn read(&self, request: ReadRequest) -> ReadResponse {
+        let mut response = ReadResponse {
+            private: request.private.clone(),
+            ..ReadResponse::default()
+        };
+        let client = match self.context.client() {
+            Ok(client) => client,
+            Err(diags) => {
+                response.diagnostics = diags;
+                return response;
+            }
+        };
+        let id = request
+            .current_state
+            .get("id")
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        match read_group_state(
+            client,
+            &id,
+            &request.current_state,
+            NewKeys::WithValues,
+            false,
+        )
+        .await
+        {
+            Ok(Some((state, _))) => response.new_state = state,
+            // Gone: removed from state, so the next plan creates it again.
+            Ok(None) => response.new_state = Value::Null,
+            Err(err) => {
+                api_error(
+                    &mut response.diagnostics,
+                    &format!("reading secret group {id}"),
+                    &err,
+                );
+                response.new_state = request.current_state;
+            }
+        }
+        response
+    }
+
+    async fn plan(&self, request: PlanRequest) -> PlanResponse {
+        plan(request)
+    }
+
+    async fn apply(&self, request: ApplyRequest) -> ApplyResponse {
+        let mut response = ApplyResponse::default();
+        let client = match self.context.client() {
+            Ok(client) => client,
+            Err(diags) => {
+                response.diagnostics = diags;
+                response.new_state = request.prior_state;
+                return response;
+            }
+        };
+        if request.planned_state.is_null() {
+            delete(client, &request.prior_state, &mut response).await;
+        } else if request.prior_state.is_null() {
+            create(client, &request, &mut response).await;
+        } else {
+            let id = request
+                .prior_state
+                .get("id")
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let _guard = self.context.lock_group(&id).await;
+            update(client, &id, &request, &mut response).await;
+        }
+        response
+    }
+
+    async fn import(&self, id: &str) -> ImportResponse {
+        let mut response = ImportResponse::default();
+        let client = match self.context.client() {
+            Ok(client) => client,
+            Err(diags) => {
+                response.diagnostics = diags;
+                return response;
+            }
+        };
+        let (lookup, new_keys) = match id.strip_prefix(WRITE_ONLY_IMPORT_PREFIX) {
+            Some(rest) => (rest, NewKeys::WithoutValues),
+            None => (id, NewKeys::WithValues),
+        };
+        let group = match find_group(client, lookup).await {
+            Ok(Some(group)) => group,
+            Ok(None) => {
+                response.diagnostics.error(
+                    "Secret Group Not Found",
+                    format!(
+                        "No secret group `{lookup}` is visible to this API key. Import by id, or by FQN \
+                         `<tenant>:<name>`, of a group the key's subject can see."
+                    ),
+                );
+                return response;
+            }
+            Err(err) => {
+                api_error(
+                    &mut response.diagnostics,
+                    &format!("looking up secret group {lookup}"),
+                    &err,
+                );
+                return response;
+            }
+        };
+        // Import adopts everything: collaborators and every key (values unless write-only form).
+        let mut prior = server_view::empty_state();
+        prior.set("secrets", Value::Map(BTreeMap::new()));
+        match read_group_state(client, &group.id, &prior, new_keys, true).await {
+            Ok(Some((state, server))) => {
+                let private = Private {
+                    synced_versions: server_versions(&server),
+                };
+                response.states.push((state, private.encode()));
+            }
+            Ok(None) => response.diagnostics.error(
+                "Secret Group Not Found",
+                format!("The secret group `{lookup}` was deleted while it was being imported."),
+            ),
+            Err(err) => api_error(
+                &mut response.diagnostics,
+                &format!("reading secret group {lookup}"),
+                &err,
+            ),
+        }
+        response
+    }
+}
+
+/// A group by id, or by FQN (`tenant:name`) when the text has a colon.
+async fn find_group(
+    client: &Client,
+    id_or_fqn: &str,
+) -> Result<Option<SecretGroup>, client::Error> {
+    if id_or_fqn.contains(':') {
+        return client.find_secret_group_by_fqn(id_or_fqn).await;
+    }
+    match client.get_secret_group(id_or_fqn).await {
+        Ok(group) => Ok(Some(group)),
+        Err(client::Error::NotFound { .. }) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Reads a group (one request) and, when `prior` manages secrets, its secrets with values in one
+/// paged call. `None` when the group is gone.
+async fn read_group_state(
+    client: &Client,
+    id: &str,
+    prior: &Value,
+    new_keys: NewKeys,
+    adopt: bool,
+) -> Result<Option<(Value, ServerSecrets)>, client::Error> {
+    let group = match client.get_secret_group(id).await {
+        Ok(group) => group,
+        Err(client::Error::NotFound { .. }) => return Ok(None),
+        Err(err) => return Err(err),
+    };
+    let mut state = refresh_group(&group, prior, adopt);
+    let mut server = ServerSecrets::new();
+    if let Some(prior_secrets) = secrets_of(prior) {
+        server = list_group_secrets(client, id, new_keys == NewKeys::WithValues).await?;
+        refresh_secrets(&mut state, prior_secrets, &server, new_keys);
+    }
+    Ok(Some((state, server)))
+}
+
+fn plan(request: PlanRequest) -> PlanResponse {
+    let mut response = PlanResponse {
+        planned_private: request.prior_private.clone(),
+        ..PlanResponse::default()
+    };
+    if request.proposed_new_state.is_null() {
+        return response;
+    }
+    let config = &request.config;
+    let prior = &request.prior_state;
+    let private = Private::decode(&request.prior_private);
+    let mut planned = request.proposed_new_state.clone();
+
+    // Values unknown at validate time may be known now: check again, errors only.
+    for diag in validate::validate(config).0 {
+        if diag.severity == crate::diag::Severity::Error {
+            response.diagnostics.0.push(diag);
+        }
+    }
+
+    let create = prior.is_null();
+    if create {
+        for computed in ["id", "fqn", "tenant_name"] {
+            planned.set(computed, Value::Unknown);
+        }
+        if config.get("integration_fqn").is_null() {
+            planned.set(
+                "integration_fqn",
+                Value::string(schema::DEFAULT_INTEGRATION_FQN),
+            );
+        }
+    } else {
+        if config.get("integration_fqn").is_null() {
+            planned.set("integration_fqn", prior.get("integration_fqn").clone());
+        }
+        for forces_replacement in ["name", "integration_fqn"] {
+            if planned.get(forces_replacement) != prior.get(forces_replacement) {
+                response
+                    .requires_replace
+                    .push(AttributePath::root(forces_replacement));
+            }
+        }
+    }
+
+    match config.get("secrets") {
+        Value::Map(config_secrets) => {
+            let secrets_plan = plan_secrets(prior, config_secrets, &private);
+            for key in &secrets_plan.missing_values {
+                response.diagnostics.error_at(
+                    AttributePath::root("secrets").key(key.clone()),
+                    "Secret Key Needs A Value",
+                    format!(
+                        "The key `{key}` does not exist in the group yet, and TrueFoundry cannot create a \
+                         key without a value. Set `value` or `value_wo` for it, or create the key \
+                         elsewhere first and leave its value unmanaged."
+                    ),
+                );
+            }
+            if !secrets_plan.deleted.is_empty() && !create {
+                response.diagnostics.warning_at(
+                    AttributePath::root("secrets"),
+                    "Secrets Will Be Deleted",
+                    format!(
+                        "Applying this plan deletes these keys, with all their versions, from the group: {}. \
+                         They are in the group but not in `secrets` (keys added outside Terraform show up \
+                         here too). Add them to `secrets` to keep them.",
+                        secrets_plan.deleted.join(", ")
+                    ),
+                );
+            }
+            planned.set("secret_versions", Value::Map(secrets_plan.versions));
+            if create {
+                // The tenant, and so the FQNs, are known once the group exists.
+                planned.set("secret_fqns", Value::Unknown);
+            } else {
+                let tenant = prior.get("tenant_name").as_str().unwrap_or_default();
+                let name = planned.get("name").as_str().unwrap_or_default();
+                planned.set(
+                    "secret_fqns",
+                    fqns_value(tenant, name, config_secrets.keys()),
+                );
+            }
+        }
+        Value::Unknown => {
+            planned.set("secret_versions", Value::Unknown);
+            planned.set("secret_fqns", Value::Unknown);
+        }
+        _ => {
+            planned.set("secret_versions", Value::Null);
+            planned.set("secret_fqns", Value::Null);
+        }
+    }
+    response.planned_state = planned;
+    response
+}
+
+fn manifest_of(planned: &Value, collaborators: Vec<client::Collaborator>) -> SecretGroupManifest {
+    SecretGroupManifest {
+        kind: "secret-group".to_owned(),
+        name: planned.get("name").as_str().unwrap_or_default().to_owned(),
+        integration_fqn: planned
+            .get("integration_fqn")
+            .as_str()
+            .unwrap_or(schema::DEFAULT_INTEGRATION_FQN)
+            .to_owned(),
+        collaborators,
+        owned_by: planned
+            .get("owned_by_account")
+            .as_str()
+            .map(|account| OwnedBy {
+                account: account.to_owned(),
+            }),
+    }
+}
+
+async fn delete(client: &Client, prior: &Value, response: &mut ApplyResponse) {
+    let id = prior.get("id").as_str().unwrap_or_default();
+    match client.delete_secret_group(id, false).await {
+        Ok(()) | Err(client::Error::NotFound { .. }) => response.new_state = Value::Null,
+        Err(err) => {
+            api_error(
+                &mut response.diagnostics,
+                &format!("deleting secret group {id}"),
+                &err,
+            );
+            response.new_state = prior.clone();
+        }
+    }
+}
+
+async fn create(client: &Client, request: &ApplyRequest, response: &mut ApplyResponse) {
+    let planned = &request.planned_state;
+    let name = planned.get("name").as_str().unwrap_or_default();
+    // The manifest PUT upserts by name: refuse to silently adopt a group that already exists.
+    let existing = client
+        .list_secret_groups(&ListGroupsQuery {
+            fqn: None,
+            search: Some(name.to_owned()),
+        })
+        .await;
+    match existing {
+        Ok(groups) => {
+            if let Some(group) = groups.iter().find(|g| server_view::group_name(g) == name) {
+                response.diagnostics.error_at(
+                    AttributePath::root("name"),
+                    "Secret Group Already Exists",
+                    format!(
+                        "A secret group named `{name}` already exists ({}). Import it with `terraform import \
+                         <address> {}` to manage it, or choose another name.",
+                        group.fqn, group.id
+                    ),
+                );
+                return;
+            }
+        }
+        Err(err) => {
+            api_error(
+                &mut response.diagnostics,
+                &format!("checking whether secret group {name} exists"),
+                &err,
+            );
+            return;
+        }
+    }
+    let collaborators = collaborators_of(planned.get("collaborators")).unwrap_or_default();
+    let group = match client
+        .apply_secret_group_manifest(&manifest_of(planned, collaborators), false)
+        .await
+    {
+        Ok(group) => group,
+        Err(err) => {
+            api_error(
+                &mut response.diagnostics,
+                &format!("creating secret group {name}"),
+                &err,
+            );
+            return;
+        }
+    };
+    let mut state = planned.clone();
+    let refreshed = refresh_group(&group, planned, false);
+    for computed in ["id", "fqn", "tenant_name", "name"] {
+        state.set(computed, refreshed.get(computed).clone());
+    }
+    let Some(planned_secrets) = secrets_of(planned) else {
+        response.new_state = state;
+        return;
+    };
+    if !planned_secrets.is_empty() {
+        let written = match secrets_put_body(planned, &request.config) {
+            Ok(body) => client.set_secrets(&group.id, &body).await.map(|_| ()),
+            Err(missing) => {
+                response.diagnostics.error_at(
+                    AttributePath::root("secrets").key(missing.0.clone()),
+                    "Secret Key Needs A Value",
+                    format!(
+                        "The new key `{}` has no value to create it with.",
+                        missing.0
+                    ),
+                );
+                Ok(())
+            }
+        };
+        if let Err(err) = written {
+            api_error(
+                &mut response.diagnostics,
+                &format!(
+                    "writing the secrets of the new secret group {name}; the group itself was created and is \
+                     kept in state, so the next apply writes the secrets again"
+                ),
+                &err,
+            );
+        }
+    }
+    finish_with_server_secrets(client, &group.id, state, planned_secrets, response).await;
+}
+
+/// Reads versions after a write and completes the new state and private data. When the write
+/// failed part-way, the state records what the server holds, so nothing is orphaned.
+async fn finish_with_server_secrets(
+    client: &Client,
+    id: &str,
+    mut state: Value,
+    planned_secrets: &BTreeMap<String, Value>,
+    response: &mut ApplyResponse,
+) {
+    match list_group_secrets(client, id, false).await {
+        Ok(server) => {
+            let versions = server_versions(&server);
+            if response.diagnostics.has_errors() {
+                // Keep only what the server holds, in the planned modes.
+                let kept: BTreeMap<String, Value> = planned_secrets
+                    .iter()
+                    .filter(|(key, _)| server.contains_key(*key))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                refresh_secrets(&mut state, &kept, &server, NewKeys::WithoutValues);
+            } else {
+                let versions_of_planned: BTreeMap<String, i64> = planned_secrets
+                    .keys()
+                    .map(|key| (key.clone(), versions.get(key).copied().unwrap_or(0)))
+                    .collect();
+                state.set("secret_versions", versions_value(&versions_of_planned));
+                let tenant = state
+                    .get("tenant_name")
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let name = state.get("name").as_str().unwrap_or_default().to_owned();
+                state.set(
+                    "secret_fqns",
+                    fqns_value(&tenant, &name, planned_secrets.keys()),
+                );
+            }
+            response.private = Private {
+                synced_versions: versions,
+            }
+            .encode();
+        }
+        Err(err) => {
+            api_error(
+                &mut response.diagnostics,
+                &format!("reading the secrets of secret group {id}"),
+                &err,
+            );
+            // Without versions, record no keys: the next refresh reads them all back.
+            state.set("secrets", Value::Map(BTreeMap::new()));
+            state.set("secret_versions", Value::Map(BTreeMap::new()));
+            state.set("secret_fqns", Value::Map(BTreeMap::new()));
+        }
+    }
+    response.new_state = state;
+}
+
+async fn update(client: &Client, id: &str, request: &ApplyRequest, response: &mut ApplyResponse) {
+    let prior = &request.prior_state;
+    let planned = &request.planned_state;
+    let mut state = planned.clone();
+    response.private = request.planned_private.clone();
+
+    let planned_secrets = secrets_of(planned);
+    let prior_secrets = secrets_of(prior);
+    let secrets_change = planned_secrets.is_some_and(|planned_secrets| {
+        let prior_keys: BTreeSet<&String> = prior_secrets
+            .map(|p| p.keys().collect())
+            .unwrap_or_default();
+        let planned_keys: BTreeSet<&String> = planned_secrets.keys().collect();
+        prior_keys != planned_keys || !keys_to_send(planned).is_empty()
+    });
+    let manifest_change = (!planned.get("collaborators").is_null()
+        && planned.get("collaborators") != prior.get("collaborators"))
+        || planned.get("owned_by_account") != prior.get("owned_by_account");
+
+    // Before writing, make sure the group is what the plan was computed against.
+    let mut server = ServerSecrets::new();
+    if secrets_change {
+        server = match list_group_secrets(client, id, false).await {
+            Ok(server) => server,
+            Err(client::Error::NotFound { .. }) => {
+                response.diagnostics.error(
+                    "Secret Group Deleted Outside Terraform",
+                    format!(
+                        "The secret group {id} was deleted since the plan was made. Run `terraform plan` \
+                         again: it will plan to create the group."
+                    ),
+                );
+                response.new_state = prior.clone();
+                return;
+            }
+            Err(err) => {
+                api_error(
+                    &mut response.diagnostics,
+                    &format!("re-reading secret group {id} before writing"),
+                    &err,
+                );
+                response.new_state = prior.clone();
+                return;
+            }
+        };
+        let expected: BTreeMap<String, i64> = match prior_secrets {
+            Some(_) => versions_of(prior)
+                .into_iter()
+                .map(|(k, v)| (k, v.unwrap_or(0)))
+                .collect(),
+            // Taking over a group's secrets: keys the plan could not show must not be deleted.
+            None => planned_secrets
+                .into_iter()
+                .flat_map(|p| p.keys())
+                .filter_map(|k| server.get(k).map(|s| (k.clone(), s.version)))
+                .collect(),
+        };
+        let changed = changed_keys(&expected, &server_versions(&server));
+        if !changed.is_empty() {
+            response.diagnostics.error_at(
+                AttributePath::root("secrets"),
+                "Secrets Changed Outside Terraform",
+                format!(
+                    "These keys of the secret group changed outside Terraform since the plan: {}. Nothing \
+                     was written. Run `terraform plan` again to see the change, then apply.",
+                    changed.join(", ")
+                ),
+            );
+            response.new_state = prior.clone();
+            return;
+        }
+    }
+
+    if manifest_change {
+        let collaborators = match collaborators_of(planned.get("collaborators")) {
+            Some(collaborators) => Ok(collaborators),
+            // Collaborators are not managed: send the server's own, so they stay as they are.
+            None => client
+                .get_secret_group(id)
+                .await
+                .map(|g| g.manifest.map(|m| m.collaborators).unwrap_or_default()),
+        };
+        let result = match collaborators {
+            Ok(collaborators) => client
+                .apply_secret_group_manifest(&manifest_of(planned, collaborators), false)
+                .await
+                .map(|_| ()),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = result {
+            api_error(
+                &mut response.diagnostics,
+                &format!("updating secret group {id}"),
+                &err,
+            );
+            response.new_state = prior.clone();
+            return;
+        }
+    }
+
+    let Some(planned_secrets) = planned_secrets.filter(|_| secrets_change) else {
+        response.new_state = state;
+        return;
+    };
+    let written = if planned_secrets.is_empty() {
+        // The API refuses an empty list: remove the keys one by one.
+        let mut result = Ok(());
+        for secret in server.values() {
+            if let Err(err) = client.delete_secret(&secret.id, false).await {
+                result = Err(err);
+                break;
+            }
+        }
+        result
+    } else {
+        match secrets_put_body(planned, &request.config) {
+            Ok(body) => client.set_secrets(id, &body).await.map(|_| ()),
+            Err(missing) => {
+                response.diagnostics.error_at(
+                    AttributePath::root("secrets").key(missing.0.clone()),
+                    "Secret Key Needs A Value",
+                    format!(
+                        "The key `{}` must be written but has no value in the configuration.",
+                        missing.0
+                    ),
+                );
+                response.new_state = prior.clone();
+                return;
+            }
+        }
+    };
+    if let Err(err) = written {
+        api_error(
+            &mut response.diagnostics,
+            &format!("writing the secrets of secret group {id}"),
+            &err,
+        );
+        // The state stays as before; the next refresh shows whatever did reach the server.
+        response.new_state = prior.clone();
+        return;
+    }
+    state.set("id", Value::string(id));
+    finish_with_server_secrets(client, id, state, planned_secrets, response).await;
+}
+
+/// Keys whose presence or version differs between what the plan expected and the server.
+fn changed_keys(expected: &BTreeMap<String, i64>, actual: &BTreeMap<String, i64>) -> Vec<String> {
+    let keys: BTreeSet<&String> = expected.keys().chain(actual.keys()).collect();
+    keys.into_iter()
+        .filter(|key| expected.get(*key) != actual.get(*key))
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_keys_lists_added_removed_and_moved_keys() {
+        let expected = BTreeMap::from([
+            ("A".to_owned(), 1),
+            ("B".to_owned(), 2),
+            ("C".to_owned(), 1),
+        ]);
+        let actual = BTreeMap::from([
+            ("A".to_owned(), 1),
+            ("B".to_owned(), 3),
+            ("D".to_owned(), 1),
+        ]);
+        assert_eq!(changed_keys(&expected, &actual), vec!["B", "C", "D"]);
+        assert!(changed_keys(&expected, &expected).is_empty());
+    }
+}

@@ -1,0 +1,564 @@
+//! `truefoundry_secret_group` end to end: the real Terraform CLI, our provider binary and the
+//! emulator binary, with the emulator's request log as the witness of what reached the API.
+
+use std::collections::BTreeMap;
+
+use truefoundry_provider::client::{ListSecretsQuery, SecretUpdate, SecretValue};
+
+use crate::support::emulator::{ACME_KEY, Emulator, GLOBEX_KEY, LoggedRequest};
+use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
+
+/// A group `name` with `secrets` (key → HCL object body) and optional collaborators.
+fn group_config(name: &str, secrets: &[(&str, &str)], collaborators: &[(&str, &str)]) -> String {
+    let mut hcl = format!("resource \"truefoundry_secret_group\" \"g\" {{\n  name = \"{name}\"\n");
+    if !collaborators.is_empty() {
+        hcl.push_str("  collaborators = [\n");
+        for (subject, role) in collaborators {
+            hcl.push_str(&format!(
+                "    {{ subject = \"{subject}\", role_id = \"{role}\" }},\n"
+            ));
+        }
+        hcl.push_str("  ]\n");
+    }
+    hcl.push_str("  secrets = {\n");
+    for (key, body) in secrets {
+        hcl.push_str(&format!("    {key} = {body}\n"));
+    }
+    hcl.push_str("  }\n}\n");
+    hcl.push_str("output \"id\" {\n  value = truefoundry_secret_group.g.id\n}\n");
+    hcl
+}
+
+fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
+    let mut ws = Workspace::with_main(terraform, main_tf);
+    for (k, v) in emulator.provider_env() {
+        ws.set_env(k, v);
+    }
+    ws
+}
+
+const TWO_COLLABORATORS: [(&str, &str); 2] = [
+    ("team:payments", "secret-group-editor"),
+    ("user:ops@example.com", "secret-group-admin"),
+];
+
+fn secrets_puts(requests: &[LoggedRequest]) -> Vec<&LoggedRequest> {
+    requests
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.starts_with("/api/svc/v1/secret-groups/"))
+        .collect()
+}
+
+fn manifest_puts(requests: &[LoggedRequest]) -> Vec<&LoggedRequest> {
+    requests
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path == "/api/svc/v1/secret-groups")
+        .collect()
+}
+
+/// The server's keys and values of the group named `name` in tenant acme.
+fn server_secrets(emulator: &Emulator, name: &str) -> Option<BTreeMap<String, String>> {
+    let client = emulator.client(ACME_KEY);
+    emulator.block_on(async {
+        let group = client
+            .find_secret_group_by_fqn(&format!("acme:{name}"))
+            .await
+            .unwrap()?;
+        let secrets = client
+            .list_secrets(&ListSecretsQuery {
+                secret_group_id: Some(group.id.clone()),
+                secret_fqns: Vec::new(),
+                with_value: true,
+            })
+            .await
+            .unwrap();
+        Some(
+            secrets
+                .into_iter()
+                .map(|s| {
+                    (
+                        s.name,
+                        s.value.map(|v| v.expose().to_owned()).unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        )
+    })
+}
+
+fn group_id(emulator: &Emulator, name: &str) -> String {
+    let client = emulator.client(ACME_KEY);
+    emulator
+        .block_on(client.find_secret_group_by_fqn(&format!("acme:{name}")))
+        .unwrap()
+        .expect("group exists")
+        .id
+}
+
+/// Writes the full key list of a group directly through the API, as someone outside Terraform.
+fn put_secrets_out_of_band(emulator: &Emulator, name: &str, secrets: &[(&str, Option<&str>)]) {
+    let client = emulator.client(ACME_KEY);
+    let id = group_id(emulator, name);
+    let body: Vec<SecretUpdate> = secrets
+        .iter()
+        .map(|(key, value)| SecretUpdate {
+            key: (*key).to_owned(),
+            value: value.map(SecretValue::new),
+        })
+        .collect();
+    emulator.block_on(client.set_secrets(&id, &body)).unwrap();
+}
+
+#[test]
+fn create_then_plan_is_empty_and_one_value_change_sends_one_value() {
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        let secrets = [
+            ("A", "{ value = \"a1\" }"),
+            ("B", "{ value = \"b1\" }"),
+            ("C", "{ value = \"c1\" }"),
+        ];
+        let ws = workspace(
+            terraform,
+            &emulator,
+            &group_config("payments-e2e", &secrets, &TWO_COLLABORATORS),
+        );
+
+        // 1. create with 3 keys and 2 collaborators.
+        let mark = emulator.mark();
+        ws.apply();
+        let create = emulator.requests_since(mark);
+        eprintln!("requests for create (3 keys): {}", create.len());
+        assert_eq!(manifest_puts(&create).len(), 1);
+        let puts = secrets_puts(&create);
+        assert_eq!(puts.len(), 1);
+        assert_eq!(puts[0].keys_with_value, vec!["A", "B", "C"]);
+        assert_eq!(
+            server_secrets(&emulator, "payments-e2e").unwrap(),
+            BTreeMap::from([
+                ("A".into(), "a1".into()),
+                ("B".into(), "b1".into()),
+                ("C".into(), "c1".into())
+            ])
+        );
+        let mark = emulator.mark();
+        ws.plan_detailed_exitcode().expect_empty();
+        let refresh = emulator.requests_since(mark);
+        eprintln!("requests for a no-op refresh: {}", refresh.len());
+        assert!(
+            refresh.iter().all(|r| !r.is_write()),
+            "a plan writes nothing: {refresh:?}"
+        );
+
+        // 2. change one value: one secrets PUT carrying exactly that value, no manifest PUT.
+        let changed = [
+            ("A", "{ value = \"a1\" }"),
+            ("B", "{ value = \"b2\" }"),
+            ("C", "{ value = \"c1\" }"),
+        ];
+        ws.write(
+            "main.tf",
+            &group_config("payments-e2e", &changed, &TWO_COLLABORATORS),
+        );
+        ws.plan_detailed_exitcode()
+            .expect_changes()
+            .expect_output_contains(&["\"B\"", "(sensitive value)"]);
+        let mark = emulator.mark();
+        ws.apply();
+        let update = emulator.requests_since(mark);
+        eprintln!(
+            "requests for a one-key update (incl. refresh): {}",
+            update.len()
+        );
+        let puts = secrets_puts(&update);
+        assert_eq!(puts.len(), 1, "{update:?}");
+        assert_eq!(puts[0].keys, vec!["A", "B", "C"]);
+        assert_eq!(puts[0].keys_with_value, vec!["B"]);
+        assert!(manifest_puts(&update).is_empty());
+        assert_eq!(
+            server_secrets(&emulator, "payments-e2e").unwrap()["B"],
+            "b2"
+        );
+        ws.plan_detailed_exitcode().expect_empty();
+
+        // 3a. add a key, remove a key.
+        let reshaped = [
+            ("A", "{ value = \"a1\" }"),
+            ("B", "{ value = \"b2\" }"),
+            ("D", "{ value = \"d1\" }"),
+        ];
+        ws.write(
+            "main.tf",
+            &group_config("payments-e2e", &reshaped, &TWO_COLLABORATORS),
+        );
+        ws.plan_detailed_exitcode()
+            .expect_changes()
+            .expect_output_contains(&["Secrets Will Be Deleted", "C"]);
+        let mark = emulator.mark();
+        ws.apply();
+        let puts_reshape = emulator.requests_since(mark);
+        let puts = secrets_puts(&puts_reshape);
+        assert_eq!(puts.len(), 1);
+        assert_eq!(puts[0].keys, vec!["A", "B", "D"]);
+        assert_eq!(puts[0].keys_with_value, vec!["D"]);
+        assert_eq!(
+            server_secrets(&emulator, "payments-e2e")
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
+            vec!["A", "B", "D"]
+        );
+        ws.plan_detailed_exitcode().expect_empty();
+
+        // 3b. collaborators only: one manifest PUT, no secrets PUT.
+        let fewer = [("team:payments", "secret-group-viewer")];
+        ws.write("main.tf", &group_config("payments-e2e", &reshaped, &fewer));
+        let mark = emulator.mark();
+        ws.apply();
+        let collab = emulator.requests_since(mark);
+        assert_eq!(manifest_puts(&collab).len(), 1, "{collab:?}");
+        assert!(secrets_puts(&collab).is_empty(), "{collab:?}");
+        ws.plan_detailed_exitcode().expect_empty();
+
+        ws.destroy();
+        assert!(server_secrets(&emulator, "payments-e2e").is_none());
+    });
+}
+
+#[test]
+fn changes_made_outside_terraform_show_up_and_apply_restores_the_configuration() {
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        let secrets = [("A", "{ value = \"a1\" }"), ("B", "{ value = \"b1\" }")];
+        let ws = workspace(
+            terraform,
+            &emulator,
+            &group_config("drift-e2e", &secrets, &[]),
+        );
+        ws.apply();
+        let desired = BTreeMap::from([
+            ("A".to_owned(), "a1".to_owned()),
+            ("B".to_owned(), "b1".to_owned()),
+        ]);
+
+        // A key added elsewhere: the plan deletes it, and says so.
+        put_secrets_out_of_band(
+            &emulator,
+            "drift-e2e",
+            &[("A", None), ("B", None), ("EXTRA", Some("x"))],
+        );
+        ws.plan_detailed_exitcode()
+            .expect_changes()
+            .expect_output_contains(&["Secrets Will Be Deleted", "EXTRA"]);
+        ws.apply();
+        assert_eq!(server_secrets(&emulator, "drift-e2e").unwrap(), desired);
+
+        // A key deleted elsewhere: the plan re-creates it.
+        put_secrets_out_of_band(&emulator, "drift-e2e", &[("A", None)]);
+        ws.plan_detailed_exitcode().expect_changes();
+        ws.apply();
+        assert_eq!(server_secrets(&emulator, "drift-e2e").unwrap(), desired);
+
+        // A value changed elsewhere: the plan sends it back.
+        put_secrets_out_of_band(
+            &emulator,
+            "drift-e2e",
+            &[("A", Some("tampered")), ("B", None)],
+        );
+        ws.plan_detailed_exitcode().expect_changes();
+        ws.apply();
+        assert_eq!(server_secrets(&emulator, "drift-e2e").unwrap(), desired);
+        ws.plan_detailed_exitcode().expect_empty();
+
+        // The whole group deleted elsewhere: the plan creates it again.
+        let client = emulator.client(ACME_KEY);
+        let id = group_id(&emulator, "drift-e2e");
+        emulator
+            .block_on(client.delete_secret_group(&id, false))
+            .unwrap();
+        ws.plan_detailed_exitcode().expect_changes();
+        ws.apply();
+        assert_eq!(server_secrets(&emulator, "drift-e2e").unwrap(), desired);
+        ws.plan_detailed_exitcode().expect_empty();
+    });
+}
+
+#[test]
+fn a_saved_plan_is_refused_when_the_group_changed_since() {
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        let ws = workspace(
+            terraform,
+            &emulator,
+            &group_config("stale-e2e", &[("A", "{ value = \"a1\" }")], &[]),
+        );
+        ws.apply();
+        ws.write(
+            "main.tf",
+            &group_config(
+                "stale-e2e",
+                &[("A", "{ value = \"a2\" }"), ("B", "{ value = \"b1\" }")],
+                &[],
+            ),
+        );
+        ws.run(&["plan", "-out=saved.tfplan"]).expect_success();
+        put_secrets_out_of_band(
+            &emulator,
+            "stale-e2e",
+            &[("A", None), ("OUTSIDE", Some("o"))],
+        );
+        let mark = emulator.mark();
+        ws.run(&["apply", "saved.tfplan"])
+            .expect_failure()
+            .expect_output_contains(&["Secrets Changed Outside Terraform", "OUTSIDE"]);
+        assert!(
+            emulator.requests_since(mark).iter().all(|r| !r.is_write()),
+            "a refused apply writes nothing"
+        );
+        let server = server_secrets(&emulator, "stale-e2e").unwrap();
+        assert_eq!(server.get("OUTSIDE").map(String::as_str), Some("o"));
+        assert_eq!(server["A"], "a1");
+    });
+}
+
+#[test]
+fn rename_replaces_and_import_by_id_or_fqn_plans_nothing() {
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        let secrets = [("K", "{ value = \"v\" }")];
+        let collaborators = [("team:ops", "secret-group-admin")];
+        let ws = workspace(
+            terraform,
+            &emulator,
+            &group_config("before-e2e", &secrets, &collaborators),
+        );
+        ws.apply();
+        ws.write(
+            "main.tf",
+            &group_config("after-e2e", &secrets, &collaborators),
+        );
+        ws.plan_detailed_exitcode()
+            .expect_changes()
+            .expect_output_contains(&["must be replaced"]);
+        ws.apply();
+        assert!(server_secrets(&emulator, "before-e2e").is_none());
+        assert_eq!(server_secrets(&emulator, "after-e2e").unwrap()["K"], "v");
+
+        for import_id in [
+            group_id(&emulator, "after-e2e"),
+            "acme:after-e2e".to_owned(),
+        ] {
+            // Without the `id` output: import writes no outputs, which a plan would then add.
+            let config = group_config("after-e2e", &secrets, &collaborators);
+            let resource_only = config.split("output").next().unwrap();
+            let fresh = workspace(terraform, &emulator, resource_only);
+            let mark = emulator.mark();
+            fresh.import("truefoundry_secret_group.g", &import_id);
+            assert!(emulator.requests_since(mark).iter().all(|r| !r.is_write()));
+            fresh.plan_detailed_exitcode().expect_empty();
+        }
+    });
+}
+
+#[test]
+fn two_provider_aliases_reach_two_tenants() {
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        let main_tf = format!(
+            r#"
+provider "truefoundry" {{
+  alias   = "acme"
+  host    = "{url}"
+  api_key = "{ACME_KEY}"
+}}
+provider "truefoundry" {{
+  alias   = "globex"
+  host    = "{url}"
+  api_key = "{GLOBEX_KEY}"
+}}
+resource "truefoundry_secret_group" "a" {{
+  provider = truefoundry.acme
+  name     = "shared-name"
+  secrets  = {{ K = {{ value = "for-acme" }} }}
+}}
+resource "truefoundry_secret_group" "g" {{
+  provider = truefoundry.globex
+  name     = "shared-name"
+  secrets  = {{ K = {{ value = "for-globex" }} }}
+}}
+output "fqns" {{
+  value = [truefoundry_secret_group.a.fqn, truefoundry_secret_group.g.fqn]
+}}
+"#,
+            url = emulator.base_url
+        );
+        let ws = Workspace::with_main(terraform, &main_tf);
+        ws.apply()
+            .expect_output_contains(&["acme:shared-name", "globex:shared-name"]);
+        ws.plan_detailed_exitcode().expect_empty();
+        assert_eq!(
+            server_secrets(&emulator, "shared-name").unwrap()["K"],
+            "for-acme"
+        );
+    });
+}
+
+#[test]
+fn bad_configurations_are_refused_before_anything_is_written() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "colon in name",
+            r#"resource "truefoundry_secret_group" "g" { name = "a:b-acme" }"#,
+            &["Invalid Secret Group Name", "name"],
+        ),
+        (
+            "bad key",
+            r#"resource "truefoundry_secret_group" "g" {
+  name    = "keys-acme"
+  secrets = { "BAD KEY" = { value = "v" } }
+}"#,
+            &["Invalid Secret Key"],
+        ),
+        (
+            "bad subject",
+            r#"resource "truefoundry_secret_group" "g" {
+  name          = "subj-acme"
+  collaborators = [{ subject = "robot:x", role_id = "secret-group-admin" }]
+}"#,
+            &["Invalid Collaborator Subject", "subject"],
+        ),
+        (
+            "duplicate subject",
+            r#"resource "truefoundry_secret_group" "g" {
+  name          = "dup-acme"
+  collaborators = [
+    { subject = "team:x", role_id = "secret-group-admin" },
+    { subject = "team:x", role_id = "secret-group-viewer" },
+  ]
+}"#,
+            &["Duplicate Collaborator"],
+        ),
+        (
+            "new key without value",
+            r#"resource "truefoundry_secret_group" "g" {
+  name    = "empty-acme"
+  secrets = { EMPTY = {} }
+}"#,
+            &["Secret Key Needs A Value", "EMPTY"],
+        ),
+        (
+            "insecure host",
+            r#"provider "truefoundry" {
+  host = "http://tfy.example.com"
+}
+resource "truefoundry_secret_group" "g" { name = "host-acme" }"#,
+            &["Insecure TrueFoundry Host", "TFY_HOST"],
+        ),
+    ];
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        for (label, config, expected) in cases {
+            let ws = workspace(terraform, &emulator, config);
+            let mark = emulator.mark();
+            let run = ws.run(&["apply", "-auto-approve"]).expect_failure();
+            for needle in *expected {
+                assert!(
+                    run.output().contains(needle),
+                    "{label}: output lacks {needle:?}\n{run}"
+                );
+            }
+            assert!(
+                emulator.requests_since(mark).iter().all(|r| !r.is_write()),
+                "{label}: nothing may be written"
+            );
+        }
+    });
+}
+
+#[test]
+fn missing_api_key_is_a_clear_diagnostic() {
+    for_each_terraform(|terraform| {
+        let mut ws = Workspace::with_main(
+            terraform,
+            "provider \"truefoundry\" {\n  host = \"https://tfy.example.com\"\n}\nresource \"truefoundry_secret_group\" \"g\" { name = \"nokey-acme\" }\n",
+        );
+        ws.set_env("TFY_API_KEY", "");
+        ws.run(&["plan"]).expect_failure().expect_output_contains(&[
+            "Missing TrueFoundry API Key",
+            "api_key",
+            "TFY_API_KEY",
+        ]);
+    });
+}
+
+#[test]
+fn canary_values_never_reach_logs() {
+    const CANARY_1: &str = "canary-9f3c1e-first-value";
+    const CANARY_2: &str = "canary-9f3c1e-second-value";
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        let mut ws = workspace(
+            terraform,
+            &emulator,
+            &group_config(
+                "canary-e2e",
+                &[("SECRET", &format!("{{ value = \"{CANARY_1}\" }}"))],
+                &[],
+            ),
+        );
+        let trace = ws.trace_log();
+        let mut outputs = String::new();
+        outputs += &ws.apply().output();
+        outputs += &ws.plan_detailed_exitcode().expect_empty().output();
+        ws.write(
+            "main.tf",
+            &group_config(
+                "canary-e2e",
+                &[("SECRET", &format!("{{ value = \"{CANARY_2}\" }}"))],
+                &[],
+            ),
+        );
+        outputs += &ws.plan_detailed_exitcode().expect_changes().output();
+        outputs += &ws.apply().output();
+        let fresh = workspace(
+            terraform,
+            &emulator,
+            &group_config(
+                "canary-e2e",
+                &[("SECRET", &format!("{{ value = \"{CANARY_2}\" }}"))],
+                &[],
+            ),
+        );
+        outputs += &fresh
+            .import("truefoundry_secret_group.g", "acme:canary-e2e")
+            .output();
+        outputs += &ws.destroy().output();
+
+        assert_eq!(
+            emulator
+                .requests()
+                .iter()
+                .filter(|r| !r.keys_with_value.is_empty())
+                .count(),
+            2
+        );
+        let terraform_log = std::fs::read_to_string(&trace).unwrap();
+        assert!(
+            terraform_log.contains("truefoundry"),
+            "the trace log covers the provider"
+        );
+        let emulator_log = std::fs::read_to_string(emulator.log_path()).unwrap()
+            + &std::fs::read_to_string(emulator.stderr_path()).unwrap();
+        for canary in [CANARY_1, CANARY_2] {
+            assert!(
+                !terraform_log.contains(canary),
+                "canary in Terraform's trace log"
+            );
+            assert!(
+                !emulator_log.contains(canary),
+                "canary in the emulator's logs"
+            );
+            assert!(!outputs.contains(canary), "canary in Terraform's output");
+        }
+    });
+}

@@ -1,0 +1,188 @@
+//! The emulator binary as a test backend: started as its own process (as users run it), with a
+//! request log the tests read, and a blocking API client for changes "outside Terraform".
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value as Json, json};
+use tempfile::TempDir;
+use truefoundry_provider::client::{Client, ClientConfig, SecretValue};
+
+/// Tenant-admin keys of the two tenants every emulator here has.
+pub const ACME_KEY: &str = "tfy-test-acme-admin";
+pub const GLOBEX_KEY: &str = "tfy-test-globex-admin";
+pub const ACME_VIEWER_KEY: &str = "tfy-test-acme-viewer";
+pub const DEFAULT_INTEGRATION: &str = "internal:aws:aws-1:secret-store:internal-secret-store";
+
+pub struct Emulator {
+    child: Child,
+    pub base_url: String,
+    dir: TempDir,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// One line of the emulator's request log.
+#[derive(Debug, Clone)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub path: String,
+    pub status: Option<u16>,
+    pub keys: Vec<String>,
+    pub keys_with_value: Vec<String>,
+}
+
+impl LoggedRequest {
+    pub fn is_write(&self) -> bool {
+        matches!(self.method.as_str(), "PUT" | "DELETE")
+            || (self.method == "POST" && !self.path.ends_with("/v1/secrets"))
+    }
+}
+
+fn config_json() -> Json {
+    json!({
+        "tenants": [{"name": "acme"}, {"name": "globex"}],
+        "integrations": [
+            {"tenant": "acme", "fqn": DEFAULT_INTEGRATION},
+            {"tenant": "acme", "fqn": "acme:aws:main:secret-store:ssm"},
+            {"tenant": "globex", "fqn": DEFAULT_INTEGRATION},
+        ],
+        "api_keys": [
+            {"token": ACME_KEY, "tenant": "acme", "subject": "user:admin@acme.example", "tenant_admin": true},
+            {"token": GLOBEX_KEY, "tenant": "globex", "subject": "user:admin@globex.example", "tenant_admin": true},
+            {"token": ACME_VIEWER_KEY, "tenant": "acme", "subject": "user:viewer@acme.example", "tenant_admin": false},
+        ],
+    })
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        Self::start_with(&[])
+    }
+
+    /// Starts the emulator binary on a free loopback port, with extra command-line arguments.
+    pub fn start_with(extra_args: &[&str]) -> Emulator {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("emulator.json");
+        std::fs::write(&config, config_json().to_string()).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_truefoundry-emulator"))
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--config")
+            .arg(&config)
+            .arg("--request-log")
+            .arg(dir.path().join("requests.log"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(extra_args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.path().join("emulator.stderr")).unwrap(),
+            ))
+            .spawn()
+            .expect("the emulator binary starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("the emulator prints its address");
+        let base_url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from the emulator: {line:?}"))
+            .to_owned();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Emulator {
+            child,
+            base_url,
+            dir,
+            runtime,
+        }
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("requests.log")
+    }
+
+    pub fn stderr_path(&self) -> PathBuf {
+        self.dir.path().join("emulator.stderr")
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Every request logged so far.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<Json>(line).ok())
+            .map(|j| {
+                let strings = |name: &str| -> Vec<String> {
+                    j[name]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                LoggedRequest {
+                    method: j["method"].as_str().unwrap_or_default().to_owned(),
+                    path: j["path"].as_str().unwrap_or_default().to_owned(),
+                    status: j["status"].as_u64().map(|s| s as u16),
+                    keys: strings("keys"),
+                    keys_with_value: strings("keys_with_value"),
+                }
+            })
+            .collect()
+    }
+
+    /// Requests logged after the first `mark` ones (`mark` = `requests().len()` taken earlier).
+    pub fn requests_since(&self, mark: usize) -> Vec<LoggedRequest> {
+        self.requests().into_iter().skip(mark).collect()
+    }
+
+    pub fn mark(&self) -> usize {
+        self.requests().len()
+    }
+
+    /// An API client for the given key, for changes made "outside Terraform".
+    pub fn client(&self, api_key: &str) -> Client {
+        Client::new(ClientConfig {
+            host: self.base_url.clone(),
+            api_key: SecretValue::new(api_key),
+            max_retries: 2,
+            request_timeout: Duration::from_secs(10),
+            ca_cert_pem: None,
+            terraform_version: "test".to_owned(),
+        })
+        .expect("client")
+    }
+
+    /// Runs an API call to completion.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// Environment for Terraform: the provider reaches this emulator as tenant `acme`.
+    pub fn provider_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("TFY_HOST".to_owned(), self.base_url.clone()),
+            ("TFY_API_KEY".to_owned(), ACME_KEY.to_owned()),
+        ]
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
