@@ -1,1 +1,203 @@
-//! (in progress)
+//! A local emulator of the TrueFoundry secret-group API (`/api/svc/v1`), for the demo, the
+//! end-to-end tests and users testing their modules offline.
+//!
+//! It is an independent implementation of the API reference: it shares no wire types with
+//! `client/`, so a field-name mistake on one side is caught by the other.
+//!
+//! Resolved unknowns of the reference (each marked DECISION where it is implemented):
+//! secret FQNs are `tfy-secret://<tenant>:<group>:<key>` and version FQNs `<secret fqn>:<n>`;
+//! every listed secret carries its versions (no values); a new key without a value is a 422;
+//! `secrets: []` is a 400; changing a group's integration is a 409; `search` is a
+//! case-insensitive substring of the name; the creator of a group keeps admin rights without
+//! appearing in its manifest; a viewer asking for values gets 403.
+
+mod api;
+mod config;
+mod error;
+mod faults;
+mod request_log;
+mod store;
+#[cfg(test)]
+mod tests;
+mod wire;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::{
+    ApiKeyConfig, DEMO_INTEGRATION, DEMO_SUBJECT, DEMO_TENANT, EmulatorConfig, Faults,
+    IntegrationConfig, Sensitive, TenantConfig,
+};
+
+use faults::{Connection, DroppableListener};
+use request_log::LogSink;
+use store::Store;
+
+/// Where the API is served; the client's base URL is the host plus `/api/svc`.
+pub const API_PREFIX: &str = "/api/svc/v1";
+
+/// Everything one emulator instance needs.
+#[derive(Clone, Debug)]
+pub struct EmulatorOptions {
+    pub config: EmulatorConfig,
+    /// Where the state snapshot lives; `None` keeps everything in memory.
+    pub data_dir: Option<PathBuf>,
+    /// The faults in effect (`new` takes them from the configuration).
+    pub faults: Faults,
+    /// File for the request log (appended); `None` logs to stderr.
+    pub request_log: Option<PathBuf>,
+}
+
+impl EmulatorOptions {
+    pub fn new(config: EmulatorConfig) -> Self {
+        EmulatorOptions {
+            faults: config.faults.clone(),
+            config,
+            data_dir: None,
+            request_log: None,
+        }
+    }
+}
+
+/// Shared state of the handlers: a cheap handle.
+#[derive(Clone)]
+pub struct AppState {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: EmulatorConfig,
+    store: Mutex<Store>,
+    faults: Faults,
+    fault_rng: Mutex<fastrand::Rng>,
+    log: LogSink,
+}
+
+impl AppState {
+    /// Validates the configuration, loads the data directory and opens the request log.
+    pub fn new(options: EmulatorOptions) -> anyhow::Result<AppState> {
+        options.config.validate()?;
+        options.faults.validate()?;
+        let store = Store::open(options.data_dir.as_deref())?;
+        let log = LogSink::open(options.request_log.as_deref())?;
+        Ok(AppState {
+            shared: Arc::new(Shared {
+                fault_rng: Mutex::new(fastrand::Rng::with_seed(options.faults.seed)),
+                faults: options.faults,
+                config: options.config,
+                store: Mutex::new(store),
+                log,
+            }),
+        })
+    }
+
+    /// The store, locked for one request. Handlers never hold it across an `.await`.
+    fn store(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave a half-applied change (changes are
+        // committed whole), so a poisoned lock is still usable.
+        self.shared
+            .store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The emulator's routes: the API under `/api/svc/v1` (logged, with faults) and `/health`.
+pub fn app(state: AppState) -> Router {
+    let api = api::routes()
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            faults::inject,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_log::record,
+        ));
+    Router::new()
+        .nest(API_PREFIX, api)
+        .route(
+            "/health",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
+        .fallback(api::unknown_route)
+        .with_state(state)
+}
+
+/// Starts an emulator on a free port of 127.0.0.1.
+pub async fn spawn(options: EmulatorOptions) -> anyhow::Result<RunningEmulator> {
+    spawn_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), options).await
+}
+
+/// Starts an emulator on `addr` (port 0 picks a free one).
+pub async fn spawn_on(
+    addr: SocketAddr,
+    options: EmulatorOptions,
+) -> anyhow::Result<RunningEmulator> {
+    let state = AppState::new(options)?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = axum::serve(
+        DroppableListener(listener),
+        app(state).into_make_service_with_connect_info::<Connection>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = stopped.await;
+    });
+    let task = tokio::spawn(async move {
+        // Accept errors are retried inside the listener, so this ends only on shutdown.
+        let _ = server.await;
+    });
+    Ok(RunningEmulator {
+        addr,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+/// A serving emulator; dropping it stops it abruptly, `shutdown` stops it gracefully.
+pub struct RunningEmulator {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RunningEmulator {
+    /// `http://127.0.0.1:PORT`, without the `/api/svc` prefix.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets requests in flight finish (up to 5 s), then stops.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

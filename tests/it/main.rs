@@ -1,2 +1,3 @@
 // TrueFoundry API client: wire shapes, errors, retries, redaction.
 mod client;
+mod emulator;

@@ -1,0 +1,733 @@
+//! Handlers of `/api/svc/v1`: authentication, role checks, and the conversion of stored groups
+//! and secrets to their wire shapes.
+
+use std::collections::HashSet;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Extension, FromRequestParts, Path, Query, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, Uri};
+use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::config::{SUBJECT_KINDS, is_valid_subject};
+use super::error::ApiError;
+use super::request_log::LogSlot;
+use super::store::{
+    Access, Caller, Group, ROLE_ADMIN, ROLE_EDITOR, ROLE_VIEWER, Secret, SecretEntry,
+    apply_secret_list, find_group, find_secret, name_problem, now, version_fqn,
+};
+use super::wire::{
+    AssociatedSecretOut, CreateGroupIn, DataOut, ListSecretsIn, Manifest, ManifestPutIn, PageOut,
+    PaginationOut, SecretEntryIn, SecretGroupOut, SecretOut, SecretVersionOut, SecretsPutIn,
+    SubjectOut,
+};
+use super::{API_PREFIX, AppState};
+
+/// A query string as name/value pairs (repeated names kept), or why it did not parse.
+type QueryPairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+const MANIFEST_TYPE: &str = "secret-group";
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 1000;
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/secret-groups",
+            get(list_groups).put(put_manifest).post(create_group),
+        )
+        .route(
+            "/secret-groups/{id}",
+            get(get_group).put(put_secrets).delete(delete_group),
+        )
+        .route("/secrets", post(list_secrets))
+        .route("/secrets/{id}", get(get_secret).delete(delete_secret))
+        .fallback(unknown_api_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Full-list updates of thousands of keys exceed axum's 2 MB default.
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+pub(crate) async fn unknown_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route for {method} {}", uri.path()))
+}
+
+// Inside the nested API router the URI has lost its prefix.
+async fn unknown_api_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route for {method} {API_PREFIX}{}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {API_PREFIX}{}", uri.path()),
+    )
+}
+
+/// `Authorization: Bearer <key>` resolved against the configured keys; 401 otherwise.
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| {
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(ApiError::unauthorized)?;
+        let key = state
+            .shared
+            .config
+            .api_keys
+            .iter()
+            .find(|key| key.token.expose() == token)
+            .ok_or_else(ApiError::unauthorized)?;
+        if let Some(slot) = parts.extensions.get::<LogSlot>() {
+            slot.update(|fields| fields.subject = Some(key.subject.clone()));
+        }
+        Ok(Caller {
+            tenant: key.tenant.clone(),
+            subject: key.subject.clone(),
+            tenant_admin: key.tenant_admin,
+        })
+    }
+}
+
+/// Whether a body may hold secret values: parse errors then never quote the body.
+#[derive(Clone, Copy, PartialEq)]
+enum BodyKind {
+    Plain,
+    CarriesValues,
+}
+
+/// Syntax errors are 400, well-formed JSON of the wrong shape is 422.
+fn parse_body<T: DeserializeOwned>(body: &[u8], kind: BodyKind) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|error| {
+        let status = match error.classify() {
+            serde_json::error::Category::Data => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let text = error.to_string();
+        // serde quotes offending strings in most messages, which could be a value; field-name
+        // messages only quote field names.
+        let safe = kind == BodyKind::Plain
+            || text.starts_with("unknown field")
+            || text.starts_with("missing field");
+        let message = if safe {
+            format!("invalid request body: {text}")
+        } else {
+            format!(
+                "invalid request body: unexpected content at line {} column {}",
+                error.line(),
+                error.column()
+            )
+        };
+        ApiError::new(status, message)
+    })
+}
+
+/// `limit` 1..=1000 (default 100) and `offset` ≥ 0 (default 0); anything else is a 400.
+fn page_bounds(limit: Option<i64>, offset: Option<i64>) -> Result<(usize, usize), ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_LIMIT}, got {limit}"
+        ))
+        .with_field("limit", "out of range"));
+    }
+    let offset = offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(
+            ApiError::bad_request(format!("offset must not be negative, got {offset}"))
+                .with_field("offset", "out of range"),
+        );
+    }
+    Ok((limit as usize, offset as usize))
+}
+
+fn page<T>(items: Vec<T>, limit: usize, offset: usize) -> (Vec<T>, PaginationOut) {
+    let pagination = PaginationOut {
+        total: items.len(),
+        offset,
+        limit,
+    };
+    (
+        items.into_iter().skip(offset).take(limit).collect(),
+        pagination,
+    )
+}
+
+fn parse_integer(name: &str, text: &str) -> Result<i64, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::bad_request(format!("{name} must be an integer, got {text:?}")))
+}
+
+fn parse_bool(name: &str, text: &str) -> Result<bool, ApiError> {
+    match text {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ApiError::bad_request(format!(
+            "{name} must be true or false, got {text:?}"
+        ))),
+    }
+}
+
+fn query_pairs(query: QueryPairs) -> Result<Vec<(String, String)>, ApiError> {
+    query
+        .map(|Query(pairs)| pairs)
+        .map_err(|rejection| ApiError::bad_request(format!("invalid query: {rejection}")))
+}
+
+/// A stable opaque id for something named, so ids survive restarts without being stored.
+fn stable_id(prefix: &str, name: &str) -> String {
+    // FNV-1a, 64 bit.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{prefix}{hash:016x}")
+}
+
+fn integration_id_of(integration_fqn: &str) -> String {
+    stable_id("int", integration_fqn)
+}
+
+/// `user:alice@example.com` → `{subjectId, subjectType: "user", subjectSlug: "alice@example.com"}`.
+fn subject_out(subject: &str) -> SubjectOut {
+    let (kind, slug) = subject.split_once(':').unwrap_or(("user", subject));
+    SubjectOut {
+        subject_id: stable_id("u", subject),
+        subject_type: kind.to_owned(),
+        subject_slug: slug.to_owned(),
+    }
+}
+
+fn group_out(group: &Group) -> SecretGroupOut {
+    SecretGroupOut {
+        id: group.id.clone(),
+        fqn: group.fqn(),
+        name: group.name().to_owned(),
+        tenant_name: group.tenant.clone(),
+        account_id: stable_id("acc", &group.tenant),
+        integration_id: integration_id_of(&group.manifest.integration_fqn),
+        created_by_subject: subject_out(&group.created_by),
+        created_by: group.created_by.clone(),
+        associated_secrets: group
+            .secrets
+            .iter()
+            .map(|secret| AssociatedSecretOut {
+                id: secret.id.clone(),
+                fqn: group.secret_fqn(&secret.key),
+                name: secret.key.clone(),
+                secret_group_id: group.id.clone(),
+                created_at: secret.created_at.clone(),
+                updated_at: secret.updated_at.clone(),
+            })
+            .collect(),
+        manifest: group.manifest.clone(),
+        created_at: group.created_at.clone(),
+        updated_at: group.updated_at.clone(),
+    }
+}
+
+/// DECISION: every Secret, in lists too, carries `secretVersions` ascending (without values), so
+/// a client learns the per-key versions of a whole group in one paged call.
+fn secret_out(group: &Group, secret: &Secret, reveal_value: bool) -> SecretOut {
+    let fqn = group.secret_fqn(&secret.key);
+    SecretOut {
+        id: secret.id.clone(),
+        name: secret.key.clone(),
+        secret_group_id: group.id.clone(),
+        value: reveal_value.then(|| secret.latest().value.clone()),
+        created_by_subject: subject_out(&secret.created_by),
+        created_at: secret.created_at.clone(),
+        updated_at: secret.updated_at.clone(),
+        secret_versions: secret
+            .versions
+            .iter()
+            .map(|version| SecretVersionOut {
+                id: version.id.clone(),
+                fqn: version_fqn(&fqn, version.version),
+                version: version.version,
+                secret_id: secret.id.clone(),
+                created_at: version.created_at.clone(),
+                updated_at: version.created_at.clone(),
+            })
+            .collect(),
+        active_deployments_count: 0,
+        fqn,
+    }
+}
+
+fn denied(caller: &Caller, group: &Group, needed: &str) -> ApiError {
+    ApiError::forbidden(format!(
+        "{} may not do this on secret group {}: it needs the role {needed}",
+        caller.subject,
+        group.fqn()
+    ))
+}
+
+/// `GET /v1/secret-groups`: the caller's visible groups, filtered by exact `fqn` and by `search`
+/// (DECISION: a case-insensitive substring of the name). `attributes` is accepted and ignored.
+async fn list_groups(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: QueryPairs,
+) -> Result<Json<PageOut<SecretGroupOut>>, ApiError> {
+    let (mut fqn, mut search, mut limit, mut offset) = (None, None, None, None);
+    for (name, value) in query_pairs(query)? {
+        match name.as_str() {
+            "fqn" => fqn = Some(value),
+            "search" => search = Some(value.to_lowercase()),
+            "limit" => limit = Some(parse_integer("limit", &value)?),
+            "offset" => offset = Some(parse_integer("offset", &value)?),
+            // `attributes` (comma-separated or repeated) and parameters of newer servers.
+            _ => {}
+        }
+    }
+    let (limit, offset) = page_bounds(limit, offset)?;
+    let store = state.store();
+    let matching: Vec<&Group> = store
+        .groups()
+        .iter()
+        .filter(|group| group.access(&caller) > Access::None)
+        .filter(|group| fqn.as_ref().is_none_or(|fqn| group.fqn() == *fqn))
+        .filter(|group| {
+            search
+                .as_ref()
+                .is_none_or(|search| group.name().to_lowercase().contains(search.as_str()))
+        })
+        .collect();
+    let (groups, pagination) = page(matching, limit, offset);
+    Ok(Json(PageOut {
+        data: groups.into_iter().map(group_out).collect(),
+        pagination,
+    }))
+}
+
+async fn get_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<DataOut<SecretGroupOut>>, ApiError> {
+    let store = state.store();
+    let (group, _) = store.group(&caller, &id)?;
+    Ok(Json(DataOut {
+        data: group_out(group),
+    }))
+}
+
+/// Checks the manifest field by field, reporting every missing field at once.
+fn validate_manifest(raw: Option<Value>) -> Result<Manifest, ApiError> {
+    let Some(raw) = raw else {
+        return Err(
+            ApiError::unprocessable("`manifest` is required").with_field("manifest", "required")
+        );
+    };
+    let Some(object) = raw.as_object() else {
+        return Err(ApiError::unprocessable("`manifest` must be an object")
+            .with_field("manifest", "must be an object"));
+    };
+    let missing: Vec<&str> = ["type", "name", "integration_fqn", "collaborators"]
+        .into_iter()
+        .filter(|field| object.get(*field).is_none_or(Value::is_null))
+        .collect();
+    if !missing.is_empty() {
+        let mut error = ApiError::unprocessable(format!(
+            "missing required manifest fields: {}",
+            missing.join(", ")
+        ));
+        for field in missing {
+            error = error.with_field(&format!("manifest.{field}"), "required");
+        }
+        return Err(error);
+    }
+    let manifest: Manifest = serde_json::from_value(raw)
+        .map_err(|error| ApiError::unprocessable(format!("invalid manifest: {error}")))?;
+
+    let mut problems: Vec<(String, String)> = Vec::new();
+    if manifest.kind != MANIFEST_TYPE {
+        problems.push(("manifest.type".into(), format!("must be {MANIFEST_TYPE:?}")));
+    }
+    let name = &manifest.name;
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c == ':' || c == '/' || c.is_whitespace())
+    {
+        problems.push((
+            "manifest.name".into(),
+            "must be non-empty, without ':', '/' or whitespace".into(),
+        ));
+    }
+    if manifest.integration_fqn.trim().is_empty() {
+        problems.push((
+            "manifest.integration_fqn".into(),
+            "must not be empty".into(),
+        ));
+    }
+    for (index, collaborator) in manifest.collaborators.iter().enumerate() {
+        if !is_valid_subject(&collaborator.subject) {
+            problems.push((
+                format!("manifest.collaborators[{index}].subject"),
+                format!(
+                    "{:?} is not a subject; expected one of {}",
+                    collaborator.subject,
+                    SUBJECT_KINDS
+                        .map(|kind| format!("{kind}:<name>"))
+                        .join(", ")
+                ),
+            ));
+        }
+        if Access::from_role(&collaborator.role_id).is_none() {
+            problems.push((
+                format!("manifest.collaborators[{index}].role_id"),
+                format!(
+                    "{:?} is not a role; expected {ROLE_ADMIN}, {ROLE_EDITOR} or {ROLE_VIEWER}",
+                    collaborator.role_id
+                ),
+            ));
+        }
+    }
+    if let Some(owned_by) = &manifest.owned_by
+        && owned_by.account.trim().is_empty()
+    {
+        problems.push((
+            "manifest.ownedBy.account".into(),
+            "must not be empty".into(),
+        ));
+    }
+    if let Some((field, message)) = problems.first() {
+        let mut error = ApiError::unprocessable(format!("invalid manifest: {field} {message}"));
+        for (field, message) in &problems {
+            error = error.with_field(field, message);
+        }
+        return Err(error);
+    }
+    Ok(manifest)
+}
+
+/// `PUT /v1/secret-groups`: create or update by name within the caller's tenant.
+async fn put_manifest(
+    State(state): State<AppState>,
+    Extension(slot): Extension<LogSlot>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<DataOut<SecretGroupOut>>, ApiError> {
+    let input: ManifestPutIn = parse_body(&body, BodyKind::Plain)?;
+    let dry_run = input.dry_run.unwrap_or(false);
+    slot.update(|fields| fields.dry_run = dry_run);
+    let manifest = validate_manifest(input.manifest)?;
+    let known_integration = state.shared.config.integrations.iter().any(|integration| {
+        integration.tenant == caller.tenant && integration.fqn == manifest.integration_fqn
+    });
+    if !known_integration {
+        return Err(ApiError::not_found(format!(
+            "integration {:?} not found in tenant {}",
+            manifest.integration_fqn, caller.tenant
+        ))
+        .with_field("manifest.integration_fqn", "unknown integration"));
+    }
+    let now = now();
+    let group = state.store().commit(|groups| {
+        let existing = groups
+            .iter_mut()
+            .find(|group| group.tenant == caller.tenant && group.name() == manifest.name);
+        let Some(existing) = existing else {
+            let group = Group::new(&caller, manifest, &now);
+            // DECISION: a dry run of a create returns the would-be group with a fresh id that is
+            // not reserved.
+            if !dry_run {
+                groups.push(group.clone());
+            }
+            return Ok((group, !dry_run));
+        };
+        // An existing group the caller cannot see still blocks its name: 403 rather than 404,
+        // since the caller asked to create, not to read.
+        if existing.access(&caller) < Access::Admin {
+            return Err(denied(&caller, existing, ROLE_ADMIN));
+        }
+        // DECISION: the integration of a group is fixed once created.
+        if existing.manifest.integration_fqn != manifest.integration_fqn {
+            return Err(ApiError::conflict(format!(
+                "secret group {} uses integration {:?}; it cannot move to {:?}",
+                existing.fqn(),
+                existing.manifest.integration_fqn,
+                manifest.integration_fqn
+            ))
+            .with_field("manifest.integration_fqn", "cannot change"));
+        }
+        let changed = existing.manifest != manifest;
+        let mut updated = existing.clone();
+        if changed {
+            updated.manifest = manifest;
+            updated.updated_at = now;
+        }
+        if !dry_run {
+            *existing = updated.clone();
+        }
+        Ok((updated, changed && !dry_run))
+    })?;
+    Ok(Json(DataOut {
+        data: group_out(&group),
+    }))
+}
+
+/// Logs the key names (and which carried a value) and converts the entries.
+fn secret_entries(slot: &LogSlot, input: Vec<SecretEntryIn>) -> Vec<SecretEntry> {
+    slot.update(|fields| {
+        for entry in &input {
+            fields.keys.push(entry.key.clone());
+            if entry.value.is_some() {
+                fields.keys_with_value.push(entry.key.clone());
+            }
+        }
+    });
+    input
+        .into_iter()
+        .map(|entry| SecretEntry {
+            key: entry.key,
+            value: entry.value,
+        })
+        .collect()
+}
+
+/// `POST /v1/secret-groups`: create a group from a name, an integration id and its secrets.
+/// DECISION: an existing name is a 409; the group gets no collaborators (its creator administers
+/// it); an empty `secrets` list creates an empty group.
+async fn create_group(
+    State(state): State<AppState>,
+    Extension(slot): Extension<LogSlot>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<DataOut<SecretGroupOut>>, ApiError> {
+    let input: CreateGroupIn = parse_body(&body, BodyKind::CarriesValues)?;
+    let (Some(name), Some(integration_id), Some(secrets)) =
+        (input.name, input.integration_id, input.secrets)
+    else {
+        return Err(ApiError::unprocessable(
+            "missing required fields: name, integrationId and secrets are required",
+        ));
+    };
+    if let Some(problem) = name_problem(&name) {
+        return Err(ApiError::unprocessable(format!("name {problem}")).with_field("name", problem));
+    }
+    let integration = state
+        .shared
+        .config
+        .integrations
+        .iter()
+        .find(|i| i.tenant == caller.tenant && integration_id_of(&i.fqn) == integration_id)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "integration {integration_id:?} not found in tenant {}",
+                caller.tenant
+            ))
+        })?;
+    let entries = secret_entries(&slot, secrets);
+    let manifest = Manifest {
+        kind: MANIFEST_TYPE.to_owned(),
+        name,
+        integration_fqn: integration.fqn.clone(),
+        collaborators: Vec::new(),
+        owned_by: None,
+    };
+    let now = now();
+    let group = state.store().commit(|groups| {
+        if let Some(existing) = groups
+            .iter()
+            .find(|group| group.tenant == caller.tenant && group.name() == manifest.name)
+        {
+            return Err(ApiError::conflict(format!(
+                "secret group {} already exists",
+                existing.fqn()
+            )));
+        }
+        let mut group = Group::new(&caller, manifest, &now);
+        if !entries.is_empty() {
+            apply_secret_list(&mut group, entries, &caller, &now)?;
+        }
+        groups.push(group.clone());
+        Ok((group, true))
+    })?;
+    Ok(Json(DataOut {
+        data: group_out(&group),
+    }))
+}
+
+/// `PUT /v1/secret-groups/{id}`: the full desired list of keys (see `apply_secret_list`).
+async fn put_secrets(
+    State(state): State<AppState>,
+    Extension(slot): Extension<LogSlot>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<DataOut<SecretGroupOut>>, ApiError> {
+    let input: SecretsPutIn = parse_body(&body, BodyKind::CarriesValues)?;
+    let entries = secret_entries(&slot, input.secrets);
+    let now = now();
+    let group = state.store().commit(|groups| {
+        let (index, access) = find_group(groups, &caller, &id)?;
+        let group = &mut groups[index];
+        if access < Access::Editor {
+            return Err(denied(&caller, group, ROLE_EDITOR));
+        }
+        let changed = apply_secret_list(group, entries, &caller, &now)?;
+        Ok((group.clone(), changed))
+    })?;
+    Ok(Json(DataOut {
+        data: group_out(&group),
+    }))
+}
+
+/// `DELETE /v1/secret-groups/{id}[?forceDelete=]`: the group, its secrets and versions; `{}`.
+async fn delete_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    check_force_delete(query)?;
+    state.store().commit(|groups| {
+        let (index, access) = find_group(groups, &caller, &id)?;
+        if access < Access::Admin {
+            return Err(denied(&caller, &groups[index], ROLE_ADMIN));
+        }
+        groups.remove(index);
+        Ok(((), true))
+    })?;
+    Ok(Json(Value::Object(Default::default())))
+}
+
+/// `forceDelete` is accepted and validated; the emulated store never fails, so it changes nothing.
+fn check_force_delete(query: QueryPairs) -> Result<(), ApiError> {
+    for (name, value) in query_pairs(query)? {
+        if name == "forceDelete" {
+            parse_bool("forceDelete", &value)?;
+        }
+    }
+    Ok(())
+}
+
+/// Compares secret FQNs with or without the `tfy-secret://` prefix.
+fn bare_secret_fqn(fqn: &str) -> &str {
+    fqn.strip_prefix("tfy-secret://").unwrap_or(fqn)
+}
+
+/// `POST /v1/secrets`: a paged list of secrets of the visible groups, values on request.
+async fn list_secrets(
+    State(state): State<AppState>,
+    Extension(slot): Extension<LogSlot>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<PageOut<SecretOut>>, ApiError> {
+    let input: ListSecretsIn = if body.iter().all(u8::is_ascii_whitespace) {
+        ListSecretsIn::default()
+    } else {
+        parse_body(&body, BodyKind::Plain)?
+    };
+    let (limit, offset) = page_bounds(input.limit, input.offset)?;
+    let with_value = input.with_value.unwrap_or(false);
+    let store = state.store();
+    let groups: Vec<(&Group, Access)> = match &input.secret_group_id {
+        Some(id) => vec![store.group(&caller, id)?],
+        None => store
+            .groups()
+            .iter()
+            .map(|group| (group, group.access(&caller)))
+            .filter(|(_, access)| *access > Access::None)
+            .collect(),
+    };
+    let wanted: Option<HashSet<&str>> = input
+        .secret_fqns
+        .as_ref()
+        .map(|fqns| fqns.iter().map(|fqn| bare_secret_fqn(fqn)).collect());
+    let mut matching: Vec<(&Group, &Secret)> = Vec::new();
+    for (group, access) in &groups {
+        let before = matching.len();
+        matching.extend(
+            group
+                .secrets
+                .iter()
+                .filter(|secret| {
+                    wanted.as_ref().is_none_or(|wanted| {
+                        wanted.contains(bare_secret_fqn(&group.secret_fqn(&secret.key)))
+                    })
+                })
+                .map(|secret| (*group, secret)),
+        );
+        // Values need the editor role on every group that contributes secrets (or on the group
+        // asked for by id, even when it is empty).
+        let contributes = matching.len() > before || input.secret_group_id.is_some();
+        if with_value && contributes && *access < Access::Editor {
+            return Err(denied(&caller, group, ROLE_EDITOR));
+        }
+    }
+    let reveal = with_value && !state.shared.config.disable_secret_value_view;
+    let (secrets, pagination) = page(matching, limit, offset);
+    slot.update(|fields| {
+        fields.keys = secrets
+            .iter()
+            .map(|(_, secret)| secret.key.clone())
+            .collect();
+    });
+    let data: Vec<SecretOut> = secrets
+        .into_iter()
+        .map(|(group, secret)| secret_out(group, secret, reveal))
+        .collect();
+    Ok(Json(PageOut { data, pagination }))
+}
+
+/// `GET /v1/secrets/{id}`: one secret with its value (editor or admin) and versions.
+async fn get_secret(
+    State(state): State<AppState>,
+    Extension(slot): Extension<LogSlot>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<DataOut<SecretOut>>, ApiError> {
+    let store = state.store();
+    let (group, secret, access) = store.secret(&caller, &id)?;
+    slot.update(|fields| fields.keys = vec![secret.key.clone()]);
+    if access < Access::Editor {
+        return Err(denied(&caller, group, ROLE_EDITOR));
+    }
+    let reveal = !state.shared.config.disable_secret_value_view;
+    Ok(Json(DataOut {
+        data: secret_out(group, secret, reveal),
+    }))
+}
+
+/// `DELETE /v1/secrets/{id}[?forceDelete=]`: the secret and its versions; the count, `1`.
+async fn delete_secret(
+    State(state): State<AppState>,
+    Extension(slot): Extension<LogSlot>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: QueryPairs,
+) -> Result<Json<u32>, ApiError> {
+    check_force_delete(query)?;
+    let now = now();
+    state.store().commit(|groups| {
+        let (group_index, secret_index, access) = find_secret(groups, &caller, &id)?;
+        let group = &mut groups[group_index];
+        if access < Access::Editor {
+            return Err(denied(&caller, group, ROLE_EDITOR));
+        }
+        let removed = group.secrets.remove(secret_index);
+        slot.update(|fields| fields.keys = vec![removed.key]);
+        group.updated_at = now;
+        Ok(((), true))
+    })?;
+    Ok(Json(1))
+}

@@ -1,0 +1,350 @@
+//! The emulator's configuration: tenants, secret-store integrations, API keys and fault switches.
+//! Parsed strictly (unknown keys are an error) so a typo in a test fixture fails loudly.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+/// Tenant of the built-in demo configuration.
+pub const DEMO_TENANT: &str = "demo";
+/// The integration TrueFoundry creates for every tenant, and the provider's default.
+pub const DEMO_INTEGRATION: &str = "internal:aws:aws-1:secret-store:internal-secret-store";
+/// Subject of the demo configuration's tenant-admin key.
+pub const DEMO_SUBJECT: &str = "user:admin@demo";
+
+/// Prefixes a subject (collaborator or API-key owner) may carry.
+pub(crate) const SUBJECT_KINDS: [&str; 4] = ["user", "team", "serviceaccount", "virtualaccount"];
+
+/// Text that must never be printed: API keys and secret values. `Debug` prints a marker.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Sensitive(String);
+
+impl Sensitive {
+    pub fn new(text: impl Into<String>) -> Self {
+        Sensitive(text.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationConfig {
+    pub tenant: String,
+    pub fqn: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    pub token: Sensitive,
+    pub tenant: String,
+    /// `user:<email>`, `serviceaccount:<name>`, … matched against collaborator subjects.
+    pub subject: String,
+    #[serde(default)]
+    pub tenant_admin: bool,
+}
+
+/// Injected failures on `/api/svc` routes, drawn from one seeded generator so a run is repeatable.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Faults {
+    /// Added before every request is handled.
+    pub latency: Duration,
+    /// Share of requests answered `429` with `Retry-After: retry_after_secs`.
+    pub rate_429: f64,
+    pub retry_after_secs: u64,
+    /// Share of requests answered `503`.
+    pub rate_503: f64,
+    /// Share of requests whose connection is closed without an answer.
+    pub rate_drop: f64,
+    pub seed: u64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            latency: Duration::ZERO,
+            rate_429: 0.0,
+            retry_after_secs: 1,
+            rate_503: 0.0,
+            rate_drop: 0.0,
+            seed: 0,
+        }
+    }
+}
+
+impl Faults {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for (name, rate) in [
+            ("429", self.rate_429),
+            ("503", self.rate_503),
+            ("drop", self.rate_drop),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                bail!("the {name} fault rate must be between 0 and 1, got {rate}");
+            }
+        }
+        if self.rate_429 + self.rate_503 + self.rate_drop > 1.0 {
+            bail!("the fault rates (429, 503, drop) add up to more than 1");
+        }
+        Ok(())
+    }
+}
+
+/// How faults are spelled in the JSON configuration file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultsFile {
+    #[serde(default)]
+    latency_ms: u64,
+    #[serde(default)]
+    rate_429: f64,
+    #[serde(default)]
+    retry_after_secs: Option<u64>,
+    #[serde(default)]
+    rate_503: f64,
+    #[serde(default)]
+    rate_drop: f64,
+    #[serde(default)]
+    seed: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    tenants: Vec<TenantConfig>,
+    #[serde(default)]
+    integrations: Vec<IntegrationConfig>,
+    api_keys: Vec<ApiKeyConfig>,
+    #[serde(default)]
+    disable_secret_value_view: bool,
+    #[serde(default)]
+    faults: Option<FaultsFile>,
+}
+
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    pub tenants: Vec<TenantConfig>,
+    pub integrations: Vec<IntegrationConfig>,
+    pub api_keys: Vec<ApiKeyConfig>,
+    /// Emulates the control plane's `DISABLE_SECRET_VALUE_VIEW`: values are never returned.
+    pub disable_secret_value_view: bool,
+    /// The faults declared in the file; `EmulatorOptions::new` starts from these.
+    pub faults: Faults,
+}
+
+impl EmulatorConfig {
+    /// Tenant `demo`, the internal secret store, one tenant-admin key.
+    pub fn demo(api_key: &str) -> Self {
+        EmulatorConfig {
+            tenants: vec![TenantConfig {
+                name: DEMO_TENANT.to_owned(),
+            }],
+            integrations: vec![IntegrationConfig {
+                tenant: DEMO_TENANT.to_owned(),
+                fqn: DEMO_INTEGRATION.to_owned(),
+            }],
+            api_keys: vec![ApiKeyConfig {
+                token: Sensitive::new(api_key),
+                tenant: DEMO_TENANT.to_owned(),
+                subject: DEMO_SUBJECT.to_owned(),
+                tenant_admin: true,
+            }],
+            disable_secret_value_view: false,
+            faults: Faults::default(),
+        }
+    }
+
+    pub fn from_json(text: &str) -> anyhow::Result<Self> {
+        let file: ConfigFile =
+            serde_json::from_str(text).context("the emulator configuration is not valid")?;
+        let faults = match file.faults {
+            None => Faults::default(),
+            Some(f) => Faults {
+                latency: Duration::from_millis(f.latency_ms),
+                rate_429: f.rate_429,
+                retry_after_secs: f
+                    .retry_after_secs
+                    .unwrap_or(Faults::default().retry_after_secs),
+                rate_503: f.rate_503,
+                rate_drop: f.rate_drop,
+                seed: f.seed,
+            },
+        };
+        let config = EmulatorConfig {
+            tenants: file.tenants,
+            integrations: file.integrations,
+            api_keys: file.api_keys,
+            disable_secret_value_view: file.disable_secret_value_view,
+            faults,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks references between the sections; errors name the entry but never a token.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let mut tenants = HashSet::new();
+        for tenant in &self.tenants {
+            if tenant.name.is_empty() || tenant.name.contains(':') {
+                bail!(
+                    "tenant name {:?} must be non-empty and without ':'",
+                    tenant.name
+                );
+            }
+            if !tenants.insert(tenant.name.as_str()) {
+                bail!("tenant {:?} is declared twice", tenant.name);
+            }
+        }
+        let mut integrations = HashSet::new();
+        for integration in &self.integrations {
+            if !tenants.contains(integration.tenant.as_str()) {
+                bail!(
+                    "integration {:?} names an undeclared tenant {:?}",
+                    integration.fqn,
+                    integration.tenant
+                );
+            }
+            if integration.fqn.is_empty() {
+                bail!(
+                    "an integration of tenant {:?} has an empty fqn",
+                    integration.tenant
+                );
+            }
+            if !integrations.insert((integration.tenant.as_str(), integration.fqn.as_str())) {
+                bail!("integration {:?} is declared twice", integration.fqn);
+            }
+        }
+        let mut tokens = HashSet::new();
+        for (index, key) in self.api_keys.iter().enumerate() {
+            if !tenants.contains(key.tenant.as_str()) {
+                bail!(
+                    "API key #{} ({}) names an undeclared tenant {:?}",
+                    index + 1,
+                    key.subject,
+                    key.tenant
+                );
+            }
+            if key.token.expose().trim().is_empty() {
+                bail!(
+                    "API key #{} ({}) has an empty token",
+                    index + 1,
+                    key.subject
+                );
+            }
+            if !tokens.insert(key.token.expose()) {
+                bail!(
+                    "API key #{} ({}) repeats another key's token",
+                    index + 1,
+                    key.subject
+                );
+            }
+            if !is_valid_subject(&key.subject) {
+                bail!(
+                    "API key #{} has subject {:?}; expected one of {}",
+                    index + 1,
+                    key.subject,
+                    SUBJECT_KINDS
+                        .map(|kind| format!("{kind}:<name>"))
+                        .join(", ")
+                );
+            }
+        }
+        self.faults.validate()
+    }
+}
+
+/// `kind:name` with a known kind and a non-empty name.
+pub(crate) fn is_valid_subject(subject: &str) -> bool {
+    match subject.split_once(':') {
+        Some((kind, name)) => SUBJECT_KINDS.contains(&kind) && !name.trim().is_empty(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"{
+        "tenants": [{"name": "acme"}],
+        "integrations": [{"tenant": "acme", "fqn": "acme:aws:aws-1:secret-store:ssm"}],
+        "api_keys": [{"token": "tok-1", "tenant": "acme", "subject": "user:alice@example.com", "tenant_admin": true}],
+        "disable_secret_value_view": true,
+        "faults": {"latency_ms": 5, "rate_429": 0.25, "retry_after_secs": 2, "seed": 7}
+    }"#;
+
+    #[test]
+    fn parses_every_section() {
+        let config = EmulatorConfig::from_json(FULL).unwrap();
+        assert_eq!(config.tenants[0].name, "acme");
+        assert_eq!(
+            config.integrations[0].fqn,
+            "acme:aws:aws-1:secret-store:ssm"
+        );
+        assert_eq!(config.api_keys[0].token.expose(), "tok-1");
+        assert!(config.api_keys[0].tenant_admin);
+        assert!(config.disable_secret_value_view);
+        assert_eq!(config.faults.latency, Duration::from_millis(5));
+        assert_eq!(config.faults.rate_429, 0.25);
+        assert_eq!(config.faults.retry_after_secs, 2);
+        assert_eq!(config.faults.seed, 7);
+    }
+
+    #[test]
+    fn rejects_unknown_keys_at_every_level() {
+        for text in [
+            FULL.replace("\"disable_secret_value_view\"", "\"disable_value_view\""),
+            FULL.replace("\"tenant_admin\"", "\"admin\""),
+            FULL.replace("\"latency_ms\"", "\"latency\""),
+            FULL.replace("{\"name\": \"acme\"}", "{\"name\": \"acme\", \"id\": 1}"),
+        ] {
+            assert!(EmulatorConfig::from_json(&text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn rejects_dangling_references_without_printing_tokens() {
+        let text = FULL.replace(
+            "\"tenant\": \"acme\", \"subject\"",
+            "\"tenant\": \"other\", \"subject\"",
+        );
+        let error = format!("{:#}", EmulatorConfig::from_json(&text).unwrap_err());
+        assert!(error.contains("undeclared tenant"), "{error}");
+        assert!(!error.contains("tok-1"), "{error}");
+
+        let text = FULL.replace("user:alice@example.com", "alice@example.com");
+        assert!(EmulatorConfig::from_json(&text).is_err());
+        let text = FULL.replace("\"rate_429\": 0.25", "\"rate_429\": 1.5");
+        assert!(EmulatorConfig::from_json(&text).is_err());
+    }
+
+    #[test]
+    fn demo_has_one_tenant_admin() {
+        let config = EmulatorConfig::demo("k");
+        config.validate().unwrap();
+        assert_eq!(config.api_keys.len(), 1);
+        assert_eq!(config.api_keys[0].subject, DEMO_SUBJECT);
+        assert_eq!(config.integrations[0].fqn, DEMO_INTEGRATION);
+        assert!(format!("{config:?}").contains("<redacted>"));
+        assert!(!format!("{:?}", EmulatorConfig::demo("canary-key")).contains("canary-key"));
+    }
+}

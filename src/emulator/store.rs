@@ -1,0 +1,678 @@
+//! Secret groups, their secrets and versions; access rules; the full-list update; persistence.
+//!
+//! Persistence is a JSON snapshot of the whole store, written to a temporary file, fsynced and
+//! renamed over the previous one after every change (then the directory is fsynced so the rename
+//! itself survives a crash). A reader therefore sees either the old or the new state, never half
+//! of one. Chosen over SQLite because it needs no new dependency (a bundled SQLite is a long C
+//! build on the project's small machines) and an emulator's data is small: rewriting it all per
+//! change costs milliseconds.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::config::Sensitive;
+use super::error::ApiError;
+use super::wire::Manifest;
+
+pub(crate) const ROLE_ADMIN: &str = "secret-group-admin";
+pub(crate) const ROLE_EDITOR: &str = "secret-group-editor";
+pub(crate) const ROLE_VIEWER: &str = "secret-group-viewer";
+
+const SNAPSHOT_FILE: &str = "state.json";
+const SNAPSHOT_FORMAT: u32 = 1;
+
+/// Who is calling, resolved from the API key.
+#[derive(Clone, Debug)]
+pub(crate) struct Caller {
+    pub tenant: String,
+    pub subject: String,
+    pub tenant_admin: bool,
+}
+
+/// What a caller may do with one group, weakest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Access {
+    /// The group is invisible: 404, never listed.
+    None,
+    /// Group and key names; no values.
+    Viewer,
+    /// Also values, the full-list update and deleting secrets.
+    Editor,
+    /// Also the manifest and deleting the group.
+    Admin,
+}
+
+impl Access {
+    pub fn from_role(role_id: &str) -> Option<Access> {
+        match role_id {
+            ROLE_ADMIN => Some(Access::Admin),
+            ROLE_EDITOR => Some(Access::Editor),
+            ROLE_VIEWER => Some(Access::Viewer),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct Group {
+    pub id: String,
+    pub tenant: String,
+    pub manifest: Manifest,
+    /// Subject of the API key that created the group.
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub secrets: Vec<Secret>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct Secret {
+    pub id: String,
+    pub key: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Ascending by `version`; never empty.
+    pub versions: Vec<Version>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct Version {
+    pub id: String,
+    pub version: u64,
+    pub value: Sensitive,
+    pub created_at: String,
+}
+
+impl Group {
+    /// A new, empty group owned by `caller`.
+    pub fn new(caller: &Caller, manifest: Manifest, now: &str) -> Group {
+        Group {
+            id: new_id("sg"),
+            tenant: caller.tenant.clone(),
+            manifest,
+            created_by: caller.subject.clone(),
+            created_at: now.to_owned(),
+            updated_at: now.to_owned(),
+            secrets: Vec::new(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    pub fn fqn(&self) -> String {
+        format!("{}:{}", self.tenant, self.manifest.name)
+    }
+
+    /// The caller's access: tenant admins see everything of their tenant; the creator keeps admin
+    /// rights without being written into the manifest (so a client reading the collaborators back
+    /// sees exactly what it sent); otherwise the strongest collaborator role of the caller.
+    pub fn access(&self, caller: &Caller) -> Access {
+        if caller.tenant != self.tenant {
+            return Access::None;
+        }
+        if caller.tenant_admin || caller.subject == self.created_by {
+            return Access::Admin;
+        }
+        self.manifest
+            .collaborators
+            .iter()
+            .filter(|c| c.subject == caller.subject)
+            .filter_map(|c| Access::from_role(&c.role_id))
+            .max()
+            .unwrap_or(Access::None)
+    }
+
+    pub fn secret_fqn(&self, key: &str) -> String {
+        secret_fqn(&self.tenant, self.name(), key)
+    }
+}
+
+impl Secret {
+    pub fn latest(&self) -> &Version {
+        self.versions.last().expect("a secret always has a version")
+    }
+}
+
+/// DECISION (the reference leaves the form open): secret FQNs carry the `tfy-secret://` prefix,
+/// the form deployments reference, e.g. `tfy-secret://acme:payments:DB_PASSWORD`.
+pub(crate) fn secret_fqn(tenant: &str, group: &str, key: &str) -> String {
+    format!("tfy-secret://{tenant}:{group}:{key}")
+}
+
+/// DECISION (invented, the reference has no source): a version's FQN is `<secret fqn>:<version>`.
+pub(crate) fn version_fqn(secret_fqn: &str, version: u64) -> String {
+    format!("{secret_fqn}:{version}")
+}
+
+/// An opaque id: a prefix and 22 random lowercase letters and digits.
+pub(crate) fn new_id(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut id = String::with_capacity(prefix.len() + 22);
+    id.push_str(prefix);
+    for _ in 0..22 {
+        id.push(ALPHABET[fastrand::usize(..ALPHABET.len())] as char);
+    }
+    id
+}
+
+/// ISO-8601 UTC with milliseconds, as the API sends timestamps.
+pub(crate) fn now() -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(&format)
+        .expect("a UTC timestamp always formats")
+}
+
+/// One entry of a full-list update, already parsed.
+pub(crate) struct SecretEntry {
+    pub key: String,
+    pub value: Option<Sensitive>,
+}
+
+/// Group names: the part after the tenant in `<tenant>:<name>`, and a segment of secret FQNs.
+pub(crate) fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c == ':' || c == '/' || c.is_whitespace())
+    {
+        Some("must be non-empty, without ':', '/' or whitespace")
+    } else {
+        None
+    }
+}
+
+/// Key names the API can address: the key is the last segment of a `:`-separated FQN and a path
+/// segment in references, so `:`, `/` and whitespace are refused (the real rules are not public).
+fn key_problem(key: &str) -> Option<&'static str> {
+    if key.is_empty() {
+        Some("a secret key must not be empty")
+    } else if key
+        .chars()
+        .any(|c| c == ':' || c == '/' || c.is_whitespace())
+    {
+        Some("a secret key must not contain ':', '/' or whitespace")
+    } else {
+        None
+    }
+}
+
+/// Applies the full-list semantics of `PUT /v1/secret-groups/{id}` to `group`:
+/// a value creates the key (version 1) or adds a version when it differs from the current one;
+/// no value keeps the key as it is; keys not listed are deleted with their versions.
+/// Everything is validated before anything changes. Returns whether the group changed.
+pub(crate) fn apply_secret_list(
+    group: &mut Group,
+    entries: Vec<SecretEntry>,
+    caller: &Caller,
+    now: &str,
+) -> Result<bool, ApiError> {
+    if entries.is_empty() {
+        return Err(ApiError::bad_request(
+            "`secrets` must list at least one key; delete the group or single secrets instead",
+        ));
+    }
+    let existing: HashMap<String, usize> = group
+        .secrets
+        .iter()
+        .enumerate()
+        .map(|(index, secret)| (secret.key.clone(), index))
+        .collect();
+    let mut seen = HashSet::new();
+    let mut error: Option<ApiError> = None;
+    for (index, entry) in entries.iter().enumerate() {
+        let field = format!("secrets[{index}].key");
+        let problem = if let Some(problem) = key_problem(&entry.key) {
+            Some(problem)
+        } else if !seen.insert(entry.key.as_str()) {
+            Some("the key is listed more than once")
+        } else if entry.value.is_none() && !existing.contains_key(entry.key.as_str()) {
+            Some("a new key needs a value")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            let message = format!("secret {:?}: {problem}", entry.key);
+            error = Some(
+                error
+                    .unwrap_or_else(|| ApiError::unprocessable(message))
+                    .with_field(&field, problem),
+            );
+        }
+    }
+    if let Some(error) = error {
+        return Err(error);
+    }
+
+    let mut old: Vec<Option<Secret>> = std::mem::take(&mut group.secrets)
+        .into_iter()
+        .map(Some)
+        .collect();
+    let mut changed = old.len() != entries.len();
+    // Kept keys keep their position; new keys follow in request order.
+    let mut kept: Vec<(usize, Secret)> = Vec::new();
+    let mut added: Vec<Secret> = Vec::new();
+    for entry in entries {
+        match existing.get(entry.key.as_str()) {
+            Some(&index) => {
+                let mut secret = old[index].take().expect("keys are unique");
+                if let Some(value) = entry.value
+                    && secret.latest().value != value
+                {
+                    let version = secret.latest().version + 1;
+                    secret.versions.push(Version {
+                        id: new_id("sv"),
+                        version,
+                        value,
+                        created_at: now.to_owned(),
+                    });
+                    secret.updated_at = now.to_owned();
+                    changed = true;
+                }
+                kept.push((index, secret));
+            }
+            None => {
+                let value = entry.value.expect("checked above: new keys have a value");
+                added.push(Secret {
+                    id: new_id("sc"),
+                    key: entry.key,
+                    created_by: caller.subject.clone(),
+                    created_at: now.to_owned(),
+                    updated_at: now.to_owned(),
+                    versions: vec![Version {
+                        id: new_id("sv"),
+                        version: 1,
+                        value,
+                        created_at: now.to_owned(),
+                    }],
+                });
+                changed = true;
+            }
+        }
+    }
+    kept.sort_by_key(|(index, _)| *index);
+    group.secrets = kept.into_iter().map(|(_, secret)| secret).collect();
+    group.secrets.extend(added);
+    if changed {
+        group.updated_at = now.to_owned();
+    }
+    Ok(changed)
+}
+
+/// Index of the group with `id` and the caller's access; 404 when the caller cannot see it, so
+/// an invisible group and a missing one look the same.
+pub(crate) fn find_group(
+    groups: &[Group],
+    caller: &Caller,
+    id: &str,
+) -> Result<(usize, Access), ApiError> {
+    groups
+        .iter()
+        .position(|group| group.id == id)
+        .map(|index| (index, groups[index].access(caller)))
+        .filter(|(_, access)| *access > Access::None)
+        .ok_or_else(|| ApiError::not_found(format!("secret group {id:?} not found")))
+}
+
+/// Indexes of the secret with `id` and of its group, and the caller's access; 404 as above.
+pub(crate) fn find_secret(
+    groups: &[Group],
+    caller: &Caller,
+    id: &str,
+) -> Result<(usize, usize, Access), ApiError> {
+    groups
+        .iter()
+        .enumerate()
+        .find_map(|(group_index, group)| {
+            let secret_index = group.secrets.iter().position(|secret| secret.id == id)?;
+            Some((group_index, secret_index, group.access(caller)))
+        })
+        .filter(|(_, _, access)| *access > Access::None)
+        .ok_or_else(|| ApiError::not_found(format!("secret {id:?} not found")))
+}
+
+#[derive(Serialize)]
+struct SnapshotOut<'a> {
+    format: u32,
+    groups: &'a [Group],
+}
+
+#[derive(Deserialize)]
+struct SnapshotIn {
+    format: u32,
+    groups: Vec<Group>,
+}
+
+/// All groups of all tenants, in creation order (the order lists and pages use).
+pub(crate) struct Store {
+    groups: Vec<Group>,
+    snapshot: Option<PathBuf>,
+}
+
+impl Store {
+    /// In memory without `data_dir`; otherwise loads `data_dir/state.json` when present.
+    pub fn open(data_dir: Option<&Path>) -> anyhow::Result<Store> {
+        let Some(dir) = data_dir else {
+            return Ok(Store {
+                groups: Vec::new(),
+                snapshot: None,
+            });
+        };
+        fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        let path = dir.join(SNAPSHOT_FILE);
+        let groups = match fs::read(&path) {
+            Ok(bytes) => {
+                let snapshot: SnapshotIn = serde_json::from_slice(&bytes)
+                    .with_context(|| format!("{} is not a valid snapshot", path.display()))?;
+                anyhow::ensure!(
+                    snapshot.format == SNAPSHOT_FORMAT,
+                    "{} has snapshot format {}, this emulator reads {SNAPSHOT_FORMAT}",
+                    path.display(),
+                    snapshot.format
+                );
+                snapshot.groups
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(error) => {
+                return Err(error).with_context(|| format!("cannot read {}", path.display()));
+            }
+        };
+        Ok(Store {
+            groups,
+            snapshot: Some(path),
+        })
+    }
+
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// The group with `id` and the caller's access to it; 404 when the caller cannot see it.
+    pub fn group(&self, caller: &Caller, id: &str) -> Result<(&Group, Access), ApiError> {
+        let (index, access) = find_group(&self.groups, caller, id)?;
+        Ok((&self.groups[index], access))
+    }
+
+    /// The secret with `id`, its group and the caller's access; 404 when the caller cannot see it.
+    pub fn secret(&self, caller: &Caller, id: &str) -> Result<(&Group, &Secret, Access), ApiError> {
+        let (group, secret, access) = find_secret(&self.groups, caller, id)?;
+        let group = &self.groups[group];
+        Ok((group, &group.secrets[secret], access))
+    }
+
+    /// Runs `change` on the groups and persists the result when it reports a change. If the
+    /// change fails, or cannot be persisted, the store is left as it was.
+    pub fn commit<T>(
+        &mut self,
+        change: impl FnOnce(&mut Vec<Group>) -> Result<(T, bool), ApiError>,
+    ) -> Result<T, ApiError> {
+        let before = self.groups.clone();
+        let result = change(&mut self.groups).and_then(|(value, changed)| {
+            if changed {
+                self.persist().map_err(|error| {
+                    ApiError::internal(format!("the emulator could not save its state: {error}"))
+                })?;
+            }
+            Ok(value)
+        });
+        if result.is_err() {
+            self.groups = before;
+        }
+        result
+    }
+
+    fn persist(&self) -> io::Result<()> {
+        let Some(path) = &self.snapshot else {
+            return Ok(());
+        };
+        let bytes = serde_json::to_vec(&SnapshotOut {
+            format: SNAPSHOT_FORMAT,
+            groups: &self.groups,
+        })?;
+        let temporary = path.with_extension("json.tmp");
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        // The snapshot holds secret values: readable by the owner only.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temporary, path)?;
+        if let Some(dir) = path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::wire::Collaborator;
+
+    fn caller(subject: &str, tenant_admin: bool) -> Caller {
+        Caller {
+            tenant: "acme".into(),
+            subject: subject.into(),
+            tenant_admin,
+        }
+    }
+
+    fn group(collaborators: Vec<(&str, &str)>) -> Group {
+        Group {
+            id: "sg1".into(),
+            tenant: "acme".into(),
+            manifest: Manifest {
+                kind: "secret-group".into(),
+                name: "payments".into(),
+                integration_fqn: "acme:aws:aws-1:secret-store:ssm".into(),
+                collaborators: collaborators
+                    .into_iter()
+                    .map(|(subject, role_id)| Collaborator {
+                        subject: subject.into(),
+                        role_id: role_id.into(),
+                    })
+                    .collect(),
+                owned_by: None,
+            },
+            created_by: "user:creator@x".into(),
+            created_at: "t0".into(),
+            updated_at: "t0".into(),
+            secrets: Vec::new(),
+        }
+    }
+
+    fn entry(key: &str, value: Option<&str>) -> SecretEntry {
+        SecretEntry {
+            key: key.into(),
+            value: value.map(Sensitive::new),
+        }
+    }
+
+    fn versions(group: &Group) -> Vec<(String, u64)> {
+        group
+            .secrets
+            .iter()
+            .map(|s| (s.key.clone(), s.latest().version))
+            .collect()
+    }
+
+    #[test]
+    fn access_follows_tenant_creator_and_strongest_role() {
+        let g = group(vec![
+            ("user:v@x", ROLE_VIEWER),
+            ("user:e@x", ROLE_EDITOR),
+            ("user:e@x", ROLE_VIEWER),
+            ("user:odd@x", "some-other-role"),
+        ]);
+        assert_eq!(g.access(&caller("user:root@x", true)), Access::Admin);
+        assert_eq!(g.access(&caller("user:creator@x", false)), Access::Admin);
+        assert_eq!(g.access(&caller("user:e@x", false)), Access::Editor);
+        assert_eq!(g.access(&caller("user:v@x", false)), Access::Viewer);
+        assert_eq!(g.access(&caller("user:odd@x", false)), Access::None);
+        assert_eq!(g.access(&caller("user:nobody@x", false)), Access::None);
+        let mut other_tenant_admin = caller("user:root@x", true);
+        other_tenant_admin.tenant = "other".into();
+        assert_eq!(g.access(&other_tenant_admin), Access::None);
+    }
+
+    #[test]
+    fn full_list_creates_versions_keeps_and_deletes() {
+        let admin = caller("user:root@x", true);
+        let mut g = group(vec![]);
+        assert!(
+            apply_secret_list(
+                &mut g,
+                vec![entry("A", Some("1")), entry("B", Some("2"))],
+                &admin,
+                "t1"
+            )
+            .unwrap()
+        );
+        assert_eq!(versions(&g), [("A".into(), 1), ("B".into(), 1)]);
+        assert_eq!(g.updated_at, "t1");
+
+        // Same value: no new version, nothing changed.
+        assert!(
+            !apply_secret_list(
+                &mut g,
+                vec![entry("A", Some("1")), entry("B", None)],
+                &admin,
+                "t2"
+            )
+            .unwrap()
+        );
+        assert_eq!(versions(&g), [("A".into(), 1), ("B".into(), 1)]);
+        assert_eq!(g.updated_at, "t1");
+
+        // Changed value bumps only that key; an absent key disappears; a new key starts at 1.
+        let b_id = g.secrets[1].id.clone();
+        assert!(
+            apply_secret_list(
+                &mut g,
+                vec![entry("C", Some("3")), entry("B", Some("22"))],
+                &admin,
+                "t3"
+            )
+            .unwrap()
+        );
+        assert_eq!(versions(&g), [("B".into(), 2), ("C".into(), 1)]);
+        assert_eq!(g.secrets[0].id, b_id, "a kept key keeps its id");
+        assert_eq!(g.secrets[0].latest().value.expose(), "22");
+        assert_eq!(g.secrets[0].versions[0].value.expose(), "2");
+        assert_eq!(g.updated_at, "t3");
+    }
+
+    #[test]
+    fn full_list_rejects_without_changing_anything() {
+        let admin = caller("user:root@x", true);
+        let mut g = group(vec![]);
+        apply_secret_list(&mut g, vec![entry("A", Some("1"))], &admin, "t1").unwrap();
+
+        let empty = apply_secret_list(&mut g, vec![], &admin, "t2").unwrap_err();
+        assert_eq!(empty.status, 400);
+        let duplicate = apply_secret_list(
+            &mut g,
+            vec![entry("A", Some("2")), entry("A", None)],
+            &admin,
+            "t2",
+        )
+        .unwrap_err();
+        assert_eq!(duplicate.status, 422);
+        assert_eq!(duplicate.details[0]["field"], "secrets[1].key");
+        let new_without_value = apply_secret_list(
+            &mut g,
+            vec![entry("A", Some("2")), entry("N", None)],
+            &admin,
+            "t2",
+        )
+        .unwrap_err();
+        assert_eq!(new_without_value.status, 422);
+        for bad in ["", "a:b", "a b", "a/b"] {
+            let error =
+                apply_secret_list(&mut g, vec![entry(bad, Some("x"))], &admin, "t2").unwrap_err();
+            assert_eq!(error.status, 422, "{bad:?}");
+        }
+        assert_eq!(versions(&g), [("A".into(), 1)]);
+        assert_eq!(g.secrets[0].latest().value.expose(), "1");
+    }
+
+    #[test]
+    fn errors_never_carry_values() {
+        let admin = caller("user:root@x", true);
+        let mut g = group(vec![]);
+        let error = apply_secret_list(
+            &mut g,
+            vec![
+                entry("A", Some("canary-9f3")),
+                entry("A", Some("canary-9f3")),
+            ],
+            &admin,
+            "t1",
+        )
+        .unwrap_err();
+        assert!(!format!("{error:?}").contains("canary-9f3"));
+    }
+
+    #[test]
+    fn snapshot_round_trips_and_failed_changes_roll_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(Some(dir.path())).unwrap();
+        store
+            .commit(|groups| {
+                groups.push(group(vec![]));
+                Ok(((), true))
+            })
+            .unwrap();
+        let error = store
+            .commit(|groups| {
+                groups.clear();
+                Err::<((), bool), _>(ApiError::conflict("no"))
+            })
+            .unwrap_err();
+        assert_eq!(error.status, 409);
+        assert_eq!(store.groups().len(), 1, "a failed change is rolled back");
+
+        let reopened = Store::open(Some(dir.path())).unwrap();
+        assert_eq!(reopened.groups().len(), 1);
+        assert_eq!(reopened.groups()[0].fqn(), "acme:payments");
+        assert!(!dir.path().join("state.json.tmp").exists());
+    }
+
+    #[test]
+    fn a_crash_mid_write_leaves_the_previous_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(Some(dir.path())).unwrap();
+        store
+            .commit(|groups| {
+                groups.push(group(vec![]));
+                Ok(((), true))
+            })
+            .unwrap();
+        // What a crash between writing and renaming leaves behind.
+        fs::write(dir.path().join("state.json.tmp"), b"{\"format\": 1, \"gro").unwrap();
+        let reopened = Store::open(Some(dir.path())).unwrap();
+        assert_eq!(reopened.groups().len(), 1);
+
+        // A damaged snapshot stops the start instead of silently starting empty.
+        fs::write(dir.path().join("state.json"), b"{\"format\": 1, \"gro").unwrap();
+        let error = Store::open(Some(dir.path())).err().unwrap();
+        assert!(
+            format!("{error:#}").contains("not a valid snapshot"),
+            "{error:#}"
+        );
+    }
+}
