@@ -480,6 +480,61 @@ mod tests {
         );
     }
 
+    /// A server on 127.0.0.1 answering every request with `status`, counting the requests.
+    async fn counting_server(status: u16) -> (String, std::sync::Arc<AtomicU64>) {
+        let hits = std::sync::Arc::new(AtomicU64::new(0));
+        let counter = hits.clone();
+        let app = axum::Router::new().fallback(move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+            async move {
+                let status = axum::http::StatusCode::from_u16(status).unwrap_or_default();
+                (
+                    status,
+                    [("retry-after", "0")],
+                    r#"{"statusCode":0,"message":"later"}"#,
+                )
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, hits)
+    }
+
+    fn transport(host: String) -> Transport {
+        Transport::new(ClientConfig {
+            host,
+            api_key: SecretValue::new("key"),
+            max_retries: 3,
+            request_timeout: Duration::from_secs(5),
+            ca_cert_pem: None,
+            terraform_version: "1.0.3".into(),
+        })
+        .expect("transport")
+    }
+
+    #[tokio::test]
+    async fn a_non_idempotent_call_is_repeated_only_after_a_429() {
+        for (status, idempotent, expected_attempts) in
+            [(503, false, 1), (503, true, 4), (429, false, 4)]
+        {
+            let (url, hits) = counting_server(status).await;
+            let request = ApiRequest {
+                idempotent,
+                ..ApiRequest::new(Method::POST, "/v1/anything".into())
+            };
+            let result = transport(url).call::<serde_json::Value>(&request).await;
+            assert!(result.is_err(), "{status} is a failure");
+            assert_eq!(
+                hits.load(Ordering::Relaxed),
+                expected_attempts,
+                "{status}, idempotent: {idempotent}"
+            );
+        }
+    }
+
     #[test]
     fn ids_are_escaped_as_one_path_segment() {
         assert_eq!(path_segment("sg-1_a.b~"), "sg-1_a.b~");

@@ -938,12 +938,32 @@ impl CapturedLog {
     /// client's tasks and the servers' run here too) until the guard is dropped.
     fn install(&self) -> tracing::subscriber::DefaultGuard {
         use tracing_subscriber::layer::SubscriberExt;
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(self.clone()))
+        // tracing caches per call site whether anyone listens, and while at most one subscriber
+        // is registered it asks only the calling thread's default: a call site first hit by
+        // another test thread would then be cached as unwanted and this capture would miss it.
+        // A second registered subscriber, kept for the whole run, turns that shortcut off.
+        static SECOND_SUBSCRIBER: std::sync::OnceLock<tracing::Dispatch> =
+            std::sync::OnceLock::new();
+        SECOND_SUBSCRIBER
+            .get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
+        let guard =
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(self.clone()));
+        // Call sites cached before this subscriber existed are asked again.
+        tracing::callsite::rebuild_interest_cache();
+        guard
     }
 
     fn lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
     }
+}
+
+/// Lines the client logged for one HTTP attempt (answered or failed).
+fn attempt_lines(lines: &[String]) -> u64 {
+    lines
+        .iter()
+        .filter(|line| line.contains(" message=TrueFoundry API call"))
+        .count() as u64
 }
 
 /// Fails naming the place when a canary shows up in a text.
@@ -1027,13 +1047,10 @@ async fn canary_values_reach_no_error_text_and_no_log_line() {
         assert_no_canary(&canaries, "a result or error", text);
     }
     let lines = log.lines();
-    assert!(
-        lines
-            .iter()
-            .filter(|line| line.contains("TrueFoundry API call"))
-            .count()
-            >= 9,
-        "the capture saw the client's calls: {lines:#?}"
+    assert_eq!(
+        attempt_lines(&lines),
+        client.request_count(),
+        "the capture saw every attempt: {lines:#?}"
     );
     for line in &lines {
         assert_no_canary(&canaries, "a log line", line);
@@ -1591,8 +1608,8 @@ async fn emulator_canaries_reach_no_error_log_or_request_log() {
     record(format!("{error} {error:?}"));
     // A server that echoes the request body into its error message.
     let echo = Stub::start(vec![Reply::error(422, "").echoing()]).await;
-    let error = echo
-        .client()
+    let echo_client = echo.client();
+    let error = echo_client
         .set_secrets("sg1", &[set("A", Some(ECHOED))])
         .await
         .expect_err("echo");
@@ -1606,16 +1623,16 @@ async fn emulator_canaries_reach_no_error_log_or_request_log() {
         admin.delete_secret_group(&group.id, false).await
     ));
     emulator.shutdown().await;
+    let attempts = admin.request_count() + viewer.request_count() + echo_client.request_count();
 
     for text in &texts {
         assert_no_canary(&canaries, "a result or error", text);
     }
     let lines = log.lines();
-    assert!(
-        lines
-            .iter()
-            .any(|line| line.contains("TrueFoundry API call")),
-        "{lines:#?}"
+    assert_eq!(
+        attempt_lines(&lines),
+        attempts,
+        "the capture saw every attempt: {lines:#?}"
     );
     for line in &lines {
         assert_no_canary(&canaries, "a log line", line);
