@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
@@ -70,6 +70,8 @@ impl Reply {
 /// What the stub saw of one request.
 #[derive(Clone, Debug)]
 struct Seen {
+    /// The client's end of the TCP connection the request came on.
+    peer: SocketAddr,
     method: Method,
     path: String,
     query: String,
@@ -98,6 +100,7 @@ struct Script {
 
 async fn answer(
     State(script): State<Script>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -110,6 +113,7 @@ async fn answer(
         .unwrap_or("")
         .to_owned();
     script.seen.lock().unwrap().push(Seen {
+        peer,
         method,
         path: uri.path().to_owned(),
         query: uri.query().unwrap_or("").to_owned(),
@@ -156,7 +160,8 @@ impl Stub {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, service).await });
         Stub { addr, script }
     }
 
@@ -259,6 +264,22 @@ async fn a_call_carries_auth_user_agent_and_the_api_prefix() {
         "{agent}"
     );
     assert_eq!(client.request_count(), 1);
+}
+
+#[tokio::test]
+async fn calls_and_clones_share_one_connection() {
+    let ok = Reply::json(200, json!({"data": group_json("sg1", "g")}));
+    let stub = Stub::start(vec![ok.clone(), ok.clone(), ok]).await;
+    let client = stub.client();
+    client.get_secret_group("sg1").await.expect("first");
+    client.get_secret_group("sg1").await.expect("second");
+    client
+        .clone()
+        .get_secret_group("sg1")
+        .await
+        .expect("from a clone");
+    let peers: Vec<_> = stub.seen().iter().map(|seen| seen.peer).collect();
+    assert_eq!(peers, [peers[0]; 3], "one kept-alive connection");
 }
 
 #[tokio::test]
@@ -853,7 +874,14 @@ async fn tls_stub(replies: Vec<Reply>) -> (String, String) {
 
     let script = Script::default();
     script.replies.lock().unwrap().extend(replies);
-    let app = axum::Router::new().fallback(answer).with_state(script);
+    // The handler wants the peer address, which only plain TCP serving provides; a fixed one
+    // stands in (these tests do not look at it).
+    let app = axum::Router::new()
+        .fallback(answer)
+        .with_state(script)
+        .layer(axum::extract::connect_info::MockConnectInfo(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+        ));
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
