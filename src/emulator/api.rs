@@ -440,45 +440,47 @@ async fn put_manifest(
         .with_field("manifest.integration_fqn", "unknown integration"));
     }
     let now = now();
-    let group = state.store().commit(|groups| {
-        let existing = groups
-            .iter_mut()
-            .find(|group| group.tenant == caller.tenant && group.name() == manifest.name);
-        let Some(existing) = existing else {
-            let group = Group::new(&caller, manifest, &now);
-            // DECISION: a dry run of a create returns the would-be group with a fresh id that is
-            // not reserved.
-            if !dry_run {
-                groups.push(group.clone());
+    let group = state
+        .commit(|groups| {
+            let existing = groups
+                .iter_mut()
+                .find(|group| group.tenant == caller.tenant && group.name() == manifest.name);
+            let Some(existing) = existing else {
+                let group = Group::new(&caller, manifest, &now);
+                // DECISION: a dry run of a create returns the would-be group with a fresh id that is
+                // not reserved.
+                if !dry_run {
+                    groups.push(group.clone());
+                }
+                return Ok((group, !dry_run));
+            };
+            // An existing group the caller cannot see still blocks its name: 403 rather than 404,
+            // since the caller asked to create, not to read.
+            if existing.access(&caller) < Access::Admin {
+                return Err(denied(&caller, existing, ROLE_ADMIN));
             }
-            return Ok((group, !dry_run));
-        };
-        // An existing group the caller cannot see still blocks its name: 403 rather than 404,
-        // since the caller asked to create, not to read.
-        if existing.access(&caller) < Access::Admin {
-            return Err(denied(&caller, existing, ROLE_ADMIN));
-        }
-        // DECISION: the integration of a group is fixed once created.
-        if existing.manifest.integration_fqn != manifest.integration_fqn {
-            return Err(ApiError::conflict(format!(
-                "secret group {} uses integration {:?}; it cannot move to {:?}",
-                existing.fqn(),
-                existing.manifest.integration_fqn,
-                manifest.integration_fqn
-            ))
-            .with_field("manifest.integration_fqn", "cannot change"));
-        }
-        let changed = existing.manifest != manifest;
-        let mut updated = existing.clone();
-        if changed {
-            updated.manifest = manifest;
-            updated.updated_at = now;
-        }
-        if !dry_run {
-            *existing = updated.clone();
-        }
-        Ok((updated, changed && !dry_run))
-    })?;
+            // DECISION: the integration of a group is fixed once created.
+            if existing.manifest.integration_fqn != manifest.integration_fqn {
+                return Err(ApiError::conflict(format!(
+                    "secret group {} uses integration {:?}; it cannot move to {:?}",
+                    existing.fqn(),
+                    existing.manifest.integration_fqn,
+                    manifest.integration_fqn
+                ))
+                .with_field("manifest.integration_fqn", "cannot change"));
+            }
+            let changed = existing.manifest != manifest;
+            let mut updated = existing.clone();
+            if changed {
+                updated.manifest = manifest;
+                updated.updated_at = now;
+            }
+            if !dry_run {
+                *existing = updated.clone();
+            }
+            Ok((updated, changed && !dry_run))
+        })
+        .await?;
     Ok(Json(DataOut {
         data: group_out(&group),
     }))
@@ -544,23 +546,25 @@ async fn create_group(
         owned_by: None,
     };
     let now = now();
-    let group = state.store().commit(|groups| {
-        if let Some(existing) = groups
-            .iter()
-            .find(|group| group.tenant == caller.tenant && group.name() == manifest.name)
-        {
-            return Err(ApiError::conflict(format!(
-                "secret group {} already exists",
-                existing.fqn()
-            )));
-        }
-        let mut group = Group::new(&caller, manifest, &now);
-        if !entries.is_empty() {
-            apply_secret_list(&mut group, entries, &caller, &now)?;
-        }
-        groups.push(group.clone());
-        Ok((group, true))
-    })?;
+    let group = state
+        .commit(|groups| {
+            if let Some(existing) = groups
+                .iter()
+                .find(|group| group.tenant == caller.tenant && group.name() == manifest.name)
+            {
+                return Err(ApiError::conflict(format!(
+                    "secret group {} already exists",
+                    existing.fqn()
+                )));
+            }
+            let mut group = Group::new(&caller, manifest, &now);
+            if !entries.is_empty() {
+                apply_secret_list(&mut group, entries, &caller, &now)?;
+            }
+            groups.push(group.clone());
+            Ok((group, true))
+        })
+        .await?;
     Ok(Json(DataOut {
         data: group_out(&group),
     }))
@@ -577,15 +581,17 @@ async fn put_secrets(
     let input: SecretsPutIn = parse_body(&body, BodyKind::CarriesValues)?;
     let entries = secret_entries(&slot, input.secrets);
     let now = now();
-    let group = state.store().commit(|groups| {
-        let (index, access) = find_group(groups, &caller, &id)?;
-        let group = &mut groups[index];
-        if access < Access::Editor {
-            return Err(denied(&caller, group, ROLE_EDITOR));
-        }
-        let changed = apply_secret_list(group, entries, &caller, &now)?;
-        Ok((group.clone(), changed))
-    })?;
+    let group = state
+        .commit(|groups| {
+            let (index, access) = find_group(groups, &caller, &id)?;
+            let group = &mut groups[index];
+            if access < Access::Editor {
+                return Err(denied(&caller, group, ROLE_EDITOR));
+            }
+            let changed = apply_secret_list(group, entries, &caller, &now)?;
+            Ok((group.clone(), changed))
+        })
+        .await?;
     Ok(Json(DataOut {
         data: group_out(&group),
     }))
@@ -599,14 +605,16 @@ async fn delete_group(
     query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
     check_force_delete(query)?;
-    state.store().commit(|groups| {
-        let (index, access) = find_group(groups, &caller, &id)?;
-        if access < Access::Admin {
-            return Err(denied(&caller, &groups[index], ROLE_ADMIN));
-        }
-        groups.remove(index);
-        Ok(((), true))
-    })?;
+    state
+        .commit(|groups| {
+            let (index, access) = find_group(groups, &caller, &id)?;
+            if access < Access::Admin {
+                return Err(denied(&caller, &groups[index], ROLE_ADMIN));
+            }
+            groups.remove(index);
+            Ok(((), true))
+        })
+        .await?;
     Ok(Json(Value::Object(Default::default())))
 }
 
@@ -718,16 +726,18 @@ async fn delete_secret(
 ) -> Result<Json<u32>, ApiError> {
     check_force_delete(query)?;
     let now = now();
-    state.store().commit(|groups| {
-        let (group_index, secret_index, access) = find_secret(groups, &caller, &id)?;
-        let group = &mut groups[group_index];
-        if access < Access::Editor {
-            return Err(denied(&caller, group, ROLE_EDITOR));
-        }
-        let removed = group.secrets.remove(secret_index);
-        slot.update(|fields| fields.keys = vec![removed.key]);
-        group.updated_at = now;
-        Ok(((), true))
-    })?;
+    state
+        .commit(|groups| {
+            let (group_index, secret_index, access) = find_secret(groups, &caller, &id)?;
+            let group = &mut groups[group_index];
+            if access < Access::Editor {
+                return Err(denied(&caller, group, ROLE_EDITOR));
+            }
+            let removed = group.secrets.remove(secret_index);
+            slot.update(|fields| fields.keys = vec![removed.key]);
+            group.updated_at = now;
+            Ok(((), true))
+        })
+        .await?;
     Ok(Json(1))
 }
