@@ -49,9 +49,14 @@ fn providers_schema_json_shows_the_provider_schema() {
             ours.is_object(),
             "{terraform}: no schema for {PROVIDER_ADDRESS} in {schema:#}"
         );
-        assert!(
-            ours["provider"]["block"].is_object(),
-            "{terraform}: the provider entry lacks its configuration block: {ours:#}"
+        let host = &ours["provider"]["block"]["attributes"]["host"];
+        assert_eq!(
+            host["type"], "string",
+            "{terraform}: the provider configuration lacks a string `host`: {ours:#}"
+        );
+        assert_eq!(
+            ours["provider"]["block"]["attributes"]["api_key"]["sensitive"], true,
+            "{terraform}: `api_key` must be sensitive: {ours:#}"
         );
     });
 }
