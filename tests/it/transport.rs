@@ -129,8 +129,8 @@ fn provider_config(host: &str, ca_cert_pem: Option<&str>) -> Value {
     Value::object([
         ("host", Value::string(host)),
         ("api_key", Value::string(ACME_KEY)),
-        // A certificate failure is not worth retrying; keep failing runs short.
-        ("max_retries", Value::Number(0.into())),
+        // The default retries: a refused certificate must not be retried all the same.
+        ("max_retries", Value::Null),
         ("request_timeout", Value::Null),
         (
             "ca_cert_pem",
@@ -214,11 +214,20 @@ fn assert_certificate_failure(diagnostics: &Diagnostics, what: &str) {
         error.summary, "TrueFoundry Unreachable",
         "{what}: {error:?}"
     );
+    eprintln!("{what}: {}", error.detail);
     let detail = error.detail.to_lowercase();
     assert!(
         detail.contains("certificate"),
         "{what}: the detail names the certificate problem: {}",
         error.detail
+    );
+    assert!(
+        error.detail.contains("`ca_cert_pem` (or TFY_CA_CERT)"),
+        "{what}: the detail names the setting that fixes it"
+    );
+    assert!(
+        error.detail.contains("after 1 attempt"),
+        "{what}: a refused certificate is not retried"
     );
     assert!(
         !error.detail.contains(ACME_KEY) && !error.detail.contains("tls-t0ken"),
