@@ -637,6 +637,29 @@ fn write_only_values_are_sent_once_per_version_and_never_returned() {
         let settled = tf.run(Some(&rotated.managed), &bumped).await;
         assert_eq!(settled.action, Action::NoOp);
 
+        // Another key's new value is sent alone: K's value is not sent again with it.
+        let other_changed = tf.config(
+            "wo-lifecycle",
+            &[
+                ("K", Mode::WriteOnly("wo-canary-2", "2")),
+                ("V", Mode::Value("plain-v2")),
+            ],
+        );
+        let mark = emulator.mark();
+        let changed = tf.run(Some(&settled.managed), &other_changed).await;
+        assert_eq!(changed.action, Action::Update);
+        assert_eq!(
+            unknown_versions(&changed.planned),
+            BTreeSet::from(["V".to_owned()])
+        );
+        let requests = emulator.requests_since(mark);
+        assert_eq!(values_sent(&requests), BTreeMap::from([("V".into(), 1)]));
+        assert_eq!(versions(&changed.managed.state)["K"], rotated_versions["K"]);
+        // Back to the previous value for the imports below.
+        let settled = tf.run(Some(&changed.managed), &bumped).await;
+        assert_eq!(settled.action, Action::Update);
+        let rotated_versions = versions(&settled.managed.state);
+
         // Import by id, by fqn, and the write-only form: value_wo is null in every imported state
         // (ImportResourceState and the ReadResource after it). The plain form brings `value`s in,
         // by design; the write-only form brings in keys and versions and no value at all.
@@ -701,21 +724,39 @@ fn switching_between_value_write_only_and_unmanaged_sends_no_value() {
 
         let mut managed = created.managed;
         let mut switches = 0;
-        for mode in [
+        let modes = [
             Mode::WriteOnly("wo-canary-switch", "1"),
             Mode::Unmanaged,
             Mode::WriteOnly("wo-canary-switch-again", "7"),
             Mode::Value("kept-value"),
-        ] {
-            let config = tf.config("mode-switch", &[("K", mode)]);
+        ];
+        let extra_values = ["n-0", "n-1", "n-2", "n-3"];
+        for (round, mode) in modes.into_iter().enumerate() {
+            // Each switch also adds a key, so that a write does happen: it must carry only
+            // the new key's value.
+            let new_key = format!("N{round}");
+            let mut secrets = vec![("K".to_owned(), mode)];
+            for (i, value) in extra_values.iter().enumerate().take(round + 1) {
+                secrets.push((format!("N{i}"), Mode::Value(value)));
+            }
+            let secrets: Vec<(&str, Mode<'_>)> =
+                secrets.iter().map(|(k, m)| (k.as_str(), *m)).collect();
+            let config = tf.config("mode-switch", &secrets);
             let mark = emulator.mark();
             let outcome = tf.run(Some(&managed), &config).await;
-            assert!(
-                unknown_versions(&outcome.planned).is_empty(),
+            assert_eq!(outcome.action, Action::Update);
+            assert_eq!(
+                unknown_versions(&outcome.planned),
+                BTreeSet::from([new_key.clone()]),
                 "a mode switch plans no new version"
             );
             let requests = emulator.requests_since(mark);
-            assert!(values_sent(&requests).is_empty(), "{requests:?}");
+            assert!(writes(&requests) > 0);
+            assert_eq!(
+                values_sent(&requests),
+                BTreeMap::from([(new_key, 1)]),
+                "{requests:?}"
+            );
             assert_eq!(versions(&outcome.managed.state)["K"], version);
             assert_eq!(server_values(&emulator, &id).await["K"], "kept-value");
             managed = outcome.managed;
