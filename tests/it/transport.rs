@@ -401,3 +401,48 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .unwrap()
         .block_on(future)
 }
+
+#[test]
+fn the_emulator_keeps_its_faults_under_tls_and_wants_cert_and_key_together() {
+    let pki = Pki::generate("Private Control Plane CA", &["localhost", "127.0.0.1"]);
+    let cert = pki.dir.path().join("server.pem");
+    let key = pki.dir.path().join("server.key");
+    let emulator = Emulator::start_with(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--fault-drop-rate",
+        "1",
+    ]);
+    let client = api_client(&emulator.base_url, Some(&pki.ca_pem));
+    let dropped = emulator.block_on(client.get_secret_group("any"));
+    match dropped {
+        Err(truefoundry_provider::client::Error::Transport { message, .. }) => {
+            assert!(!message.contains("certificate"), "{message}")
+        }
+        other => panic!("a dropped connection, not {other:?}"),
+    }
+    let logged = emulator.requests();
+    assert_eq!(
+        logged.len(),
+        1,
+        "the handshake passed and the request was logged"
+    );
+
+    for args in [
+        vec!["--tls-cert", cert.to_str().unwrap()],
+        vec!["--tls-key", key.to_str().unwrap()],
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_truefoundry-emulator"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("--tls-cert and --tls-key go together"),
+            "{stderr}"
+        );
+    }
+}
