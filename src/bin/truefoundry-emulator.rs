@@ -22,6 +22,8 @@ Options:
   --config FILE            JSON file with tenants, integrations and API keys (default: tenant
                            `demo`, one tenant-admin key from TFY_API_KEY, or a generated one)
   --request-log FILE       append one JSON line per request to FILE (default: stderr)
+  --tls-cert FILE          serve HTTPS with this PEM certificate chain (needs --tls-key)
+  --tls-key FILE           the PEM private key of --tls-cert
   --fault-latency-ms N     add N milliseconds to every API request
   --fault-429-rate R       answer a share R (0..1) of API requests with 429 and Retry-After
   --fault-retry-after S    the Retry-After seconds of injected 429s (default 1)
@@ -30,7 +32,7 @@ Options:
   --fault-seed N           seed of the fault generator (same seed, same faults)
   -h, --help               print this help
 
-When ready it prints one line on stdout: `listening on http://HOST:PORT`.
+When ready it prints one line on stdout: `listening on http://HOST:PORT` (`https://` with TLS).
 ";
 
 struct Args {
@@ -38,6 +40,8 @@ struct Args {
     data_dir: Option<PathBuf>,
     config: Option<PathBuf>,
     request_log: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     latency_ms: Option<u64>,
     rate_429: Option<f64>,
     retry_after_secs: Option<u64>,
@@ -53,6 +57,8 @@ fn parse_args(mut raw: impl Iterator<Item = String>) -> anyhow::Result<Option<Ar
         data_dir: None,
         config: None,
         request_log: None,
+        tls_cert: None,
+        tls_key: None,
         latency_ms: None,
         rate_429: None,
         retry_after_secs: None,
@@ -85,6 +91,8 @@ fn parse_args(mut raw: impl Iterator<Item = String>) -> anyhow::Result<Option<Ar
             "--data-dir" => args.data_dir = Some(value()?.into()),
             "--config" => args.config = Some(value()?.into()),
             "--request-log" => args.request_log = Some(value()?.into()),
+            "--tls-cert" => args.tls_cert = Some(value()?.into()),
+            "--tls-key" => args.tls_key = Some(value()?.into()),
             "--fault-latency-ms" => args.latency_ms = Some(number(&name, &value()?)?),
             "--fault-429-rate" => args.rate_429 = Some(number(&name, &value()?)?),
             "--fault-retry-after" => args.retry_after_secs = Some(number(&name, &value()?)?),
@@ -93,6 +101,9 @@ fn parse_args(mut raw: impl Iterator<Item = String>) -> anyhow::Result<Option<Ar
             "--fault-seed" => args.seed = Some(number(&name, &value()?)?),
             _ => bail!("unknown argument {flag:?} (see --help)"),
         }
+    }
+    if args.tls_cert.is_some() != args.tls_key.is_some() {
+        bail!("--tls-cert and --tls-key go together (see --help)");
     }
     Ok(Some(args))
 }
@@ -125,6 +136,8 @@ fn options(args: Args) -> anyhow::Result<EmulatorOptions> {
     let mut options = EmulatorOptions::new(config);
     options.data_dir = args.data_dir;
     options.request_log = args.request_log;
+    options.tls_cert = args.tls_cert;
+    options.tls_key = args.tls_key;
     let faults = &mut options.faults;
     if let Some(ms) = args.latency_ms {
         faults.latency = Duration::from_millis(ms);

@@ -72,6 +72,8 @@ enum Attempt {
     },
     Failed {
         connect_failed: bool,
+        /// The server's TLS certificate was refused: trying again cannot help.
+        certificate_refused: bool,
         message: String,
     },
     /// An answer longer than the body limit; reading stopped there.
@@ -179,8 +181,13 @@ impl Transport {
                     retry::may_retry(request.idempotent, Some(status.as_u16()), false),
                     *retry_after,
                 ),
-                Attempt::Failed { connect_failed, .. } => (
-                    retry::may_retry(request.idempotent, None, *connect_failed),
+                Attempt::Failed {
+                    connect_failed,
+                    certificate_refused,
+                    ..
+                } => (
+                    !certificate_refused
+                        && retry::may_retry(request.idempotent, None, *connect_failed),
                     None,
                 ),
                 Attempt::Oversized { .. } => (false, None),
@@ -241,10 +248,12 @@ impl Transport {
             Ok(Ok(answered)) => answered,
             Ok(Err(error)) => Attempt::Failed {
                 connect_failed: error.is_connect(),
+                certificate_refused: certificate_refused(&error),
                 message: transport_message(&error),
             },
             Err(_) => Attempt::Failed {
                 connect_failed: false,
+                certificate_refused: false,
                 message: format!("no complete answer within {:?}", self.request_timeout),
             },
         };
@@ -407,6 +416,30 @@ fn transport_message(error: &reqwest::Error) -> String {
         Some(cause) => format!("{kind}: {}", error_chain(cause)),
         None => kind.to_owned(),
     }
+}
+
+/// True when rustls refused the server's certificate somewhere in the error's causes. An
+/// `io::Error` hides the error it wraps from `source()` (and may wrap another `io::Error`), so
+/// each cause is also unwrapped.
+fn certificate_refused(error: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let mut inner = cause;
+        while let Some(wrapped) = inner
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            inner = wrapped;
+        }
+        if matches!(
+            inner.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::InvalidCertificate(_))
+        ) {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {

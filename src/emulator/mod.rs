@@ -20,6 +20,7 @@ mod request_log;
 mod store;
 #[cfg(test)]
 mod tests;
+mod tls;
 mod wire;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -58,6 +59,9 @@ pub struct EmulatorOptions {
     pub faults: Faults,
     /// File for the request log (appended); `None` logs to stderr.
     pub request_log: Option<PathBuf>,
+    /// PEM certificate chain and PEM private key: serve HTTPS instead of HTTP. Both or neither.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl EmulatorOptions {
@@ -67,6 +71,8 @@ impl EmulatorOptions {
             config,
             data_dir: None,
             request_log: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -174,25 +180,42 @@ pub async fn spawn_on(
     addr: SocketAddr,
     options: EmulatorOptions,
 ) -> anyhow::Result<RunningEmulator> {
+    let acceptor = match (&options.tls_cert, &options.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        (None, None) => None,
+        _ => anyhow::bail!("a TLS certificate needs its key, and a key its certificate"),
+    };
     let state = AppState::new(options)?;
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = axum::serve(
-        DroppableListener(listener),
-        app(state).into_make_service_with_connect_info::<Connection>(),
-    )
-    .with_graceful_shutdown(async {
+    let stopped = async {
         let _ = stopped.await;
-    });
-    let task = tokio::spawn(async move {
-        // Accept errors are retried inside the listener, so this ends only on shutdown.
-        let _ = server.await;
-    });
+    };
+    let service = app(state).into_make_service_with_connect_info::<Connection>();
+    let listener = DroppableListener(listener);
+    let tls = acceptor.is_some();
+    // Accept errors are retried inside the listeners, so a server ends only on shutdown.
+    let task = match acceptor {
+        Some(acceptor) => {
+            let server = axum::serve(tls::TlsListener::new(listener, acceptor), service)
+                .with_graceful_shutdown(stopped);
+            tokio::spawn(async move {
+                let _ = server.await;
+            })
+        }
+        None => {
+            let server = axum::serve(listener, service).with_graceful_shutdown(stopped);
+            tokio::spawn(async move {
+                let _ = server.await;
+            })
+        }
+    };
     Ok(RunningEmulator {
         addr,
+        tls,
         stop: Some(stop),
         task: Some(task),
     })
@@ -201,14 +224,16 @@ pub async fn spawn_on(
 /// A serving emulator; dropping it stops it abruptly, `shutdown` stops it gracefully.
 pub struct RunningEmulator {
     pub addr: SocketAddr,
+    tls: bool,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
 
 impl RunningEmulator {
-    /// `http://127.0.0.1:PORT`, without the `/api/svc` prefix.
+    /// `http://127.0.0.1:PORT` (`https://` when serving TLS), without the `/api/svc` prefix.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops accepting, lets requests in flight finish (up to 5 s), then stops.

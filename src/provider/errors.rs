@@ -46,6 +46,12 @@ pub fn api_error(diags: &mut Diagnostics, action: &str, err: &Error) {
             "The control plane failed after every retry. Apply again later; nothing was lost, since \
              every write is a complete, repeatable request.",
         ),
+        Error::Transport { message, .. } if message.contains("certificate") => (
+            "TrueFoundry Unreachable",
+            "The control plane's TLS certificate was not accepted. If it is signed by a private CA, \
+             set `ca_cert_pem` (or TFY_CA_CERT) to that CA's PEM certificate, and check that `host` \
+             is a name the certificate was issued for. Certificate verification cannot be turned off.",
+        ),
         Error::Transport { .. } => (
             "TrueFoundry Unreachable",
             "Check `host` (or TFY_HOST), the network, and `request_timeout`.",
@@ -66,6 +72,30 @@ pub fn api_error(diags: &mut Diagnostics, action: &str, err: &Error) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_certificate_failure_points_at_the_ca_setting() {
+        let transport = |message: &str| Error::Transport {
+            method: "GET".into(),
+            path: "/v1/secret-groups".into(),
+            attempts: 1,
+            message: message.into(),
+        };
+        let mut diags = Diagnostics::new();
+        api_error(
+            &mut diags,
+            "reading",
+            &transport("could not connect: invalid peer certificate: UnknownIssuer"),
+        );
+        api_error(
+            &mut diags,
+            "reading",
+            &transport("could not connect: refused"),
+        );
+        assert_eq!(diags.0[0].summary, "TrueFoundry Unreachable");
+        assert!(diags.0[0].detail.contains("`ca_cert_pem` (or TFY_CA_CERT)"));
+        assert!(!diags.0[1].detail.contains("ca_cert_pem"));
+    }
 
     #[test]
     fn the_detail_names_the_action_the_failure_and_the_fix() {

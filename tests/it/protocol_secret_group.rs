@@ -1,0 +1,978 @@
+//! The real provider binary over tfplugin6, driven the way Terraform 1.11 (client capabilities,
+//! write-only config) and Terraform 1.0.3 (no capabilities) drive it, against the emulator binary.
+//! These do not depend on which Terraform is installed.
+//!
+//! The driver below follows Terraform's resource walk: ValidateResourceConfig, then for an
+//! existing object UpgradeResourceState and ReadResource, then PlanResourceChange with the
+//! proposed new state Terraform computes (config merged with prior), and ApplyResourceChange
+//! after a re-plan. Every response is checked for what Terraform checks (write-only attributes
+//! null; the plan valid against config and prior; the applied state compatible with the plan),
+//! and for the write-only values themselves anywhere in it, private data included.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use truefoundry_provider::client::{Client, ListSecretsQuery};
+use truefoundry_provider::diag::{AttributePath, Diagnostics, Severity};
+use truefoundry_provider::server::proto::tfplugin6 as pb;
+use truefoundry_provider::value::{self, Type, Value};
+
+use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, LoggedRequest};
+use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient};
+
+const GROUP: &str = "truefoundry_secret_group";
+/// Every write-only value in these tests starts with this, so a leak is easy to find.
+const WO_MARK: &str = "wo-canary-";
+
+// ---------------------------------------------------------------------------------------------
+// A Terraform-like driver
+// ---------------------------------------------------------------------------------------------
+
+struct Tf {
+    _plugin: PluginProcess,
+    client: TfClient,
+    schema: pb::get_provider_schema::Response,
+    /// Write-only values sent in configs so far; none may come back.
+    written: BTreeSet<String>,
+}
+
+/// A managed object as Terraform keeps it: state plus private bytes.
+#[derive(Clone, Debug)]
+struct Managed {
+    state: Value,
+    private: Vec<u8>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Action {
+    Create,
+    Update,
+    NoOp,
+}
+
+struct Outcome {
+    action: Action,
+    planned: Value,
+    managed: Managed,
+}
+
+/// How one key's value is managed in a config.
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    Value(&'a str),
+    /// `value_wo` and `value_wo_version`.
+    WriteOnly(&'a str, &'a str),
+    Unmanaged,
+}
+
+impl Tf {
+    async fn start(terraform: Terraform, emulator: &Emulator, api_key: &str) -> Tf {
+        let plugin = PluginProcess::start(Launch::default()).await.unwrap();
+        let mut client = plugin.connect(terraform).await.unwrap();
+        let schema = client.get_schema().await.unwrap();
+        let config = Value::object([
+            ("host", Value::string(&emulator.base_url)),
+            ("api_key", Value::string(api_key)),
+            ("max_retries", Value::Null),
+            ("request_timeout", Value::Null),
+            ("ca_cert_pem", Value::Null),
+        ]);
+        let diags = client.configure(&config).await.unwrap();
+        assert!(diags.is_empty(), "configure: {diags:?}");
+        Tf {
+            _plugin: plugin,
+            client,
+            schema,
+            written: BTreeSet::new(),
+        }
+    }
+
+    fn attributes(&self) -> &[pb::schema::Attribute] {
+        &self.schema.resource_schemas[GROUP]
+            .block
+            .as_ref()
+            .unwrap()
+            .attributes
+    }
+
+    fn resource_type(&self) -> Type {
+        self.client.resource_type(GROUP)
+    }
+
+    /// A resource config: every attribute null but `name` and `secrets`.
+    fn config(&mut self, name: &str, secrets: &[(&str, Mode<'_>)]) -> Value {
+        let mut config = null_object(&self.resource_type());
+        config.set("name", Value::string(name));
+        let entries = secrets.iter().map(|(key, mode)| {
+            let (value, value_wo, version) = match *mode {
+                Mode::Value(v) => (Value::string(v), Value::Null, Value::Null),
+                Mode::WriteOnly(v, n) => {
+                    self.written.insert(v.to_owned());
+                    (Value::Null, Value::string(v), Value::string(n))
+                }
+                Mode::Unmanaged => (Value::Null, Value::Null, Value::Null),
+            };
+            let entry = Value::object([
+                ("value", value),
+                ("value_wo", value_wo),
+                ("value_wo_version", version),
+            ]);
+            ((*key).to_owned(), entry)
+        });
+        config.set("secrets", Value::Map(entries.collect()));
+        config
+    }
+
+    /// No write-only value anywhere in `value` or `private`, and every `value_wo` null.
+    fn assert_clean(&self, what: &str, value: &Value, private: &[u8]) {
+        let mut strings = Vec::new();
+        collect_strings(value, &mut strings);
+        let private = String::from_utf8_lossy(private);
+        for secret in &self.written {
+            assert!(
+                !strings.iter().any(|s| s.contains(secret.as_str())),
+                "{what}: a write-only value came back"
+            );
+            assert!(
+                !private.contains(secret.as_str()),
+                "{what}: a write-only value is in private"
+            );
+        }
+        assert!(
+            !strings.iter().any(|s| s.contains(WO_MARK)),
+            "{what}: a write-only value came back"
+        );
+        assert_write_only_null(what, value);
+    }
+
+    /// Refresh as Terraform does before planning: upgrade the stored JSON, then read.
+    async fn refresh(&mut self, managed: &Managed) -> Option<Managed> {
+        let refreshed = self.refresh_unchecked(managed).await;
+        if let Some(refreshed) = &refreshed {
+            self.assert_clean("ReadResource", &refreshed.state, &refreshed.private);
+        }
+        refreshed
+    }
+
+    /// `refresh`, checking only that write-only attributes are null (for states that hold
+    /// values on purpose, such as a plain import).
+    async fn refresh_unchecked(&mut self, managed: &Managed) -> Option<Managed> {
+        let ty = self.resource_type();
+        let json = value::encode_json(&managed.state, &ty).unwrap();
+        let upgraded = self
+            .client
+            .upgrade(GROUP, 0, std::str::from_utf8(&json).unwrap())
+            .await
+            .unwrap();
+        assert!(
+            upgraded.diagnostics.is_empty(),
+            "{:?}",
+            upgraded.diagnostics
+        );
+        let upgraded = upgraded.state.unwrap();
+        assert_write_only_null("UpgradeResourceState", &upgraded);
+        let read = self
+            .client
+            .read(GROUP, &upgraded, managed.private.clone())
+            .await
+            .unwrap();
+        assert!(!read.diagnostics.has_errors(), "{:?}", read.diagnostics);
+        let state = read.state.unwrap();
+        assert_write_only_null("ReadResource", &state);
+        (!state.is_null()).then_some(Managed {
+            state,
+            private: read.private,
+        })
+    }
+
+    async fn plan(&mut self, prior: Option<&Managed>, config: &Value) -> (Value, Vec<u8>) {
+        let prior_state = prior.map_or(Value::Null, |m| m.state.clone());
+        let prior_private = prior.map_or(Vec::new(), |m| m.private.clone());
+        let proposed = proposed_new(self.attributes(), &prior_state, config);
+        let plan = self
+            .client
+            .plan(GROUP, &prior_state, &proposed, config, prior_private)
+            .await
+            .unwrap();
+        assert!(
+            !plan.diagnostics.has_errors(),
+            "plan: {:?}",
+            plan.diagnostics
+        );
+        assert!(plan.requires_replace.is_empty(), "no replacement here");
+        let planned = plan.planned_state.unwrap();
+        self.assert_clean("PlanResourceChange", &planned, &plan.planned_private);
+        assert_plan_valid(self.attributes(), &prior_state, config, &planned);
+        (planned, plan.planned_private)
+    }
+
+    /// One `terraform apply` of `config` over `prior`.
+    async fn run(&mut self, prior: Option<&Managed>, config: &Value) -> Outcome {
+        let diags = self.client.validate_resource(GROUP, config).await.unwrap();
+        assert!(diags.is_empty(), "validate: {diags:?}");
+        let prior = match prior {
+            Some(managed) => self.refresh(managed).await,
+            None => None,
+        };
+        let (planned, planned_private) = self.plan(prior.as_ref(), config).await;
+        let action = match &prior {
+            None => Action::Create,
+            Some(p) if p.state == planned => Action::NoOp,
+            Some(_) => Action::Update,
+        };
+        if action == Action::NoOp {
+            let managed = prior.unwrap();
+            return Outcome {
+                action,
+                planned,
+                managed,
+            };
+        }
+        // Terraform plans again during apply and insists on the same plan.
+        let (replanned, _) = self.plan(prior.as_ref(), config).await;
+        assert_eq!(replanned, planned, "inconsistent final plan");
+        let prior_state = prior.as_ref().map_or(Value::Null, |m| m.state.clone());
+        let applied = self
+            .client
+            .apply(GROUP, &prior_state, &planned, config, planned_private)
+            .await
+            .unwrap();
+        assert!(
+            !applied.diagnostics.has_errors(),
+            "apply: {:?}",
+            applied.diagnostics
+        );
+        let state = applied.state.unwrap();
+        self.assert_clean("ApplyResourceChange", &state, &applied.private);
+        assert!(state.is_wholly_known(), "applied state has unknowns");
+        assert_compatible(&planned, &state, "");
+        Outcome {
+            action,
+            planned,
+            managed: Managed {
+                state,
+                private: applied.private,
+            },
+        }
+    }
+
+    fn data_source_config(&self, lookup: (&str, &str), include_values: Option<bool>) -> Value {
+        let mut config = null_object(&self.client.data_source_type(GROUP));
+        config.set(lookup.0, Value::string(lookup.1));
+        config.set(
+            "include_values",
+            include_values.map_or(Value::Null, Value::Bool),
+        );
+        config
+    }
+
+    fn ephemeral_config(&self, lookup: (&str, &str)) -> Value {
+        let mut config = null_object(&self.client.ephemeral_type(GROUP));
+        config.set(lookup.0, Value::string(lookup.1));
+        config
+    }
+}
+
+/// Every `secrets[*].value_wo` of a state or plan is null.
+fn assert_write_only_null(what: &str, value: &Value) {
+    if let Some(secrets) = value.get("secrets").as_entries() {
+        for (key, entry) in secrets {
+            assert!(
+                entry.get("value_wo").is_null(),
+                "{what}: secrets[{key:?}].value_wo is not null"
+            );
+        }
+    }
+}
+
+fn null_object(ty: &Type) -> Value {
+    match ty {
+        Type::Object(attributes) => Value::Object(
+            attributes
+                .keys()
+                .map(|name| (name.clone(), Value::Null))
+                .collect(),
+        ),
+        other => panic!("not an object type: {other:?}"),
+    }
+}
+
+fn collect_strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::List(items) | Value::Set(items) | Value::Tuple(items) => {
+            items.iter().for_each(|v| collect_strings(v, out))
+        }
+        Value::Map(entries) | Value::Object(entries) => {
+            entries.values().for_each(|v| collect_strings(v, out))
+        }
+        Value::Dynamic(_, inner) => collect_strings(inner, out),
+        _ => {}
+    }
+}
+
+/// Terraform's proposed new state (objchange.ProposedNew) for top-level attributes: computed-only
+/// take the prior value, optional+computed the config value unless null, the rest the config.
+fn proposed_new(attributes: &[pb::schema::Attribute], prior: &Value, config: &Value) -> Value {
+    let prior_of = |name: &str| {
+        if prior.is_null() {
+            Value::Null
+        } else {
+            prior.get(name).clone()
+        }
+    };
+    Value::Object(
+        attributes
+            .iter()
+            .map(|a| {
+                let configured = config.get(&a.name).clone();
+                let value = if a.computed && (!a.optional || configured.is_null()) {
+                    prior_of(&a.name)
+                } else {
+                    configured
+                };
+                (a.name.clone(), value)
+            })
+            .collect(),
+    )
+}
+
+/// `secrets` of a config as a plan must show it: write-only values null.
+fn without_write_only(secrets: &Value) -> Value {
+    match secrets {
+        Value::Map(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|(key, entry)| {
+                    let mut entry = entry.clone();
+                    entry.set("value_wo", Value::Null);
+                    (key.clone(), entry)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// objchange.AssertPlanValid, per top-level attribute.
+fn assert_plan_valid(
+    attributes: &[pb::schema::Attribute],
+    prior: &Value,
+    config: &Value,
+    planned: &Value,
+) {
+    for a in attributes {
+        let name = a.name.as_str();
+        let mut configured = config.get(name).clone();
+        if name == "secrets" {
+            configured = without_write_only(&configured);
+        }
+        let planned_value = planned.get(name);
+        let prior_value = if prior.is_null() {
+            &Value::Null
+        } else {
+            prior.get(name)
+        };
+        let valid = *planned_value == configured
+            || (!prior.is_null() && !configured.is_null() && planned_value == prior_value)
+            || (configured.is_null() && a.computed)
+            || (configured.is_null() && planned_value.is_null());
+        assert!(
+            valid,
+            "invalid plan for {name}: planned {planned_value:?}, config {configured:?}"
+        );
+    }
+}
+
+/// objchange.AssertObjectCompatible: every known planned leaf is what was applied.
+fn assert_compatible(planned: &Value, applied: &Value, path: &str) {
+    match (planned, applied) {
+        (Value::Unknown, applied) => assert!(!applied.is_unknown(), "{path} still unknown"),
+        (Value::Object(p), Value::Object(a)) | (Value::Map(p), Value::Map(a)) => {
+            assert_eq!(
+                p.keys().collect::<Vec<_>>(),
+                a.keys().collect::<Vec<_>>(),
+                "{path}: elements appeared or vanished"
+            );
+            for (key, value) in p {
+                assert_compatible(value, &a[key], &format!("{path}.{key}"));
+            }
+        }
+        (p, a) => assert_eq!(p, a, "{path}: applied differs from the plan"),
+    }
+}
+
+/// The keys whose `secret_versions` entry is unknown in a plan (their values will be sent).
+fn unknown_versions(planned: &Value) -> BTreeSet<String> {
+    planned
+        .get("secret_versions")
+        .as_entries()
+        .expect("secret_versions is a known map")
+        .iter()
+        .filter(|(_, v)| v.is_unknown())
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+fn versions(state: &Value) -> BTreeMap<String, i64> {
+    state
+        .get("secret_versions")
+        .as_entries()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_number().unwrap().as_i64().unwrap()))
+        .collect()
+}
+
+/// How many logged requests carried a value for each key.
+fn values_sent(requests: &[LoggedRequest]) -> BTreeMap<String, usize> {
+    let mut sent = BTreeMap::new();
+    for request in requests {
+        for key in &request.keys_with_value {
+            *sent.entry(key.clone()).or_default() += 1;
+        }
+    }
+    sent
+}
+
+fn writes(requests: &[LoggedRequest]) -> usize {
+    requests.iter().filter(|r| r.is_write()).count()
+}
+
+fn api_client(emulator: &Emulator, key: &str) -> Client {
+    emulator.client(key)
+}
+
+/// The server's values of a group, by key.
+async fn server_values(emulator: &Emulator, group_id: &str) -> BTreeMap<String, String> {
+    api_client(emulator, ACME_KEY)
+        .list_secrets(&ListSecretsQuery {
+            secret_group_id: Some(group_id.to_owned()),
+            secret_fqns: Vec::new(),
+            with_value: true,
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.name, s.value.map(|v| v.expose().to_owned()).unwrap()))
+        .collect()
+}
+
+fn errors(diagnostics: &Diagnostics) -> Vec<&truefoundry_provider::diag::Diagnostic> {
+    diagnostics
+        .0
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect()
+}
+
+fn id_of(managed: &Managed) -> String {
+    managed.state.get("id").as_str().unwrap().to_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn schema_marks_value_wo_write_only_and_lists_the_ephemeral_resource() {
+    let emulator = Emulator::start();
+    block_on(async {
+        for terraform in [Terraform::V1_0_3, Terraform::V1_11] {
+            let tf = Tf::start(terraform, &emulator, ACME_KEY).await;
+            let secrets = tf
+                .attributes()
+                .iter()
+                .find(|a| a.name == "secrets")
+                .unwrap();
+            let nested = &secrets.nested_type.as_ref().unwrap().attributes;
+            let flags: BTreeMap<&str, (bool, bool)> = nested
+                .iter()
+                .map(|a| (a.name.as_str(), (a.write_only, a.sensitive)))
+                .collect();
+            assert_eq!(flags["value_wo"], (true, true));
+            assert_eq!(flags["value"], (false, true));
+            assert_eq!(flags["value_wo_version"], (false, false));
+            assert!(
+                tf.attributes().iter().all(|a| !a.write_only),
+                "only value_wo is write-only"
+            );
+            let ephemeral = &tf.schema.ephemeral_resource_schemas[GROUP];
+            let names: BTreeSet<&str> = ephemeral
+                .block
+                .as_ref()
+                .unwrap()
+                .attributes
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect();
+            for name in [
+                "fqn",
+                "name",
+                "id",
+                "keys",
+                "secret_values",
+                "secret_versions",
+            ] {
+                assert!(names.contains(name), "ephemeral schema lacks {name}");
+            }
+            assert!(tf.schema.data_source_schemas.contains_key(GROUP));
+        }
+    });
+}
+
+#[test]
+fn value_wo_is_refused_without_the_capability_and_accepted_with_it() {
+    let emulator = Emulator::start();
+    block_on(async {
+        let mut old = Tf::start(Terraform::V1_0_3, &emulator, ACME_KEY).await;
+        let mut new = Tf::start(Terraform::V1_11, &emulator, ACME_KEY).await;
+        let secrets = [
+            ("K", Mode::WriteOnly("wo-canary-refused", "1")),
+            ("V", Mode::Value("plain")),
+        ];
+
+        let config = old.config("wo-refused", &secrets);
+        let diags = old.client.validate_resource(GROUP, &config).await.unwrap();
+        let refused = errors(&diags);
+        assert_eq!(refused.len(), 1, "{diags:?}");
+        assert_eq!(refused[0].summary, "Write-Only Attribute Not Supported");
+        assert_eq!(
+            refused[0].path,
+            Some(AttributePath::root("secrets").key("K").attr("value_wo"))
+        );
+        assert!(refused[0].detail.contains("Terraform 1.11"), "{diags:?}");
+        assert!(!refused[0].detail.contains("wo-canary"));
+        // Without value_wo, 1.0.3 validates cleanly.
+        let plain = old.config("wo-refused", &[("V", Mode::Value("plain"))]);
+        assert!(
+            old.client
+                .validate_resource(GROUP, &plain)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let config = new.config("wo-refused", &secrets);
+        let diags = new.client.validate_resource(GROUP, &config).await.unwrap();
+        assert!(diags.is_empty(), "{diags:?}");
+        // Validation reaches no API.
+        assert_eq!(emulator.mark(), 0);
+    });
+}
+
+#[test]
+fn write_only_values_are_sent_once_per_version_and_never_returned() {
+    let emulator = Emulator::start();
+    block_on(async {
+        let mut tf = Tf::start(Terraform::V1_11, &emulator, ACME_KEY).await;
+
+        // Create: both keys send their value; their versions are unknown in the plan.
+        let config = tf.config(
+            "wo-lifecycle",
+            &[
+                ("K", Mode::WriteOnly("wo-canary-1", "1")),
+                ("V", Mode::Value("plain-v")),
+            ],
+        );
+        let mark = emulator.mark();
+        let created = tf.run(None, &config).await;
+        assert_eq!(created.action, Action::Create);
+        assert_eq!(
+            unknown_versions(&created.planned),
+            BTreeSet::from(["K".to_owned(), "V".to_owned()])
+        );
+        let sent = values_sent(&emulator.requests_since(mark));
+        assert_eq!(sent, BTreeMap::from([("K".into(), 1), ("V".into(), 1)]));
+        let id = id_of(&created.managed);
+        let server = server_values(&emulator, &id).await;
+        assert_eq!(server["K"], "wo-canary-1");
+        assert_eq!(server["V"], "plain-v");
+        let first_versions = versions(&created.managed.state);
+
+        // Same config, same version: no change, nothing written.
+        let mark = emulator.mark();
+        let again = tf.run(Some(&created.managed), &config).await;
+        assert_eq!(again.action, Action::NoOp);
+        assert!(unknown_versions(&again.planned).is_empty());
+        let requests = emulator.requests_since(mark);
+        assert_eq!(writes(&requests), 0, "{requests:?}");
+        assert!(values_sent(&requests).is_empty());
+
+        // A new write-only value under the same version is invisible: still no change.
+        let config_same_version = tf.config(
+            "wo-lifecycle",
+            &[
+                ("K", Mode::WriteOnly("wo-canary-ignored", "1")),
+                ("V", Mode::Value("plain-v")),
+            ],
+        );
+        let mark = emulator.mark();
+        let unchanged = tf.run(Some(&again.managed), &config_same_version).await;
+        assert_eq!(unchanged.action, Action::NoOp);
+        assert_eq!(writes(&emulator.requests_since(mark)), 0);
+
+        // Bumping the version: an update sending K once, and only K.
+        let bumped = tf.config(
+            "wo-lifecycle",
+            &[
+                ("K", Mode::WriteOnly("wo-canary-2", "2")),
+                ("V", Mode::Value("plain-v")),
+            ],
+        );
+        let mark = emulator.mark();
+        let rotated = tf.run(Some(&unchanged.managed), &bumped).await;
+        assert_eq!(rotated.action, Action::Update);
+        assert_eq!(
+            unknown_versions(&rotated.planned),
+            BTreeSet::from(["K".to_owned()])
+        );
+        let sent = values_sent(&emulator.requests_since(mark));
+        assert_eq!(sent, BTreeMap::from([("K".into(), 1)]));
+        assert_eq!(server_values(&emulator, &id).await["K"], "wo-canary-2");
+        let rotated_versions = versions(&rotated.managed.state);
+        assert_eq!(rotated_versions["K"], first_versions["K"] + 1);
+        assert_eq!(rotated_versions["V"], first_versions["V"]);
+
+        // And stable again afterwards.
+        let settled = tf.run(Some(&rotated.managed), &bumped).await;
+        assert_eq!(settled.action, Action::NoOp);
+
+        // Another key's new value is sent alone: K's value is not sent again with it.
+        let other_changed = tf.config(
+            "wo-lifecycle",
+            &[
+                ("K", Mode::WriteOnly("wo-canary-2", "2")),
+                ("V", Mode::Value("plain-v2")),
+            ],
+        );
+        let mark = emulator.mark();
+        let changed = tf.run(Some(&settled.managed), &other_changed).await;
+        assert_eq!(changed.action, Action::Update);
+        assert_eq!(
+            unknown_versions(&changed.planned),
+            BTreeSet::from(["V".to_owned()])
+        );
+        let requests = emulator.requests_since(mark);
+        assert_eq!(values_sent(&requests), BTreeMap::from([("V".into(), 1)]));
+        assert_eq!(versions(&changed.managed.state)["K"], rotated_versions["K"]);
+        // Back to the previous value for the imports below.
+        let settled = tf.run(Some(&changed.managed), &bumped).await;
+        assert_eq!(settled.action, Action::Update);
+        let rotated_versions = versions(&settled.managed.state);
+
+        // Import by id, by fqn, and the write-only form: value_wo is null in every imported state
+        // (ImportResourceState and the ReadResource after it). The plain form brings `value`s in,
+        // by design; the write-only form brings in keys and versions and no value at all.
+        let imports = [
+            id.clone(),
+            "acme:wo-lifecycle".to_owned(),
+            format!("write-only:{id}"),
+            "write-only:acme:wo-lifecycle".to_owned(),
+        ];
+        for import_id in imports {
+            let write_only = import_id.starts_with("write-only:");
+            let imported = tf.client.import(GROUP, &import_id).await.unwrap();
+            assert!(
+                imported.diagnostics.is_empty(),
+                "{:?}",
+                imported.diagnostics
+            );
+            assert_eq!(imported.states.len(), 1);
+            let (state, private) = &imported.states[0];
+            assert_write_only_null("ImportResourceState", state);
+            let read = tf
+                .refresh_unchecked(&Managed {
+                    state: state.clone(),
+                    private: private.clone(),
+                })
+                .await
+                .expect("the imported group exists");
+            assert_eq!(id_of(&read), id);
+            assert_write_only_null("ReadResource after import", &read.state);
+            let mut strings = Vec::new();
+            collect_strings(&read.state, &mut strings);
+            let has_values = strings.iter().any(|s| s == "plain-v" || s == "wo-canary-2");
+            assert_eq!(
+                has_values, !write_only,
+                "import {import_id}: values in state"
+            );
+            if write_only {
+                tf.assert_clean("write-only import", &read.state, &read.private);
+                let keys: Vec<&String> = read
+                    .state
+                    .get("secrets")
+                    .as_entries()
+                    .unwrap()
+                    .keys()
+                    .collect();
+                assert_eq!(keys, ["K", "V"]);
+                assert_eq!(versions(&read.state), rotated_versions);
+            }
+        }
+    });
+}
+
+#[test]
+fn switching_between_value_write_only_and_unmanaged_sends_no_value() {
+    let emulator = Emulator::start();
+    block_on(async {
+        let mut tf = Tf::start(Terraform::V1_11, &emulator, ACME_KEY).await;
+        let config = tf.config("mode-switch", &[("K", Mode::Value("kept-value"))]);
+        let created = tf.run(None, &config).await;
+        let id = id_of(&created.managed);
+        let version = versions(&created.managed.state)["K"];
+
+        let mut managed = created.managed;
+        let mut switches = 0;
+        let modes = [
+            Mode::WriteOnly("wo-canary-switch", "1"),
+            Mode::Unmanaged,
+            Mode::WriteOnly("wo-canary-switch-again", "7"),
+            Mode::Value("kept-value"),
+        ];
+        let extra_values = ["n-0", "n-1", "n-2", "n-3"];
+        for (round, mode) in modes.into_iter().enumerate() {
+            // Each switch also adds a key, so that a write does happen: it must carry only
+            // the new key's value.
+            let new_key = format!("N{round}");
+            let mut secrets = vec![("K".to_owned(), mode)];
+            for (i, value) in extra_values.iter().enumerate().take(round + 1) {
+                secrets.push((format!("N{i}"), Mode::Value(value)));
+            }
+            let secrets: Vec<(&str, Mode<'_>)> =
+                secrets.iter().map(|(k, m)| (k.as_str(), *m)).collect();
+            let config = tf.config("mode-switch", &secrets);
+            let mark = emulator.mark();
+            let outcome = tf.run(Some(&managed), &config).await;
+            assert_eq!(outcome.action, Action::Update);
+            assert_eq!(
+                unknown_versions(&outcome.planned),
+                BTreeSet::from([new_key.clone()]),
+                "a mode switch plans no new version"
+            );
+            let requests = emulator.requests_since(mark);
+            assert!(writes(&requests) > 0);
+            assert_eq!(
+                values_sent(&requests),
+                BTreeMap::from([(new_key, 1)]),
+                "{requests:?}"
+            );
+            assert_eq!(versions(&outcome.managed.state)["K"], version);
+            assert_eq!(server_values(&emulator, &id).await["K"], "kept-value");
+            managed = outcome.managed;
+            switches += 1;
+        }
+        assert_eq!(switches, 4);
+    });
+}
+
+#[test]
+fn terraform_1_0_3_manages_values_and_destroys_without_a_plan() {
+    let emulator = Emulator::start();
+    block_on(async {
+        let mut tf = Tf::start(Terraform::V1_0_3, &emulator, ACME_KEY).await;
+        let config = tf.config(
+            "old-client",
+            &[("A", Mode::Value("a1")), ("B", Mode::Value("b1"))],
+        );
+        let created = tf.run(None, &config).await;
+        assert_eq!(created.action, Action::Create);
+        let again = tf.run(Some(&created.managed), &config).await;
+        assert_eq!(again.action, Action::NoOp);
+        let id = id_of(&again.managed);
+
+        // 1.0.3 destroys with ApplyResourceChange alone: planned state and config null.
+        for attempt in ["destroy", "destroy of a group already gone"] {
+            let applied = tf
+                .client
+                .apply(
+                    GROUP,
+                    &again.managed.state,
+                    &Value::Null,
+                    &Value::Null,
+                    again.managed.private.clone(),
+                )
+                .await
+                .unwrap();
+            assert!(
+                applied.diagnostics.is_empty(),
+                "{attempt}: {:?}",
+                applied.diagnostics
+            );
+            assert_eq!(applied.state, Some(Value::Null), "{attempt}");
+            assert!(
+                matches!(
+                    api_client(&emulator, ACME_KEY).get_secret_group(&id).await,
+                    Err(truefoundry_provider::client::Error::NotFound { .. })
+                ),
+                "{attempt}: the group is gone"
+            );
+        }
+        let deletes = emulator
+            .requests()
+            .iter()
+            .filter(|r| r.method == "DELETE")
+            .count();
+        assert_eq!(deletes, 2, "each destroy asked once");
+
+        // A refresh of the destroyed group drops it from state, so the next plan creates it.
+        assert!(tf.refresh(&again.managed).await.is_none());
+    });
+}
+
+/// Creates a group with two secrets through the API; returns its id.
+async fn seed(emulator: &Emulator, name: &str) -> String {
+    let client = api_client(emulator, ACME_KEY);
+    let group = client
+        .apply_secret_group_manifest(
+            &truefoundry_provider::client::SecretGroupManifest {
+                kind: "secret-group".into(),
+                name: name.into(),
+                integration_fqn: crate::support::emulator::DEFAULT_INTEGRATION.into(),
+                collaborators: vec![truefoundry_provider::client::Collaborator {
+                    subject: "user:viewer@acme.example".into(),
+                    role_id: "secret-group-viewer".into(),
+                }],
+                owned_by: None,
+            },
+            false,
+        )
+        .await
+        .unwrap();
+    let body = [("DB_PASSWORD", "pa55"), ("TOKEN", "t0k")].map(|(k, v)| {
+        truefoundry_provider::client::SecretUpdate {
+            key: k.into(),
+            value: Some(truefoundry_provider::client::SecretValue::new(v)),
+        }
+    });
+    client.set_secrets(&group.id, &body).await.unwrap();
+    group.id
+}
+
+#[test]
+fn ephemeral_resource_opens_renews_and_closes_with_real_values() {
+    let emulator = Emulator::start();
+    block_on(async {
+        let id = seed(&emulator, "ephemeral-src").await;
+        let mut tf = Tf::start(Terraform::V1_11, &emulator, ACME_KEY).await;
+
+        for lookup in [
+            ("name", "ephemeral-src"),
+            ("fqn", "acme:ephemeral-src"),
+            ("id", id.as_str()),
+        ] {
+            let config = tf.ephemeral_config(lookup);
+            let diags = tf.client.validate_ephemeral(GROUP, &config).await.unwrap();
+            assert!(diags.is_empty(), "{diags:?}");
+            let opened = tf.client.open_ephemeral(GROUP, &config).await.unwrap();
+            assert!(opened.diagnostics.is_empty(), "{:?}", opened.diagnostics);
+            let result = opened.result.unwrap();
+            assert!(result.is_wholly_known());
+            assert_eq!(
+                result.get(lookup.0).as_str(),
+                Some(lookup.1),
+                "config echoed"
+            );
+            assert_eq!(result.get("id").as_str(), Some(id.as_str()));
+            let values = result.get("secret_values").as_entries().unwrap();
+            assert_eq!(values["DB_PASSWORD"].as_str(), Some("pa55"));
+            assert_eq!(values["TOKEN"].as_str(), Some("t0k"));
+            let renewed = tf
+                .client
+                .renew_ephemeral(GROUP, opened.private.clone())
+                .await
+                .unwrap();
+            assert!(renewed.diagnostics.is_empty(), "{:?}", renewed.diagnostics);
+            let closed = tf
+                .client
+                .close_ephemeral(GROUP, opened.private)
+                .await
+                .unwrap();
+            assert!(closed.is_empty(), "{closed:?}");
+        }
+
+        // Two lookups at once are refused before any request.
+        let mut ambiguous = tf.ephemeral_config(("name", "ephemeral-src"));
+        ambiguous.set("id", Value::string(&id));
+        let diags = tf
+            .client
+            .validate_ephemeral(GROUP, &ambiguous)
+            .await
+            .unwrap();
+        assert!(diags.has_errors());
+
+        // A viewer may see the group but not its values.
+        let mut viewer = Tf::start(Terraform::V1_11, &emulator, ACME_VIEWER_KEY).await;
+        let config = viewer.ephemeral_config(("name", "ephemeral-src"));
+        let opened = viewer.client.open_ephemeral(GROUP, &config).await.unwrap();
+        let refused = errors(&opened.diagnostics);
+        assert_eq!(refused.len(), 1, "{:?}", opened.diagnostics);
+        assert!(
+            refused[0].summary.starts_with("Permission Denied"),
+            "{:?}",
+            refused[0]
+        );
+        assert!(refused[0].detail.contains("secret-group-editor"));
+        assert!(
+            !refused[0].detail.contains("pa55") && !refused[0].detail.contains(ACME_VIEWER_KEY)
+        );
+    });
+}
+
+#[test]
+fn data_source_reads_keys_always_and_values_only_when_asked() {
+    let emulator = Emulator::start();
+    block_on(async {
+        let id = seed(&emulator, "data-src").await;
+        for terraform in [Terraform::V1_0_3, Terraform::V1_11] {
+            let mut tf = Tf::start(terraform, &emulator, ACME_KEY).await;
+            for include_values in [None, Some(false), Some(true)] {
+                let config = tf.data_source_config(("fqn", "acme:data-src"), include_values);
+                let diags = tf
+                    .client
+                    .validate_data_source(GROUP, &config)
+                    .await
+                    .unwrap();
+                assert!(diags.is_empty(), "{diags:?}");
+                let mark = emulator.mark();
+                let read = tf.client.read_data_source(GROUP, &config).await.unwrap();
+                assert!(read.diagnostics.is_empty(), "{:?}", read.diagnostics);
+                let state = read.state.unwrap();
+                assert!(state.is_wholly_known());
+                assert_eq!(state.get("id").as_str(), Some(id.as_str()));
+                let keys: Vec<&str> = state
+                    .get("keys")
+                    .as_elements()
+                    .unwrap()
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
+                assert_eq!(keys, ["DB_PASSWORD", "TOKEN"]);
+                assert_eq!(
+                    state.get("secret_fqns").get("TOKEN").as_str(),
+                    Some("tfy-secret://acme:data-src:TOKEN")
+                );
+                // One request finds the group, one lists its secrets (with versions, and values
+                // when asked): two whatever the number of keys.
+                let requests = emulator.requests_since(mark);
+                assert_eq!(requests.len(), 2, "{requests:?}");
+                if include_values == Some(true) {
+                    let values = state.get("secret_values");
+                    assert_eq!(values.get("DB_PASSWORD").as_str(), Some("pa55"));
+                    assert_eq!(values.get("TOKEN").as_str(), Some("t0k"));
+                } else {
+                    assert!(state.get("secret_values").is_null());
+                }
+            }
+        }
+    });
+}
+
+/// Runs a test body on its own runtime; the emulator (which owns a runtime) lives outside it.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
