@@ -1,5 +1,6 @@
 //! The integration test binary: every module drives the built binaries from outside.
 
+mod bad_input;
 mod cli;
 mod client;
 mod docs;
