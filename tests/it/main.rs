@@ -6,6 +6,7 @@ mod client;
 mod docs;
 mod emulator;
 mod examples;
+mod fuzz;
 mod protocol;
 mod release;
 mod secret_group;
