@@ -11,6 +11,7 @@
 //! - `# expect-warning: …` (files in `accepted/`): configurations that must be accepted, with
 //!   at most the warnings listed — keys differing only in case, unknown roles, unknown values.
 
+mod leaks;
 pub mod responses;
 
 use std::path::{Path, PathBuf};

@@ -109,6 +109,22 @@ fn default_answer(method: &Method, path: &str) -> Canned {
     }
 }
 
+/// Put into a canned body, stands for the request's body (as a JSON string's contents), as
+/// APIs that echo their input in error messages do.
+pub const REQUEST_BODY: &str = "@REQUEST_BODY@";
+
+fn echo_request(canned: Vec<u8>, request: &[u8]) -> Vec<u8> {
+    let marker = REQUEST_BODY.as_bytes();
+    let Some(at) = canned.windows(marker.len()).position(|w| w == marker) else {
+        return canned;
+    };
+    let quoted = serde_json::to_string(&String::from_utf8_lossy(request)).unwrap();
+    let mut body = canned[..at].to_vec();
+    body.extend(&quoted.as_bytes()[1..quoted.len() - 1]);
+    body.extend(&canned[at + marker.len()..]);
+    body
+}
+
 impl Stub {
     /// Serves on a free loopback port inside the current tokio runtime.
     pub async fn start() -> Stub {
@@ -130,8 +146,9 @@ impl Stub {
                         .cloned()
                         .unwrap_or_else(|| default_answer(&method, &path))
                 };
+                let body = echo_request(canned.body, &body);
                 let mut response: Response =
-                    (StatusCode::from_u16(canned.status).unwrap(), canned.body).into_response();
+                    (StatusCode::from_u16(canned.status).unwrap(), body).into_response();
                 response.headers_mut().insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static(canned.content_type),
