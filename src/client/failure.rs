@@ -237,6 +237,12 @@ pub(super) fn decode_error(
             redactor.clean(&without_quoted_text(&error.to_string()))
         ),
         Err(_) if body.is_empty() => "an empty body where JSON was expected".to_owned(),
+        // Broken JSON (cut off, say) of a success may be a list of secrets with their values:
+        // none of its text is quoted.
+        Err(_) if matches!(body.trim_ascii_start().first(), Some(b'{' | b'[')) => format!(
+            "JSON that is cut off or malformed ({} bytes; not shown, as it may hold secret values)",
+            body.len()
+        ),
         Err(_) => match text_message(&String::from_utf8_lossy(body)) {
             Some(text) => format!("not JSON: {}", redactor.clean(&text)),
             None => "not JSON".to_owned(),
@@ -255,6 +261,12 @@ fn without_quoted_text(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut chars = message.chars();
     while let Some(c) = chars.next() {
+        if c == '`' {
+            // Numbers and other scalars come in backticks (`invalid type: integer `42``).
+            out.push_str("`…`");
+            chars.by_ref().find(|inner| *inner == '`');
+            continue;
+        }
         if c != '"' {
             out.push(c);
             continue;
@@ -436,6 +448,24 @@ mod tests {
             without_quoted_text(r#"invalid type: string "a\"b", expected u64 at "x""#),
             r#"invalid type: string "…", expected u64 at "…""#
         );
+    }
+
+    #[test]
+    fn decode_errors_drop_numbers_and_cut_off_json() {
+        let body = br#"{"data": [31337424242]}"#;
+        let serde_error = serde_json::from_slice::<super::super::wire::Envelope<Vec<String>>>(body)
+            .err()
+            .expect("a type error");
+        assert!(serde_error.to_string().contains("31337424242"));
+        let text = decode_error(SITE, body, &serde_error, &Redactor::new([])).to_string();
+        assert!(!text.contains("31337424242"), "{text}");
+        assert!(text.contains("integer `…`"), "{text}");
+
+        let cut = br#" {"data": [{"name": "K", "value": "RESPONSE-SECR"#;
+        let serde_error = serde_json::from_slice::<u8>(cut).expect_err("cut off");
+        let text = decode_error(SITE, cut, &serde_error, &Redactor::new([])).to_string();
+        assert!(!text.contains("RESPONSE-SECR"), "{text}");
+        assert!(text.contains("cut off or malformed"), "{text}");
     }
 
     #[test]

@@ -226,7 +226,17 @@ impl Client {
     pub async fn delete_secret_group(&self, id: &str, force: bool) -> Result<()> {
         let request = delete_request(GROUPS_PATH, id, force)?;
         // The answer is an object without declared fields; anything else is not this API.
-        let _: serde_json::Map<String, serde_json::Value> = self.transport.call(&request).await?;
+        let answer: serde_json::Map<String, serde_json::Value> =
+            self.transport.call(&request).await?;
+        // A gateway's error body with status 200 is not a deletion: taking it for one would
+        // drop a group that still exists from Terraform's state.
+        if answer.contains_key("statusCode") {
+            return Err(Error::Decode {
+                method: request.method.to_string(),
+                path: request.path.clone(),
+                message: "an error body with status 200; the group may still exist".into(),
+            });
+        }
         Ok(())
     }
 

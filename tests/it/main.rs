@@ -1,10 +1,12 @@
 //! The integration test binary: every module drives the built binaries from outside.
 
+mod bad_input;
 mod cli;
 mod client;
 mod docs;
 mod emulator;
 mod examples;
+mod fuzz;
 mod protocol;
 mod protocol_secret_group;
 mod release;

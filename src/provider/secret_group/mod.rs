@@ -263,6 +263,17 @@ fn plan(request: PlanRequest) -> PlanResponse {
         }
     }
 
+    // Terraform 1.0.x proposes null for a map-nested attribute configured as an empty map
+    // (`secrets = {}`), then rejects a plan that keeps that null ("planned for absence but config
+    // wants existence"). A non-computed attribute is planned as configured: take it from there.
+    if planned.get("secrets").is_null()
+        && config
+            .get("secrets")
+            .as_entries()
+            .is_some_and(BTreeMap::is_empty)
+    {
+        planned.set("secrets", Value::Map(BTreeMap::new()));
+    }
     match config.get("secrets") {
         Value::Map(config_secrets) => {
             let secrets_plan = plan_secrets(prior, config_secrets, &private);

@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests.
 
 pub mod emulator;
+pub mod hcl;
+pub mod stub;
 pub mod terraform;
 pub mod tfclient;

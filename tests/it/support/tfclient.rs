@@ -412,7 +412,12 @@ async fn dial(
     let stream: std::pin::Pin<Box<dyn IoStream>> = match network {
         #[cfg(unix)]
         "unix" => Box::pin(tokio::net::UnixStream::connect(address).await?),
-        "tcp" => Box::pin(tokio::net::TcpStream::connect(address).await?),
+        "tcp" => {
+            let stream = tokio::net::TcpStream::connect(address).await?;
+            // Without it each small HTTP/2 write waits on a delayed ACK: ~40 ms per call.
+            stream.set_nodelay(true)?;
+            Box::pin(stream)
+        }
         other => return Err(io::Error::other(format!("unknown network {other}"))),
     };
     let Some(tls) = tls else {
@@ -495,7 +500,14 @@ impl TfClient {
     pub async fn in_process(provider: Arc<dyn Provider>, terraform: Terraform) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let incoming = tokio_stream::StreamExt::map(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            |stream| {
+                stream.inspect(|stream| {
+                    let _ = stream.set_nodelay(true);
+                })
+            },
+        );
         tokio::spawn(
             tonic::transport::Server::builder()
                 .add_service(truefoundry_provider::server::grpc::provider_server(

@@ -1,0 +1,197 @@
+//! A scripted HTTP stub of the TrueFoundry API (not the emulator): well-formed answers for one
+//! group `sg-1` by default, and any route overridden with any status and raw body, so tests can
+//! feed the provider's client malformed responses. It records every request it saw.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+pub const GROUP_ID: &str = "sg-1";
+pub const GROUP_NAME: &str = "payments-acme";
+pub const GROUPS: &str = "/api/svc/v1/secret-groups";
+pub const GROUP: &str = "/api/svc/v1/secret-groups/sg-1";
+pub const SECRETS: &str = "/api/svc/v1/secrets";
+/// The value the stub stores for key `K`: it must never appear in a diagnostic.
+pub const STORED_CANARY: &str = "CANARY-stored-value-3b9e";
+
+/// One canned answer.
+#[derive(Clone, Debug)]
+pub struct Canned {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl Canned {
+    pub fn json(status: u16, body: serde_json::Value) -> Self {
+        Canned {
+            status,
+            content_type: "application/json",
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    pub fn raw(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Self {
+        Canned {
+            status,
+            content_type,
+            body: body.into(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// (method, path) → answer, replacing the default.
+    overrides: HashMap<(Method, String), Canned>,
+    /// Every route answers with this when set (overrides still win).
+    everything: Option<Canned>,
+    log: Vec<(Method, String, Vec<u8>)>,
+}
+
+#[derive(Clone)]
+pub struct Stub {
+    pub base_url: String,
+    state: Arc<Mutex<State>>,
+}
+
+pub fn group_json() -> serde_json::Value {
+    json!({
+        "id": GROUP_ID,
+        "fqn": format!("acme:{GROUP_NAME}"),
+        "tenantName": "acme",
+        "integrationId": "int-1",
+        "manifest": {
+            "type": "secret-group",
+            "name": GROUP_NAME,
+            "integrationFqn": "internal:aws:aws-1:secret-store:internal-secret-store",
+            "collaborators": [],
+        },
+        "associatedSecrets": [{"id": "s-1", "fqn": format!("tfy-secret://acme:{GROUP_NAME}:K"), "name": "K"}],
+    })
+}
+
+pub fn secret_json() -> serde_json::Value {
+    json!({
+        "id": "s-1",
+        "fqn": format!("tfy-secret://acme:{GROUP_NAME}:K"),
+        "name": "K",
+        "secretGroupId": GROUP_ID,
+        "value": STORED_CANARY,
+        "secretVersions": [{"version": 1}],
+    })
+}
+
+fn default_answer(method: &Method, path: &str) -> Canned {
+    match (method.as_str(), path) {
+        ("GET", GROUPS) => Canned::json(
+            200,
+            json!({"data": [group_json()], "pagination": {"total": 1, "offset": 0, "limit": 100}}),
+        ),
+        ("GET", GROUP) | ("PUT", GROUPS) | ("PUT", GROUP) => {
+            Canned::json(200, json!({"data": group_json()}))
+        }
+        ("POST", SECRETS) => Canned::json(
+            200,
+            json!({"data": [secret_json()], "pagination": {"total": 1, "offset": 0, "limit": 1000}}),
+        ),
+        ("DELETE", GROUP) => Canned::json(200, json!({})),
+        _ => Canned::json(
+            404,
+            json!({"statusCode": 404, "message": "no such route in the stub"}),
+        ),
+    }
+}
+
+/// Put into a canned body, stands for the request's body (as a JSON string's contents), as
+/// APIs that echo their input in error messages do.
+pub const REQUEST_BODY: &str = "@REQUEST_BODY@";
+
+fn echo_request(canned: Vec<u8>, request: &[u8]) -> Vec<u8> {
+    let marker = REQUEST_BODY.as_bytes();
+    let Some(at) = canned.windows(marker.len()).position(|w| w == marker) else {
+        return canned;
+    };
+    let quoted = serde_json::to_string(&String::from_utf8_lossy(request)).unwrap();
+    let mut body = canned[..at].to_vec();
+    body.extend(&quoted.as_bytes()[1..quoted.len() - 1]);
+    body.extend(&canned[at + marker.len()..]);
+    body
+}
+
+impl Stub {
+    /// Serves on a free loopback port inside the current tokio runtime.
+    pub async fn start() -> Stub {
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
+            let state = shared.clone();
+            async move {
+                let path = uri.path().to_owned();
+                let canned = {
+                    let mut state = state.lock().unwrap();
+                    state
+                        .log
+                        .push((method.clone(), path.clone(), body.to_vec()));
+                    state
+                        .overrides
+                        .get(&(method.clone(), path.clone()))
+                        .or(state.everything.as_ref())
+                        .cloned()
+                        .unwrap_or_else(|| default_answer(&method, &path))
+                };
+                let body = echo_request(canned.body, &body);
+                let mut response: Response =
+                    (StatusCode::from_u16(canned.status).unwrap(), body).into_response();
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(canned.content_type),
+                );
+                response
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Stub { base_url, state }
+    }
+
+    pub fn answer(&self, method: Method, path: &str, canned: Canned) {
+        self.state
+            .lock()
+            .unwrap()
+            .overrides
+            .insert((method, path.to_owned()), canned);
+    }
+
+    pub fn answer_everything(&self, canned: Option<Canned>) {
+        self.state.lock().unwrap().everything = canned;
+    }
+
+    pub fn reset(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.overrides.clear();
+        state.everything = None;
+    }
+
+    /// (method, path) of every request so far.
+    pub fn requests(&self) -> Vec<(Method, String)> {
+        self.state
+            .lock()
+            .unwrap()
+            .log
+            .iter()
+            .map(|(m, p, _)| (m.clone(), p.clone()))
+            .collect()
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.state.lock().unwrap().log.len()
+    }
+}
