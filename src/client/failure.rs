@@ -11,6 +11,8 @@ use super::Error;
 /// Longest server message kept in an error, in characters.
 const MESSAGE_LIMIT: usize = 200;
 const REDACTED: &str = "<redacted>";
+/// Field names spelled out in a validation message; `details` keeps them all.
+const FIELDS_NAMED: usize = 8;
 
 /// Which call failed, for the method and path every error names.
 #[derive(Clone, Copy)]
@@ -192,10 +194,16 @@ pub(super) fn status_error(
         },
         // 400, 422 and any other refusal of the request itself.
         _ => {
-            let message = if fields.is_empty() {
-                message
-            } else {
-                format!("{message} (fields: {})", fields.join(", "))
+            let message = match fields.len() {
+                0 => message,
+                count if count <= FIELDS_NAMED => {
+                    format!("{message} (fields: {})", fields.join(", "))
+                }
+                count => format!(
+                    "{message} (fields: {} and {} more)",
+                    fields[..FIELDS_NAMED].join(", "),
+                    count - FIELDS_NAMED
+                ),
             };
             Error::Validation {
                 method,
@@ -294,6 +302,36 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever a server wraps around or between the values, none survives redaction, in
+        /// raw or JSON-escaped form, even once the message is cut short. The alphabet leaves
+        /// out the characters of the marker, so a marker cannot itself spell a value.
+        #[test]
+        fn no_sent_value_survives_redaction(
+            values in proptest::collection::vec("[A-Z0-9\"\\\n ]{1,12}", 1..4),
+            fillers in proptest::collection::vec("[A-Z0-9 :{}\"]{0,40}", 1..6),
+            picks in proptest::collection::vec(0usize..8, 1..10),
+        ) {
+            let mut text = String::new();
+            for (n, pick) in picks.iter().enumerate() {
+                text.push_str(&fillers[n % fillers.len()]);
+                let value = &values[pick % values.len()];
+                if pick % 2 == 0 {
+                    text.push_str(value);
+                } else {
+                    text.push_str(&serde_json::to_string(value).unwrap_or_default());
+                }
+            }
+            let redactor = Redactor::new(values.iter().map(String::as_str));
+            let cleaned = redactor.clean(&text);
+            for value in &values {
+                let escaped = serde_json::to_string(value).unwrap_or_default();
+                proptest::prop_assert!(!cleaned.contains(value.as_str()), "{value:?} in {cleaned:?}");
+                proptest::prop_assert!(!cleaned.contains(&escaped[1..escaped.len() - 1]));
+            }
+        }
+    }
+
     #[test]
     fn redaction_happens_before_truncation() {
         let secret = "CANARY-0123456789";
@@ -344,6 +382,32 @@ mod tests {
         assert_eq!(details, &["secrets[1].key", "name", "other"]);
         assert_eq!(message, "invalid (fields: secrets[1].key, name, other)");
         assert!(!error.to_string().contains("leaked"));
+    }
+
+    #[test]
+    fn a_long_list_of_blamed_fields_is_shortened_in_the_message_only() {
+        let details: Vec<_> = (0..10)
+            .map(|n| serde_json::json!({"field": format!("f{n}")}))
+            .collect();
+        let body = serde_json::json!({"statusCode": 422, "message": "bad", "details": details});
+        let error = status_error(
+            SITE,
+            422,
+            1,
+            body.to_string().as_bytes(),
+            &Redactor::new([]),
+        );
+        let Error::Validation {
+            details, message, ..
+        } = &error
+        else {
+            panic!("{error:?}");
+        };
+        assert_eq!(details.len(), 10);
+        assert_eq!(
+            message,
+            "bad (fields: f0, f1, f2, f3, f4, f5, f6, f7 and 2 more)"
+        );
     }
 
     #[test]

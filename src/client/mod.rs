@@ -3,6 +3,16 @@
 //! Layout: `transport` sends one call (auth, timeouts, retries, logging), `failure` turns a failed
 //! call into an [`Error`] that is safe to print, `retry` holds the backoff rules, `wire` the JSON
 //! shapes. This file maps each operation onto its route.
+//!
+//! Choices where the API reference is silent or unsure:
+//! - `dryRun` is always sent with a manifest; `forceDelete` only when true (older control planes
+//!   do not know it).
+//! - A group's name is its `name` field, else the FQN after the tenant, else the manifest's name.
+//! - Status classes: 400 and any other unlisted 4xx are `Validation`; 3xx is not followed (the
+//!   bearer token stays with the configured host) and is reported as `Decode`.
+//! - Lists page by what each page held, stopping at an empty page or at `total`, and fail rather
+//!   than loop when a server returns the same page twice.
+//! - `Retry-After` is honoured up to 30 seconds; without it the backoff is 200 ms doubling to 5 s.
 
 mod failure;
 mod retry;

@@ -13,6 +13,9 @@ use super::{ClientConfig, Error, Result, SecretValue};
 
 /// The API lives under this prefix of the control-plane host.
 const API_PREFIX: &str = "/api/svc";
+/// Largest answer read into memory. A page of 1000 secrets with values is far below it; a larger
+/// answer is not this API, and reading it whole could exhaust the provider's memory.
+const BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 /// One call as the operations describe it; the transport adds host, auth and retries.
 pub(super) struct ApiRequest<'a> {
@@ -71,6 +74,8 @@ enum Attempt {
         connect_failed: bool,
         message: String,
     },
+    /// An answer longer than the body limit; reading stopped there.
+    Oversized { status: StatusCode },
 }
 
 pub(super) struct Transport {
@@ -81,6 +86,7 @@ pub(super) struct Transport {
     max_retries: u32,
     request_timeout: Duration,
     attempts_sent: AtomicU64,
+    body_limit: usize,
 }
 
 impl std::fmt::Debug for Transport {
@@ -125,6 +131,7 @@ impl Transport {
             max_retries: config.max_retries,
             request_timeout: config.request_timeout,
             attempts_sent: AtomicU64::new(0),
+            body_limit: BODY_LIMIT,
         })
     }
 
@@ -176,6 +183,7 @@ impl Transport {
                     retry::may_retry(request.idempotent, None, *connect_failed),
                     None,
                 ),
+                Attempt::Oversized { .. } => (false, None),
             };
             if !may_retry || attempt > self.max_retries {
                 return Err(self.final_error(request, outcome, attempt));
@@ -209,14 +217,20 @@ impl Transport {
         let started = Instant::now();
         // One deadline for connecting, sending and reading the whole answer.
         let exchange = async {
-            let response = builder.send().await?;
+            let mut response = builder.send().await?;
             let status = response.status();
             let retry_after = response
                 .headers()
                 .get(header::RETRY_AFTER)
                 .and_then(|value| value.to_str().ok())
                 .and_then(|value| retry::retry_after(value, SystemTime::now()));
-            let body = response.bytes().await?.to_vec();
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await? {
+                if body.len() + chunk.len() > self.body_limit {
+                    return Ok(Attempt::Oversized { status });
+                }
+                body.extend_from_slice(&chunk);
+            }
             Ok::<_, reqwest::Error>(Attempt::Answered {
                 status,
                 retry_after,
@@ -236,7 +250,7 @@ impl Transport {
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &outcome {
-            Attempt::Answered { status, .. } => tracing::debug!(
+            Attempt::Answered { status, .. } | Attempt::Oversized { status } => tracing::debug!(
                 method = %request.method,
                 path = %request.path,
                 status = status.as_u16(),
@@ -271,6 +285,15 @@ impl Transport {
                 path: site.path.to_owned(),
                 attempts,
                 message: self.redactor(request).redact(&message),
+            },
+            Attempt::Oversized { status } => Error::Decode {
+                method: site.method.to_owned(),
+                path: site.path.to_owned(),
+                message: format!(
+                    "the answer ({}) is longer than {} bytes",
+                    status.as_u16(),
+                    self.body_limit
+                ),
             },
         }
     }
@@ -478,6 +501,78 @@ mod tests {
         assert!(
             matches!(parse_ca_certificates("hello"), Err(Error::Config(m)) if m.contains("no PEM certificate"))
         );
+    }
+
+    /// A server on 127.0.0.1 answering every request with `status`, counting the requests.
+    async fn counting_server(status: u16) -> (String, std::sync::Arc<AtomicU64>) {
+        let hits = std::sync::Arc::new(AtomicU64::new(0));
+        let counter = hits.clone();
+        let app = axum::Router::new().fallback(move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+            async move {
+                let status = axum::http::StatusCode::from_u16(status).unwrap_or_default();
+                (
+                    status,
+                    [("retry-after", "0")],
+                    r#"{"statusCode":0,"message":"later"}"#,
+                )
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, hits)
+    }
+
+    fn transport(host: String) -> Transport {
+        Transport::new(ClientConfig {
+            host,
+            api_key: SecretValue::new("key"),
+            max_retries: 3,
+            request_timeout: Duration::from_secs(5),
+            ca_cert_pem: None,
+            terraform_version: "1.0.3".into(),
+        })
+        .expect("transport")
+    }
+
+    #[tokio::test]
+    async fn a_non_idempotent_call_is_repeated_only_after_a_429() {
+        for (status, idempotent, expected_attempts) in
+            [(503, false, 1), (503, true, 4), (429, false, 4)]
+        {
+            let (url, hits) = counting_server(status).await;
+            let request = ApiRequest {
+                idempotent,
+                ..ApiRequest::new(Method::POST, "/v1/anything".into())
+            };
+            let result = transport(url).call::<serde_json::Value>(&request).await;
+            assert!(result.is_err(), "{status} is a failure");
+            assert_eq!(
+                hits.load(Ordering::Relaxed),
+                expected_attempts,
+                "{status}, idempotent: {idempotent}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_body_limit_is_refused_not_read_whole() {
+        let (url, hits) = counting_server(200).await;
+        let transport = Transport {
+            body_limit: 16,
+            ..transport(url)
+        };
+        let request = ApiRequest::new(Method::GET, "/v1/anything".into());
+        let error = transport.call::<serde_json::Value>(&request).await.err();
+        let text = error.map(|error| error.to_string()).unwrap_or_default();
+        assert_eq!(
+            text,
+            "GET /v1/anything: unexpected response: the answer (200) is longer than 16 bytes"
+        );
+        assert_eq!(hits.load(Ordering::Relaxed), 1, "not retried");
     }
 
     #[test]

@@ -91,17 +91,19 @@ fn optional_secret_value<'de, D: Deserializer<'de>>(
 
 impl From<WireSecretGroup> for SecretGroup {
     fn from(wire: WireSecretGroup) -> Self {
-        // `name` left the API definition in 2026; the part of the FQN after the tenant is the name.
-        let name_from_fqn = wire.fqn.split_once(':').map(|(_, name)| name.to_owned());
-        let tenant_from_fqn = wire
-            .fqn
-            .split_once(':')
-            .map(|(tenant, _)| tenant.to_owned());
+        // `name` left the API definition in 2026: the part of the FQN after the tenant is the
+        // name, and failing that the stored manifest knows it.
+        let (tenant_from_fqn, name_from_fqn) = match wire.fqn.split_once(':') {
+            Some((tenant, name)) => (Some(tenant.to_owned()), Some(name.to_owned())),
+            None => (None, None),
+        };
+        let manifest = wire.manifest.and_then(manifest_from_json);
+        let name_from_manifest = manifest.as_ref().map(|manifest| manifest.name.clone());
         SecretGroup {
-            name: wire.name.or(name_from_fqn),
+            name: wire.name.or(name_from_fqn).or(name_from_manifest),
             tenant_name: wire.tenant_name.or(tenant_from_fqn).unwrap_or_default(),
             integration_id: wire.integration_id,
-            manifest: wire.manifest.and_then(manifest_from_json),
+            manifest,
             associated_secrets: wire
                 .associated_secrets
                 .into_iter()
@@ -245,6 +247,16 @@ mod tests {
             .map(|s| s.name.as_str())
             .collect();
         assert_eq!(names, ["K", "L"]);
+    }
+
+    #[test]
+    fn group_name_falls_back_to_the_manifest() {
+        let group = group_from(json!({
+            "id": "sg1", "fqn": "odd-fqn", "tenantName": "acme",
+            "manifest": {"type": "secret-group", "name": "payments", "integration_fqn": "i",
+                         "collaborators": []}
+        }));
+        assert_eq!(group.name.as_deref(), Some("payments"));
     }
 
     #[test]

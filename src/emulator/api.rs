@@ -20,7 +20,7 @@ use super::error::ApiError;
 use super::request_log::LogSlot;
 use super::store::{
     Access, Caller, Group, ROLE_ADMIN, ROLE_EDITOR, ROLE_VIEWER, Secret, SecretEntry,
-    apply_secret_list, name_problem, now, version_fqn,
+    apply_secret_list, find_group, find_secret, name_problem, now, version_fqn,
 };
 use super::wire::{
     AssociatedSecretOut, CreateGroupIn, DataOut, ListSecretsIn, Manifest, ManifestPutIn, PageOut,
@@ -440,45 +440,47 @@ async fn put_manifest(
         .with_field("manifest.integration_fqn", "unknown integration"));
     }
     let now = now();
-    let group = state.store().commit(|groups| {
-        let existing = groups
-            .iter_mut()
-            .find(|group| group.tenant == caller.tenant && group.name() == manifest.name);
-        let Some(existing) = existing else {
-            let group = Group::new(&caller, manifest, &now);
-            // DECISION: a dry run of a create returns the would-be group with a fresh id that is
-            // not reserved.
-            if !dry_run {
-                groups.push(group.clone());
+    let group = state
+        .commit(|groups| {
+            let existing = groups
+                .iter_mut()
+                .find(|group| group.tenant == caller.tenant && group.name() == manifest.name);
+            let Some(existing) = existing else {
+                let group = Group::new(&caller, manifest, &now);
+                // DECISION: a dry run of a create returns the would-be group with a fresh id that is
+                // not reserved.
+                if !dry_run {
+                    groups.push(group.clone());
+                }
+                return Ok((group, !dry_run));
+            };
+            // An existing group the caller cannot see still blocks its name: 403 rather than 404,
+            // since the caller asked to create, not to read.
+            if existing.access(&caller) < Access::Admin {
+                return Err(denied(&caller, existing, ROLE_ADMIN));
             }
-            return Ok((group, !dry_run));
-        };
-        // An existing group the caller cannot see still blocks its name: 403 rather than 404,
-        // since the caller asked to create, not to read.
-        if existing.access(&caller) < Access::Admin {
-            return Err(denied(&caller, existing, ROLE_ADMIN));
-        }
-        // DECISION: the integration of a group is fixed once created.
-        if existing.manifest.integration_fqn != manifest.integration_fqn {
-            return Err(ApiError::conflict(format!(
-                "secret group {} uses integration {:?}; it cannot move to {:?}",
-                existing.fqn(),
-                existing.manifest.integration_fqn,
-                manifest.integration_fqn
-            ))
-            .with_field("manifest.integration_fqn", "cannot change"));
-        }
-        let changed = existing.manifest != manifest;
-        let mut updated = existing.clone();
-        if changed {
-            updated.manifest = manifest;
-            updated.updated_at = now;
-        }
-        if !dry_run {
-            *existing = updated.clone();
-        }
-        Ok((updated, changed && !dry_run))
-    })?;
+            // DECISION: the integration of a group is fixed once created.
+            if existing.manifest.integration_fqn != manifest.integration_fqn {
+                return Err(ApiError::conflict(format!(
+                    "secret group {} uses integration {:?}; it cannot move to {:?}",
+                    existing.fqn(),
+                    existing.manifest.integration_fqn,
+                    manifest.integration_fqn
+                ))
+                .with_field("manifest.integration_fqn", "cannot change"));
+            }
+            let changed = existing.manifest != manifest;
+            let mut updated = existing.clone();
+            if changed {
+                updated.manifest = manifest;
+                updated.updated_at = now;
+            }
+            if !dry_run {
+                *existing = updated.clone();
+            }
+            Ok((updated, changed && !dry_run))
+        })
+        .await?;
     Ok(Json(DataOut {
         data: group_out(&group),
     }))
@@ -544,23 +546,25 @@ async fn create_group(
         owned_by: None,
     };
     let now = now();
-    let group = state.store().commit(|groups| {
-        if let Some(existing) = groups
-            .iter()
-            .find(|group| group.tenant == caller.tenant && group.name() == manifest.name)
-        {
-            return Err(ApiError::conflict(format!(
-                "secret group {} already exists",
-                existing.fqn()
-            )));
-        }
-        let mut group = Group::new(&caller, manifest, &now);
-        if !entries.is_empty() {
-            apply_secret_list(&mut group, entries, &caller, &now)?;
-        }
-        groups.push(group.clone());
-        Ok((group, true))
-    })?;
+    let group = state
+        .commit(|groups| {
+            if let Some(existing) = groups
+                .iter()
+                .find(|group| group.tenant == caller.tenant && group.name() == manifest.name)
+            {
+                return Err(ApiError::conflict(format!(
+                    "secret group {} already exists",
+                    existing.fqn()
+                )));
+            }
+            let mut group = Group::new(&caller, manifest, &now);
+            if !entries.is_empty() {
+                apply_secret_list(&mut group, entries, &caller, &now)?;
+            }
+            groups.push(group.clone());
+            Ok((group, true))
+        })
+        .await?;
     Ok(Json(DataOut {
         data: group_out(&group),
     }))
@@ -577,17 +581,17 @@ async fn put_secrets(
     let input: SecretsPutIn = parse_body(&body, BodyKind::CarriesValues)?;
     let entries = secret_entries(&slot, input.secrets);
     let now = now();
-    let group = state.store().commit(|groups| {
-        let group = groups
-            .iter_mut()
-            .find(|group| group.id == id && group.access(&caller) > Access::None)
-            .ok_or_else(|| ApiError::not_found(format!("secret group {id:?} not found")))?;
-        if group.access(&caller) < Access::Editor {
-            return Err(denied(&caller, group, ROLE_EDITOR));
-        }
-        let changed = apply_secret_list(group, entries, &caller, &now)?;
-        Ok((group.clone(), changed))
-    })?;
+    let group = state
+        .commit(|groups| {
+            let (index, access) = find_group(groups, &caller, &id)?;
+            let group = &mut groups[index];
+            if access < Access::Editor {
+                return Err(denied(&caller, group, ROLE_EDITOR));
+            }
+            let changed = apply_secret_list(group, entries, &caller, &now)?;
+            Ok((group.clone(), changed))
+        })
+        .await?;
     Ok(Json(DataOut {
         data: group_out(&group),
     }))
@@ -601,17 +605,16 @@ async fn delete_group(
     query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
     check_force_delete(query)?;
-    state.store().commit(|groups| {
-        let index = groups
-            .iter()
-            .position(|group| group.id == id && group.access(&caller) > Access::None)
-            .ok_or_else(|| ApiError::not_found(format!("secret group {id:?} not found")))?;
-        if groups[index].access(&caller) < Access::Admin {
-            return Err(denied(&caller, &groups[index], ROLE_ADMIN));
-        }
-        groups.remove(index);
-        Ok(((), true))
-    })?;
+    state
+        .commit(|groups| {
+            let (index, access) = find_group(groups, &caller, &id)?;
+            if access < Access::Admin {
+                return Err(denied(&caller, &groups[index], ROLE_ADMIN));
+            }
+            groups.remove(index);
+            Ok(((), true))
+        })
+        .await?;
     Ok(Json(Value::Object(Default::default())))
 }
 
@@ -643,6 +646,7 @@ async fn list_secrets(
         parse_body(&body, BodyKind::Plain)?
     };
     let (limit, offset) = page_bounds(input.limit, input.offset)?;
+    let with_value = input.with_value.unwrap_or(false);
     let store = state.store();
     let groups: Vec<(&Group, Access)> = match &input.secret_group_id {
         Some(id) => vec![store.group(&caller, id)?],
@@ -674,11 +678,11 @@ async fn list_secrets(
         // Values need the editor role on every group that contributes secrets (or on the group
         // asked for by id, even when it is empty).
         let contributes = matching.len() > before || input.secret_group_id.is_some();
-        if input.with_value && contributes && *access < Access::Editor {
+        if with_value && contributes && *access < Access::Editor {
             return Err(denied(&caller, group, ROLE_EDITOR));
         }
     }
-    let reveal = input.with_value && !state.shared.config.disable_secret_value_view;
+    let reveal = with_value && !state.shared.config.disable_secret_value_view;
     let (secrets, pagination) = page(matching, limit, offset);
     slot.update(|fields| {
         fields.keys = secrets
@@ -722,22 +726,18 @@ async fn delete_secret(
 ) -> Result<Json<u32>, ApiError> {
     check_force_delete(query)?;
     let now = now();
-    state.store().commit(|groups| {
-        let (group, index) = groups
-            .iter_mut()
-            .filter(|group| group.access(&caller) > Access::None)
-            .find_map(|group| {
-                let index = group.secrets.iter().position(|secret| secret.id == id)?;
-                Some((group, index))
-            })
-            .ok_or_else(|| ApiError::not_found(format!("secret {id:?} not found")))?;
-        if group.access(&caller) < Access::Editor {
-            return Err(denied(&caller, group, ROLE_EDITOR));
-        }
-        let removed = group.secrets.remove(index);
-        slot.update(|fields| fields.keys = vec![removed.key]);
-        group.updated_at = now;
-        Ok(((), true))
-    })?;
+    state
+        .commit(|groups| {
+            let (group_index, secret_index, access) = find_secret(groups, &caller, &id)?;
+            let group = &mut groups[group_index];
+            if access < Access::Editor {
+                return Err(denied(&caller, group, ROLE_EDITOR));
+            }
+            let removed = group.secrets.remove(secret_index);
+            slot.update(|fields| fields.keys = vec![removed.key]);
+            group.updated_at = now;
+            Ok(((), true))
+        })
+        .await?;
     Ok(Json(1))
 }

@@ -26,9 +26,23 @@ use super::AppState;
 use super::error::ApiError;
 use super::request_log::LogSlot;
 
-const FAULT_DROP: &str = "drop";
-const FAULT_429: &str = "429";
-const FAULT_503: &str = "503";
+#[derive(Clone, Copy)]
+enum Fault {
+    Drop,
+    TooManyRequests,
+    Unavailable,
+}
+
+impl Fault {
+    /// How the request log names it.
+    fn label(self) -> &'static str {
+        match self {
+            Fault::Drop => "drop",
+            Fault::TooManyRequests => "429",
+            Fault::Unavailable => "503",
+        }
+    }
+}
 
 /// Middleware on the API routes: adds latency, then draws one number from the seeded generator
 /// and maps it onto [drop | 429 | 503 | pass] in proportion to the configured rates.
@@ -52,11 +66,11 @@ pub(crate) async fn inject(
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .f64();
     let fault = if draw < faults.rate_drop {
-        FAULT_DROP
+        Fault::Drop
     } else if draw < faults.rate_drop + faults.rate_429 {
-        FAULT_429
+        Fault::TooManyRequests
     } else if draw < faults.rate_drop + faults.rate_429 + faults.rate_503 {
-        FAULT_503
+        Fault::Unavailable
     } else {
         return next.run(request).await;
     };
@@ -65,9 +79,9 @@ pub(crate) async fn inject(
         .get::<LogSlot>()
         .cloned()
         .unwrap_or_default();
-    slot.update(|fields| fields.fault = Some(fault));
+    slot.update(|fields| fields.fault = Some(fault.label()));
     match fault {
-        FAULT_DROP => match request.extensions().get::<ConnectInfo<Connection>>() {
+        Fault::Drop => match request.extensions().get::<ConnectInfo<Connection>>() {
             Some(ConnectInfo(connection)) => {
                 connection.drop_connection();
                 slot.update(|fields| fields.dropped = true);
@@ -81,7 +95,7 @@ pub(crate) async fn inject(
             )
             .into_response(),
         },
-        FAULT_429 => {
+        Fault::TooManyRequests => {
             let mut response = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "injected fault: rate limited",
@@ -92,7 +106,7 @@ pub(crate) async fn inject(
                 .insert(RETRY_AFTER, HeaderValue::from(faults.retry_after_secs));
             response
         }
-        _ => ApiError::new(
+        Fault::Unavailable => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "injected fault: service unavailable",
         )

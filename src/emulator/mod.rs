@@ -15,6 +15,7 @@ mod api;
 mod config;
 mod error;
 mod faults;
+mod persist;
 mod request_log;
 mod store;
 #[cfg(test)]
@@ -38,9 +39,11 @@ pub use config::{
     IntegrationConfig, Sensitive, TenantConfig,
 };
 
+use error::ApiError;
 use faults::{Connection, DroppableListener};
+use persist::Persister;
 use request_log::LogSink;
-use store::Store;
+use store::{Group, Store};
 
 /// Where the API is served; the client's base URL is the host plus `/api/svc`.
 pub const API_PREFIX: &str = "/api/svc/v1";
@@ -76,7 +79,9 @@ pub struct AppState {
 
 struct Shared {
     config: EmulatorConfig,
-    store: Mutex<Store>,
+    store: Arc<Mutex<Store>>,
+    /// Present with a data directory.
+    persister: Option<Persister>,
     faults: Faults,
     fault_rng: Mutex<fastrand::Rng>,
     log: LogSink,
@@ -87,23 +92,50 @@ impl AppState {
     pub fn new(options: EmulatorOptions) -> anyhow::Result<AppState> {
         options.config.validate()?;
         options.faults.validate()?;
-        let store = Store::open(options.data_dir.as_deref())?;
         let log = LogSink::open(options.request_log.as_deref())?;
+        let groups = match &options.data_dir {
+            Some(dir) => persist::load(dir)?,
+            None => Vec::new(),
+        };
+        let store = Arc::new(Mutex::new(Store::new(groups)));
+        let persister = match &options.data_dir {
+            Some(dir) => Some(Persister::start(dir, store.clone())?),
+            None => None,
+        };
         Ok(AppState {
             shared: Arc::new(Shared {
                 fault_rng: Mutex::new(fastrand::Rng::with_seed(options.faults.seed)),
                 faults: options.faults,
                 config: options.config,
-                store: Mutex::new(store),
+                store,
+                persister,
                 log,
             }),
         })
     }
 
+    /// Applies a change (see `Store::commit`) and, with a data directory, answers once it is
+    /// saved.
+    async fn commit<T>(
+        &self,
+        change: impl FnOnce(&mut Vec<Group>) -> Result<(T, bool), ApiError>,
+    ) -> Result<T, ApiError> {
+        let (value, generation, changed) = {
+            let mut store = self.store();
+            let before = store.generation();
+            let value = store.commit(change)?;
+            (value, store.generation(), store.generation() != before)
+        };
+        if let (true, Some(persister)) = (changed, &self.shared.persister) {
+            persister.saved(generation).await?;
+        }
+        Ok(value)
+    }
+
     /// The store, locked for one request. Handlers never hold it across an `.await`.
     fn store(&self) -> MutexGuard<'_, Store> {
-        // A panic while holding the lock cannot leave a half-applied change (changes are
-        // committed whole), so a poisoned lock is still usable.
+        // A panic under the lock is a bug in one request; later requests keep being served
+        // rather than all failing on the poisoned lock.
         self.shared
             .store
             .lock()

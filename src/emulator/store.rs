@@ -1,18 +1,7 @@
-//! Secret groups, their secrets and versions; access rules; the full-list update; persistence.
-//!
-//! Persistence is a JSON snapshot of the whole store, written to a temporary file, fsynced and
-//! renamed over the previous one after every change (then the directory is fsynced so the rename
-//! itself survives a crash). A reader therefore sees either the old or the new state, never half
-//! of one. Chosen over SQLite because it needs no new dependency (a bundled SQLite is a long C
-//! build on the project's small machines) and an emulator's data is small: rewriting it all per
-//! change costs milliseconds.
+//! Secret groups, their secrets and versions; access rules; the full-list update.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::config::Sensitive;
@@ -22,9 +11,6 @@ use super::wire::Manifest;
 pub(crate) const ROLE_ADMIN: &str = "secret-group-admin";
 pub(crate) const ROLE_EDITOR: &str = "secret-group-editor";
 pub(crate) const ROLE_VIEWER: &str = "secret-group-viewer";
-
-const SNAPSHOT_FILE: &str = "state.json";
-const SNAPSHOT_FORMAT: u32 = 1;
 
 /// Who is calling, resolved from the API key.
 #[derive(Clone, Debug)]
@@ -309,57 +295,56 @@ pub(crate) fn apply_secret_list(
     Ok(changed)
 }
 
-#[derive(Serialize)]
-struct SnapshotOut<'a> {
-    format: u32,
-    groups: &'a [Group],
+/// Index of the group with `id` and the caller's access; 404 when the caller cannot see it, so
+/// an invisible group and a missing one look the same.
+pub(crate) fn find_group(
+    groups: &[Group],
+    caller: &Caller,
+    id: &str,
+) -> Result<(usize, Access), ApiError> {
+    groups
+        .iter()
+        .position(|group| group.id == id)
+        .map(|index| (index, groups[index].access(caller)))
+        .filter(|(_, access)| *access > Access::None)
+        .ok_or_else(|| ApiError::not_found(format!("secret group {id:?} not found")))
 }
 
-#[derive(Deserialize)]
-struct SnapshotIn {
-    format: u32,
-    groups: Vec<Group>,
+/// Indexes of the secret with `id` and of its group, and the caller's access; 404 as above.
+pub(crate) fn find_secret(
+    groups: &[Group],
+    caller: &Caller,
+    id: &str,
+) -> Result<(usize, usize, Access), ApiError> {
+    groups
+        .iter()
+        .enumerate()
+        .find_map(|(group_index, group)| {
+            let secret_index = group.secrets.iter().position(|secret| secret.id == id)?;
+            Some((group_index, secret_index, group.access(caller)))
+        })
+        .filter(|(_, _, access)| *access > Access::None)
+        .ok_or_else(|| ApiError::not_found(format!("secret {id:?} not found")))
 }
 
-/// All groups of all tenants, in creation order (the order lists and pages use).
+/// All groups of all tenants, in creation order (the order lists and pages use), and a counter
+/// of changes that persistence uses to know what is saved.
 pub(crate) struct Store {
     groups: Vec<Group>,
-    snapshot: Option<PathBuf>,
+    generation: u64,
 }
 
 impl Store {
-    /// In memory without `data_dir`; otherwise loads `data_dir/state.json` when present.
-    pub fn open(data_dir: Option<&Path>) -> anyhow::Result<Store> {
-        let Some(dir) = data_dir else {
-            return Ok(Store {
-                groups: Vec::new(),
-                snapshot: None,
-            });
-        };
-        fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-        let path = dir.join(SNAPSHOT_FILE);
-        let groups = match fs::read(&path) {
-            Ok(bytes) => {
-                let snapshot: SnapshotIn = serde_json::from_slice(&bytes)
-                    .with_context(|| format!("{} is not a valid snapshot", path.display()))?;
-                anyhow::ensure!(
-                    snapshot.format == SNAPSHOT_FORMAT,
-                    "{} has snapshot format {}, this emulator reads {SNAPSHOT_FORMAT}",
-                    path.display(),
-                    snapshot.format
-                );
-                snapshot.groups
-            }
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(error) => {
-                return Err(error).with_context(|| format!("cannot read {}", path.display()));
-            }
-        };
-        Ok(Store {
+    pub fn new(groups: Vec<Group>) -> Store {
+        Store {
             groups,
-            snapshot: Some(path),
-        })
+            generation: 0,
+        }
+    }
+
+    /// Grows by one with every change.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn groups(&self) -> &[Group] {
@@ -368,70 +353,35 @@ impl Store {
 
     /// The group with `id` and the caller's access to it; 404 when the caller cannot see it.
     pub fn group(&self, caller: &Caller, id: &str) -> Result<(&Group, Access), ApiError> {
-        self.groups
-            .iter()
-            .find(|group| group.id == id)
-            .map(|group| (group, group.access(caller)))
-            .filter(|(_, access)| *access > Access::None)
-            .ok_or_else(|| ApiError::not_found(format!("secret group {id:?} not found")))
+        let (index, access) = find_group(&self.groups, caller, id)?;
+        Ok((&self.groups[index], access))
     }
 
     /// The secret with `id`, its group and the caller's access; 404 when the caller cannot see it.
     pub fn secret(&self, caller: &Caller, id: &str) -> Result<(&Group, &Secret, Access), ApiError> {
-        self.groups
-            .iter()
-            .find_map(|group| {
-                let secret = group.secrets.iter().find(|secret| secret.id == id)?;
-                Some((group, secret, group.access(caller)))
-            })
-            .filter(|(_, _, access)| *access > Access::None)
-            .ok_or_else(|| ApiError::not_found(format!("secret {id:?} not found")))
+        let (group, secret, access) = find_secret(&self.groups, caller, id)?;
+        let group = &self.groups[group];
+        Ok((group, &group.secrets[secret], access))
     }
 
-    /// Runs `change` on the groups and persists the result when it reports a change. If the
-    /// change fails, or cannot be persisted, the store is left as it was.
+    /// Runs `change` on the groups; a change that fails leaves the store as it was.
     pub fn commit<T>(
         &mut self,
         change: impl FnOnce(&mut Vec<Group>) -> Result<(T, bool), ApiError>,
     ) -> Result<T, ApiError> {
         let before = self.groups.clone();
-        let result = change(&mut self.groups).and_then(|(value, changed)| {
-            if changed {
-                self.persist().map_err(|error| {
-                    ApiError::internal(format!("the emulator could not save its state: {error}"))
-                })?;
+        match change(&mut self.groups) {
+            Ok((value, changed)) => {
+                if changed {
+                    self.generation += 1;
+                }
+                Ok(value)
             }
-            Ok(value)
-        });
-        if result.is_err() {
-            self.groups = before;
+            Err(error) => {
+                self.groups = before;
+                Err(error)
+            }
         }
-        result
-    }
-
-    fn persist(&self) -> io::Result<()> {
-        let Some(path) = &self.snapshot else {
-            return Ok(());
-        };
-        let bytes = serde_json::to_vec(&SnapshotOut {
-            format: SNAPSHOT_FORMAT,
-            groups: &self.groups,
-        })?;
-        let temporary = path.with_extension("json.tmp");
-        let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        // The snapshot holds secret values: readable by the owner only.
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&temporary)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temporary, path)?;
-        if let Some(dir) = path.parent() {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
     }
 }
 
@@ -605,15 +555,17 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_round_trips_and_failed_changes_roll_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(Some(dir.path())).unwrap();
+    fn failed_changes_roll_back_and_changes_count() {
+        let mut store = Store::new(Vec::new());
         store
             .commit(|groups| {
                 groups.push(group(vec![]));
                 Ok(((), true))
             })
             .unwrap();
+        assert_eq!(store.generation(), 1);
+        store.commit(|_| Ok(((), false))).unwrap();
+        assert_eq!(store.generation(), 1, "no change, nothing to save");
         let error = store
             .commit(|groups| {
                 groups.clear();
@@ -622,10 +574,6 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.status, 409);
         assert_eq!(store.groups().len(), 1, "a failed change is rolled back");
-
-        let reopened = Store::open(Some(dir.path())).unwrap();
-        assert_eq!(reopened.groups().len(), 1);
-        assert_eq!(reopened.groups()[0].fqn(), "acme:payments");
-        assert!(!dir.path().join("state.json.tmp").exists());
+        assert_eq!(store.generation(), 1);
     }
 }

@@ -603,7 +603,7 @@ async fn group_list_filters_and_pages() {
     let (_, body) = call(
         &app,
         "GET",
-        "/secret-groups?search=ALPHA&attributes=id,name",
+        "/secret-groups?search=ALPHA&attributes=id,name&attributes=fqn",
         Some("t-admin"),
         None,
     )
@@ -690,6 +690,11 @@ async fn secret_list_filters_by_fqn_with_or_without_prefix() {
         assert_eq!(data[0]["secretGroupId"], id);
         assert!(data[0].get("value").is_none(), "values only on request");
     }
+    // SDK callers passing `None` explicitly send nulls.
+    let nulls = json!({"secretGroupId": id, "withValue": null, "secretFqns": null, "limit": null, "offset": null});
+    let (status, body) = call(&app, "POST", "/secrets", Some("t-admin"), Some(nulls)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"][0].get("value").is_none());
     let (status, body) = call(
         &app,
         "POST",
@@ -940,4 +945,15 @@ async fn large_full_lists_are_accepted() {
     )
     .await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn latency_is_added_to_api_requests() {
+    let mut options = EmulatorOptions::new(config());
+    options.faults.latency = std::time::Duration::from_millis(60);
+    let app = router_with(options);
+    let started = std::time::Instant::now();
+    let (status, _) = call(&app, "GET", "/secret-groups", Some("t-admin"), None).await;
+    assert_eq!(status, 200);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(60));
 }

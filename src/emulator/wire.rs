@@ -79,8 +79,8 @@ pub(crate) struct ListSecretsIn {
     pub offset: Option<i64>,
     pub secret_fqns: Option<Vec<String>>,
     pub secret_group_id: Option<String>,
-    #[serde(default)]
-    pub with_value: bool,
+    /// Optional fields may arrive as `null` from SDK callers that pass `None` explicitly.
+    pub with_value: Option<bool>,
 }
 
 // ---- responses ----

@@ -528,7 +528,10 @@ impl pb::provider_server::Provider for ProviderService {
                 config: decode_dynamic(request.config.as_ref(), &ty, "configuration")?,
                 planned_private: request.planned_private,
             };
-            let response = self.cancellable(resource.apply(apply)).await?;
+            // Not cancellable: an apply abandoned between two API writes would leave a
+            // remote object that no state records. Its writes are short and bounded by the
+            // client's timeouts, so Terraform waits for them after Ctrl-C.
+            let response = resource.apply(apply).await;
             let (new_state, diagnostics) = finish(
                 response.diagnostics,
                 encode_state(response.new_state, &schema, "new state", &type_name, true),

@@ -255,6 +255,34 @@ async fn full_list_updates_version_keep_and_delete_keys() {
     running.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_updates_of_one_group_lose_nothing() {
+    let running = start(options()).await;
+    let api = std::sync::Arc::new(Api::new(&running));
+    let group = api.create_group("busy").await;
+    api.put_secrets(&group, json!([{"key": "A", "value": "v0"}]))
+        .await;
+    let writers: Vec<_> = (1..=20)
+        .map(|i| {
+            let (api, group) = (api.clone(), group.clone());
+            tokio::spawn(async move {
+                let (status, _) = api
+                    .put_secrets(&group, json!([{"key": "A", "value": format!("v{i}")}]))
+                    .await;
+                assert_eq!(status, StatusCode::OK);
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    // Every write differed from the value before it, so each added exactly one version.
+    let state = api.state(&group).await;
+    assert_eq!(state.len(), 1);
+    assert_eq!(state[0].1, 21);
+    running.shutdown().await;
+}
+
 #[tokio::test]
 async fn secrets_page_until_an_empty_page() {
     let running = start(options()).await;
@@ -562,4 +590,73 @@ async fn the_binary_announces_its_address_and_serves() {
         .output()
         .unwrap();
     assert!(!wrong.status.success());
+}
+
+#[tokio::test]
+async fn the_binary_reads_a_config_file_and_fault_flags() {
+    use tokio::io::AsyncBufReadExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("emulator.json");
+    let log = dir.path().join("requests.log");
+    let text = json!({
+        "tenants": [{"name": "acme"}],
+        "integrations": [{"tenant": "acme", "fqn": "acme:aws:aws-1:secret-store:ssm"}],
+        "api_keys": [{"token": "acme-key", "tenant": "acme", "subject": "user:alice@acme", "tenant_admin": true}],
+        "faults": {"rate_503": 1.0}
+    });
+    std::fs::write(&config, text.to_string()).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_truefoundry-emulator"))
+        .arg("--listen=127.0.0.1:0")
+        .arg("--config")
+        .arg(&config)
+        .arg("--request-log")
+        .arg(&log)
+        // Flags override the file: all 429, none 503.
+        .args([
+            "--fault-503-rate",
+            "0",
+            "--fault-429-rate",
+            "1",
+            "--fault-retry-after",
+            "2",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), stdout.next_line())
+        .await
+        .expect("the emulator announces itself")
+        .unwrap()
+        .unwrap();
+    let base = line.strip_prefix("listening on ").expect(&line).to_owned();
+    let response = reqwest::Client::new()
+        .get(format!("{base}/api/svc/v1/secret-groups"))
+        .bearer_auth("acme-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "2");
+    child.kill().await.unwrap();
+    let lines = log_lines(&log);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["fault"], "429");
+
+    // A config with a typo does not start.
+    std::fs::write(
+        &config,
+        r#"{"tenants": [], "api_keys": [], "tennants": []}"#,
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_truefoundry-emulator"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("tennants"));
 }

@@ -16,8 +16,8 @@ resource "truefoundry_secret_group" "copy" {
   name = "vendor-credentials-staging"
   secrets = {
     API_TOKEN = {
+      # Ephemeral values may feed only write-only arguments: bump the version to copy again.
       value_wo         = ephemeral.truefoundry_secret_group.source.secret_values["API_TOKEN"]
-      # Ephemeral values may feed only write-only arguments: bump this to copy again.
       value_wo_version = "1"
     }
   }
