@@ -195,7 +195,8 @@ fn hcl_escape(text: &str) -> String {
 
 /// A temporary Terraform working directory bound to one client.
 pub struct Workspace {
-    dir: TempDir,
+    /// Always `Some` until drop, which keeps the folder instead of deleting it when a test failed.
+    dir: Option<TempDir>,
     terraform: Terraform,
     cli_config: PathBuf,
     env: Vec<(OsString, OsString)>,
@@ -214,7 +215,7 @@ impl Workspace {
         let cli_config = dir.path().join("cli.tfrc");
         fs::write(&cli_config, dev_override_cli_config()).expect("write the CLI config");
         let workspace = Self {
-            dir,
+            dir: Some(dir),
             terraform: terraform.clone(),
             cli_config,
             env: Vec::new(),
@@ -239,7 +240,7 @@ impl Workspace {
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        self.dir.as_ref().expect("present until drop").path()
     }
 
     pub fn terraform(&self) -> &Terraform {
@@ -248,7 +249,7 @@ impl Workspace {
 
     /// Writes (or replaces) a file in the working directory, creating parent folders (modules).
     pub fn write(&self, name: &str, contents: &str) {
-        let target = self.dir.path().join(name);
+        let target = self.path().join(name);
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).expect("create the file's folder");
         }
@@ -257,7 +258,7 @@ impl Workspace {
     }
 
     pub fn remove(&self, name: &str) {
-        let target = self.dir.path().join(name);
+        let target = self.path().join(name);
         fs::remove_file(&target)
             .unwrap_or_else(|error| panic!("remove {}: {error}", target.display()));
     }
@@ -272,7 +273,7 @@ impl Workspace {
 
     /// Turns on `TF_LOG=trace` into a file in the workspace and returns that file's path.
     pub fn trace_log(&mut self) -> PathBuf {
-        let log = self.dir.path().join("terraform-trace.log");
+        let log = self.path().join("terraform-trace.log");
         self.set_env("TF_LOG", "trace").set_env("TF_LOG_PATH", &log);
         log
     }
@@ -289,7 +290,7 @@ impl Workspace {
         let mut command = Command::new(&self.terraform.path);
         command
             .args(&args)
-            .current_dir(self.dir.path())
+            .current_dir(self.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -303,7 +304,7 @@ impl Workspace {
         let (code, stdout, stderr) = wait_with_deadline(child, self.timeout, &description);
         Run {
             command: description,
-            dir: self.dir.path().to_owned(),
+            dir: self.path().to_owned(),
             terraform_version: self.terraform.version.clone(),
             code,
             stdout,
@@ -373,7 +374,7 @@ impl Workspace {
     /// The raw local state file, exactly as stored (to check what did or did not reach state).
     #[track_caller]
     pub fn state_json(&self) -> Json {
-        let path = self.dir.path().join("terraform.tfstate");
+        let path = self.path().join("terraform.tfstate");
         let text = fs::read_to_string(&path)
             .unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
         serde_json::from_str(&text).unwrap_or_else(|error| panic!("state is not JSON: {error}"))
@@ -383,6 +384,20 @@ impl Workspace {
     #[track_caller]
     pub fn providers_schema_json(&self) -> Json {
         self.run_ok(&["providers", "schema", "-json"]).stdout_json()
+    }
+}
+
+impl Drop for Workspace {
+    /// A failing test's working directory (configuration, state, trace log) is kept for a look.
+    fn drop(&mut self) {
+        if thread::panicking()
+            && let Some(dir) = self.dir.take()
+        {
+            eprintln!(
+                "kept the failed test's Terraform workspace: {}",
+                dir.keep().display()
+            );
+        }
     }
 }
 
