@@ -134,6 +134,7 @@ fn page(
 }
 
 type NestedQueue = Vec<(String, String, Vec<Attribute>)>;
+type AttributeFilter = fn(&Attribute) -> bool;
 
 fn attribute_sections(
     out: &mut String,
@@ -142,7 +143,7 @@ fn attribute_sections(
     prefix: &str,
     nested: &mut NestedQueue,
 ) {
-    let sections: [(&str, fn(&Attribute) -> bool); 3] = [
+    let sections: [(&str, AttributeFilter); 3] = [
         ("Required", |a| a.required),
         ("Optional", |a| a.optional),
         ("Read-Only", |a| a.computed && !a.optional && !a.required),

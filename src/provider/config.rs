@@ -62,24 +62,24 @@ pub fn schema() -> Schema {
 /// Checks what can be checked before values are known (validate time).
 pub fn validate(config: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
-    if let Some(host) = config.get("host").as_str() {
-        if let Err(problem) = check_host(host) {
-            diags.error_at(
-                AttributePath::root("host"),
-                problem.summary(),
-                problem.detail(HOST_ENV),
-            );
-        }
+    if let Some(host) = config.get("host").as_str()
+        && let Err(problem) = check_host(host)
+    {
+        diags.error_at(
+            AttributePath::root("host"),
+            problem.summary(),
+            problem.detail(HOST_ENV),
+        );
     }
     for name in ["max_retries", "request_timeout"] {
-        if let Some(number) = config.get(name).as_number() {
-            if !number.as_i64().is_some_and(|n| (0..=3600).contains(&n)) {
-                diags.error_at(
-                    AttributePath::root(name),
-                    "Invalid Provider Setting",
-                    format!("`{name}` must be a whole number from 0 to 3600."),
-                );
-            }
+        if let Some(number) = config.get(name).as_number()
+            && !number.as_i64().is_some_and(|n| (0..=3600).contains(&n))
+        {
+            diags.error_at(
+                AttributePath::root(name),
+                "Invalid Provider Setting",
+                format!("`{name}` must be a whole number from 0 to 3600."),
+            );
         }
     }
     diags
@@ -95,16 +95,15 @@ pub fn resolve(
 
     let host = required_setting(config, "host", HOST_ENV, env, &mut diags);
     let api_key = required_setting(config, "api_key", API_KEY_ENV, env, &mut diags);
-    if let Some(host) = &host {
-        if config.get("host").is_null() {
-            if let Err(problem) = check_host(host) {
-                diags.error_at(
-                    AttributePath::root("host"),
-                    problem.summary(),
-                    problem.detail(HOST_ENV),
-                );
-            }
-        }
+    if let Some(host) = &host
+        && config.get("host").is_null()
+        && let Err(problem) = check_host(host)
+    {
+        diags.error_at(
+            AttributePath::root("host"),
+            problem.summary(),
+            problem.detail(HOST_ENV),
+        );
     }
     let ca_cert_pem = match config.get("ca_cert_pem") {
         Value::String(pem) => Some(pem.clone()),
@@ -245,12 +244,10 @@ fn check_host(host: &str) -> Result<(), HostProblem> {
     if let Some(port) = authority
         .strip_prefix(&format!("[{hostname}]"))
         .or_else(|| authority.strip_prefix(hostname))
+        && let Some(port) = port.strip_prefix(':')
+        && port.parse::<u16>().is_err()
     {
-        if let Some(port) = port.strip_prefix(':') {
-            if port.parse::<u16>().is_err() {
-                return Err(HostProblem::Malformed("its port is not a number"));
-            }
-        }
+        return Err(HostProblem::Malformed("its port is not a number"));
     }
     match scheme.to_ascii_lowercase().as_str() {
         "https" => Ok(()),

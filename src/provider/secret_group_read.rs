@@ -128,17 +128,16 @@ fn validate_lookup(config: &Value) -> Diagnostics {
             ),
         );
     }
-    if let Some(fqn) = config.get("fqn").as_str() {
-        if fqn
+    if let Some(fqn) = config.get("fqn").as_str()
+        && fqn
             .split_once(':')
             .is_none_or(|(tenant, name)| tenant.is_empty() || name.is_empty())
-        {
-            diags.error_at(
-                AttributePath::root("fqn"),
-                "Invalid Secret Group FQN",
-                "A secret group FQN is `<tenant>:<name>`, such as `acme:payments-prod`.",
-            );
-        }
+    {
+        diags.error_at(
+            AttributePath::root("fqn"),
+            "Invalid Secret Group FQN",
+            "A secret group FQN is `<tenant>:<name>`, such as `acme:payments-prod`.",
+        );
     }
     diags
 }

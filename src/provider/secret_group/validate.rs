@@ -20,15 +20,15 @@ pub const SUBJECT_KINDS: [&str; 4] = ["user", "team", "serviceaccount", "virtual
 pub fn validate(config: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
     validate_name(config.get("name"), &mut diags);
-    if let Some(fqn) = config.get("integration_fqn").as_str() {
-        if fqn.split(':').count() < 2 || fqn.chars().any(char::is_whitespace) {
-            diags.error_at(
+    if let Some(fqn) = config.get("integration_fqn").as_str()
+        && (fqn.split(':').count() < 2 || fqn.chars().any(char::is_whitespace))
+    {
+        diags.error_at(
                 AttributePath::root("integration_fqn"),
                 "Invalid Integration FQN",
                 "An integration FQN looks like `<tenant>:<provider>:<account>:secret-store:<name>`, with no \
                  spaces. Copy it from the integration's page in TrueFoundry.",
             );
-        }
     }
     if let Some(collaborators) = config.get("collaborators").as_elements() {
         validate_collaborators(collaborators, &mut diags);
@@ -181,14 +181,14 @@ fn validate_secrets(secrets: &BTreeMap<String, Value>, diags: &mut Diagnostics) 
                  `value_wo_version`.",
             );
         }
-        if let Some(version) = version.as_str() {
-            if version.is_empty() {
-                diags.error_at(
-                    path.clone().attr("value_wo_version"),
-                    "Empty Write-Only Version",
-                    "Set `value_wo_version` to a non-empty string such as `\"1\"`.",
-                );
-            }
+        if let Some(version) = version.as_str()
+            && version.is_empty()
+        {
+            diags.error_at(
+                path.clone().attr("value_wo_version"),
+                "Empty Write-Only Version",
+                "Set `value_wo_version` to a non-empty string such as `\"1\"`.",
+            );
         }
         for (name, v) in [("value", value), ("value_wo", value_wo)] {
             if v.as_str().is_some_and(|s| s.len() > MAX_VALUE_BYTES) {
