@@ -7,6 +7,7 @@ mod emulator;
 mod examples;
 mod protocol;
 mod release;
+mod reliability;
 mod secret_group;
 mod secret_group_reads;
 mod support;
