@@ -352,28 +352,18 @@ async fn delete(client: &Client, prior: &Value, response: &mut ApplyResponse) {
 async fn create(client: &Client, request: &ApplyRequest, response: &mut ApplyResponse) {
     let planned = &request.planned_state;
     let name = planned.get("name").as_str().unwrap_or_default();
-    // The manifest PUT upserts by name: refuse to silently adopt a group that already exists.
+    // The manifest PUT upserts by name: refuse to silently adopt a group that already exists,
+    // unless it is exactly what an interrupted earlier apply of this configuration left behind.
     let existing = client
         .list_secret_groups(&ListGroupsQuery {
             fqn: None,
             search: Some(name.to_owned()),
         })
         .await;
-    match existing {
-        Ok(groups) => {
-            if let Some(group) = groups.iter().find(|g| server_view::group_name(g) == name) {
-                response.diagnostics.error_at(
-                    AttributePath::root("name"),
-                    "Secret Group Already Exists",
-                    format!(
-                        "A secret group named `{name}` already exists ({}). Import it with `terraform import \
-                         <address> {}` to manage it, or choose another name.",
-                        group.fqn, group.id
-                    ),
-                );
-                return;
-            }
-        }
+    let existing = match existing {
+        Ok(groups) => groups
+            .into_iter()
+            .find(|g| server_view::group_name(g) == name),
         Err(err) => {
             api_error(
                 &mut response.diagnostics,
@@ -382,21 +372,51 @@ async fn create(client: &Client, request: &ApplyRequest, response: &mut ApplyRes
             );
             return;
         }
-    }
+    };
     let collaborators = collaborators_of(planned.get("collaborators")).unwrap_or_default();
-    let group = match client
-        .apply_secret_group_manifest(&manifest_of(planned, collaborators), false)
-        .await
-    {
-        Ok(group) => group,
-        Err(err) => {
-            api_error(
-                &mut response.diagnostics,
-                &format!("creating secret group {name}"),
-                &err,
-            );
-            return;
+    let manifest = manifest_of(planned, collaborators);
+    let group = match existing {
+        Some(group) => {
+            match interrupted_create_leftover(client, &group, &manifest, request).await {
+                Ok(()) => {
+                    response.diagnostics.warning(
+                    "Secret Group Taken Over From An Interrupted Apply",
+                    format!(
+                        "A secret group named `{name}` ({}) already existed with exactly this configuration's \
+                         integration, owner and collaborators, and no key or value this configuration does \
+                         not set: what an apply interrupted after creating the group leaves behind. It is \
+                         now managed by this resource instead of being reported as a conflict; nothing the \
+                         group held was changed or deleted.",
+                        group.fqn
+                    ),
+                );
+                    group
+                }
+                Err(reason) => {
+                    response.diagnostics.error_at(
+                    AttributePath::root("name"),
+                    "Secret Group Already Exists",
+                    format!(
+                        "A secret group named `{name}` already exists ({}) and {reason}. Import it with \
+                         `terraform import <address> {}` to manage it, or choose another name.",
+                        group.fqn, group.id
+                    ),
+                );
+                    return;
+                }
+            }
         }
+        None => match client.apply_secret_group_manifest(&manifest, false).await {
+            Ok(group) => group,
+            Err(err) => {
+                api_error(
+                    &mut response.diagnostics,
+                    &format!("creating secret group {name}"),
+                    &err,
+                );
+                return;
+            }
+        },
     };
     let mut state = planned.clone();
     let refreshed = refresh_group(&group, planned, false);
@@ -434,6 +454,58 @@ async fn create(client: &Client, request: &ApplyRequest, response: &mut ApplyRes
         }
     }
     finish_with_server_secrets(client, &group.id, state, planned_secrets, response).await;
+}
+
+/// Whether an existing group with the planned name is what an interrupted create of this very
+/// resource left behind (the provider died, or the state could not be saved, between the
+/// manifest PUT and the end of the apply): the same integration, owner and collaborators as the
+/// manifest this create sends, and only keys this configuration sets, each already holding the
+/// configured value. Taking such a group over changes nothing anyone else wrote; anything else
+/// is someone else's group. `Err` says why it is not a leftover.
+async fn interrupted_create_leftover(
+    client: &Client,
+    group: &SecretGroup,
+    manifest: &SecretGroupManifest,
+    request: &ApplyRequest,
+) -> Result<(), String> {
+    let Some(held) = &group.manifest else {
+        return Err("its manifest cannot be read".to_owned());
+    };
+    let same_collaborators = held.collaborators.len() == manifest.collaborators.len()
+        && manifest
+            .collaborators
+            .iter()
+            .all(|c| held.collaborators.contains(c));
+    if held.integration_fqn != manifest.integration_fqn
+        || held.owned_by != manifest.owned_by
+        || !same_collaborators
+    {
+        return Err(
+            "its integration, owner or collaborators differ from this configuration".into(),
+        );
+    }
+    let server = list_group_secrets(client, &group.id, true)
+        .await
+        .map_err(|_| "its secrets could not be read to compare them".to_owned())?;
+    if server.is_empty() {
+        return Ok(());
+    }
+    let wanted: BTreeMap<String, Option<String>> =
+        secrets_put_body(&request.planned_state, &request.config)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|u| (u.key, u.value.map(|v| v.expose().to_owned())))
+            .collect();
+    let foreign = server
+        .iter()
+        .any(|(key, secret)| match (wanted.get(key), &secret.value) {
+            (Some(Some(want)), Some(have)) => want != have.expose(),
+            _ => true,
+        });
+    if foreign {
+        return Err("it holds keys or values this configuration does not set".to_owned());
+    }
+    Ok(())
 }
 
 /// Reads versions after a write and completes the new state and private data. When the write
