@@ -465,7 +465,7 @@ fn assert_recovers(
     let output = recovery.output();
     let warnings: Vec<&str> = output
         .lines()
-        .filter(|l| l.contains("Warning:"))
+        .filter(|l| l.contains("Warning:") && !l.contains("development overrides"))
         .collect();
     warnings.join(" | ")
 }
@@ -834,5 +834,111 @@ fn an_out_of_band_writer_during_apply_is_not_overwritten() {
     eprintln!(
         "RELIABILITY race(2) out-of-band writer: between plan and apply -> apply stopped, OTHER_1 kept, \
          nothing written; during apply -> {during}, exit={code:?}, OTHER_2 and A's outside value kept"
+    );
+}
+
+/// The take-over after an interrupted create is narrow: a same-named group holding a key or a
+/// value the configuration does not set, or other collaborators, is still refused untouched.
+#[test]
+fn a_same_named_group_that_is_not_a_leftover_is_still_refused() {
+    let emulator = ChaosEmulator::start(&[]);
+    let want = three_keys("1");
+    create_out_of_band(&emulator, "someone-elses", &[("A", "a-1"), ("OTHER", "x")]);
+    let before = emulator.server_state();
+    let ws = Workspace::with_main(
+        pinned_terraform(),
+        &crash_config(&emulator, "someone-elses", &want),
+    );
+    let refused = ws.run(&["apply", "-auto-approve"]).expect_failure();
+    assert!(
+        refused.output().contains("Secret Group Already Exists"),
+        "{refused}"
+    );
+    assert_eq!(
+        emulator.server_state(),
+        before,
+        "the other group is untouched"
+    );
+    assert!(state_ids(&ws).is_empty(), "nothing reached state");
+    eprintln!(
+        "RELIABILITY crash(e) a same-named group with other collaborators and keys is refused, untouched"
+    );
+}
+
+/// Long form only: both applies of saved plans start at the same instant, again and again. The
+/// staleness check re-reads the group right before writing, but the API offers no conditional
+/// write, so when both re-reads land before either write, both write and the later full-list PUT
+/// drops the other's new key. This measures how often that window is hit instead of asserting
+/// it away; every other outcome must be "one wins, the other is stopped".
+#[test]
+fn simultaneous_applies_on_one_group_are_measured() {
+    if !long_tests() {
+        eprintln!("simultaneous race trials run with TFY_LONG_TESTS=1");
+        return;
+    }
+    let trials = 10;
+    let emulator = ChaosEmulator::start(&["--fault-latency-ms", "100"]);
+    let base = three_keys("1");
+    let ws1 = Workspace::with_main(
+        pinned_terraform(),
+        &crash_config(&emulator, "race-sim", &base),
+    );
+    ws1.apply();
+    let id = emulator.server_state()["race-sim"].id.clone();
+    let ws2 = Workspace::with_main(
+        pinned_terraform(),
+        &crash_config(&emulator, "race-sim", &base),
+    );
+    ws2.import("truefoundry_secret_group.g", &id);
+    let (mut one_stopped, mut both_wrote, mut lost) = (0, 0, 0);
+    for trial in 0..trials {
+        // Both workspaces first catch up with the server (and so with each other).
+        let current = emulator.server_state()["race-sim"].values();
+        let mut one = Desired {
+            secrets: current.clone(),
+            collaborators: base.collaborators.clone(),
+        };
+        one.secrets.insert(format!("ONE_{trial}"), "1".to_owned());
+        let mut two = one.clone();
+        two.secrets.remove(&format!("ONE_{trial}"));
+        two.secrets.insert(format!("TWO_{trial}"), "2".to_owned());
+        for ws in [&ws1, &ws2] {
+            let same = Desired {
+                secrets: current.clone(),
+                collaborators: base.collaborators.clone(),
+            };
+            ws.write("main.tf", &crash_config(&emulator, "race-sim", &same));
+            ws.run_ok(&["apply", "-auto-approve"]);
+        }
+        ws1.write("main.tf", &crash_config(&emulator, "race-sim", &one));
+        ws2.write("main.tf", &crash_config(&emulator, "race-sim", &two));
+        ws1.run_ok(&["plan", "-out=tfplan"]);
+        ws2.run_ok(&["plan", "-out=tfplan"]);
+        let first = Background::start(&ws1, &["apply", "tfplan"]);
+        let second = Background::start(&ws2, &["apply", "tfplan"]);
+        let (code1, out1) = first.finish(&ws1);
+        let (code2, out2) = second.finish(&ws2);
+        let held = emulator.server_state()["race-sim"].values();
+        match (code1 == Some(0), code2 == Some(0)) {
+            (true, false) | (false, true) => {
+                let loser = if code1 == Some(0) { &out2 } else { &out1 };
+                assert!(loser.contains(CHANGED_OUTSIDE), "trial {trial}: {loser}");
+                one_stopped += 1;
+            }
+            (true, true) => {
+                both_wrote += 1;
+                if !(held.contains_key(&format!("ONE_{trial}"))
+                    && held.contains_key(&format!("TWO_{trial}")))
+                {
+                    lost += 1;
+                }
+            }
+            (false, false) => panic!("trial {trial}: both failed\n{out1}\n{out2}"),
+        }
+    }
+    eprintln!(
+        "RELIABILITY race(3) {trials} trials of two applies started at the same instant: \
+         one stopped by the staleness check {one_stopped}, both wrote {both_wrote} (a key lost \
+         {lost} times: the re-read/write window the API cannot close without conditional writes)"
     );
 }

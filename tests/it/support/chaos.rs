@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -371,7 +371,10 @@ impl Background {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
             }
-            assert!(Instant::now() < deadline, "terraform did not finish in time");
+            assert!(
+                Instant::now() < deadline,
+                "terraform did not finish in time"
+            );
             thread::sleep(Duration::from_millis(20));
         };
         let out = std::fs::read_to_string(ws.path().join("background.stdout")).unwrap_or_default();
