@@ -508,6 +508,51 @@ async fn interrupted_create_leftover(
     Ok(())
 }
 
+/// After a successful write the group should hold exactly the planned keys. When it does not,
+/// another writer changed it between this apply's re-read and its read-back (the API has no
+/// conditional write to rule that out): say so, naming the keys, rather than let it pass.
+fn warn_about_concurrent_change(
+    planned_secrets: &BTreeMap<String, Value>,
+    server: &ServerSecrets,
+    response: &mut ApplyResponse,
+) {
+    let missing: Vec<&str> = planned_secrets
+        .keys()
+        .filter(|key| !server.contains_key(*key))
+        .map(String::as_str)
+        .collect();
+    let unexpected: Vec<&str> = server
+        .keys()
+        .filter(|key| !planned_secrets.contains_key(*key))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() && unexpected.is_empty() {
+        return;
+    }
+    let mut detail = String::from(
+        "Another writer changed the secret group while this apply wrote it (two Terraform runs, or a \
+         change outside Terraform, at the same moment).",
+    );
+    if !missing.is_empty() {
+        detail.push_str(&format!(
+            " These keys this apply wrote are gone again: {}.",
+            missing.join(", ")
+        ));
+    }
+    if !unexpected.is_empty() {
+        detail.push_str(&format!(
+            " These keys appeared that this configuration does not have: {}.",
+            unexpected.join(", ")
+        ));
+    }
+    detail.push_str(" Run `terraform plan` to see the difference, and make sure only one configuration manages this group.");
+    response.diagnostics.warning_at(
+        AttributePath::root("secrets"),
+        "Secret Group Changed During Apply",
+        detail,
+    );
+}
+
 /// Reads versions after a write and completes the new state and private data. When the write
 /// failed part-way, the state records what the server holds, so nothing is orphaned.
 async fn finish_with_server_secrets(
@@ -529,6 +574,7 @@ async fn finish_with_server_secrets(
                     .collect();
                 refresh_secrets(&mut state, &kept, &server, NewKeys::WithoutValues);
             } else {
+                warn_about_concurrent_change(planned_secrets, &server, response);
                 let versions_of_planned: BTreeMap<String, i64> = planned_secrets
                     .keys()
                     .map(|key| (key.clone(), versions.get(key).copied().unwrap_or(0)))
