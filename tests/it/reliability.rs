@@ -216,6 +216,7 @@ struct FaultFigures {
     faults: BTreeMap<String, usize>,
     keys_checked: usize,
     writes_checked: usize,
+    tainted_replaced: usize,
 }
 
 #[test]
@@ -260,6 +261,7 @@ fn applies_under_injected_faults_converge_and_never_delete_unplanned_keys() {
         ws.write("main.tf", &config_hcl(&provider, &desired));
         let mark = emulator.log().len();
         let mut attempts = 0;
+        let mut created_ids: BTreeMap<String, String> = BTreeMap::new();
         loop {
             attempts += 1;
             figures.applies += 1;
@@ -268,6 +270,10 @@ fn applies_under_injected_faults_converge_and_never_delete_unplanned_keys() {
                 break;
             }
             figures.failed_applies += 1;
+            // Learn the ids of groups this attempt created, in case the next one replaces them.
+            for (name, group) in emulator.server_state() {
+                created_ids.insert(group.id, name);
+            }
             eprintln!(
                 "run {run}: apply attempt {attempts} failed under faults:\n{}",
                 outcome
@@ -291,11 +297,17 @@ fn applies_under_injected_faults_converge_and_never_delete_unplanned_keys() {
         // Every write this run made, checked against the plan: a secrets PUT names exactly the
         // configured keys, carries values only for keys that changed, and groups are deleted
         // only when they left the configuration.
-        let name_of: BTreeMap<&str, &str> = before
+        let mut name_of: BTreeMap<&str, &str> = created_ids
             .iter()
-            .chain(after.iter())
-            .map(|(name, g)| (g.id.as_str(), name.as_str()))
+            .map(|(id, name)| (id.as_str(), name.as_str()))
             .collect();
+        name_of.extend(
+            before
+                .iter()
+                .chain(after.iter())
+                .map(|(name, g)| (g.id.as_str(), name.as_str())),
+        );
+        let existed_before = |id: &str| before.values().any(|g| g.id == id);
         for line in emulator
             .log()
             .iter()
@@ -318,7 +330,9 @@ fn applies_under_injected_faults_converge_and_never_delete_unplanned_keys() {
                     want.secrets.keys().collect(),
                     "{context}: PUT of {name}"
                 );
-                for key in &line.keys_with_value {
+                // A group created in this run (new, or replacing one a failed attempt left
+                // tainted) gets every value; an existing one only the changed values.
+                for key in line.keys_with_value.iter().filter(|_| existed_before(id)) {
                     let was = before.get(name).and_then(|g| g.secrets.get(key));
                     assert!(
                         was.is_none_or(|(value, _)| *value != want.secrets[key]),
@@ -333,10 +347,16 @@ fn applies_under_injected_faults_converge_and_never_delete_unplanned_keys() {
                     .strip_prefix("/api/svc/v1/secret-groups/")
                     .unwrap_or_else(|| panic!("{context}: unplanned delete {}", line.path));
                 let name = name_of[id];
-                assert!(
-                    previous.contains_key(name) && !desired.contains_key(name),
-                    "{context}: deleted group {name}"
-                );
+                if existed_before(id) {
+                    assert!(
+                        previous.contains_key(name) && !desired.contains_key(name),
+                        "{context}: deleted group {name}"
+                    );
+                } else {
+                    // Created by an attempt of this run that failed part-way: Terraform marked
+                    // it tainted and the next attempt replaced it.
+                    figures.tainted_replaced += 1;
+                }
                 figures.writes_checked += 1;
             }
         }
@@ -374,13 +394,14 @@ fn applies_under_injected_faults_converge_and_never_delete_unplanned_keys() {
     let faults: usize = figures.faults.values().sum();
     eprintln!(
         "RELIABILITY faults: runs={} groups={slots} applies={} failed_applies={} provider_requests={} \
-         faults_injected={faults} ({:?}) retried_requests={} writes_checked={} keys_checked={} seconds={}",
+         faults_injected={faults} ({:?}) retried_requests={} tainted_groups_replaced={} writes_checked={} keys_checked={} seconds={}",
         figures.runs,
         figures.applies,
         figures.failed_applies,
         figures.provider_requests,
         figures.faults,
         faults.saturating_sub(figures.failed_applies),
+        figures.tainted_replaced,
         figures.writes_checked,
         figures.keys_checked,
         started.elapsed().as_secs()
@@ -890,7 +911,7 @@ fn simultaneous_applies_on_one_group_are_measured() {
         &crash_config(&emulator, "race-sim", &base),
     );
     ws2.import("truefoundry_secret_group.g", &id);
-    let (mut one_stopped, mut both_wrote, mut lost) = (0, 0, 0);
+    let (mut one_stopped, mut both_wrote, mut lost, mut reported) = (0, 0, 0, 0);
     for trial in 0..trials {
         // Both workspaces first catch up with the server (and so with each other).
         let current = emulator.server_state()["race-sim"].values();
@@ -927,10 +948,15 @@ fn simultaneous_applies_on_one_group_are_measured() {
             }
             (true, true) => {
                 both_wrote += 1;
-                if !(held.contains_key(&format!("ONE_{trial}"))
-                    && held.contains_key(&format!("TWO_{trial}")))
-                {
+                let one_kept = held.contains_key(&format!("ONE_{trial}"));
+                let two_kept = held.contains_key(&format!("TWO_{trial}"));
+                if !(one_kept && two_kept) {
                     lost += 1;
+                    // The run whose key vanished is told so when its read-back saw it.
+                    let victim = if one_kept { &out2 } else { &out1 };
+                    if victim.contains("Secret Group Changed During Apply") {
+                        reported += 1;
+                    }
                 }
             }
             (false, false) => panic!("trial {trial}: both failed\n{out1}\n{out2}"),
@@ -939,6 +965,8 @@ fn simultaneous_applies_on_one_group_are_measured() {
     eprintln!(
         "RELIABILITY race(3) {trials} trials of two applies started at the same instant: \
          one stopped by the staleness check {one_stopped}, both wrote {both_wrote} (a key lost \
-         {lost} times: the re-read/write window the API cannot close without conditional writes)"
+         {lost} times, reported by the \"Secret Group Changed During Apply\" warning to the run \
+         that lost it {reported} times: the re-read/write window the API cannot close without \
+         conditional writes)"
     );
 }

@@ -66,6 +66,17 @@ impl ChaosEmulator {
 
     /// Starts the process, on port 0 the first time and on the same port after a kill.
     fn spawn(&mut self) {
+        // A port closed a moment ago may refuse a new listener briefly: try for a few seconds.
+        for _ in 0..50 {
+            if self.try_spawn() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the emulator does not start on port {}", self.port);
+    }
+
+    fn try_spawn(&mut self) -> bool {
         let mut child = Command::new(env!("CARGO_BIN_EXE_truefoundry-emulator"))
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", self.port))
@@ -87,14 +98,12 @@ impl ChaosEmulator {
             .spawn()
             .expect("the emulator binary starts");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("the emulator prints its address");
-        let base_url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line from the emulator: {line:?}"))
-            .to_owned();
+        let _ = BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
+        let Some(base_url) = line.trim().strip_prefix("listening on ").map(str::to_owned) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return false;
+        };
         let port = base_url
             .rsplit(':')
             .next()
@@ -107,6 +116,7 @@ impl ChaosEmulator {
         self.port = port;
         self.base_url = base_url;
         self.child = Some(child);
+        true
     }
 
     /// SIGKILL: no chance to flush anything that was not already acknowledged.
@@ -117,8 +127,7 @@ impl ChaosEmulator {
         }
     }
 
-    /// Starts it again with the same port, data directory and request log. A freshly closed
-    /// listening port can usually be bound again at once; retry briefly when it cannot.
+    /// Starts it again with the same port, data directory and request log.
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
