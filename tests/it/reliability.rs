@@ -84,7 +84,7 @@ fn rotated_config(run: usize, slots: usize) -> BTreeMap<String, Desired> {
             continue;
         }
         let secrets = (0..6)
-            .filter(|k| (k + g + run) % 3 != 0)
+            .filter(|k| !(k + g + run).is_multiple_of(3))
             .map(|k| {
                 (
                     format!("KEY_{k}"),
@@ -308,12 +308,7 @@ fn applies_under_injected_faults_converge_and_never_delete_unplanned_keys() {
                 .map(|(name, g)| (g.id.as_str(), name.as_str())),
         );
         let existed_before = |id: &str| before.values().any(|g| g.id == id);
-        for line in emulator
-            .log()
-            .iter()
-            .skip(mark)
-            .filter(|l| l.from_provider())
-        {
+        for line in emulator.log().iter().skip(mark).filter(|l| l.by_provider()) {
             figures.provider_requests += 1;
             if let Some(fault) = &line.fault {
                 *figures.faults.entry(fault.clone()).or_default() += 1;
@@ -428,7 +423,7 @@ fn interrupt_apply(
             .log()
             .into_iter()
             .skip(mark)
-            .filter(LogLine::from_provider)
+            .filter(LogLine::by_provider)
             .collect();
         if trigger(&lines) {
             break;
@@ -750,7 +745,7 @@ fn two_terraform_runs_on_one_group_the_loser_is_stopped() {
     let first = Background::start(&ws1, &["apply", "tfplan"]);
     emulator
         .wait_for(mark, Duration::from_secs(60), |l| {
-            l.from_provider() && l.is_secrets_list()
+            l.by_provider() && l.is_secrets_list()
         })
         .expect("run one re-reads the group");
     let second = Background::start(&ws2, &["apply", "tfplan"]);
@@ -824,7 +819,7 @@ fn an_out_of_band_writer_during_apply_is_not_overwritten() {
     let apply = Background::start(&ws, &["apply", "-auto-approve"]);
     emulator
         .wait_for(mark, Duration::from_secs(60), |l| {
-            l.from_provider() && l.is_secrets_list() && l.ok()
+            l.by_provider() && l.is_secrets_list() && l.ok()
         })
         .expect("the apply refreshes");
     put_out_of_band(

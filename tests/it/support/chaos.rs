@@ -297,7 +297,7 @@ impl LogLine {
     }
 
     /// Sent by the provider (not by this module's checking client).
-    pub fn from_provider(&self) -> bool {
+    pub fn by_provider(&self) -> bool {
         self.user_agent.contains("terraform-provider-truefoundry")
             && !self.user_agent.contains(CHECKER_AGENT_VERSION)
     }
