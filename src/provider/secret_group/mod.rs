@@ -784,4 +784,44 @@ mod tests {
         assert_eq!(changed_keys(&expected, &actual), vec!["B", "C", "D"]);
         assert!(changed_keys(&expected, &expected).is_empty());
     }
+
+    #[test]
+    fn a_read_back_that_differs_from_the_plan_warns_with_the_key_names() {
+        let planned: BTreeMap<String, Value> = ["A", "MINE"]
+            .iter()
+            .map(|k| ((*k).to_owned(), Value::Null))
+            .collect();
+        let held = |keys: &[&str]| -> ServerSecrets {
+            keys.iter()
+                .map(|k| {
+                    let secret = server_view::ServerSecret {
+                        id: format!("id-{k}"),
+                        version: 1,
+                        value: None,
+                    };
+                    ((*k).to_owned(), secret)
+                })
+                .collect()
+        };
+        let mut clean = ApplyResponse::default();
+        warn_about_concurrent_change(&planned, &held(&["A", "MINE"]), &mut clean);
+        assert!(clean.diagnostics.0.is_empty());
+
+        let mut raced = ApplyResponse::default();
+        warn_about_concurrent_change(&planned, &held(&["A", "THEIRS"]), &mut raced);
+        let [warning] = raced.diagnostics.0.as_slice() else {
+            panic!("one warning expected: {:?}", raced.diagnostics.0);
+        };
+        assert_eq!(warning.severity, crate::diag::Severity::Warning);
+        assert!(
+            warning.detail.contains("gone again: MINE."),
+            "{}",
+            warning.detail
+        );
+        assert!(
+            warning.detail.contains("does not have: THEIRS."),
+            "{}",
+            warning.detail
+        );
+    }
 }
