@@ -10,6 +10,7 @@ mod fuzz;
 mod protocol;
 mod protocol_secret_group;
 mod release;
+mod reliability;
 mod secret_group;
 mod secret_group_reads;
 mod support;

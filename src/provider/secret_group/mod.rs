@@ -363,28 +363,18 @@ async fn delete(client: &Client, prior: &Value, response: &mut ApplyResponse) {
 async fn create(client: &Client, request: &ApplyRequest, response: &mut ApplyResponse) {
     let planned = &request.planned_state;
     let name = planned.get("name").as_str().unwrap_or_default();
-    // The manifest PUT upserts by name: refuse to silently adopt a group that already exists.
+    // The manifest PUT upserts by name: refuse to silently adopt a group that already exists,
+    // unless it is exactly what an interrupted earlier apply of this configuration left behind.
     let existing = client
         .list_secret_groups(&ListGroupsQuery {
             fqn: None,
             search: Some(name.to_owned()),
         })
         .await;
-    match existing {
-        Ok(groups) => {
-            if let Some(group) = groups.iter().find(|g| server_view::group_name(g) == name) {
-                response.diagnostics.error_at(
-                    AttributePath::root("name"),
-                    "Secret Group Already Exists",
-                    format!(
-                        "A secret group named `{name}` already exists ({}). Import it with `terraform import \
-                         <address> {}` to manage it, or choose another name.",
-                        group.fqn, group.id
-                    ),
-                );
-                return;
-            }
-        }
+    let existing = match existing {
+        Ok(groups) => groups
+            .into_iter()
+            .find(|g| server_view::group_name(g) == name),
         Err(err) => {
             api_error(
                 &mut response.diagnostics,
@@ -393,21 +383,51 @@ async fn create(client: &Client, request: &ApplyRequest, response: &mut ApplyRes
             );
             return;
         }
-    }
+    };
     let collaborators = collaborators_of(planned.get("collaborators")).unwrap_or_default();
-    let group = match client
-        .apply_secret_group_manifest(&manifest_of(planned, collaborators), false)
-        .await
-    {
-        Ok(group) => group,
-        Err(err) => {
-            api_error(
-                &mut response.diagnostics,
-                &format!("creating secret group {name}"),
-                &err,
-            );
-            return;
+    let manifest = manifest_of(planned, collaborators);
+    let group = match existing {
+        Some(group) => {
+            match interrupted_create_leftover(client, &group, &manifest, request).await {
+                Ok(()) => {
+                    response.diagnostics.warning(
+                    "Secret Group Taken Over From An Interrupted Apply",
+                    format!(
+                        "A secret group named `{name}` ({}) already existed with exactly this configuration's \
+                         integration, owner and collaborators, and no key or value this configuration does \
+                         not set: what an apply interrupted after creating the group leaves behind. It is \
+                         now managed by this resource instead of being reported as a conflict; nothing the \
+                         group held was changed or deleted.",
+                        group.fqn
+                    ),
+                );
+                    group
+                }
+                Err(reason) => {
+                    response.diagnostics.error_at(
+                    AttributePath::root("name"),
+                    "Secret Group Already Exists",
+                    format!(
+                        "A secret group named `{name}` already exists ({}) and {reason}. Import it with \
+                         `terraform import <address> {}` to manage it, or choose another name.",
+                        group.fqn, group.id
+                    ),
+                );
+                    return;
+                }
+            }
         }
+        None => match client.apply_secret_group_manifest(&manifest, false).await {
+            Ok(group) => group,
+            Err(err) => {
+                api_error(
+                    &mut response.diagnostics,
+                    &format!("creating secret group {name}"),
+                    &err,
+                );
+                return;
+            }
+        },
     };
     let mut state = planned.clone();
     let refreshed = refresh_group(&group, planned, false);
@@ -447,6 +467,103 @@ async fn create(client: &Client, request: &ApplyRequest, response: &mut ApplyRes
     finish_with_server_secrets(client, &group.id, state, planned_secrets, response).await;
 }
 
+/// Whether an existing group with the planned name is what an interrupted create of this very
+/// resource left behind (the provider died, or the state could not be saved, between the
+/// manifest PUT and the end of the apply): the same integration, owner and collaborators as the
+/// manifest this create sends, and only keys this configuration sets, each already holding the
+/// configured value. Taking such a group over changes nothing anyone else wrote; anything else
+/// is someone else's group. `Err` says why it is not a leftover.
+async fn interrupted_create_leftover(
+    client: &Client,
+    group: &SecretGroup,
+    manifest: &SecretGroupManifest,
+    request: &ApplyRequest,
+) -> Result<(), String> {
+    let Some(held) = &group.manifest else {
+        return Err("its manifest cannot be read".to_owned());
+    };
+    let same_collaborators = held.collaborators.len() == manifest.collaborators.len()
+        && manifest
+            .collaborators
+            .iter()
+            .all(|c| held.collaborators.contains(c));
+    if held.integration_fqn != manifest.integration_fqn
+        || held.owned_by != manifest.owned_by
+        || !same_collaborators
+    {
+        return Err(
+            "its integration, owner or collaborators differ from this configuration".into(),
+        );
+    }
+    let server = list_group_secrets(client, &group.id, true)
+        .await
+        .map_err(|_| "its secrets could not be read to compare them".to_owned())?;
+    if server.is_empty() {
+        return Ok(());
+    }
+    let wanted: BTreeMap<String, Option<String>> =
+        secrets_put_body(&request.planned_state, &request.config)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|u| (u.key, u.value.map(|v| v.expose().to_owned())))
+            .collect();
+    let foreign = server
+        .iter()
+        .any(|(key, secret)| match (wanted.get(key), &secret.value) {
+            (Some(Some(want)), Some(have)) => want != have.expose(),
+            _ => true,
+        });
+    if foreign {
+        return Err("it holds keys or values this configuration does not set".to_owned());
+    }
+    Ok(())
+}
+
+/// After a successful write the group should hold exactly the planned keys. When it does not,
+/// another writer changed it between this apply's re-read and its read-back (the API has no
+/// conditional write to rule that out): say so, naming the keys, rather than let it pass.
+fn warn_about_concurrent_change(
+    planned_secrets: &BTreeMap<String, Value>,
+    server: &ServerSecrets,
+    response: &mut ApplyResponse,
+) {
+    let missing: Vec<&str> = planned_secrets
+        .keys()
+        .filter(|key| !server.contains_key(*key))
+        .map(String::as_str)
+        .collect();
+    let unexpected: Vec<&str> = server
+        .keys()
+        .filter(|key| !planned_secrets.contains_key(*key))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() && unexpected.is_empty() {
+        return;
+    }
+    let mut detail = String::from(
+        "Another writer changed the secret group while this apply wrote it (two Terraform runs, or a \
+         change outside Terraform, at the same moment).",
+    );
+    if !missing.is_empty() {
+        detail.push_str(&format!(
+            " These keys this apply wrote are gone again: {}.",
+            missing.join(", ")
+        ));
+    }
+    if !unexpected.is_empty() {
+        detail.push_str(&format!(
+            " These keys appeared that this configuration does not have: {}.",
+            unexpected.join(", ")
+        ));
+    }
+    detail.push_str(" Run `terraform plan` to see the difference, and make sure only one configuration manages this group.");
+    response.diagnostics.warning_at(
+        AttributePath::root("secrets"),
+        "Secret Group Changed During Apply",
+        detail,
+    );
+}
+
 /// Reads versions after a write and completes the new state and private data. When the write
 /// failed part-way, the state records what the server holds, so nothing is orphaned.
 async fn finish_with_server_secrets(
@@ -468,6 +585,7 @@ async fn finish_with_server_secrets(
                     .collect();
                 refresh_secrets(&mut state, &kept, &server, NewKeys::WithoutValues);
             } else {
+                warn_about_concurrent_change(planned_secrets, &server, response);
                 let versions_of_planned: BTreeMap<String, i64> = planned_secrets
                     .keys()
                     .map(|key| (key.clone(), versions.get(key).copied().unwrap_or(0)))
@@ -676,5 +794,45 @@ mod tests {
         ]);
         assert_eq!(changed_keys(&expected, &actual), vec!["B", "C", "D"]);
         assert!(changed_keys(&expected, &expected).is_empty());
+    }
+
+    #[test]
+    fn a_read_back_that_differs_from_the_plan_warns_with_the_key_names() {
+        let planned: BTreeMap<String, Value> = ["A", "MINE"]
+            .iter()
+            .map(|k| ((*k).to_owned(), Value::Null))
+            .collect();
+        let held = |keys: &[&str]| -> ServerSecrets {
+            keys.iter()
+                .map(|k| {
+                    let secret = server_view::ServerSecret {
+                        id: format!("id-{k}"),
+                        version: 1,
+                        value: None,
+                    };
+                    ((*k).to_owned(), secret)
+                })
+                .collect()
+        };
+        let mut clean = ApplyResponse::default();
+        warn_about_concurrent_change(&planned, &held(&["A", "MINE"]), &mut clean);
+        assert!(clean.diagnostics.0.is_empty());
+
+        let mut raced = ApplyResponse::default();
+        warn_about_concurrent_change(&planned, &held(&["A", "THEIRS"]), &mut raced);
+        let [warning] = raced.diagnostics.0.as_slice() else {
+            panic!("one warning expected: {:?}", raced.diagnostics.0);
+        };
+        assert_eq!(warning.severity, crate::diag::Severity::Warning);
+        assert!(
+            warning.detail.contains("gone again: MINE."),
+            "{}",
+            warning.detail
+        );
+        assert!(
+            warning.detail.contains("does not have: THEIRS."),
+            "{}",
+            warning.detail
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
+pub mod chaos;
 pub mod emulator;
 pub mod hcl;
 pub mod stub;
