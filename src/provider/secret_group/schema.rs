@@ -59,7 +59,10 @@ pub fn resource_schema() -> Schema {
          of secret keys and their values.\n\nEach secret is declared by key. Give it a `value` (kept in \
          state, sensitive), a write-only `value_wo` (never kept in state, Terraform 1.11 or later), or \
          neither, to manage only the key's existence while its value is set elsewhere. Deployments \
-         reference a secret by the FQN in `secret_fqns`.",
+         reference a secret by the FQN in `secret_fqns`.\n\nCreating refuses to adopt an existing group \
+         of the same name (import it instead), except the one an interrupted apply of this very \
+         configuration left behind: same integration, owner and collaborators, and only keys this \
+         configuration sets, holding its values. The apply then takes it over, with a warning.",
         vec![
             Attribute::computed("id", Type::String, "The secret group's id."),
             Attribute::required(
