@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use truefoundry_provider::client::{ListSecretsQuery, SecretUpdate, SecretValue};
+use truefoundry_provider::client::{SecretUpdate, SecretValue};
 
 use crate::support::emulator::{ACME_KEY, Emulator, GLOBEX_KEY, LoggedRequest};
 use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
@@ -58,32 +58,7 @@ fn manifest_puts(requests: &[LoggedRequest]) -> Vec<&LoggedRequest> {
 
 /// The server's keys and values of the group named `name` in tenant acme.
 fn server_secrets(emulator: &Emulator, name: &str) -> Option<BTreeMap<String, String>> {
-    let client = emulator.client(ACME_KEY);
-    emulator.block_on(async {
-        let group = client
-            .find_secret_group_by_fqn(&format!("acme:{name}"))
-            .await
-            .unwrap()?;
-        let secrets = client
-            .list_secrets(&ListSecretsQuery {
-                secret_group_id: Some(group.id.clone()),
-                secret_fqns: Vec::new(),
-                with_value: true,
-            })
-            .await
-            .unwrap();
-        Some(
-            secrets
-                .into_iter()
-                .map(|s| {
-                    (
-                        s.name,
-                        s.value.map(|v| v.expose().to_owned()).unwrap_or_default(),
-                    )
-                })
-                .collect(),
-        )
-    })
+    emulator.secret_values(name)
 }
 
 fn group_id(emulator: &Emulator, name: &str) -> String {

@@ -118,24 +118,10 @@ output "token" {{
         assert_eq!(outputs["token"]["value"], "t0k3n");
         assert_eq!(outputs["token"]["sensitive"], true);
         // The FQN reference reached the other group as its value.
-        let client = emulator.client(ACME_KEY);
-        let consumer = emulator
-            .block_on(client.find_secret_group_by_fqn("acme:consumer-acme"))
-            .unwrap()
-            .unwrap();
         let values = emulator
-            .block_on(
-                client.list_secrets(&truefoundry_provider::client::ListSecretsQuery {
-                    secret_group_id: Some(consumer.id),
-                    secret_fqns: vec![],
-                    with_value: true,
-                }),
-            )
-            .unwrap();
-        assert_eq!(
-            values[0].value.as_ref().unwrap().expose(),
-            "tfy-secret://acme:shared-acme:TOKEN"
-        );
+            .secret_values("consumer-acme")
+            .expect("the group exists");
+        assert_eq!(values["TOKEN_REF"], "tfy-secret://acme:shared-acme:TOKEN");
         // Each lookup costs two requests whatever the number of keys.
         let lookups = emulator
             .requests_since(mark)
@@ -280,21 +266,10 @@ resource "truefoundry_secret_group" "copy" {
             !state.contains(WO_CANARY),
             "the copied value is not in state"
         );
-        let client = emulator.client(ACME_KEY);
-        let copy = emulator
-            .block_on(client.find_secret_group_by_fqn("acme:copy-acme"))
-            .unwrap()
-            .unwrap();
         let values = emulator
-            .block_on(
-                client.list_secrets(&truefoundry_provider::client::ListSecretsQuery {
-                    secret_group_id: Some(copy.id),
-                    secret_fqns: vec![],
-                    with_value: true,
-                }),
-            )
-            .unwrap();
-        assert_eq!(values[0].value.as_ref().unwrap().expose(), WO_CANARY);
+            .secret_values("copy-acme")
+            .expect("the group exists");
+        assert_eq!(values["API_TOKEN"], WO_CANARY);
         ws.plan_detailed_exitcode().expect_empty();
     });
 }

@@ -171,6 +171,33 @@ impl Emulator {
         self.runtime.block_on(future)
     }
 
+    /// Keys and values of the tenant-acme group named `name`, read through the API; `None` when
+    /// there is no such group.
+    pub fn secret_values(&self, name: &str) -> Option<std::collections::BTreeMap<String, String>> {
+        let client = self.client(ACME_KEY);
+        self.block_on(async {
+            let group = client
+                .find_secret_group_by_fqn(&format!("acme:{name}"))
+                .await
+                .unwrap()?;
+            let secrets = client
+                .list_secrets(&truefoundry_provider::client::ListSecretsQuery {
+                    secret_group_id: Some(group.id.clone()),
+                    secret_fqns: Vec::new(),
+                    with_value: true,
+                })
+                .await
+                .unwrap();
+            let values = secrets.into_iter().map(|s| {
+                (
+                    s.name,
+                    s.value.map(|v| v.expose().to_owned()).unwrap_or_default(),
+                )
+            });
+            Some(values.collect())
+        })
+    }
+
     /// Environment for Terraform: the provider reaches this emulator as tenant `acme`.
     pub fn provider_env(&self) -> Vec<(String, String)> {
         vec![
