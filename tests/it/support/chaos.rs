@@ -147,7 +147,7 @@ impl ChaosEmulator {
             .unwrap_or_default()
             .lines()
             .filter_map(|line| serde_json::from_str::<Json>(line).ok())
-            .map(LogLine::from_json)
+            .map(|j| LogLine::from_log_json(&j))
             .collect()
     }
 
@@ -262,40 +262,10 @@ impl ServerGroup {
 }
 
 /// One line of the request log.
-#[derive(Clone, Debug)]
-pub struct LogLine {
-    pub method: String,
-    pub path: String,
-    pub status: Option<u16>,
-    pub keys: Vec<String>,
-    pub keys_with_value: Vec<String>,
-    pub fault: Option<String>,
-    pub user_agent: String,
-}
+/// A request-log line; the helpers below read it the way the reliability tests need.
+pub use super::emulator::LoggedRequest as LogLine;
 
 impl LogLine {
-    fn from_json(j: Json) -> LogLine {
-        let strings = |name: &str| -> Vec<String> {
-            j[name]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        LogLine {
-            method: j["method"].as_str().unwrap_or_default().to_owned(),
-            path: j["path"].as_str().unwrap_or_default().to_owned(),
-            status: j["status"].as_u64().map(|s| s as u16),
-            keys: strings("keys"),
-            keys_with_value: strings("keys_with_value"),
-            fault: j["fault"].as_str().map(str::to_owned),
-            user_agent: j["user_agent"].as_str().unwrap_or_default().to_owned(),
-        }
-    }
-
     /// Sent by the provider (not by this module's checking client).
     pub fn by_provider(&self) -> bool {
         self.user_agent.contains("terraform-provider-truefoundry")

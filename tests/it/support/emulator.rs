@@ -33,9 +33,35 @@ pub struct LoggedRequest {
     pub status: Option<u16>,
     pub keys: Vec<String>,
     pub keys_with_value: Vec<String>,
+    /// The fault the emulator injected into this request, if any.
+    pub fault: Option<String>,
+    pub user_agent: String,
 }
 
 impl LoggedRequest {
+    /// One line of the emulator's request log (JSON).
+    pub fn from_log_json(j: &Json) -> LoggedRequest {
+        let strings = |name: &str| -> Vec<String> {
+            j[name]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        LoggedRequest {
+            method: j["method"].as_str().unwrap_or_default().to_owned(),
+            path: j["path"].as_str().unwrap_or_default().to_owned(),
+            status: j["status"].as_u64().map(|s| s as u16),
+            keys: strings("keys"),
+            keys_with_value: strings("keys_with_value"),
+            fault: j["fault"].as_str().map(str::to_owned),
+            user_agent: j["user_agent"].as_str().unwrap_or_default().to_owned(),
+        }
+    }
+
     pub fn is_write(&self) -> bool {
         matches!(self.method.as_str(), "PUT" | "DELETE")
             || (self.method == "POST" && !self.path.ends_with("/v1/secrets"))
@@ -122,25 +148,7 @@ impl Emulator {
         let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
         text.lines()
             .filter_map(|line| serde_json::from_str::<Json>(line).ok())
-            .map(|j| {
-                let strings = |name: &str| -> Vec<String> {
-                    j[name]
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|v| v.as_str().map(str::to_owned))
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                };
-                LoggedRequest {
-                    method: j["method"].as_str().unwrap_or_default().to_owned(),
-                    path: j["path"].as_str().unwrap_or_default().to_owned(),
-                    status: j["status"].as_u64().map(|s| s as u16),
-                    keys: strings("keys"),
-                    keys_with_value: strings("keys_with_value"),
-                }
-            })
+            .map(|j| LoggedRequest::from_log_json(&j))
             .collect()
     }
 
