@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -180,12 +181,38 @@ fn encode_state(
     encode_dynamic(&state, &schema.value_type(), what)
 }
 
-fn log_rpc(rpc: &'static str, type_name: &str) {
+/// Logs an RPC as it starts and, with the time it took, as it ends: a debug log then shows how
+/// much of a slow run was spent in the provider and how much in Terraform between RPCs.
+#[must_use = "the RPC is logged as served when this is dropped"]
+struct RpcLog {
+    rpc: &'static str,
+    type_name: String,
+    started: Instant,
+}
+
+fn log_rpc(rpc: &'static str, type_name: &str) -> RpcLog {
     tracing::debug!(
         tf_rpc = rpc,
         tf_resource_type = type_name,
         "serving request"
     );
+    RpcLog {
+        rpc,
+        type_name: type_name.to_owned(),
+        started: Instant::now(),
+    }
+}
+
+impl Drop for RpcLog {
+    fn drop(&mut self) {
+        let micros = self.started.elapsed().as_micros();
+        tracing::debug!(
+            tf_rpc = self.rpc,
+            tf_resource_type = self.type_name.as_str(),
+            elapsed_ms = micros as f64 / 1000.0,
+            "served request"
+        );
+    }
 }
 
 #[tonic::async_trait]
@@ -194,7 +221,7 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         _request: Request<pb::get_metadata::Request>,
     ) -> RpcResult<pb::get_metadata::Response> {
-        log_rpc("GetMetadata", "");
+        let _logged = log_rpc("GetMetadata", "");
         Ok(Response::new(pb::get_metadata::Response {
             server_capabilities: Some(Self::server_capabilities()),
             diagnostics: Vec::new(),
@@ -224,7 +251,7 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         _request: Request<pb::get_provider_schema::Request>,
     ) -> RpcResult<pb::get_provider_schema::Response> {
-        log_rpc("GetProviderSchema", "");
+        let _logged = log_rpc("GetProviderSchema", "");
         Ok(Response::new(pb::get_provider_schema::Response {
             provider: Some(schema_to_proto(&self.provider.schema())),
             resource_schemas: self
@@ -256,7 +283,7 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         request: Request<pb::validate_provider_config::Request>,
     ) -> RpcResult<pb::validate_provider_config::Response> {
-        log_rpc("ValidateProviderConfig", "");
+        let _logged = log_rpc("ValidateProviderConfig", "");
         let request = request.into_inner();
         let outcome = async {
             let schema = self.provider.schema();
@@ -280,7 +307,7 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::validate_resource_config::Request>,
     ) -> RpcResult<pb::validate_resource_config::Response> {
         let request = request.into_inner();
-        log_rpc("ValidateResourceConfig", &request.type_name);
+        let _logged = log_rpc("ValidateResourceConfig", &request.type_name);
         let capabilities = capabilities_from_proto(request.client_capabilities.as_ref());
         let outcome = async {
             let resource = self.resource(&request.type_name)?;
@@ -313,7 +340,7 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::validate_data_resource_config::Request>,
     ) -> RpcResult<pb::validate_data_resource_config::Response> {
         let request = request.into_inner();
-        log_rpc("ValidateDataResourceConfig", &request.type_name);
+        let _logged = log_rpc("ValidateDataResourceConfig", &request.type_name);
         let outcome = async {
             let data_source = self.data_source(&request.type_name)?;
             let schema = data_source.schema();
@@ -336,7 +363,7 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::upgrade_resource_state::Request>,
     ) -> RpcResult<pb::upgrade_resource_state::Response> {
         let request = request.into_inner();
-        log_rpc("UpgradeResourceState", &request.type_name);
+        let _logged = log_rpc("UpgradeResourceState", &request.type_name);
         let outcome = (|| {
             let resource = self.resource(&request.type_name)?;
             let schema = resource.schema();
@@ -389,7 +416,7 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         request: Request<pb::configure_provider::Request>,
     ) -> RpcResult<pb::configure_provider::Response> {
-        log_rpc("ConfigureProvider", "");
+        let _logged = log_rpc("ConfigureProvider", "");
         let request = request.into_inner();
         let outcome = async {
             let schema = self.provider.schema();
@@ -417,7 +444,7 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::read_resource::Request>,
     ) -> RpcResult<pb::read_resource::Response> {
         let request = request.into_inner();
-        log_rpc("ReadResource", &request.type_name);
+        let _logged = log_rpc("ReadResource", &request.type_name);
         let type_name = request.type_name;
         let outcome = async {
             let resource = self.resource(&type_name)?;
@@ -455,7 +482,7 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::plan_resource_change::Request>,
     ) -> RpcResult<pb::plan_resource_change::Response> {
         let request = request.into_inner();
-        log_rpc("PlanResourceChange", &request.type_name);
+        let _logged = log_rpc("PlanResourceChange", &request.type_name);
         let type_name = request.type_name;
         let outcome = async {
             let resource = self.resource(&type_name)?;
@@ -512,7 +539,7 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::apply_resource_change::Request>,
     ) -> RpcResult<pb::apply_resource_change::Response> {
         let request = request.into_inner();
-        log_rpc("ApplyResourceChange", &request.type_name);
+        let _logged = log_rpc("ApplyResourceChange", &request.type_name);
         let type_name = request.type_name;
         let outcome = async {
             let resource = self.resource(&type_name)?;
@@ -554,7 +581,7 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::import_resource_state::Request>,
     ) -> RpcResult<pb::import_resource_state::Response> {
         let request = request.into_inner();
-        log_rpc("ImportResourceState", &request.type_name);
+        let _logged = log_rpc("ImportResourceState", &request.type_name);
         let type_name = request.type_name;
         let outcome = async {
             let resource = self.resource(&type_name)?;
@@ -592,7 +619,7 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::read_data_source::Request>,
     ) -> RpcResult<pb::read_data_source::Response> {
         let request = request.into_inner();
-        log_rpc("ReadDataSource", &request.type_name);
+        let _logged = log_rpc("ReadDataSource", &request.type_name);
         let type_name = request.type_name;
         let outcome = async {
             let data_source = self.data_source(&type_name)?;
@@ -618,7 +645,7 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::validate_ephemeral_resource_config::Request>,
     ) -> RpcResult<pb::validate_ephemeral_resource_config::Response> {
         let request = request.into_inner();
-        log_rpc("ValidateEphemeralResourceConfig", &request.type_name);
+        let _logged = log_rpc("ValidateEphemeralResourceConfig", &request.type_name);
         let outcome = async {
             let ephemeral = self.ephemeral_resource(&request.type_name)?;
             let schema = ephemeral.schema();
@@ -643,7 +670,7 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::open_ephemeral_resource::Request>,
     ) -> RpcResult<pb::open_ephemeral_resource::Response> {
         let request = request.into_inner();
-        log_rpc("OpenEphemeralResource", &request.type_name);
+        let _logged = log_rpc("OpenEphemeralResource", &request.type_name);
         let type_name = request.type_name;
         let capabilities = capabilities_from_proto(request.client_capabilities.as_ref());
         let outcome = async {
@@ -683,7 +710,7 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::renew_ephemeral_resource::Request>,
     ) -> RpcResult<pb::renew_ephemeral_resource::Response> {
         let request = request.into_inner();
-        log_rpc("RenewEphemeralResource", &request.type_name);
+        let _logged = log_rpc("RenewEphemeralResource", &request.type_name);
         let outcome = async {
             let ephemeral = self.ephemeral_resource(&request.type_name)?;
             let response = self
@@ -709,7 +736,7 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::close_ephemeral_resource::Request>,
     ) -> RpcResult<pb::close_ephemeral_resource::Response> {
         let request = request.into_inner();
-        log_rpc("CloseEphemeralResource", &request.type_name);
+        let _logged = log_rpc("CloseEphemeralResource", &request.type_name);
         let outcome = async {
             let ephemeral = self.ephemeral_resource(&request.type_name)?;
             self.cancellable(ephemeral.close(request.private.unwrap_or_default()))
@@ -726,7 +753,7 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         _request: Request<pb::stop_provider::Request>,
     ) -> RpcResult<pb::stop_provider::Response> {
-        log_rpc("StopProvider", "");
+        let _logged = log_rpc("StopProvider", "");
         // Cancel what runs now; requests arriving later get a fresh token and run normally.
         let previous = std::mem::take(
             &mut *self

@@ -1144,6 +1144,23 @@ async fn logs_are_hclog_json_at_the_requested_level() {
         schema_line["@module"],
         "provider.terraform-provider-truefoundry"
     );
+    // Its end is logged too, with the time it took, after its start.
+    let served_at = lines
+        .iter()
+        .position(|line| {
+            line["tf_rpc"] == "GetProviderSchema" && line["@message"] == "served request"
+        })
+        .expect("the RPC's end is logged");
+    let elapsed = lines[served_at]["elapsed_ms"]
+        .as_f64()
+        .expect("the end carries elapsed_ms");
+    assert!(elapsed >= 0.0, "{elapsed}");
+    assert!(
+        lines[..served_at]
+            .iter()
+            .any(|line| line["tf_rpc"] == "GetProviderSchema"
+                && line["@message"] == "serving request")
+    );
     assert!(lines.iter().all(|line| line["@level"] != "trace"));
 }
 
