@@ -17,6 +17,7 @@ use truefoundry_provider::server::proto::tfplugin6 as pb;
 use truefoundry_provider::value::{self, Type, Value};
 
 use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, LoggedRequest};
+use crate::support::stub::{self, Stub};
 use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient};
 
 const GROUP: &str = "truefoundry_secret_group";
@@ -975,4 +976,50 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .build()
         .unwrap()
         .block_on(future)
+}
+
+/// A refresh asks for the group and for its secrets at once. The stub answers the group only
+/// once the secrets listing has arrived, which a provider that waits for one answer before
+/// asking the next cannot send in time: the stub then gives up waiting and says so.
+#[tokio::test]
+async fn refresh_asks_for_the_group_and_its_secrets_at_once() {
+    let stub = Stub::start().await;
+    stub.hold(
+        axum::http::Method::GET,
+        stub::GROUP,
+        (axum::http::Method::POST, stub::SECRETS),
+    );
+    let plugin = PluginProcess::start(Launch::default()).await.unwrap();
+    let mut client = plugin.connect(Terraform::V1_0_3).await.unwrap();
+    client.get_schema().await.unwrap();
+    let provider_config = Value::object([
+        ("host", Value::string(&stub.base_url)),
+        ("api_key", Value::string("stub-key")),
+        ("max_retries", Value::Null),
+        ("request_timeout", Value::Null),
+        ("ca_cert_pem", Value::Null),
+    ]);
+    let diags = client.configure(&provider_config).await.unwrap();
+    assert!(diags.is_empty(), "configure: {diags:?}");
+
+    let mut prior = null_object(&client.resource_type(GROUP));
+    prior.set("id", Value::string(stub::GROUP_ID));
+    prior.set("name", Value::string(stub::GROUP_NAME));
+    let secret = Value::object([
+        ("value", Value::string(stub::STORED_CANARY)),
+        ("value_wo", Value::Null),
+        ("value_wo_version", Value::Null),
+    ]);
+    prior.set("secrets", Value::Map([("K".to_owned(), secret)].into()));
+    let read = client.read(GROUP, &prior, Vec::new()).await.unwrap();
+    assert!(!read.diagnostics.has_errors(), "{:?}", read.diagnostics);
+    let state = read.state.unwrap();
+    assert_eq!(state.get("id"), &Value::string(stub::GROUP_ID));
+    assert_eq!(versions(&state), BTreeMap::from([("K".to_owned(), 1)]));
+    assert_eq!(
+        stub.released_by_arrival(),
+        vec![(axum::http::Method::GET, stub::GROUP.to_owned())],
+        "the group was asked for alone: {:?}",
+        stub.requests()
+    );
 }

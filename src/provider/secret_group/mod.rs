@@ -205,15 +205,25 @@ async fn read_group_state(
     new_keys: NewKeys,
     adopt: bool,
 ) -> Result<Option<(Value, ServerSecrets)>, client::Error> {
-    let group = match client.get_secret_group(id).await {
+    // Two independent reads: made at once, a refresh waits for one round trip, not two.
+    let prior_secrets = secrets_of(prior);
+    let listing = async {
+        match prior_secrets {
+            Some(_) => Some(list_group_secrets(client, id, new_keys == NewKeys::WithValues).await),
+            None => None,
+        }
+    };
+    let (group, listed) = tokio::join!(client.get_secret_group(id), listing);
+    let group = match group {
         Ok(group) => group,
+        // Whatever the listing said, a group that is gone has no secrets.
         Err(client::Error::NotFound { .. }) => return Ok(None),
         Err(err) => return Err(err),
     };
     let mut state = refresh_group(&group, prior, adopt);
     let mut server = ServerSecrets::new();
-    if let Some(prior_secrets) = secrets_of(prior) {
-        server = list_group_secrets(client, id, new_keys == NewKeys::WithValues).await?;
+    if let (Some(prior_secrets), Some(listed)) = (prior_secrets, listed) {
+        server = listed?;
         refresh_secrets(&mut state, prior_secrets, &server, new_keys);
     }
     Ok(Some((state, server)))

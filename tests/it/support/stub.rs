@@ -53,7 +53,14 @@ struct State {
     /// Every route answers with this when set (overrides still win).
     everything: Option<Canned>,
     log: Vec<(Method, String, Vec<u8>)>,
+    /// (method, path) → the request it waits for before answering: see [`Stub::hold`].
+    holds: HashMap<(Method, String), (Method, String)>,
+    /// Held requests that saw what they waited for (the others gave up after [`HOLD_LIMIT`]).
+    released_by_arrival: Vec<(Method, String)>,
 }
+
+/// How long a held request waits before answering anyway, so a test fails instead of hanging.
+const HOLD_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct Stub {
@@ -125,6 +132,31 @@ fn echo_request(canned: Vec<u8>, request: &[u8]) -> Vec<u8> {
     body
 }
 
+/// Holds a request on a held route until the request it waits for has arrived (or the limit).
+async fn wait_if_held(state: &Mutex<State>, method: &Method, path: &str) {
+    let key = (method.clone(), path.to_owned());
+    let Some(awaited) = state.lock().unwrap().holds.get(&key).cloned() else {
+        return;
+    };
+    let seen = |state: &State| {
+        state
+            .log
+            .iter()
+            .any(|(m, p, _)| (m, p) == (&awaited.0, &awaited.1))
+    };
+    let deadline = tokio::time::Instant::now() + HOLD_LIMIT;
+    while tokio::time::Instant::now() < deadline {
+        {
+            let mut state = state.lock().unwrap();
+            if seen(&state) {
+                state.released_by_arrival.push(key);
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 impl Stub {
     /// Serves on a free loopback port inside the current tokio runtime.
     pub async fn start() -> Stub {
@@ -134,6 +166,7 @@ impl Stub {
             let state = shared.clone();
             async move {
                 let path = uri.path().to_owned();
+                wait_if_held(&state, &method, &path).await;
                 let canned = {
                     let mut state = state.lock().unwrap();
                     state
@@ -168,6 +201,21 @@ impl Stub {
             .unwrap()
             .overrides
             .insert((method, path.to_owned()), canned);
+    }
+
+    /// Answers `method path` only once a `awaited` request has arrived: a client that waits for
+    /// the first answer before sending the second is seen giving up after [`HOLD_LIMIT`].
+    pub fn hold(&self, method: Method, path: &str, awaited: (Method, &str)) {
+        self.state
+            .lock()
+            .unwrap()
+            .holds
+            .insert((method, path.to_owned()), (awaited.0, awaited.1.to_owned()));
+    }
+
+    /// Held requests whose awaited request arrived while they were waiting.
+    pub fn released_by_arrival(&self) -> Vec<(Method, String)> {
+        self.state.lock().unwrap().released_by_arrival.clone()
     }
 
     pub fn answer_everything(&self, canned: Option<Canned>) {
