@@ -16,7 +16,7 @@ use truefoundry_provider::diag::{AttributePath, Diagnostics, Severity};
 use truefoundry_provider::server::proto::tfplugin6 as pb;
 use truefoundry_provider::value::{self, Type, Value};
 
-use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, LoggedRequest};
+use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, LoggedRequest, seed_group};
 use crate::support::stub::{self, Stub};
 use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient};
 
@@ -67,11 +67,16 @@ enum Mode<'a> {
 
 impl Tf {
     async fn start(terraform: Terraform, emulator: &Emulator, api_key: &str) -> Tf {
+        Tf::connect(terraform, &emulator.base_url, api_key).await
+    }
+
+    /// The real provider, configured for the API at `host`.
+    async fn connect(terraform: Terraform, host: &str, api_key: &str) -> Tf {
         let plugin = PluginProcess::start(Launch::default()).await.unwrap();
         let mut client = plugin.connect(terraform).await.unwrap();
         let schema = client.get_schema().await.unwrap();
         let config = Value::object([
-            ("host", Value::string(&emulator.base_url)),
+            ("host", Value::string(host)),
             ("api_key", Value::string(api_key)),
             ("max_retries", Value::Null),
             ("request_timeout", Value::Null),
@@ -821,40 +826,14 @@ fn terraform_1_0_3_manages_values_and_destroys_without_a_plan() {
     });
 }
 
-/// Creates a group with two secrets through the API; returns its id.
-async fn seed(emulator: &Emulator, name: &str) -> String {
-    let client = api_client(emulator, ACME_KEY);
-    let group = client
-        .apply_secret_group_manifest(
-            &truefoundry_provider::client::SecretGroupManifest {
-                kind: "secret-group".into(),
-                name: name.into(),
-                integration_fqn: crate::support::emulator::DEFAULT_INTEGRATION.into(),
-                collaborators: vec![truefoundry_provider::client::Collaborator {
-                    subject: "user:viewer@acme.example".into(),
-                    role_id: "secret-group-viewer".into(),
-                }],
-                owned_by: None,
-            },
-            false,
-        )
-        .await
-        .unwrap();
-    let body = [("DB_PASSWORD", "pa55"), ("TOKEN", "t0k")].map(|(k, v)| {
-        truefoundry_provider::client::SecretUpdate {
-            key: k.into(),
-            value: Some(truefoundry_provider::client::SecretValue::new(v)),
-        }
-    });
-    client.set_secrets(&group.id, &body).await.unwrap();
-    group.id
-}
+/// The two secrets the data source and ephemeral resource tests read back.
+const SEEDED: [(&str, &str); 2] = [("DB_PASSWORD", "pa55"), ("TOKEN", "t0k")];
 
 #[test]
 fn ephemeral_resource_opens_renews_and_closes_with_real_values() {
     let emulator = Emulator::start();
     block_on(async {
-        let id = seed(&emulator, "ephemeral-src").await;
+        let id = seed_group(&api_client(&emulator, ACME_KEY), "ephemeral-src", &SEEDED).await;
         let mut tf = Tf::start(Terraform::V1_11, &emulator, ACME_KEY).await;
 
         for lookup in [
@@ -924,7 +903,7 @@ fn ephemeral_resource_opens_renews_and_closes_with_real_values() {
 fn data_source_reads_keys_always_and_values_only_when_asked() {
     let emulator = Emulator::start();
     block_on(async {
-        let id = seed(&emulator, "data-src").await;
+        let id = seed_group(&api_client(&emulator, ACME_KEY), "data-src", &SEEDED).await;
         for terraform in [Terraform::V1_0_3, Terraform::V1_11] {
             let mut tf = Tf::start(terraform, &emulator, ACME_KEY).await;
             for include_values in [None, Some(false), Some(true)] {
@@ -989,20 +968,9 @@ async fn refresh_asks_for_the_group_and_its_secrets_at_once() {
         stub::GROUP,
         (axum::http::Method::POST, stub::SECRETS),
     );
-    let plugin = PluginProcess::start(Launch::default()).await.unwrap();
-    let mut client = plugin.connect(Terraform::V1_0_3).await.unwrap();
-    client.get_schema().await.unwrap();
-    let provider_config = Value::object([
-        ("host", Value::string(&stub.base_url)),
-        ("api_key", Value::string("stub-key")),
-        ("max_retries", Value::Null),
-        ("request_timeout", Value::Null),
-        ("ca_cert_pem", Value::Null),
-    ]);
-    let diags = client.configure(&provider_config).await.unwrap();
-    assert!(diags.is_empty(), "configure: {diags:?}");
+    let mut tf = Tf::connect(Terraform::V1_0_3, &stub.base_url, "stub-key").await;
 
-    let mut prior = null_object(&client.resource_type(GROUP));
+    let mut prior = null_object(&tf.resource_type());
     prior.set("id", Value::string(stub::GROUP_ID));
     prior.set("name", Value::string(stub::GROUP_NAME));
     let secret = Value::object([
@@ -1011,7 +979,7 @@ async fn refresh_asks_for_the_group_and_its_secrets_at_once() {
         ("value_wo_version", Value::Null),
     ]);
     prior.set("secrets", Value::Map([("K".to_owned(), secret)].into()));
-    let read = client.read(GROUP, &prior, Vec::new()).await.unwrap();
+    let read = tf.client.read(GROUP, &prior, Vec::new()).await.unwrap();
     assert!(!read.diagnostics.has_errors(), "{:?}", read.diagnostics);
     let state = read.state.unwrap();
     assert_eq!(state.get("id"), &Value::string(stub::GROUP_ID));

@@ -5,9 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use truefoundry_provider::client::{SecretUpdate, SecretValue};
-
-use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator};
+use crate::support::emulator::{self, ACME_KEY, ACME_VIEWER_KEY, Emulator};
 use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
 
 fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
@@ -20,34 +18,11 @@ fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Works
 
 /// Creates group `name` in tenant acme with `secrets`, directly through the API.
 fn seed_group(emulator: &Emulator, name: &str, secrets: &[(&str, &str)]) -> String {
-    let client = emulator.client(ACME_KEY);
-    emulator.block_on(async {
-        let group = client
-            .apply_secret_group_manifest(
-                &truefoundry_provider::client::SecretGroupManifest {
-                    kind: "secret-group".into(),
-                    name: name.into(),
-                    integration_fqn: crate::support::emulator::DEFAULT_INTEGRATION.into(),
-                    collaborators: vec![truefoundry_provider::client::Collaborator {
-                        subject: "user:viewer@acme.example".into(),
-                        role_id: "secret-group-viewer".into(),
-                    }],
-                    owned_by: None,
-                },
-                false,
-            )
-            .await
-            .unwrap();
-        let body: Vec<SecretUpdate> = secrets
-            .iter()
-            .map(|(k, v)| SecretUpdate {
-                key: (*k).into(),
-                value: Some(SecretValue::new(*v)),
-            })
-            .collect();
-        client.set_secrets(&group.id, &body).await.unwrap();
-        group.id
-    })
+    emulator.block_on(emulator::seed_group(
+        &emulator.client(ACME_KEY),
+        name,
+        secrets,
+    ))
 }
 
 /// The text of a saved plan file (a zip), every entry decompressed.

@@ -6,13 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tempfile::TempDir;
-use truefoundry_provider::client::{
-    Client, ClientConfig, Collaborator, SecretGroupManifest, SecretUpdate, SecretValue,
-};
+use truefoundry_provider::client::{Client, ClientConfig, SecretValue};
 use truefoundry_provider::diag::{Diagnostics, Severity};
 use truefoundry_provider::value::Value;
 
-use crate::support::emulator::{ACME_KEY, DEFAULT_INTEGRATION, Emulator};
+use crate::support::emulator::{self, ACME_KEY, Emulator};
 use crate::support::terraform::{Workspace, terraform_binaries};
 use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient};
 
@@ -97,32 +95,7 @@ fn api_client(host: &str, ca_cert_pem: Option<&str>) -> Client {
 /// Creates group `name` with one secret, over https trusting `ca_pem`.
 async fn seed_group(emulator: &Emulator, ca_pem: &str, name: &str) -> String {
     let client = api_client(&emulator.base_url, Some(ca_pem));
-    {
-        let group = client
-            .apply_secret_group_manifest(
-                &SecretGroupManifest {
-                    kind: "secret-group".into(),
-                    name: name.into(),
-                    integration_fqn: DEFAULT_INTEGRATION.into(),
-                    collaborators: Vec::<Collaborator>::new(),
-                    owned_by: None,
-                },
-                false,
-            )
-            .await
-            .unwrap();
-        client
-            .set_secrets(
-                &group.id,
-                &[SecretUpdate {
-                    key: "TOKEN".into(),
-                    value: Some(SecretValue::new("tls-t0ken")),
-                }],
-            )
-            .await
-            .unwrap();
-        group.id
-    }
+    emulator::seed_group(&client, name, &[("TOKEN", "tls-t0ken")]).await
 }
 
 fn provider_config(host: &str, ca_cert_pem: Option<&str>) -> Value {

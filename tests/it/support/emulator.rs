@@ -221,3 +221,33 @@ impl Drop for Emulator {
         let _ = self.child.wait();
     }
 }
+
+/// Creates group `name` through `client` (the API, not Terraform) with `secrets` and one viewer
+/// collaborator, as a group made outside Terraform would be; returns its id.
+pub async fn seed_group(client: &Client, name: &str, secrets: &[(&str, &str)]) -> String {
+    let group = client
+        .apply_secret_group_manifest(
+            &truefoundry_provider::client::SecretGroupManifest {
+                kind: "secret-group".into(),
+                name: name.into(),
+                integration_fqn: DEFAULT_INTEGRATION.into(),
+                collaborators: vec![truefoundry_provider::client::Collaborator {
+                    subject: "user:viewer@acme.example".into(),
+                    role_id: "secret-group-viewer".into(),
+                }],
+                owned_by: None,
+            },
+            false,
+        )
+        .await
+        .unwrap();
+    let body: Vec<truefoundry_provider::client::SecretUpdate> = secrets
+        .iter()
+        .map(|(key, value)| truefoundry_provider::client::SecretUpdate {
+            key: (*key).into(),
+            value: Some(SecretValue::new(*value)),
+        })
+        .collect();
+    client.set_secrets(&group.id, &body).await.unwrap();
+    group.id
+}
