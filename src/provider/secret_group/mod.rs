@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use diff::{keys_to_send, plan_secrets, secrets_put_body};
-use model::{Private, fqns_value, secrets_of, versions_of, versions_value};
+use model::{Private, fqns_value, secrets_of, set_secret_fqns, versions_of, versions_value};
 use server_view::{
     NewKeys, ServerSecrets, collaborators_of, list_group_secrets, refresh_group, refresh_secrets,
     server_versions,
@@ -601,16 +601,7 @@ async fn finish_with_server_secrets(
                     .map(|key| (key.clone(), versions.get(key).copied().unwrap_or(0)))
                     .collect();
                 state.set("secret_versions", versions_value(&versions_of_planned));
-                let tenant = state
-                    .get("tenant_name")
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                let name = state.get("name").as_str().unwrap_or_default().to_owned();
-                state.set(
-                    "secret_fqns",
-                    fqns_value(&tenant, &name, planned_secrets.keys()),
-                );
+                set_secret_fqns(&mut state, planned_secrets.keys());
             }
             response.private = Private {
                 synced_versions: versions,

@@ -83,6 +83,14 @@ pub fn fqns_value<'a>(tenant: &str, group: &str, keys: impl Iterator<Item = &'a 
     )
 }
 
+/// Sets `secret_fqns` for `keys`, from the tenant and group name `state` holds.
+pub fn set_secret_fqns<'a>(state: &mut Value, keys: impl Iterator<Item = &'a String>) {
+    let tenant = state.get("tenant_name").as_str().unwrap_or_default();
+    let name = state.get("name").as_str().unwrap_or_default();
+    let fqns = fqns_value(tenant, name, keys);
+    state.set("secret_fqns", fqns);
+}
+
 /// Kept by Terraform beside the state (never shown): the server version of each key as of the
 /// last time this provider wrote or adopted it. A key whose server version moved past it was
 /// changed elsewhere, which is how drift is seen for values that cannot be compared.

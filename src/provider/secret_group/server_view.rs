@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{ValueMode, fqns_value, mode_of, secret_entry, versions_value};
+use super::model::{ValueMode, mode_of, secret_entry, set_secret_fqns, versions_value};
 use super::schema::{DEFAULT_INTEGRATION_FQN, resource_schema};
 use crate::client::{self, Client, Collaborator, ListSecretsQuery, SecretGroup, SecretValue};
 use crate::value::Value;
@@ -182,13 +182,7 @@ pub fn refresh_secrets(
             (key.clone(), entry)
         })
         .collect();
-    let tenant = state
-        .get("tenant_name")
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let name = state.get("name").as_str().unwrap_or_default().to_owned();
-    state.set("secret_fqns", fqns_value(&tenant, &name, entries.keys()));
+    set_secret_fqns(state, entries.keys());
     state.set("secret_versions", versions_value(&server_versions(server)));
     state.set("secrets", Value::Map(entries));
 }
