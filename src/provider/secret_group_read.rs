@@ -367,11 +367,7 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, Value)]) -> Value {
-        let mut object = Value::Object(BTreeMap::new());
-        for (k, v) in pairs {
-            object.set(k, v.clone());
-        }
-        object
+        Value::object(pairs.iter().cloned())
     }
 
     #[test]

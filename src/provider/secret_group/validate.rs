@@ -213,11 +213,7 @@ mod tests {
     use crate::provider::secret_group::model::secret_entry;
 
     fn config(pairs: &[(&str, Value)]) -> Value {
-        let mut object = Value::Object(BTreeMap::new());
-        for (k, v) in pairs {
-            object.set(k, v.clone());
-        }
-        object
+        Value::object(pairs.iter().cloned())
     }
 
     fn collaborator(subject: &str, role: &str) -> Value {
