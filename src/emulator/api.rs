@@ -25,7 +25,7 @@ use super::store::{
 use super::wire::{
     AssociatedSecretOut, CreateGroupIn, DataOut, ListSecretsIn, Manifest, ManifestPutIn, PageOut,
     PaginationOut, SecretEntryIn, SecretGroupOut, SecretOut, SecretVersionOut, SecretsPutIn,
-    SubjectOut,
+    SessionOut, SubjectOut,
 };
 use super::{API_PREFIX, AppState};
 
@@ -49,6 +49,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/secrets", post(list_secrets))
         .route("/secrets/{id}", get(get_secret).delete(delete_secret))
+        .route("/x/users/info", get(session_info))
         .fallback(unknown_api_route)
         .method_not_allowed_fallback(method_not_allowed)
         // Full-list updates of thousands of keys exceed axum's 2 MB default.
@@ -268,6 +269,36 @@ fn secret_out(group: &Group, secret: &Secret, reveal_value: bool) -> SecretOut {
         active_deployments_count: 0,
         fqn,
     }
+}
+
+/// Role names of the session endpoint.
+/// DECISION: the API reference lists `roles` without their names; a tenant admin holds
+/// `tenant-admin`, everyone else `tenant-member`.
+pub(crate) const ROLE_TENANT_ADMIN: &str = "tenant-admin";
+pub(crate) const ROLE_TENANT_MEMBER: &str = "tenant-member";
+
+/// `GET /v1/x/users/info`: who the API key is. DECISION: API keys here belong to no team.
+async fn session_info(caller: Caller) -> Json<SessionOut> {
+    let SubjectOut {
+        subject_id,
+        subject_type,
+        subject_slug,
+    } = subject_out(&caller.subject);
+    let role = if caller.tenant_admin {
+        ROLE_TENANT_ADMIN
+    } else {
+        ROLE_TENANT_MEMBER
+    };
+    Json(SessionOut {
+        email: (subject_type == "user" && subject_slug.contains('@')).then(|| subject_slug.clone()),
+        effective_user_id: subject_id.clone(),
+        id: subject_id,
+        subject_slug,
+        subject_type,
+        tenant_name: caller.tenant,
+        roles: vec![role.to_owned()],
+        teams: Vec::new(),
+    })
 }
 
 fn denied(caller: &Caller, group: &Group, needed: &str) -> ApiError {

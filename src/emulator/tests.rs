@@ -957,3 +957,31 @@ async fn latency_is_added_to_api_requests() {
     assert_eq!(status, 200);
     assert!(started.elapsed() >= std::time::Duration::from_millis(60));
 }
+
+#[tokio::test]
+async fn the_session_endpoint_tells_each_key_who_it_is() {
+    let app = router();
+    let (status, admin) = call(&app, "GET", "/x/users/info", Some("t-admin"), None).await;
+    assert_eq!(status, 200, "{admin}");
+    assert_eq!(admin["subjectType"], "user");
+    assert_eq!(admin["subjectSlug"], "root@acme");
+    assert_eq!(admin["tenantName"], "acme");
+    assert_eq!(admin["roles"], json!(["tenant-admin"]));
+    assert_eq!(admin["email"], "root@acme");
+    assert!(admin["id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert_eq!(admin["id"], admin["effectiveUserId"]);
+    // The SDK parses the session from the whole body: no `data` envelope.
+    assert!(admin.get("data").is_none());
+
+    let (_, viewer) = call(&app, "GET", "/x/users/info", Some("t-viewer"), None).await;
+    assert_eq!(viewer["subjectSlug"], "viewer@acme");
+    assert_eq!(viewer["roles"], json!(["tenant-member"]));
+    let (_, other) = call(&app, "GET", "/x/users/info", Some("t-other"), None).await;
+    assert_eq!(other["tenantName"], "other");
+
+    for token in [None, Some("nope")] {
+        let (status, body) = call(&app, "GET", "/x/users/info", token, None).await;
+        assert_eq!(status, 401);
+        assert_http_error(&body, 401);
+    }
+}

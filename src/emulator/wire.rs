@@ -121,6 +121,21 @@ pub(crate) struct SubjectOut {
     pub subject_slug: String,
 }
 
+/// `GET /v1/x/users/info`: the caller's `Session`, sent without an envelope.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SessionOut {
+    pub id: String,
+    pub subject_slug: String,
+    pub subject_type: String,
+    pub tenant_name: String,
+    pub roles: Vec<String>,
+    pub teams: Vec<String>,
+    pub effective_user_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SecretGroupOut {
