@@ -141,6 +141,18 @@ fn reason(status: u16) -> String {
         .to_owned()
 }
 
+/// Whether a body is the API's `HttpError` (a JSON object with `statusCode` or `message`). A
+/// 404 that is not cannot be taken to mean "this object does not exist".
+/// DECISION: the API definition types 404 bodies as "any"; every control plane answer seen
+/// carries at least `message`, so anything less is a route, a proxy or another server.
+fn is_api_error_body(body: &[u8]) -> bool {
+    serde_json::from_slice::<Json>(body).is_ok_and(|json| {
+        json.as_object().is_some_and(|object| {
+            object.contains_key("statusCode") || object.contains_key("message")
+        })
+    })
+}
+
 /// The error for a final (not retried, or out of retries) non-success status.
 pub(super) fn status_error(
     site: CallSite<'_>,
@@ -159,6 +171,13 @@ pub(super) fn status_error(
         };
     }
     let ServerReport { message, fields } = read_report(status, body, redactor);
+    if status == 404 && !is_api_error_body(body) {
+        return Error::NotTheApi {
+            method,
+            path,
+            message,
+        };
+    }
     match status {
         401 => Error::Unauthorized {
             method,
@@ -169,16 +188,19 @@ pub(super) fn status_error(
             method,
             path,
             message,
+            details: fields,
         },
         404 => Error::NotFound {
             method,
             path,
             message,
+            details: fields,
         },
         409 => Error::Conflict {
             method,
             path,
             message,
+            details: fields,
         },
         424 => Error::DependencyFailed {
             method,
@@ -420,6 +442,23 @@ mod tests {
             message,
             "bad (fields: f0, f1, f2, f3, f4, f5, f6, f7 and 2 more)"
         );
+    }
+
+    #[test]
+    fn a_404_without_the_apis_error_body_is_not_a_missing_object() {
+        let not_the_api = |body: &str| {
+            let error = status_error(SITE, 404, 1, body.as_bytes(), &Redactor::new([]));
+            matches!(error, Error::NotTheApi { .. })
+        };
+        assert!(not_the_api("<html><title>Not Found</title></html>"));
+        assert!(not_the_api(""));
+        assert!(not_the_api("404 page not found"));
+        assert!(not_the_api(r#"["not", "an", "object"]"#));
+        assert!(not_the_api(r#"{"error": "no route"}"#));
+        assert!(!not_the_api(
+            r#"{"statusCode": 404, "message": "Secret group not found"}"#
+        ));
+        assert!(!not_the_api(r#"{"message": "Secret group not found"}"#));
     }
 
     #[test]

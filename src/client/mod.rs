@@ -30,7 +30,7 @@ use serde::de::DeserializeOwned;
 use transport::{ApiRequest, Transport};
 use wire::{
     Envelope, ListSecretsRequest, ManifestRequest, Page, SecretInput, SetSecretsRequest,
-    WireSecret, WireSecretGroup,
+    WireSecret, WireSecretGroup, WireSession,
 };
 
 pub use secret::SecretValue;
@@ -59,6 +59,16 @@ pub enum Error {
         method: String,
         path: String,
         message: String,
+        /// The fields the server blamed, by name.
+        details: Vec<String>,
+    },
+    /// A 404 without the API's error body: a route that does not exist, an HTML page, a proxy.
+    /// It says nothing about the object asked for.
+    #[error("{method} {path}: not an answer of the TrueFoundry API (404): {message}")]
+    NotTheApi {
+        method: String,
+        path: String,
+        message: String,
     },
     #[error("{method} {path}: unauthorized (401): {message}")]
     Unauthorized {
@@ -71,12 +81,16 @@ pub enum Error {
         method: String,
         path: String,
         message: String,
+        /// The fields the server blamed, by name.
+        details: Vec<String>,
     },
     #[error("{method} {path}: conflict (409): {message}")]
     Conflict {
         method: String,
         path: String,
         message: String,
+        /// The fields the server blamed, by name.
+        details: Vec<String>,
     },
     #[error("{method} {path}: rejected ({status}): {message}")]
     Validation {
@@ -131,6 +145,7 @@ const PAGE_SIZE: u64 = 1000;
 
 const GROUPS_PATH: &str = "/v1/secret-groups";
 const SECRETS_PATH: &str = "/v1/secrets";
+const SESSION_PATH: &str = "/v1/x/users/info";
 
 /// One configured connection to a control plane; cheap to clone (shares its connection pool).
 #[derive(Clone, Debug)]
@@ -148,6 +163,21 @@ impl Client {
     /// HTTP requests sent through this client and its clones so far, retries included.
     pub fn request_count(&self) -> u64 {
         self.transport.attempts_sent()
+    }
+
+    /// `GET /v1/x/users/info`: who the API key is.
+    pub async fn session(&self) -> Result<Session> {
+        let request = ApiRequest::new(Method::GET, SESSION_PATH.to_owned());
+        let session: WireSession = self.transport.call(&request).await?;
+        Ok(session.into())
+    }
+
+    /// One page of one group from `GET /v1/secret-groups`: whether the secret-group API answers
+    /// at this host at all, whatever the caller may see.
+    pub async fn probe_secret_groups(&self) -> Result<()> {
+        let request = ApiRequest::new(Method::GET, GROUPS_PATH.to_owned()).query("limit", 1);
+        let _: Page<WireSecretGroup> = self.transport.call(&request).await?;
+        Ok(())
     }
 
     /// `GET /v1/secret-groups`, following pages until an empty one.
@@ -336,6 +366,7 @@ fn object_path(method: &Method, collection: &str, id: &str) -> Result<String> {
             method: method.to_string(),
             path: format!("{collection}/{id}"),
             message: "this id names no object, so no request was sent".into(),
+            details: Vec::new(),
         });
     }
     Ok(format!("{collection}/{}", transport::path_segment(id)))

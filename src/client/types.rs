@@ -55,9 +55,42 @@ pub struct SecretGroup {
     pub name: Option<String>,
     pub tenant_name: String,
     pub integration_id: Option<String>,
+    /// The creating subject as `<type>:<slug>`, when the server says.
+    pub created_by: Option<String>,
     /// The stored manifest, when the server returns it (collaborators are only visible here).
     pub manifest: Option<SecretGroupManifest>,
     pub associated_secrets: Vec<SecretSummary>,
+}
+
+/// Who an API key is (`GET /v1/x/users/info`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// `<type>:<slug>`, such as `user:alice@example.com`: the form collaborators use.
+    pub subject: String,
+    pub tenant_name: Option<String>,
+    pub roles: Vec<String>,
+    pub teams: Vec<String>,
+}
+
+/// Role names that make a subject an administrator of its whole tenant.
+/// DECISION: the API reference lists `roles` without their names; TrueFoundry calls the role
+/// "Tenant Admin", so both spellings are taken.
+const TENANT_ADMIN_ROLES: [&str; 2] = ["tenant-admin", "admin"];
+
+impl Session {
+    pub fn is_tenant_admin(&self) -> bool {
+        self.roles
+            .iter()
+            .any(|role| TENANT_ADMIN_ROLES.contains(&role.as_str()))
+    }
+
+    /// Every subject a collaborator entry could name to give this key access: itself and its
+    /// teams.
+    pub fn subjects(&self) -> Vec<String> {
+        std::iter::once(self.subject.clone())
+            .chain(self.teams.iter().map(|team| format!("team:{team}")))
+            .collect()
+    }
 }
 
 /// An entry of `associatedSecrets` (never carries a value).

@@ -6,7 +6,9 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value as Json;
 
-use super::{Secret, SecretGroup, SecretGroupManifest, SecretSummary, SecretUpdate, SecretValue};
+use super::{
+    Secret, SecretGroup, SecretGroupManifest, SecretSummary, SecretUpdate, SecretValue, Session,
+};
 
 /// The value of a `type` field that marks a secret-group manifest.
 const MANIFEST_KIND: &str = "secret-group";
@@ -46,10 +48,68 @@ pub(super) struct WireSecretGroup {
     integration_id: Option<String>,
     #[serde(default)]
     manifest: Option<Json>,
+    /// Required by the API definition; only read to know who may see the group.
+    #[serde(default)]
+    created_by_subject: Option<WireSubject>,
     /// Required by the API definition; tolerated when absent because the `attributes` query
     /// parameter of newer servers can trim it away.
     #[serde(default)]
     associated_secrets: Vec<WireSecretSummary>,
+}
+
+/// A `Subject`: `{subjectType, subjectSlug, …}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct WireSubject {
+    #[serde(default)]
+    subject_type: Option<String>,
+    #[serde(default)]
+    subject_slug: Option<String>,
+}
+
+impl WireSubject {
+    /// `<type>:<slug>`, the form collaborators name subjects in.
+    fn reference(self) -> Option<String> {
+        Some(format!("{}:{}", self.subject_type?, self.subject_slug?))
+    }
+}
+
+/// The body of `GET /v1/x/users/info` (no envelope): the caller's session.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct WireSession {
+    subject_slug: String,
+    subject_type: String,
+    #[serde(default)]
+    tenant_name: Option<String>,
+    #[serde(default)]
+    roles: Vec<Json>,
+    /// The SDK leaves the shape of a team open: names, or objects with a `name`.
+    #[serde(default)]
+    teams: Option<Vec<Json>>,
+}
+
+/// A string, or an object's `name`/`slug` field: the shapes a role or a team may come in.
+fn name_of(json: &Json) -> Option<String> {
+    match json {
+        Json::String(name) => Some(name.clone()),
+        Json::Object(object) => ["name", "slug", "id"]
+            .iter()
+            .find_map(|field| object.get(*field).and_then(Json::as_str))
+            .map(str::to_owned),
+        _ => None,
+    }
+}
+
+impl From<WireSession> for Session {
+    fn from(wire: WireSession) -> Self {
+        Session {
+            subject: format!("{}:{}", wire.subject_type, wire.subject_slug),
+            tenant_name: wire.tenant_name.filter(|tenant| !tenant.is_empty()),
+            roles: wire.roles.iter().filter_map(name_of).collect(),
+            teams: wire.teams.iter().flatten().filter_map(name_of).collect(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -103,6 +163,7 @@ impl From<WireSecretGroup> for SecretGroup {
             name: wire.name.or(name_from_fqn).or(name_from_manifest),
             tenant_name: wire.tenant_name.or(tenant_from_fqn).unwrap_or_default(),
             integration_id: wire.integration_id,
+            created_by: wire.created_by_subject.and_then(WireSubject::reference),
             manifest,
             associated_secrets: wire
                 .associated_secrets

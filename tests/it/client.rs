@@ -584,7 +584,7 @@ async fn each_status_becomes_its_error_class_without_retrying_final_answers() {
     let expected = [
         "GET /v1/secret-groups/sg1: unauthorized (401): bad token",
         "GET /v1/secret-groups/sg1: forbidden (403): not yours",
-        "GET /v1/secret-groups/sg1: not found (404): no such thing",
+        "GET /v1/secret-groups/sg1: not an answer of the TrueFoundry API (404): no such thing",
         "GET /v1/secret-groups/sg1: conflict (409): integration differs",
         "GET /v1/secret-groups/sg1: rejected (422): invalid manifest (fields: collaborators[0].subject)",
         "GET /v1/secret-groups/sg1: rejected (400): an HTML page (400 Bad Request)",
