@@ -3,6 +3,7 @@
 
 mod config;
 mod errors;
+pub mod identity;
 pub mod secret_group;
 pub mod secret_group_read;
 
@@ -16,12 +17,14 @@ use crate::diag::Diagnostics;
 use crate::schema::Schema;
 use crate::server::{self, ConfigureRequest};
 use crate::value::Value;
+use identity::Identity;
 
-/// What every resource of one configured provider shares: the API client, and one lock per
-/// secret group so that writes to a group never interleave within this process.
+/// What every resource of one configured provider shares: the API client, who its API key is,
+/// and one lock per secret group so that writes to a group never interleave within this process.
 #[derive(Default)]
 pub struct ProviderContext {
     client: OnceLock<Client>,
+    identity: OnceLock<Identity>,
     group_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -43,6 +46,11 @@ impl ProviderContext {
             );
             diags
         })
+    }
+
+    /// Who the API key is; unknown until configured (the cautious answer).
+    pub fn identity(&self) -> &Identity {
+        self.identity.get().unwrap_or(&Identity::Unknown)
     }
 
     /// Holds the write lock of one group until the guard is dropped.
@@ -99,18 +107,26 @@ impl server::Provider for TrueFoundryProvider {
             Ok(config) => config,
             Err(diags) => return diags,
         };
-        let mut diags = Diagnostics::new();
-        match Client::new(config) {
-            Ok(client) => {
-                // Terraform configures each provider process once; a second call keeps the first.
-                let _ = self.context.client.set(client);
+        let host = config.host.clone();
+        let client = match Client::new(config) {
+            Ok(client) => client,
+            Err(err) => {
+                let mut diags = Diagnostics::new();
+                diags.error(
+                    "Invalid Provider Configuration",
+                    format!(
+                        "The API client could not be set up: {err}. Fix the provider configuration."
+                    ),
+                );
+                return diags;
             }
-            Err(err) => diags.error(
-                "Invalid Provider Configuration",
-                format!(
-                    "The API client could not be set up: {err}. Fix the provider configuration."
-                ),
-            ),
+        };
+        // Proves the host and the key before anything is planned, even a plan that only creates.
+        let (identity, diags) = identity::learn(&client, &host).await;
+        if let Some(identity) = identity {
+            // Terraform configures each provider process once; a second call keeps the first.
+            let _ = self.context.identity.set(identity);
+            let _ = self.context.client.set(client);
         }
         diags
     }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::ProviderContext;
 use super::errors::api_error;
+use super::identity::Identity;
 use super::secret_group::model::fqns_value;
 use super::secret_group::schema::collaborators_type;
 use super::secret_group::server_view::{collaborators_value, group_name};
@@ -165,14 +166,30 @@ async fn lookup(client: &Client, config: &Value) -> Result<Option<SecretGroup>, 
 
 /// Looks the group up and reads its attributes: two requests (group, then secrets in one paged
 /// call that carries values when asked).
-async fn read_group(client: &Client, config: &Value, with_values: bool) -> (Value, Diagnostics) {
+/// Only groups of the API key's tenant are read: an FQN naming another tenant is refused before
+/// any request.
+async fn read_group(
+    client: &Client,
+    identity: &Identity,
+    config: &Value,
+    with_values: bool,
+) -> (Value, Diagnostics) {
     let mut diags = Diagnostics::new();
     let mut state = config.clone();
     let what = LOOKUPS
         .into_iter()
         .find_map(|a| config.get(a).as_str().map(|v| format!("{a} `{v}`")))
         .unwrap_or_default();
+    if let Some(fqn) = config.get("fqn").as_str()
+        && let Some((tenant, _)) = fqn.split_once(':')
+        && !identity.check_tenant(fqn, tenant, &mut diags)
+    {
+        return (Value::Null, diags);
+    }
     let group = match lookup(client, config).await {
+        Ok(Some(group)) if !identity.check_tenant(&group.fqn, &group.tenant_name, &mut diags) => {
+            return (Value::Null, diags);
+        }
         Ok(Some(group)) => group,
         Ok(None) => {
             diags.error(
@@ -306,7 +323,7 @@ impl DataSource for SecretGroupDataSource {
             Err(diags) => return (Value::Null, diags),
         };
         let with_values = config.get("include_values").as_bool().unwrap_or(false);
-        read_group(client, &config, with_values).await
+        read_group(client, self.context.identity(), &config, with_values).await
     }
 }
 
@@ -344,7 +361,8 @@ impl EphemeralResource for SecretGroupEphemeral {
                 };
             }
         };
-        let (result, diagnostics) = read_group(client, &config, true).await;
+        let (result, diagnostics) =
+            read_group(client, self.context.identity(), &config, true).await;
         // Nothing is leased: no renewal, and closing has nothing to release.
         OpenEphemeralResponse {
             result,

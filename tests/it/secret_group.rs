@@ -52,7 +52,7 @@ fn secrets_puts(requests: &[LoggedRequest]) -> Vec<&LoggedRequest> {
 fn manifest_puts(requests: &[LoggedRequest]) -> Vec<&LoggedRequest> {
     requests
         .iter()
-        .filter(|r| r.method == "PUT" && r.path == "/api/svc/v1/secret-groups")
+        .filter(|r| r.method == "PUT" && r.path == "/api/svc/v1/secret-groups" && !r.dry_run)
         .collect()
 }
 

@@ -252,6 +252,7 @@ mod tests {
         );
         let private = Private {
             synced_versions: BTreeMap::from([("W".to_owned(), 4), ("U".to_owned(), 1)]),
+            ..Private::default()
         };
         let config = config_map(&[("W", write_only("w", "1")), ("U", unmanaged())]);
         let plan = plan_secrets(&prior, &config, &private);

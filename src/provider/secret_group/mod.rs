@@ -1,6 +1,7 @@
 //! The `truefoundry_secret_group` resource: plan/apply diffs become exact full-list PUTs.
 
 pub mod diff;
+mod dry_run;
 pub mod model;
 pub mod schema;
 pub mod server_view;
@@ -13,11 +14,12 @@ use diff::{keys_to_send, plan_secrets, secrets_put_body};
 use model::{Private, fqns_value, secrets_of, set_secret_fqns, versions_of, versions_value};
 use server_view::{
     NewKeys, ServerSecrets, collaborators_of, list_group_secrets, refresh_group, refresh_secrets,
-    server_versions,
+    server_versions, visible_to,
 };
 
 use super::ProviderContext;
 use super::errors::api_error;
+use super::identity::{Identity, NotFound, not_visible};
 use crate::client::{self, Client, ListGroupsQuery, OwnedBy, SecretGroup, SecretGroupManifest};
 use crate::diag::{AttributePath, Diagnostics};
 use crate::schema::Schema;
@@ -62,24 +64,29 @@ impl Resource for SecretGroupResource {
                 return response;
             }
         };
-        let id = request
-            .current_state
-            .get("id")
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        match read_group_state(
-            client,
-            &id,
-            &request.current_state,
-            NewKeys::WithValues,
-            false,
-        )
-        .await
-        {
-            Ok(Some((state, _))) => response.new_state = state,
-            // Gone: removed from state, so the next plan creates it again.
-            Ok(None) => response.new_state = Value::Null,
+        let current = &request.current_state;
+        let id = current.get("id").as_str().unwrap_or_default().to_owned();
+        let identity = self.context.identity();
+        let tenant = current.get("tenant_name").as_str().unwrap_or_default();
+        if !identity.check_tenant(&group_label(current), tenant, &mut response.diagnostics) {
+            response.new_state = request.current_state;
+            return response;
+        }
+        let mut private = Private::decode(&request.private);
+        match read_group_state(client, &id, current, NewKeys::WithValues, false).await {
+            Ok(Some(read)) => {
+                response.new_state = read.state;
+                private.visible_to = read.visible_to;
+                response.private = private.encode();
+            }
+            Ok(None) => match identity.not_found(&who_could_see(current, &private)) {
+                // Gone: removed from state, so the next plan creates it again.
+                NotFound::Deleted => response.new_state = Value::Null,
+                NotFound::Unproven(why) => {
+                    not_visible(&mut response.diagnostics, &group_label(current), &id, &why);
+                    response.new_state = request.current_state;
+                }
+            },
             Err(err) => {
                 api_error(
                     &mut response.diagnostics,
@@ -93,7 +100,24 @@ impl Resource for SecretGroupResource {
     }
 
     async fn plan(&self, request: PlanRequest) -> PlanResponse {
-        plan(request)
+        let mut response = plan(&request);
+        if request.prior_state.is_null() && request.proposed_new_state.is_null() {
+            return response;
+        }
+        let identity = self.context.identity();
+        if !request.prior_state.is_null() {
+            let prior = &request.prior_state;
+            let tenant = prior.get("tenant_name").as_str().unwrap_or_default();
+            if !identity.check_tenant(&group_label(prior), tenant, &mut response.diagnostics) {
+                return response;
+            }
+        }
+        if !response.diagnostics.has_errors()
+            && let Ok(client) = self.context.client()
+        {
+            dry_run::check_planned_manifest(client, &request, &mut response).await;
+        }
+        response
     }
 
     async fn apply(&self, request: ApplyRequest) -> ApplyResponse {
@@ -106,8 +130,20 @@ impl Resource for SecretGroupResource {
                 return response;
             }
         };
+        let prior = &request.prior_state;
+        if !prior.is_null() {
+            let tenant = prior.get("tenant_name").as_str().unwrap_or_default();
+            if !self.context.identity().check_tenant(
+                &group_label(prior),
+                tenant,
+                &mut response.diagnostics,
+            ) {
+                response.new_state = request.prior_state;
+                return response;
+            }
+        }
         if request.planned_state.is_null() {
-            delete(client, &request.prior_state, &mut response).await;
+            delete(client, self.context.identity(), &request, &mut response).await;
         } else if request.prior_state.is_null() {
             create(client, &request, &mut response).await;
         } else {
@@ -118,7 +154,14 @@ impl Resource for SecretGroupResource {
                 .unwrap_or_default()
                 .to_owned();
             let _guard = self.context.lock_group(&id).await;
-            update(client, &id, &request, &mut response).await;
+            update(
+                client,
+                self.context.identity(),
+                &id,
+                &request,
+                &mut response,
+            )
+            .await;
         }
         response
     }
@@ -136,7 +179,22 @@ impl Resource for SecretGroupResource {
             Some(rest) => (rest, NewKeys::WithoutValues),
             None => (id, NewKeys::WithValues),
         };
+        let identity = self.context.identity();
+        if let Some((tenant, _)) = lookup.split_once(':')
+            && !identity.check_tenant(lookup, tenant, &mut response.diagnostics)
+        {
+            return response;
+        }
         let group = match find_group(client, lookup).await {
+            Ok(Some(group))
+                if !identity.check_tenant(
+                    &group.fqn,
+                    &group.tenant_name,
+                    &mut response.diagnostics,
+                ) =>
+            {
+                return response;
+            }
             Ok(Some(group)) => group,
             Ok(None) => {
                 response.diagnostics.error(
@@ -161,11 +219,12 @@ impl Resource for SecretGroupResource {
         let mut prior = server_view::empty_state();
         prior.set("secrets", Value::Map(BTreeMap::new()));
         match read_group_state(client, &group.id, &prior, new_keys, true).await {
-            Ok(Some((state, server))) => {
+            Ok(Some(read)) => {
                 let private = Private {
-                    synced_versions: server_versions(&server),
+                    synced_versions: server_versions(&read.server),
+                    visible_to: read.visible_to,
                 };
-                response.states.push((state, private.encode()));
+                response.states.push((read.state, private.encode()));
             }
             Ok(None) => response.diagnostics.error(
                 "Secret Group Not Found",
@@ -196,15 +255,23 @@ async fn find_group(
     }
 }
 
+/// A group as read from the server.
+struct GroupRead {
+    state: Value,
+    server: ServerSecrets,
+    /// Who can see the group, for the next "not found".
+    visible_to: BTreeSet<String>,
+}
+
 /// Reads a group (one request) and, when `prior` manages secrets, its secrets with values in one
-/// paged call. `None` when the group is gone.
+/// paged call. `None` when the API says "not found", which may or may not mean deleted.
 async fn read_group_state(
     client: &Client,
     id: &str,
     prior: &Value,
     new_keys: NewKeys,
     adopt: bool,
-) -> Result<Option<(Value, ServerSecrets)>, client::Error> {
+) -> Result<Option<GroupRead>, client::Error> {
     // Two independent reads: made at once, a refresh waits for one round trip, not two.
     let prior_secrets = secrets_of(prior);
     let listing = async {
@@ -226,10 +293,34 @@ async fn read_group_state(
         server = listed?;
         refresh_secrets(&mut state, prior_secrets, &server, new_keys);
     }
-    Ok(Some((state, server)))
+    Ok(Some(GroupRead {
+        state,
+        server,
+        visible_to: visible_to(&group),
+    }))
 }
 
-fn plan(request: PlanRequest) -> PlanResponse {
+/// `tenant:name` of a group in state, for messages (its id when it has no FQN yet).
+fn group_label(state: &Value) -> String {
+    match state.get("fqn").as_str() {
+        Some(fqn) if !fqn.is_empty() => fqn.to_owned(),
+        _ => state.get("id").as_str().unwrap_or_default().to_owned(),
+    }
+}
+
+/// Subjects known to see a group in state: as last read, and its managed collaborators.
+fn who_could_see(state: &Value, private: &Private) -> BTreeSet<String> {
+    let mut subjects = private.visible_to.clone();
+    subjects.extend(
+        collaborators_of(state.get("collaborators"))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|collaborator| collaborator.subject),
+    );
+    subjects
+}
+
+fn plan(request: &PlanRequest) -> PlanResponse {
     let mut response = PlanResponse {
         planned_private: request.prior_private.clone(),
         ..PlanResponse::default()
@@ -355,10 +446,28 @@ fn manifest_of(planned: &Value, collaborators: Vec<client::Collaborator>) -> Sec
     }
 }
 
-async fn delete(client: &Client, prior: &Value, response: &mut ApplyResponse) {
+async fn delete(
+    client: &Client,
+    identity: &Identity,
+    request: &ApplyRequest,
+    response: &mut ApplyResponse,
+) {
+    let prior = &request.prior_state;
     let id = prior.get("id").as_str().unwrap_or_default();
     match client.delete_secret_group(id, false).await {
-        Ok(()) | Err(client::Error::NotFound { .. }) => response.new_state = Value::Null,
+        Ok(()) => response.new_state = Value::Null,
+        // Already gone is success, but only for a key that could have seen the group: for any
+        // other key the group may well still be there.
+        Err(client::Error::NotFound { .. }) => {
+            let private = Private::decode(&request.planned_private);
+            match identity.not_found(&who_could_see(prior, &private)) {
+                NotFound::Deleted => response.new_state = Value::Null,
+                NotFound::Unproven(why) => {
+                    not_visible(&mut response.diagnostics, &group_label(prior), id, &why);
+                    response.new_state = prior.clone();
+                }
+            }
+        }
         Err(err) => {
             api_error(
                 &mut response.diagnostics,
@@ -439,6 +548,11 @@ async fn create(client: &Client, request: &ApplyRequest, response: &mut ApplyRes
             }
         },
     };
+    response.private = Private {
+        visible_to: visible_to(&group),
+        ..Private::default()
+    }
+    .encode();
     let mut state = planned.clone();
     let refreshed = refresh_group(&group, planned, false);
     for computed in ["id", "fqn", "tenant_name", "name"] {
@@ -603,10 +717,9 @@ async fn finish_with_server_secrets(
                 state.set("secret_versions", versions_value(&versions_of_planned));
                 set_secret_fqns(&mut state, planned_secrets.keys());
             }
-            response.private = Private {
-                synced_versions: versions,
-            }
-            .encode();
+            let mut private = Private::decode(&response.private);
+            private.synced_versions = versions;
+            response.private = private.encode();
         }
         Err(err) => {
             api_error(
@@ -623,7 +736,13 @@ async fn finish_with_server_secrets(
     response.new_state = state;
 }
 
-async fn update(client: &Client, id: &str, request: &ApplyRequest, response: &mut ApplyResponse) {
+async fn update(
+    client: &Client,
+    identity: &Identity,
+    id: &str,
+    request: &ApplyRequest,
+    response: &mut ApplyResponse,
+) {
     let prior = &request.prior_state;
     let planned = &request.planned_state;
     let mut state = planned.clone();
@@ -648,13 +767,19 @@ async fn update(client: &Client, id: &str, request: &ApplyRequest, response: &mu
         server = match list_group_secrets(client, id, false).await {
             Ok(server) => server,
             Err(client::Error::NotFound { .. }) => {
-                response.diagnostics.error(
-                    "Secret Group Deleted Outside Terraform",
-                    format!(
-                        "The secret group {id} was deleted since the plan was made. Run `terraform plan` \
-                         again: it will plan to create the group."
+                let private = Private::decode(&request.planned_private);
+                match identity.not_found(&who_could_see(prior, &private)) {
+                    NotFound::Deleted => response.diagnostics.error(
+                        "Secret Group Deleted Outside Terraform",
+                        format!(
+                            "The secret group {id} was deleted since the plan was made. Run `terraform \
+                             plan` again: it will plan to create the group."
+                        ),
                     ),
-                );
+                    NotFound::Unproven(why) => {
+                        not_visible(&mut response.diagnostics, &group_label(prior), id, &why)
+                    }
+                }
                 response.new_state = prior.clone();
                 return;
             }

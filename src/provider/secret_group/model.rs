@@ -1,7 +1,7 @@
 //! Reading the resource's `Value`s as the things they mean: per-key value modes, versions, FQNs,
 //! and the private state Terraform keeps for us between runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -91,13 +91,18 @@ pub fn set_secret_fqns<'a>(state: &mut Value, keys: impl Iterator<Item = &'a Str
     state.set("secret_fqns", fqns);
 }
 
-/// Kept by Terraform beside the state (never shown): the server version of each key as of the
-/// last time this provider wrote or adopted it. A key whose server version moved past it was
-/// changed elsewhere, which is how drift is seen for values that cannot be compared.
+/// Kept by Terraform beside the state (never shown).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Private {
+    /// The server version of each key as of the last time this provider wrote or adopted it. A
+    /// key whose server version moved past it was changed elsewhere, which is how drift is seen
+    /// for values that cannot be compared.
     #[serde(default)]
     pub synced_versions: BTreeMap<String, i64>,
+    /// The subjects that could see the group when it was last read (its collaborators and its
+    /// creator): a "not found" for one of them proves the group was deleted.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub visible_to: BTreeSet<String>,
 }
 
 impl Private {

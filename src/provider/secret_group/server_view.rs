@@ -1,6 +1,6 @@
 //! What the server holds, turned into the resource's state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{ValueMode, mode_of, secret_entry, set_secret_fqns, versions_value};
 use super::schema::{DEFAULT_INTEGRATION_FQN, resource_schema};
@@ -59,6 +59,17 @@ pub fn server_versions(secrets: &ServerSecrets) -> BTreeMap<String, i64> {
 
 /// The group's name: the `name` field where the server sends it, else the part of its FQN after
 /// the tenant.
+/// The subjects the server says can see the group: its collaborators and its creator.
+pub fn visible_to(group: &SecretGroup) -> BTreeSet<String> {
+    group
+        .manifest
+        .iter()
+        .flat_map(|manifest| &manifest.collaborators)
+        .map(|collaborator| collaborator.subject.clone())
+        .chain(group.created_by.clone())
+        .collect()
+}
+
 pub fn group_name(group: &SecretGroup) -> String {
     group.name.clone().unwrap_or_else(|| {
         group

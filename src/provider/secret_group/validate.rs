@@ -21,7 +21,9 @@ pub fn validate(config: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
     validate_name(config.get("name"), &mut diags);
     if let Some(fqn) = config.get("integration_fqn").as_str()
-        && (fqn.split(':').count() < 2 || fqn.chars().any(char::is_whitespace))
+        && (fqn.split(':').count() < 2
+            || fqn.split(':').any(str::is_empty)
+            || fqn.chars().any(char::is_whitespace))
     {
         diags.error_at(
                 AttributePath::root("integration_fqn"),
@@ -106,12 +108,14 @@ fn validate_collaborators(collaborators: &[Value], diags: &mut Diagnostics) {
                     ),
                 );
             } else if !KNOWN_ROLES.contains(&role) {
-                diags.warning_at(
+                // An error, not a warning: TrueFoundry refuses any other role, and finding out at
+                // apply time may be after a replacement destroyed the old group.
+                diags.error_at(
                     path.attr("role_id"),
-                    "Unknown Role",
+                    "Invalid Role",
                     format!(
-                        "`{role}` is not a role this provider knows. Known roles: {}. It is sent as given; \
-                         the server rejects it if it does not exist.",
+                        "`{role}` is not a secret-group role. Use one of the roles TrueFoundry documents: \
+                         {}.",
                         KNOWN_ROLES.join(", ")
                     ),
                 );
@@ -288,8 +292,8 @@ mod tests {
                     "collaborators[1].subject".to_owned()
                 ),
                 (
-                    Severity::Warning,
-                    "Unknown Role".to_owned(),
+                    Severity::Error,
+                    "Invalid Role".to_owned(),
                     "collaborators[2].role_id".to_owned()
                 ),
                 (

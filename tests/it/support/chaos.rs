@@ -272,8 +272,9 @@ impl LogLine {
             && !self.user_agent.contains(CHECKER_AGENT_VERSION)
     }
 
+    /// A manifest PUT that writes (not a plan's dry run).
     pub fn is_manifest_put(&self) -> bool {
-        self.method == "PUT" && self.path == "/api/svc/v1/secret-groups"
+        self.method == "PUT" && self.path == "/api/svc/v1/secret-groups" && !self.dry_run
     }
 
     /// `PUT /v1/secret-groups/{id}`: the full key list of a group.

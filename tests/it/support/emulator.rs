@@ -36,6 +36,8 @@ pub struct LoggedRequest {
     /// The fault the emulator injected into this request, if any.
     pub fault: Option<String>,
     pub user_agent: String,
+    /// A manifest PUT sent with `dryRun`: checked by the server, stored nowhere.
+    pub dry_run: bool,
 }
 
 impl LoggedRequest {
@@ -59,12 +61,15 @@ impl LoggedRequest {
             keys_with_value: strings("keys_with_value"),
             fault: j["fault"].as_str().map(str::to_owned),
             user_agent: j["user_agent"].as_str().unwrap_or_default().to_owned(),
+            dry_run: j["dry_run"].as_bool().unwrap_or(false),
         }
     }
 
+    /// True for a request that may change what the server stores; a dry run never does.
     pub fn is_write(&self) -> bool {
-        matches!(self.method.as_str(), "PUT" | "DELETE")
-            || (self.method == "POST" && !self.path.ends_with("/v1/secrets"))
+        !self.dry_run
+            && (matches!(self.method.as_str(), "PUT" | "DELETE")
+                || (self.method == "POST" && !self.path.ends_with("/v1/secrets")))
     }
 }
 

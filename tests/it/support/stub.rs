@@ -17,6 +17,7 @@ pub const GROUP_NAME: &str = "payments-acme";
 pub const GROUPS: &str = "/api/svc/v1/secret-groups";
 pub const GROUP: &str = "/api/svc/v1/secret-groups/sg-1";
 pub const SECRETS: &str = "/api/svc/v1/secrets";
+pub const SESSION: &str = "/api/svc/v1/x/users/info";
 /// The value the stub stores for key `K`: it must never appear in a diagnostic.
 pub const STORED_CANARY: &str = "CANARY-stored-value-3b9e";
 
@@ -84,6 +85,18 @@ pub fn group_json() -> serde_json::Value {
     })
 }
 
+/// The session of the stub's API key: a tenant admin of `acme`.
+pub fn session_json() -> serde_json::Value {
+    json!({
+        "id": "u-1",
+        "subjectSlug": "admin@acme.example",
+        "subjectType": "user",
+        "tenantName": "acme",
+        "roles": ["tenant-admin"],
+        "effectiveUserId": "u-1",
+    })
+}
+
 pub fn secret_json() -> serde_json::Value {
     json!({
         "id": "s-1",
@@ -109,6 +122,7 @@ fn default_answer(method: &Method, path: &str) -> Canned {
             json!({"data": [secret_json()], "pagination": {"total": 1, "offset": 0, "limit": 1000}}),
         ),
         ("DELETE", GROUP) => Canned::json(200, json!({})),
+        ("GET", SESSION) => Canned::json(200, session_json()),
         _ => Canned::json(
             404,
             json!({"statusCode": 404, "message": "no such route in the stub"}),

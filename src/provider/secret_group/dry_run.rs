@@ -1,0 +1,167 @@
+//! The plan asks TrueFoundry, with the manifest PUT's `dryRun`, whether it would accept the
+//! manifest an apply is about to write. A replacement destroys the old group before it creates
+//! the new one: a typo that only the server can see (an integration that does not exist, a
+//! subject it does not know) must fail `terraform plan`, not leave the group destroyed and the
+//! new one refused.
+
+use super::server_view::collaborators_of;
+use super::{PlanRequest, PlanResponse, manifest_of};
+use crate::client::{self, Client};
+use crate::diag::AttributePath;
+
+/// Dry-runs the planned manifest when the plan creates the group, replaces it, or changes its
+/// collaborators or owner in place, and every manifest attribute is known. A refusal is a plan
+/// error at the attribute the server blamed; a server that cannot be asked is a warning.
+pub async fn check_planned_manifest(
+    client: &Client,
+    request: &PlanRequest,
+    response: &mut PlanResponse,
+) {
+    let planned = &response.planned_state;
+    let prior = &request.prior_state;
+    if planned.is_null() {
+        return;
+    }
+    let creating = prior.is_null();
+    let replacing = !creating && !response.requires_replace.is_empty();
+    let collaborators = planned.get("collaborators");
+    let in_place_change = !creating
+        && !replacing
+        && !collaborators.is_null()
+        && (collaborators != prior.get("collaborators")
+            || planned.get("owned_by_account") != prior.get("owned_by_account"));
+    if !(creating || replacing || in_place_change) {
+        return;
+    }
+    let all_known = [
+        "name",
+        "integration_fqn",
+        "owned_by_account",
+        "collaborators",
+    ]
+    .iter()
+    .all(|name| planned.get(name).is_wholly_known());
+    if !all_known {
+        return;
+    }
+    // A new group starts with the configured collaborators, or none when they are not managed.
+    let manifest = manifest_of(planned, collaborators_of(collaborators).unwrap_or_default());
+    let outcome = client.apply_secret_group_manifest(&manifest, true).await;
+    let err = match outcome {
+        Ok(_) => return,
+        // Replacing a group under the same name, the dry run sees the group that is still there
+        // and may object to the change itself (a new integration): that is what the replacement
+        // is for, and everything else was checked before the server got that far.
+        Err(client::Error::Conflict { .. })
+            if replacing
+                && !response
+                    .requires_replace
+                    .contains(&AttributePath::root("name")) =>
+        {
+            return;
+        }
+        Err(err) => err,
+    };
+    let consequence = if replacing {
+        "Nothing was changed: applying this plan would have destroyed the existing group and then \
+         failed to create its replacement."
+    } else {
+        "Nothing was changed: applying this plan would fail."
+    };
+    let summary = "Secret Group Refused By TrueFoundry";
+    let detail = |fix: &str| {
+        format!(
+            "TrueFoundry's dry run of the planned secret group refused it: {err}. {consequence} {fix}"
+        )
+    };
+    match &err {
+        client::Error::NotFound { details, .. }
+        | client::Error::Conflict { details, .. }
+        | client::Error::Validation { details, .. }
+        | client::Error::Forbidden { details, .. } => {
+            let fix = "Fix the attribute the server named, then plan again.";
+            match details.iter().find_map(|field| attribute_of(field)) {
+                Some(path) => response.diagnostics.error_at(path, summary, detail(fix)),
+                None => response.diagnostics.error(summary, detail(fix)),
+            }
+        }
+        client::Error::Unauthorized { .. } => response.diagnostics.error(
+            summary,
+            detail("Check the API key (`api_key` or TFY_API_KEY)."),
+        ),
+        // The server could not be asked (network, overload): say so, and let the plan stand.
+        _ => response.diagnostics.warning(
+            "Secret Group Not Checked By TrueFoundry",
+            format!(
+                "The plan could not ask TrueFoundry whether it accepts this secret group ({err}), so a \
+                 mistake only the server can see (an unknown integration or collaborator) would show \
+                 only when applying{}. Plan again once the control plane answers.",
+                if replacing {
+                    ", after the existing group is destroyed"
+                } else {
+                    ""
+                }
+            ),
+        ),
+    }
+}
+
+/// The resource attribute behind a field the server blamed (`manifest.integration_fqn`,
+/// `manifest.collaborators[2].role_id`, ...).
+fn attribute_of(field: &str) -> Option<AttributePath> {
+    let field = field.strip_prefix("manifest.").unwrap_or(field);
+    let (head, rest) = match field.split_once(['.', '[']) {
+        Some((head, _)) => (head, &field[head.len()..]),
+        None => (field, ""),
+    };
+    match head {
+        "name" => Some(AttributePath::root("name")),
+        "integration_fqn" => Some(AttributePath::root("integration_fqn")),
+        "ownedBy" => Some(AttributePath::root("owned_by_account")),
+        "collaborators" => {
+            let path = AttributePath::root("collaborators");
+            let Some(index) = rest
+                .strip_prefix('[')
+                .and_then(|r| r.split_once(']'))
+                .and_then(|(index, after)| Some((index.parse::<i64>().ok()?, after)))
+            else {
+                return Some(path);
+            };
+            let path = path.index(index.0);
+            Some(match index.1.strip_prefix('.') {
+                Some(attribute @ ("subject" | "role_id")) => path.attr(attribute),
+                _ => path,
+            })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blamed_manifest_fields_become_resource_attributes() {
+        let cases = [
+            ("manifest.integration_fqn", Some("integration_fqn")),
+            ("manifest.name", Some("name")),
+            ("manifest.ownedBy.account", Some("owned_by_account")),
+            ("manifest.collaborators", Some("collaborators")),
+            (
+                "manifest.collaborators[2].role_id",
+                Some("collaborators[2].role_id"),
+            ),
+            ("manifest.collaborators[0]", Some("collaborators[0]")),
+            ("manifest.type", None),
+            ("secrets[0].value", None),
+        ];
+        for (field, expected) in cases {
+            assert_eq!(
+                attribute_of(field).map(|path| path.to_string()),
+                expected.map(str::to_owned),
+                "{field}"
+            );
+        }
+    }
+}
