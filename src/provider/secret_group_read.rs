@@ -9,10 +9,8 @@ use std::sync::Arc;
 
 use super::ProviderContext;
 use super::errors::api_error;
+use super::group_values::{collaborators_type, collaborators_value, fqns_value, group_name};
 use super::identity::Identity;
-use super::secret_group::model::fqns_value;
-use super::secret_group::remote::{collaborators_value, group_name};
-use super::secret_group::schema::collaborators_type;
 use crate::client::{self, Client, ListGroupsQuery, SecretGroup};
 use crate::diag::{AttributePath, Diagnostics};
 use crate::schema::{Attribute, Schema};

@@ -12,6 +12,7 @@ mod protocol;
 mod protocol_secret_group;
 mod release;
 mod reliability;
+mod schema_v2;
 mod secret_group;
 mod secret_group_reads;
 mod support;

@@ -1,12 +1,13 @@
 //! ApplyResourceChange for a new group: the manifest PUT, then one full-list PUT with every key.
 
 use super::model::{Group, Private, SecretMaps};
-use super::remote::{ServerSecrets, group_name, list_keys, read_values, refresh_group, visible_to};
+use super::remote::{ServerSecrets, list_keys, read_values, refresh_group, visible_to};
 use super::write::{SecretsWrite, secrets_write};
 use super::{finish_with_server_keys, manifest_of, report_refusal};
 use crate::client::{Client, ListGroupsQuery, SecretGroup, SecretGroupManifest};
 use crate::diag::AttributePath;
 use crate::provider::errors::api_error;
+use crate::provider::group_values::group_name;
 use crate::server::{ApplyRequest, ApplyResponse};
 
 pub async fn create(client: &Client, request: &ApplyRequest, response: &mut ApplyResponse) {

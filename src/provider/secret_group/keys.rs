@@ -7,7 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::model::{Group, Private, SecretMaps, Source, fqns_value, versions_value};
+use super::model::{Group, Private, SecretMaps, Source, versions_value};
+use crate::provider::group_values::fqns_value;
 use crate::value::Value;
 
 /// What the plan says about the group's keys.

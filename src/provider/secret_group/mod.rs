@@ -24,12 +24,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 pub use import::WRITE_ONLY_IMPORT_PREFIX;
-use model::{Group, Private, fqns_value, versions_value};
+use model::{Group, Private, versions_value};
 use remote::{ServerSecrets, list_keys, refresh_secrets, server_versions};
 use write::Refusal;
 
 use super::ProviderContext;
 use super::errors::api_error;
+use super::group_values::fqns_value;
 use crate::client::{self, Client, OwnedBy, SecretGroupManifest};
 use crate::diag::Diagnostics;
 use crate::schema::Schema;

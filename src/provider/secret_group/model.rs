@@ -166,19 +166,6 @@ pub fn versions_value<'a>(versions: impl IntoIterator<Item = (&'a String, Option
     )
 }
 
-/// The reference deployments use for a secret. Computed here rather than taken from the server,
-/// whose `Secret.fqn` format is not documented; this one is.
-pub fn secret_fqn(tenant: &str, group: &str, key: &str) -> String {
-    format!("tfy-secret://{tenant}:{group}:{key}")
-}
-
-pub fn fqns_value<'a>(tenant: &str, group: &str, keys: impl Iterator<Item = &'a String>) -> Value {
-    Value::Map(
-        keys.map(|key| (key.clone(), Value::string(secret_fqn(tenant, group, key))))
-            .collect(),
-    )
-}
-
 /// What the lifecycle code reads of a config, plan or state, read once.
 #[derive(Clone, Debug)]
 pub struct Group {

@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{Group, Private, StringMap};
 use super::remote::{
-    ServerSecrets, group_name, list_keys, read_values, refresh_group, refresh_secrets, visible_to,
+    ServerSecrets, list_keys, read_values, refresh_group, refresh_secrets, visible_to,
 };
 use super::who_could_see;
 use crate::client::{self, Client};
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
+use crate::provider::group_values::group_name;
 use crate::provider::identity::{NotFound, not_visible};
 use crate::server::{ReadRequest, ReadResponse};
 use crate::value::Value;

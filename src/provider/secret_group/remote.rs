@@ -2,9 +2,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::model::{SecretMaps, StringMap, fqns_value, secret_fqn, versions_value};
+use super::model::{SecretMaps, StringMap, versions_value};
 use super::schema::{DEFAULT_INTEGRATION_FQN, resource_schema};
-use crate::client::{self, Client, Collaborator, ListSecretsQuery, SecretGroup, SecretValue};
+use crate::client::{self, Client, ListSecretsQuery, SecretGroup, SecretValue};
+use crate::provider::group_values::{collaborators_value, fqns_value, group_name, secret_fqn};
 use crate::value::Value;
 
 /// One key as the server has it.
@@ -85,31 +86,6 @@ pub fn visible_to(group: &SecretGroup) -> BTreeSet<String> {
         .map(|collaborator| collaborator.subject.clone())
         .chain(group.created_by.clone())
         .collect()
-}
-
-/// The group's name: the `name` field where the server sends it, else the part of its FQN after
-/// the tenant.
-pub fn group_name(group: &SecretGroup) -> String {
-    group.name.clone().unwrap_or_else(|| {
-        group
-            .fqn
-            .split_once(':')
-            .map_or(group.fqn.clone(), |(_, name)| name.to_owned())
-    })
-}
-
-pub fn collaborators_value(collaborators: &[Collaborator]) -> Value {
-    Value::Set(
-        collaborators
-            .iter()
-            .map(|c| {
-                Value::object([
-                    ("subject", Value::string(&c.subject)),
-                    ("role_id", Value::string(&c.role_id)),
-                ])
-            })
-            .collect(),
-    )
 }
 
 /// A state object with every attribute null.

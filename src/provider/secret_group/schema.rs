@@ -6,8 +6,7 @@
 //! the number of keys (docs/benchmarks.md). Per-key server data lives in the computed maps
 //! `secret_fqns` and `secret_versions`, whose planned-unknown entries show which keys change.
 
-use std::collections::BTreeMap;
-
+use crate::provider::group_values::collaborators_type;
 use crate::schema::{Attribute, Schema};
 use crate::value::Type;
 
@@ -20,15 +19,6 @@ pub const KNOWN_ROLES: [&str; 3] = [
     "secret-group-editor",
     "secret-group-viewer",
 ];
-
-/// `set(object({subject = string, role_id = string}))`. A plain attribute rather than a nested
-/// one: Terraform 1.0.x crashes rendering the create plan of a set-nested attribute.
-pub fn collaborators_type() -> Type {
-    Type::Set(Box::new(Type::Object(BTreeMap::from([
-        ("subject".to_owned(), Type::String),
-        ("role_id".to_owned(), Type::String),
-    ]))))
-}
 
 /// The schema version: 0 held `secrets` as a map of objects (`value`, `value_wo`,
 /// `value_wo_version`); 1 holds the flat maps below.

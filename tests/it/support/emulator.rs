@@ -96,7 +96,22 @@ impl Emulator {
 
     /// Starts the emulator binary on a free loopback port, with extra command-line arguments.
     pub fn start_with(extra_args: &[&str]) -> Emulator {
+        Self::launch(extra_args, None)
+    }
+
+    /// Starts the emulator with its data directory holding `snapshot` (a `state.json` it wrote
+    /// earlier), so groups made by an earlier run exist with their ids.
+    pub fn start_from_snapshot(snapshot: &Path) -> Emulator {
+        Self::launch(&[], Some(snapshot))
+    }
+
+    fn launch(extra_args: &[&str], snapshot: Option<&Path>) -> Emulator {
         let dir = tempfile::tempdir().expect("temp dir");
+        if let Some(snapshot) = snapshot {
+            std::fs::create_dir_all(dir.path().join("data")).unwrap();
+            std::fs::copy(snapshot, dir.path().join("data").join("state.json"))
+                .expect("copy the emulator snapshot");
+        }
         let config = dir.path().join("emulator.json");
         std::fs::write(&config, config_json().to_string()).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_truefoundry-emulator"))

@@ -1,0 +1,55 @@
+//! How a secret group from the API reads as Terraform values: shared by the resource, the data
+//! source and the ephemeral resource, so none of them reaches into another's code.
+
+use std::collections::BTreeMap;
+
+use crate::client::{Collaborator, SecretGroup};
+use crate::value::{Type, Value};
+
+/// `set(object({subject = string, role_id = string}))`. A plain attribute rather than a nested
+/// one: Terraform 1.0.x crashes rendering the create plan of a set-nested attribute.
+pub fn collaborators_type() -> Type {
+    Type::Set(Box::new(Type::Object(BTreeMap::from([
+        ("subject".to_owned(), Type::String),
+        ("role_id".to_owned(), Type::String),
+    ]))))
+}
+
+pub fn collaborators_value(collaborators: &[Collaborator]) -> Value {
+    Value::Set(
+        collaborators
+            .iter()
+            .map(|c| {
+                Value::object([
+                    ("subject", Value::string(&c.subject)),
+                    ("role_id", Value::string(&c.role_id)),
+                ])
+            })
+            .collect(),
+    )
+}
+
+/// The group's name: the `name` field where the server sends it, else the part of its FQN after
+/// the tenant.
+pub fn group_name(group: &SecretGroup) -> String {
+    group.name.clone().unwrap_or_else(|| {
+        group
+            .fqn
+            .split_once(':')
+            .map_or(group.fqn.clone(), |(_, name)| name.to_owned())
+    })
+}
+
+/// The reference deployments use for a secret. Computed here rather than taken from the server,
+/// whose `Secret.fqn` format is not documented; this one is.
+pub fn secret_fqn(tenant: &str, group: &str, key: &str) -> String {
+    format!("tfy-secret://{tenant}:{group}:{key}")
+}
+
+/// `secret_fqns`: the reference of each key.
+pub fn fqns_value<'a>(tenant: &str, group: &str, keys: impl Iterator<Item = &'a String>) -> Value {
+    Value::Map(
+        keys.map(|key| (key.clone(), Value::string(secret_fqn(tenant, group, key))))
+            .collect(),
+    )
+}
