@@ -368,9 +368,12 @@ impl pb::provider_server::Provider for ProviderService {
             let resource = self.resource(&request.type_name)?;
             let schema = resource.schema();
             let raw = request.raw_state.unwrap_or_default();
-            let state = if !raw.json.is_empty() {
-                // Decoded with the current schema, leniently, so older attribute sets load;
-                // the resource then migrates what it must.
+            let state = if !raw.json.is_empty() && request.version != schema.version {
+                // An older schema's state is the resource's to read: decoding it with the
+                // current schema could fail, or worse, succeed with another meaning.
+                resource.upgrade(request.version, &raw.json)?
+            } else if !raw.json.is_empty() {
+                // Decoded with the current schema, leniently, so older attribute sets load.
                 value::decode_json(&raw.json, &schema.value_type()).map_err(|error| {
                     let mut diagnostics = Diagnostics::new();
                     diagnostics.error(
@@ -396,14 +399,7 @@ impl pb::provider_server::Provider for ProviderService {
             } else {
                 Value::Null
             };
-            let upgraded = resource.upgrade(request.version, state)?;
-            encode_state(
-                upgraded,
-                &schema,
-                "upgraded state",
-                &request.type_name,
-                false,
-            )
+            encode_state(state, &schema, "upgraded state", &request.type_name, false)
         })();
         let (upgraded_state, diagnostics) = finish(Diagnostics::new(), outcome);
         Ok(Response::new(pb::upgrade_resource_state::Response {

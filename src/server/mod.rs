@@ -105,21 +105,18 @@ pub trait Resource: Send + Sync {
 
     async fn validate(&self, config: &Value, capabilities: ClientCapabilities) -> Diagnostics;
 
-    /// Turns stored state of an older schema version (JSON) into the current schema's value.
-    /// The default accepts only the current version, decoding leniently.
-    fn upgrade(&self, version: i64, state: Value) -> Result<Value, Diagnostics> {
-        if version == self.schema().version {
-            Ok(state)
-        } else {
-            let mut diags = Diagnostics::new();
-            diags.error(
-                "Unsupported State Version",
-                format!(
-                    "The state was written by a provider version with schema version {version}, which this provider does not know. Use the provider version that wrote it, or remove the resource from state and import it again."
-                ),
-            );
-            Err(diags)
-        }
+    /// Turns the raw JSON of state stored by an older schema version into a value of the
+    /// current schema. Called only for versions other than the current one; the default knows
+    /// none.
+    fn upgrade(&self, version: i64, _raw_json: &[u8]) -> Result<Value, Diagnostics> {
+        let mut diags = Diagnostics::new();
+        diags.error(
+            "Unsupported State Version",
+            format!(
+                "The state was written by a provider version with schema version {version}, which this provider does not know. Use the provider version that wrote it, or remove the resource from state and import it again."
+            ),
+        );
+        Err(diags)
     }
 
     async fn read(&self, request: ReadRequest) -> ReadResponse;

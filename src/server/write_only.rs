@@ -96,8 +96,9 @@ fn collect_set_write_only(
 pub fn refuse_unsupported(config: &Value, attributes: &[Attribute]) -> Diagnostics {
     let mut diagnostics = Diagnostics::new();
     for path in set_write_only_paths(config, attributes) {
-        diagnostics.error_at(
-            path.clone(),
+        // No attribute path: Terraform would print the configuration lines around it, and a
+        // write-only attribute's lines hold the very values that must not be shown.
+        diagnostics.error(
             "Write-Only Attribute Not Supported",
             format!(
                 "{path} is a write-only attribute, which needs Terraform 1.11 or later; this \
@@ -112,7 +113,6 @@ pub fn refuse_unsupported(config: &Value, attributes: &[Attribute]) -> Diagnosti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diag::PathStep;
     use crate::value::Type;
     use std::collections::BTreeMap;
 
@@ -203,9 +203,11 @@ mod tests {
         let first = diagnostics.iter().next().unwrap();
         assert_eq!(first.summary, "Write-Only Attribute Not Supported");
         assert!(first.detail.contains("Terraform 1.11"));
-        assert_eq!(
-            first.path.as_ref().unwrap().0,
-            vec![PathStep::Attribute("token_wo".into())]
+        assert!(
+            first
+                .detail
+                .starts_with("token_wo is a write-only attribute")
         );
+        assert_eq!(first.path, None, "no path, so Terraform prints no value");
     }
 }

@@ -4,10 +4,11 @@
 //! subject it does not know) must fail `terraform plan`, not leave the group destroyed and the
 //! new one refused.
 
-use super::server_view::collaborators_of;
-use super::{PlanRequest, PlanResponse, manifest_of};
+use super::manifest_of;
+use super::model::collaborators_of;
 use crate::client::{self, Client};
 use crate::diag::AttributePath;
+use crate::server::{PlanRequest, PlanResponse};
 
 /// Dry-runs the planned manifest when the plan creates the group, replaces it, or changes its
 /// collaborators or owner in place, and every manifest attribute is known. A refusal is a plan

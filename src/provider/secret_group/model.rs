@@ -1,71 +1,167 @@
-//! Reading the resource's `Value`s as the things they mean: per-key value modes, versions, FQNs,
-//! and the private state Terraform keeps for us between runs.
+//! The resource's `Value`s read once into Rust types: the secret maps, versions, the group's
+//! identity, and the private state Terraform keeps for us between runs. Lifecycle code works on
+//! these, not on attribute lookups.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::client::{Collaborator, SecretValue};
 use crate::value::{Number, Value};
 
-/// How the value of one key is managed, as read from a `secrets` entry.
+/// A `map(string)` attribute: `secrets`, `secrets_wo`, `secrets_wo_versions` or
+/// `initial_secrets`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum StringMap {
+    #[default]
+    Null,
+    /// Wholly unknown at plan time.
+    Unknown,
+    /// Known keys; a value is `None` while it is unknown.
+    Known(BTreeMap<String, Option<SecretValue>>),
+}
+
+impl StringMap {
+    pub fn of(value: &Value) -> StringMap {
+        match value {
+            Value::Unknown => StringMap::Unknown,
+            Value::Map(entries) => StringMap::Known(
+                entries
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.as_str().map(SecretValue::new)))
+                    .collect(),
+            ),
+            _ => StringMap::Null,
+        }
+    }
+
+    pub fn to_value(&self) -> Value {
+        match self {
+            StringMap::Null => Value::Null,
+            StringMap::Unknown => Value::Unknown,
+            StringMap::Known(entries) => Value::Map(
+                entries
+                    .iter()
+                    .map(|(key, value)| {
+                        let value = value
+                            .as_ref()
+                            .map_or(Value::Unknown, |v| Value::string(v.expose()));
+                        (key.clone(), value)
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    pub fn entries(&self) -> Option<&BTreeMap<String, Option<SecretValue>>> {
+        match self {
+            StringMap::Known(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        *self == StringMap::Null
+    }
+
+    /// The key's entry: `None` when absent, `Some(None)` when its value is unknown.
+    pub fn get(&self, key: &str) -> Option<Option<&SecretValue>> {
+        self.entries()?.get(key).map(Option::as_ref)
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+}
+
+/// Which map a key is managed in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ValueMode {
-    /// `value` is set: kept in state and compared on every refresh.
-    Value,
-    /// `value_wo` with `value_wo_version`: never in state; sent when the version changes.
+pub enum Source {
+    /// `secrets`: the value is in state and compared on every refresh.
+    Secrets,
+    /// `secrets_wo`: sent on creation, on a version change, and after a change elsewhere.
     WriteOnly,
-    /// Neither: the key exists, its value is set elsewhere and never read or sent.
-    Unmanaged,
+    /// `initial_secrets`: sent only to create the key.
+    Initial,
 }
 
-/// The mode of a `secrets` entry. In plans and state `value_wo` is always null, so the version
-/// is what marks a write-only key there.
-pub fn mode_of(entry: &Value) -> ValueMode {
-    if !entry.get("value").is_null() {
-        ValueMode::Value
-    } else if !entry.get("value_wo_version").is_null() || !entry.get("value_wo").is_null() {
-        ValueMode::WriteOnly
-    } else {
-        ValueMode::Unmanaged
+/// The four secret maps of a config, plan or state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecretMaps {
+    pub secrets: StringMap,
+    pub secrets_wo: StringMap,
+    pub wo_versions: StringMap,
+    pub initial: StringMap,
+}
+
+impl SecretMaps {
+    pub fn of(object: &Value) -> SecretMaps {
+        SecretMaps {
+            secrets: StringMap::of(object.get("secrets")),
+            secrets_wo: StringMap::of(object.get("secrets_wo")),
+            wo_versions: StringMap::of(object.get("secrets_wo_versions")),
+            initial: StringMap::of(object.get("initial_secrets")),
+        }
+    }
+
+    fn value_maps(&self) -> [(&StringMap, Source); 3] {
+        [
+            (&self.secrets, Source::Secrets),
+            (&self.secrets_wo, Source::WriteOnly),
+            (&self.initial, Source::Initial),
+        ]
+    }
+
+    /// No map is set: the group's secrets are neither read nor written.
+    pub fn unmanaged(&self) -> bool {
+        self.value_maps().iter().all(|(map, _)| map.is_null())
+    }
+
+    /// Some map is wholly unknown, so the managed keys are not known yet.
+    pub fn keys_unknown(&self) -> bool {
+        self.value_maps()
+            .iter()
+            .any(|(map, _)| *map == &StringMap::Unknown)
+    }
+
+    /// Every managed key with the map it is in; a key in several maps (refused by validation)
+    /// counts in the first.
+    pub fn managed_keys(&self) -> BTreeMap<String, Source> {
+        let mut keys = BTreeMap::new();
+        for (map, source) in self.value_maps() {
+            for key in map.entries().into_iter().flat_map(BTreeMap::keys) {
+                keys.entry(key.clone()).or_insert(source);
+            }
+        }
+        keys
+    }
+
+    /// The configured value of a managed key, from its map; `None` when absent or unknown.
+    pub fn value_of(&self, key: &str) -> Option<&SecretValue> {
+        self.value_maps()
+            .into_iter()
+            .find_map(|(map, _)| map.get(key))
+            .flatten()
     }
 }
 
-/// A `secrets` entry with the given attributes; the others null.
-pub fn secret_entry(value: Value, value_wo_version: Value) -> Value {
-    Value::Object(BTreeMap::from([
-        ("value".to_owned(), value),
-        ("value_wo".to_owned(), Value::Null),
-        ("value_wo_version".to_owned(), value_wo_version),
-    ]))
+/// `secret_versions` of a plan or state: `None` for a null or unknown map, and a `None`
+/// version for a key planned to be written.
+pub fn versions_of(object: &Value) -> Option<BTreeMap<String, Option<i64>>> {
+    object.get("secret_versions").as_entries().map(|entries| {
+        entries
+            .iter()
+            .map(|(key, version)| (key.clone(), version.as_number().and_then(Number::as_i64)))
+            .collect()
+    })
 }
 
-/// The `secrets` map of a config, plan or state; `None` when null or unknown (not managed).
-pub fn secrets_of(object: &Value) -> Option<&BTreeMap<String, Value>> {
-    match object.get("secrets") {
-        Value::Map(entries) => Some(entries),
-        _ => None,
-    }
-}
-
-/// `secret_versions` of a plan or state: `None` for an unknown (to be sent) version.
-pub fn versions_of(object: &Value) -> BTreeMap<String, Option<i64>> {
-    object
-        .get("secret_versions")
-        .as_entries()
-        .map(|entries| {
-            entries
-                .iter()
-                .map(|(key, version)| (key.clone(), version.as_number().and_then(Number::as_i64)))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-pub fn versions_value(versions: &BTreeMap<String, i64>) -> Value {
+/// `secret_versions` as a value; `None` entries are unknown.
+pub fn versions_value<'a>(versions: impl IntoIterator<Item = (&'a String, Option<i64>)>) -> Value {
     Value::Map(
         versions
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::from(*v)))
+            .into_iter()
+            .map(|(key, version)| (key.clone(), version.map_or(Value::Unknown, Value::from)))
             .collect(),
     )
 }
@@ -83,12 +179,63 @@ pub fn fqns_value<'a>(tenant: &str, group: &str, keys: impl Iterator<Item = &'a 
     )
 }
 
-/// Sets `secret_fqns` for `keys`, from the tenant and group name `state` holds.
-pub fn set_secret_fqns<'a>(state: &mut Value, keys: impl Iterator<Item = &'a String>) {
-    let tenant = state.get("tenant_name").as_str().unwrap_or_default();
-    let name = state.get("name").as_str().unwrap_or_default();
-    let fqns = fqns_value(tenant, name, keys);
-    state.set("secret_fqns", fqns);
+/// What the lifecycle code reads of a config, plan or state, read once.
+#[derive(Clone, Debug)]
+pub struct Group {
+    /// Empty until the group exists.
+    pub id: String,
+    pub name: Option<String>,
+    pub tenant: Option<String>,
+    pub fqn: Option<String>,
+    /// `None` when collaborators are not managed (null) or not known yet.
+    pub collaborators: Option<Vec<Collaborator>>,
+    pub maps: SecretMaps,
+    /// `secret_versions`: every key of the group as last read, or as planned.
+    pub versions: Option<BTreeMap<String, Option<i64>>>,
+}
+
+impl Group {
+    pub fn of(object: &Value) -> Group {
+        let text = |name: &str| object.get(name).as_str().map(str::to_owned);
+        Group {
+            id: text("id").unwrap_or_default(),
+            name: text("name"),
+            tenant: text("tenant_name").filter(|tenant| !tenant.is_empty()),
+            fqn: text("fqn").filter(|fqn| !fqn.is_empty()),
+            collaborators: collaborators_of(object.get("collaborators")),
+            maps: SecretMaps::of(object),
+            versions: versions_of(object),
+        }
+    }
+
+    /// `tenant:name` for messages (the id when the group has no FQN yet).
+    pub fn label(&self) -> String {
+        self.fqn.clone().unwrap_or_else(|| self.id.clone())
+    }
+
+    /// The group's keys as last read (with a known version), empty when unknown.
+    pub fn server_keys(&self) -> BTreeMap<String, i64> {
+        self.versions
+            .iter()
+            .flatten()
+            .filter_map(|(key, version)| version.map(|v| (key.clone(), v)))
+            .collect()
+    }
+}
+
+pub fn collaborators_of(value: &Value) -> Option<Vec<Collaborator>> {
+    if !value.is_wholly_known() {
+        return None;
+    }
+    value.as_elements().map(|items| {
+        items
+            .iter()
+            .map(|c| Collaborator {
+                subject: c.get("subject").as_str().unwrap_or_default().to_owned(),
+                role_id: c.get("role_id").as_str().unwrap_or_default().to_owned(),
+            })
+            .collect()
+    })
 }
 
 /// Kept by Terraform beside the state (never shown).
@@ -96,7 +243,7 @@ pub fn set_secret_fqns<'a>(state: &mut Value, keys: impl Iterator<Item = &'a Str
 pub struct Private {
     /// The server version of each key as of the last time this provider wrote or adopted it. A
     /// key whose server version moved past it was changed elsewhere, which is how drift is seen
-    /// for values that cannot be compared.
+    /// for values that are not compared (write-only ones, or any when values cannot be read).
     #[serde(default)]
     pub synced_versions: BTreeMap<String, i64>,
     /// The subjects that could see the group when it was last read (its collaborators and its

@@ -1,12 +1,14 @@
-//! Schema of the `truefoundry_secret_group` resource.
+//! Schema of the `truefoundry_secret_group` resource (version 1).
 //!
-//! The objects inside `secrets` hold only configurable attributes: Terraform 1.0.x panics when a
-//! nested attribute is planned different from its config, which a computed leaf would force. Per-key
-//! server data therefore lives in the top-level computed maps `secret_fqns` and `secret_versions`.
+//! Secrets are flat `map(string)` attributes, not a map of objects: a sensitive top-level
+//! attribute is one marked path whatever its size and prints `(sensitive value)` on every
+//! Terraform from 1.0, while one sensitive leaf per key made Terraform's own work quadratic in
+//! the number of keys (docs/benchmarks.md). Per-key server data lives in the computed maps
+//! `secret_fqns` and `secret_versions`, whose planned-unknown entries show which keys change.
 
 use std::collections::BTreeMap;
 
-use crate::schema::{Attribute, Nesting, Schema};
+use crate::schema::{Attribute, Schema};
 use crate::value::Type;
 
 /// TrueFoundry's own default secret store, as its API documentation uses it.
@@ -28,45 +30,28 @@ pub fn collaborators_type() -> Type {
     ]))))
 }
 
+/// The schema version: 0 held `secrets` as a map of objects (`value`, `value_wo`,
+/// `value_wo_version`); 1 holds the flat maps below.
+pub const SCHEMA_VERSION: i64 = 1;
+
+fn string_map() -> Type {
+    Type::Map(Box::new(Type::String))
+}
+
 pub fn resource_schema() -> Schema {
-    let secret = vec![
-        Attribute::optional(
-            "value",
-            Type::String,
-            "The secret's value. Stored in Terraform state (marked sensitive). Sent to TrueFoundry only \
-             when it changes. Conflicts with `value_wo`.",
-        )
-        // Sensitive per value, not on the whole `secrets` map: Terraform 1.0.x ignores
-        // `sensitive` on a nested attribute and would print every value in the plan. The price
-        // is Terraform's own time, which grows with the square of the key count (one marked
-        // path per key); docs/benchmarks.md measures both.
-        .sensitive(),
-        Attribute::optional(
-            "value_wo",
-            Type::String,
-            "The secret's value, write-only: never stored in Terraform plan or state (Terraform 1.11 or \
-             later). Sent when the key is created and whenever `value_wo_version` changes. Conflicts with \
-             `value`.",
-        )
-        .sensitive()
-        .write_only(),
-        Attribute::optional(
-            "value_wo_version",
-            Type::String,
-            "Required with `value_wo`. Change it (for example `\"2\"`) to send `value_wo` again, since \
-             Terraform cannot see changes to a write-only value.",
-        ),
-    ];
     Schema::new(
-        0,
-        "Manages a TrueFoundry secret group: its collaborators and, when `secrets` is set, exactly its set \
-         of secret keys and their values.\n\nEach secret is declared by key. Give it a `value` (kept in \
-         state, sensitive), a write-only `value_wo` (never kept in state, Terraform 1.11 or later), or \
-         neither, to manage only the key's existence while its value is set elsewhere. Deployments \
-         reference a secret by the FQN in `secret_fqns`.\n\nCreating refuses to adopt an existing group \
-         of the same name (import it instead), except the one an interrupted apply of this very \
-         configuration left behind: same integration, owner and collaborators, and only keys this \
-         configuration sets, holding its values. The apply then takes it over, with a warning.",
+        SCHEMA_VERSION,
+        "Manages a TrueFoundry secret group: its collaborators and, when any of `secrets`, `secrets_wo` \
+         and `initial_secrets` is set, exactly its set of secret keys.\n\nEach key is in one of three \
+         maps: `secrets` (the value is kept in state, compared on every refresh and sent when it \
+         changes), `secrets_wo` (write-only: never in plan or state, Terraform 1.11 or later; sent when \
+         the key is created and when its `secrets_wo_versions` entry changes) or `initial_secrets` (sent \
+         only to create the key; afterwards the value belongs to people or a rotation job and is never \
+         read or overwritten). Deployments reference a secret by the FQN in `secret_fqns`.\n\nCreating \
+         refuses to adopt an existing group of the same name (import it instead), except the one an \
+         interrupted apply of this very configuration left behind: same integration, owner and \
+         collaborators, and only keys this configuration sets, holding its values. The apply then \
+         takes it over, with a warning.",
         vec![
             Attribute::computed("id", Type::String, "The secret group's id."),
             Attribute::required(
@@ -95,32 +80,54 @@ pub fn resource_schema() -> Schema {
                  is `secret-group-admin` (manage the group, its secrets and collaborators), \
                  `secret-group-editor` (read and write secrets) or `secret-group-viewer` (see keys, not \
                  values). When set, this set is authoritative: collaborators added elsewhere are removed. \
-                 When omitted, the group's collaborators are left as they are.",
+                 When omitted, the group's collaborators are left as they are; removing it from the \
+                 configuration stops managing them and changes nothing on the server.",
             ),
-            Attribute::nested(
+            Attribute::optional(
                 "secrets",
-                Nesting::Map,
-                secret,
-                "The group's secrets, keyed by secret key. When set, this map is authoritative: keys added \
-                 elsewhere are deleted by the next apply (the plan warns which). `secrets = {}` means the \
-                 group holds no secrets. When omitted, the group's secrets are neither read nor written. \
-                 Keep a group to a few hundred keys: Terraform's own work on a resource grows with the \
-                 square of its number of sensitive values (on Terraform 1.11, creating a group takes about \
-                 2 s with 250 keys and 18 s with 1,000). Split larger sets into several groups.",
+                string_map(),
+                "Secret values by key, kept in state (sensitive). Each value is compared with the server's \
+                 on every refresh and sent only when it differs. When any of `secrets`, `secrets_wo` and \
+                 `initial_secrets` is set, their keys together are authoritative: keys added elsewhere are \
+                 deleted by the next apply (the plan warns which).",
             )
-            .with_optional(),
+            .sensitive(),
+            Attribute::optional(
+                "secrets_wo",
+                string_map(),
+                "Write-only secret values by key: never stored in Terraform plan or state (Terraform 1.11 \
+                 or later). A value is sent when its key is created, when its `secrets_wo_versions` entry \
+                 changes, and when someone else changed the key (its server version moved).",
+            )
+            .sensitive()
+            .write_only(),
+            Attribute::optional(
+                "secrets_wo_versions",
+                string_map(),
+                "A version label for keys of `secrets_wo`, such as `\"2\"`. Change a key's label to send its \
+                 write-only value again, since Terraform cannot see changes to a write-only value.",
+            ),
+            Attribute::optional(
+                "initial_secrets",
+                string_map(),
+                "Values sent only when their key does not exist yet; afterwards the key's value belongs to \
+                 people or a rotation job and is never read, compared or overwritten. A key deleted \
+                 elsewhere is created again with its initial value.",
+            )
+            .sensitive(),
             Attribute::computed("fqn", Type::String, "FQN of the group: `<tenant>:<name>`."),
             Attribute::computed("tenant_name", Type::String, "The tenant the group belongs to."),
             Attribute::computed(
                 "secret_fqns",
-                Type::Map(Box::new(Type::String)),
-                "Reference of each secret, by key: `tfy-secret://<tenant>:<group>:<key>`, as deployments use it.",
+                string_map(),
+                "Reference of each secret of the group, by key: `tfy-secret://<tenant>:<group>:<key>`, as \
+                 deployments use it.",
             ),
             Attribute::computed(
                 "secret_versions",
                 Type::Map(Box::new(Type::Number)),
-                "The server's current version of each secret, by key. A new version is made only when a \
-                 value changes.",
+                "The server's current version of each secret of the group, by key. A plan leaves the \
+                 version unknown exactly for the keys whose value it writes.",
             ),
         ],
     )

@@ -35,9 +35,7 @@ pub fn validate(config: &Value) -> Diagnostics {
     if let Some(collaborators) = config.get("collaborators").as_elements() {
         validate_collaborators(collaborators, &mut diags);
     }
-    if let Some(secrets) = config.get("secrets").as_entries() {
-        validate_secrets(secrets, &mut diags);
-    }
+    validate_secret_maps(config, &mut diags);
     diags
 }
 
@@ -133,79 +131,118 @@ pub fn is_valid_key(key: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-fn validate_secrets(secrets: &BTreeMap<String, Value>, diags: &mut Diagnostics) {
+/// The map attributes that hold values (sensitive): `secrets_wo_versions` is checked with them.
+const VALUE_MAPS: [&str; 3] = ["secrets", "secrets_wo", "initial_secrets"];
+
+/// Checks the secret maps. Every diagnostic names the keys in its text and points at the
+/// resource, never into a map: Terraform prints the configuration lines around a path, and
+/// these lines hold secret values.
+fn validate_secret_maps(config: &Value, diags: &mut Diagnostics) {
+    let mut home: BTreeMap<&str, &str> = BTreeMap::new();
     let mut folded: BTreeMap<String, &str> = BTreeMap::new();
-    for (key, entry) in secrets {
-        let path = AttributePath::root("secrets").key(key.clone());
-        if !is_valid_key(key) {
-            diags.error_at(
-                path.clone(),
-                "Invalid Secret Key",
-                format!(
-                    "A secret key must be 1 to {MAX_KEY_LEN} characters of letters, digits, `_`, `-` and \
-                     `.`, such as `DB_PASSWORD`."
-                ),
-            );
-        }
-        if let Some(first) = folded.insert(key.to_lowercase(), key) {
-            diags.warning_at(
-                path.clone(),
-                "Secret Keys Differ Only In Case",
-                format!(
-                    "The keys `{first}` and `{key}` differ only in case. Some secret stores and most \
-                     environments treat them as one; rename one of them."
-                ),
-            );
-        }
-        let value = entry.get("value");
-        let value_wo = entry.get("value_wo");
-        let version = entry.get("value_wo_version");
-        if !value.is_null() && !value_wo.is_null() {
-            diags.error_at(
-                path.clone(),
-                "Conflicting Secret Values",
-                "Set either `value` (kept in state) or `value_wo` (write-only), not both.",
-            );
-        }
-        if !value_wo.is_null() && version.is_null() {
-            diags.error_at(
-                path.clone().attr("value_wo_version"),
-                "Missing Write-Only Version",
-                "Set `value_wo_version` together with `value_wo`, and change it whenever the value \
-                 changes: Terraform cannot see changes to a write-only value, so the version is what \
-                 tells the provider to send it.",
-            );
-        }
-        if value_wo.is_null() && !version.is_null() && value.is_null() {
-            // Allowed in state (write-only keys are stored this way), but not in config.
-            diags.error_at(
-                path.clone().attr("value_wo"),
-                "Missing Write-Only Value",
-                "`value_wo_version` has meaning only with `value_wo`. Set `value_wo`, or remove \
-                 `value_wo_version`.",
-            );
-        }
-        if let Some(version) = version.as_str()
-            && version.is_empty()
-        {
-            diags.error_at(
-                path.clone().attr("value_wo_version"),
-                "Empty Write-Only Version",
-                "Set `value_wo_version` to a non-empty string such as `\"1\"`.",
-            );
-        }
-        for (name, v) in [("value", value), ("value_wo", value_wo)] {
-            if v.as_str().is_some_and(|s| s.len() > MAX_VALUE_BYTES) {
-                diags.error_at(
-                    path.clone().attr(name),
-                    "Secret Value Too Large",
+    for map in VALUE_MAPS {
+        let Some(entries) = config.get(map).as_entries() else {
+            continue;
+        };
+        let mut bad_keys = Vec::new();
+        let mut null_values = Vec::new();
+        let mut too_large = Vec::new();
+        for (key, value) in entries {
+            if !is_valid_key(key) {
+                bad_keys.push(key.as_str());
+            }
+            if value.is_null() {
+                null_values.push(key.as_str());
+            }
+            if value.as_str().is_some_and(|v| v.len() > MAX_VALUE_BYTES) {
+                too_large.push(key.as_str());
+            }
+            if let Some(first) = home.insert(key, map) {
+                diags.error(
+                    "Secret Key In Two Maps",
                     format!(
-                        "A secret value may be at most {} KiB. Store large files elsewhere and keep a \
-                         reference here.",
-                        MAX_VALUE_BYTES / 1024
+                        "The key `{key}` is in both `{first}` and `{map}`. A key's value is managed one way: \
+                         keep it in one of `secrets`, `secrets_wo` and `initial_secrets`."
+                    ),
+                );
+            } else if let Some(other) = folded.insert(key.to_lowercase(), key) {
+                diags.warning(
+                    "Secret Keys Differ Only In Case",
+                    format!(
+                        "The keys `{other}` and `{key}` differ only in case. Some secret stores and most \
+                         environments treat them as one; rename one of them."
                     ),
                 );
             }
+        }
+        if !bad_keys.is_empty() {
+            diags.error(
+                "Invalid Secret Key",
+                format!(
+                    "These keys of `{map}` are not valid secret keys: {}. A secret key must be 1 to \
+                     {MAX_KEY_LEN} characters of letters, digits, `_`, `-` and `.`, such as `DB_PASSWORD`.",
+                    bad_keys.join(", ")
+                ),
+            );
+        }
+        if !null_values.is_empty() {
+            diags.error(
+                "Secret Value Is Null",
+                format!(
+                    "These keys of `{map}` have a null value: {}. Give each a value, or remove the key.",
+                    null_values.join(", ")
+                ),
+            );
+        }
+        if !too_large.is_empty() {
+            diags.error(
+                "Secret Value Too Large",
+                format!(
+                    "These keys of `{map}` have values larger than {} KiB: {}. Store large files elsewhere \
+                     and keep a reference here.",
+                    MAX_VALUE_BYTES / 1024,
+                    too_large.join(", ")
+                ),
+            );
+        }
+    }
+    if let Some(versions) = config.get("secrets_wo_versions").as_entries() {
+        let write_only = config.get("secrets_wo");
+        let orphans: Vec<&str> = versions
+            .keys()
+            .filter(|key| match write_only {
+                Value::Map(entries) => !entries.contains_key(*key),
+                // Unknown keys are checked again at plan time.
+                Value::Unknown => false,
+                _ => true,
+            })
+            .map(String::as_str)
+            .collect();
+        if !orphans.is_empty() {
+            diags.error(
+                "Version Without Write-Only Secret",
+                format!(
+                    "These keys of `secrets_wo_versions` are not keys of `secrets_wo`: {}. A version \
+                     says when to send a write-only value again; add the key to `secrets_wo`, or remove \
+                     its version.",
+                    orphans.join(", ")
+                ),
+            );
+        }
+        let empty: Vec<&str> = versions
+            .iter()
+            .filter(|(_, version)| version.as_str().is_some_and(str::is_empty) || version.is_null())
+            .map(|(key, _)| key.as_str())
+            .collect();
+        if !empty.is_empty() {
+            diags.error(
+                "Empty Write-Only Version",
+                format!(
+                    "These keys of `secrets_wo_versions` have an empty version: {}. Use a non-empty \
+                     label such as `\"1\"`, and change it whenever the value changes.",
+                    empty.join(", ")
+                ),
+            );
         }
     }
 }
@@ -214,7 +251,6 @@ fn validate_secrets(secrets: &BTreeMap<String, Value>, diags: &mut Diagnostics) 
 mod tests {
     use super::*;
     use crate::diag::Severity;
-    use crate::provider::secret_group::model::secret_entry;
 
     fn config(pairs: &[(&str, Value)]) -> Value {
         Value::object(pairs.iter().cloned())
@@ -311,68 +347,69 @@ mod tests {
         assert!(diags.0[1].detail.contains("secret-group-editor"));
     }
 
+    fn string_map(entries: &[(&str, Value)]) -> Value {
+        Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+        )
+    }
+
     #[test]
-    fn secrets_are_checked() {
-        let mut both = secret_entry(Value::string("a"), Value::string("1"));
-        both.set("value_wo", Value::string("b"));
-        let mut wo_without_version = secret_entry(Value::Null, Value::Null);
-        wo_without_version.set("value_wo", Value::string("b"));
-        let secrets = Value::Map(BTreeMap::from([
+    fn secret_maps_are_checked_without_pointing_into_them() {
+        let big = "x".repeat(MAX_VALUE_BYTES + 1);
+        let diags = validate(&config(&[
             (
-                "OK".to_owned(),
-                secret_entry(Value::string("v"), Value::Null),
-            ),
-            ("ok".to_owned(), secret_entry(Value::Unknown, Value::Null)),
-            ("BAD KEY".to_owned(), secret_entry(Value::Null, Value::Null)),
-            ("BOTH".to_owned(), both),
-            ("WO".to_owned(), wo_without_version),
-            (
-                "VERSION_ONLY".to_owned(),
-                secret_entry(Value::Null, Value::string("1")),
+                "secrets",
+                string_map(&[
+                    ("OK", "v-canary".into()),
+                    ("BAD KEY", "v".into()),
+                    ("BIG", Value::string(&big)),
+                    ("TWICE", "v".into()),
+                    ("NULL", Value::Null),
+                ]),
             ),
             (
-                "BIG".to_owned(),
-                secret_entry(Value::string("x".repeat(MAX_VALUE_BYTES + 1)), Value::Null),
+                "secrets_wo",
+                string_map(&[("TWICE", "w".into()), ("ok", Value::Unknown)]),
             ),
+            (
+                "secrets_wo_versions",
+                string_map(&[
+                    ("ok", "1".into()),
+                    ("ORPHAN", "1".into()),
+                    ("EMPTY", "".into()),
+                ]),
+            ),
+            ("initial_secrets", string_map(&[("P", "set-me".into())])),
         ]));
-        let diags = validate(&config(&[("secrets", secrets)]));
+        let summaries: Vec<(Severity, &str)> = diags
+            .iter()
+            .map(|d| (d.severity, d.summary.as_str()))
+            .collect();
         assert_eq!(
-            found(&diags),
+            summaries,
             vec![
-                (
-                    Severity::Error,
-                    "Invalid Secret Key".to_owned(),
-                    "secrets[\"BAD KEY\"]".to_owned()
-                ),
-                (
-                    Severity::Error,
-                    "Secret Value Too Large".to_owned(),
-                    "secrets[\"BIG\"].value".to_owned()
-                ),
-                (
-                    Severity::Error,
-                    "Conflicting Secret Values".to_owned(),
-                    "secrets[\"BOTH\"]".to_owned()
-                ),
-                (
-                    Severity::Error,
-                    "Missing Write-Only Value".to_owned(),
-                    "secrets[\"VERSION_ONLY\"].value_wo".to_owned()
-                ),
-                (
-                    Severity::Error,
-                    "Missing Write-Only Version".to_owned(),
-                    "secrets[\"WO\"].value_wo_version".to_owned()
-                ),
-                (
-                    Severity::Warning,
-                    "Secret Keys Differ Only In Case".to_owned(),
-                    "secrets[\"ok\"]".to_owned()
-                ),
+                (Severity::Error, "Invalid Secret Key"),
+                (Severity::Error, "Secret Value Is Null"),
+                (Severity::Error, "Secret Value Too Large"),
+                (Severity::Error, "Secret Key In Two Maps"),
+                (Severity::Warning, "Secret Keys Differ Only In Case"),
+                (Severity::Error, "Version Without Write-Only Secret"),
+                (Severity::Error, "Empty Write-Only Version"),
             ]
         );
+        assert!(diags.iter().all(|d| d.path.is_none()), "{diags:?}");
+        let text: String = diags.iter().map(|d| d.detail.as_str()).collect();
+        for named in ["BAD KEY", "NULL", "BIG", "TWICE", "ORPHAN", "EMPTY"] {
+            assert!(
+                text.contains(&format!("`{named}`")) || text.contains(named),
+                "{named}"
+            );
+        }
         // Diagnostics never carry values.
-        assert!(diags.iter().all(|d| !d.detail.contains("xxxx")));
+        assert!(!text.contains("xxxx") && !text.contains("v-canary") && !text.contains("set-me"));
     }
 
     #[test]

@@ -1,0 +1,169 @@
+//! ApplyResourceChange for a new group: the manifest PUT, then one full-list PUT with every key.
+
+use super::model::{Group, Private, SecretMaps};
+use super::remote::{ServerSecrets, group_name, list_keys, read_values, refresh_group, visible_to};
+use super::write::{SecretsWrite, secrets_write};
+use super::{finish_with_server_keys, manifest_of, report_refusal};
+use crate::client::{Client, ListGroupsQuery, SecretGroup, SecretGroupManifest};
+use crate::diag::AttributePath;
+use crate::provider::errors::api_error;
+use crate::server::{ApplyRequest, ApplyResponse};
+
+pub async fn create(client: &Client, request: &ApplyRequest, response: &mut ApplyResponse) {
+    let planned_state = &request.planned_state;
+    let planned = Group::of(planned_state);
+    let config = SecretMaps::of(&request.config);
+    let name = planned.name.clone().unwrap_or_default();
+    // The manifest PUT upserts by name: refuse to silently adopt a group that already exists,
+    // unless it is exactly what an interrupted earlier apply of this configuration left behind.
+    let existing = client
+        .list_secret_groups(&ListGroupsQuery {
+            fqn: None,
+            search: Some(name.clone()),
+        })
+        .await;
+    let existing = match existing {
+        Ok(groups) => groups.into_iter().find(|g| group_name(g) == name),
+        Err(err) => {
+            api_error(
+                &mut response.diagnostics,
+                &format!("checking whether secret group {name} exists"),
+                &err,
+            );
+            return;
+        }
+    };
+    let manifest = manifest_of(
+        planned_state,
+        planned.collaborators.clone().unwrap_or_default(),
+    );
+    let group = match existing {
+        Some(group) => {
+            match interrupted_create_leftover(client, &group, &manifest, &config).await {
+                Ok(()) => {
+                    response.diagnostics.warning(
+                    "Secret Group Taken Over From An Interrupted Apply",
+                    format!(
+                        "A secret group named `{name}` ({}) already existed with exactly this \
+                         configuration's integration, owner and collaborators, and no key or value this \
+                         configuration does not set: what an apply interrupted after creating the group \
+                         leaves behind. It is now managed by this resource instead of being reported as \
+                         a conflict; nothing the group held was changed or deleted.",
+                        group.fqn
+                    ),
+                );
+                    group
+                }
+                Err(reason) => {
+                    response.diagnostics.error_at(
+                    AttributePath::root("name"),
+                    "Secret Group Already Exists",
+                    format!(
+                        "A secret group named `{name}` already exists ({}) and {reason}. Import it with \
+                         `terraform import <address> {}` to manage it, or choose another name.",
+                        group.fqn, group.id
+                    ),
+                );
+                    return;
+                }
+            }
+        }
+        None => match client.apply_secret_group_manifest(&manifest, false).await {
+            Ok(group) => group,
+            Err(err) => {
+                api_error(
+                    &mut response.diagnostics,
+                    &format!("creating secret group {name}"),
+                    &err,
+                );
+                return;
+            }
+        },
+    };
+    response.private = Private {
+        visible_to: visible_to(&group),
+        ..Private::default()
+    }
+    .encode();
+    let mut state = planned_state.clone();
+    let refreshed = refresh_group(&group, planned_state, false);
+    for computed in ["id", "fqn", "tenant_name", "name"] {
+        state.set(computed, refreshed.get(computed).clone());
+    }
+    let write = secrets_write(None, &planned, &config, &ServerSecrets::new());
+    let written = match write {
+        Ok(SecretsWrite::FullList(body)) => client.set_secrets(&group.id, &body).await.map(|_| ()),
+        Ok(_) => Ok(()),
+        Err(refusal) => {
+            report_refusal(response, &refusal);
+            Ok(())
+        }
+    };
+    if let Err(err) = written {
+        api_error(
+            &mut response.diagnostics,
+            &format!(
+                "writing the secrets of the new secret group {name}; the group itself was created and is \
+                 kept in state, so the next apply writes the secrets again"
+            ),
+            &err,
+        );
+    }
+    finish_with_server_keys(client, &group.id, state, &planned, response).await;
+}
+
+/// Whether an existing group with the planned name is what an interrupted create of this very
+/// resource left behind (the provider died, or the state could not be saved, between the
+/// manifest PUT and the end of the apply): the same integration, owner and collaborators as the
+/// manifest this create sends, and only keys this configuration sets, each already holding the
+/// configured value. Taking such a group over changes nothing anyone else wrote; anything else
+/// is someone else's group. `Err` says why it is not a leftover.
+async fn interrupted_create_leftover(
+    client: &Client,
+    group: &SecretGroup,
+    manifest: &SecretGroupManifest,
+    config: &SecretMaps,
+) -> Result<(), String> {
+    let Some(held) = &group.manifest else {
+        return Err("its manifest cannot be read".to_owned());
+    };
+    let same_collaborators = held.collaborators.len() == manifest.collaborators.len()
+        && manifest
+            .collaborators
+            .iter()
+            .all(|c| held.collaborators.contains(c));
+    if held.integration_fqn != manifest.integration_fqn
+        || held.owned_by != manifest.owned_by
+        || !same_collaborators
+    {
+        return Err(
+            "its integration, owner or collaborators differ from this configuration".into(),
+        );
+    }
+    let unreadable = || "its secrets could not be read to compare them".to_owned();
+    let server = list_keys(client, &group.id)
+        .await
+        .map_err(|_| unreadable())?;
+    if server.is_empty() {
+        return Ok(());
+    }
+    let keys = server.keys().cloned().collect();
+    let values = read_values(
+        client,
+        &group.id,
+        (&group.tenant_name, &group_name(group)),
+        &keys,
+    )
+    .await
+    .map_err(|_| unreadable())?;
+    let foreign = server
+        .keys()
+        .any(|key| match (config.value_of(key), values.get(key)) {
+            (Some(want), Some(have)) => want != have,
+            _ => true,
+        });
+    if foreign {
+        return Err("it holds keys or values this configuration does not set".to_owned());
+    }
+    Ok(())
+}

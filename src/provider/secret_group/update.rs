@@ -1,0 +1,145 @@
+//! ApplyResourceChange for an existing group: re-read, then the manifest PUT and the secrets
+//! write that `write.rs` decided, each only when something changed.
+
+use super::model::{Group, Private, SecretMaps};
+use super::remote::{ServerSecret, ServerSecrets, list_keys};
+use super::write::{SecretsWrite, secrets_write};
+use super::{finish_with_server_keys, manifest_of, report_refusal, who_could_see};
+use crate::client::{self, Client};
+use crate::provider::errors::api_error;
+use crate::provider::identity::{Identity, NotFound, not_visible};
+use crate::server::{ApplyRequest, ApplyResponse};
+
+pub async fn update(
+    client: &Client,
+    identity: &Identity,
+    request: &ApplyRequest,
+    response: &mut ApplyResponse,
+) {
+    let prior_state = &request.prior_state;
+    let planned_state = &request.planned_state;
+    let prior = Group::of(prior_state);
+    let planned = Group::of(planned_state);
+    let config = SecretMaps::of(&request.config);
+    let id = prior.id.clone();
+    response.private = request.planned_private.clone();
+    response.new_state = prior_state.clone();
+
+    // What the server holds now, when a secrets write may follow: the write is decided against it.
+    let writes_secrets = !matches!(
+        secrets_write(Some(&prior), &planned, &config, &unchanged_server(&prior)),
+        Ok(SecretsWrite::Nothing)
+    );
+    let mut server = ServerSecrets::new();
+    if writes_secrets {
+        server = match list_keys(client, &id).await {
+            Ok(server) => server,
+            Err(client::Error::NotFound { .. }) => {
+                let private = Private::decode(&request.planned_private);
+                match identity.not_found(&who_could_see(&prior, &private)) {
+                    NotFound::Deleted => response.diagnostics.error(
+                        "Secret Group Deleted Outside Terraform",
+                        format!(
+                            "The secret group {id} was deleted since the plan was made. Run `terraform \
+                             plan` again: it will plan to create the group."
+                        ),
+                    ),
+                    NotFound::Unproven(why) => {
+                        not_visible(&mut response.diagnostics, &prior.label(), &id, &why)
+                    }
+                }
+                return;
+            }
+            Err(err) => {
+                api_error(
+                    &mut response.diagnostics,
+                    &format!("re-reading secret group {id} before writing"),
+                    &err,
+                );
+                return;
+            }
+        };
+    }
+    let write = match secrets_write(Some(&prior), &planned, &config, &server) {
+        Ok(write) => write,
+        Err(refusal) => {
+            // Nothing is written, the manifest included: the plan no longer holds.
+            report_refusal(response, &refusal);
+            return;
+        }
+    };
+
+    let manifest_change = (planned.collaborators.is_some()
+        && planned_state.get("collaborators") != prior_state.get("collaborators"))
+        || planned_state.get("owned_by_account") != prior_state.get("owned_by_account");
+    if manifest_change {
+        let collaborators = match planned.collaborators.clone() {
+            Some(collaborators) => Ok(collaborators),
+            // Collaborators are not managed: send the server's own, so they stay as they are.
+            None => client
+                .get_secret_group(&id)
+                .await
+                .map(|g| g.manifest.map(|m| m.collaborators).unwrap_or_default()),
+        };
+        let result = match collaborators {
+            Ok(collaborators) => client
+                .apply_secret_group_manifest(&manifest_of(planned_state, collaborators), false)
+                .await
+                .map(|_| ()),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = result {
+            api_error(
+                &mut response.diagnostics,
+                &format!("updating secret group {id}"),
+                &err,
+            );
+            return;
+        }
+    }
+
+    let written = match &write {
+        SecretsWrite::Nothing => {
+            // The keys stay as they were read: the planned state holds them already.
+            response.new_state = planned_state.clone();
+            return;
+        }
+        SecretsWrite::FullList(body) => client.set_secrets(&id, body).await.map(|_| ()),
+        SecretsWrite::DeleteEach(ids) => {
+            let mut result = Ok(());
+            for secret_id in ids {
+                if let Err(err) = client.delete_secret(secret_id, false).await {
+                    result = Err(err);
+                    break;
+                }
+            }
+            result
+        }
+    };
+    if let Err(err) = written {
+        api_error(
+            &mut response.diagnostics,
+            &format!("writing the secrets of secret group {id}"),
+            &err,
+        );
+        // The state stays as before; the next refresh shows whatever did reach the server.
+        return;
+    }
+    finish_with_server_keys(client, &id, planned_state.clone(), &planned, response).await;
+}
+
+/// The server as the prior state last saw it, to ask whether a write is needed at all before
+/// reading it again.
+fn unchanged_server(prior: &Group) -> ServerSecrets {
+    prior
+        .server_keys()
+        .into_iter()
+        .map(|(key, version)| {
+            let secret = ServerSecret {
+                id: String::new(),
+                version,
+            };
+            (key, secret)
+        })
+        .collect()
+}

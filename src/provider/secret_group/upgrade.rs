@@ -1,0 +1,147 @@
+//! UpgradeResourceState from schema version 0, read from its raw JSON: version 0 kept `secrets`
+//! as a map of objects (`value`, `value_wo`, `value_wo_version`), which the current schema's
+//! `map(string)` cannot decode.
+//!
+//! Each key keeps its meaning: a `value` goes to `secrets`, a `value_wo_version` to
+//! `secrets_wo_versions` (the key is write-only; its value was never in state), and a key with
+//! neither, whose value was set elsewhere, to `initial_secrets`. Version 0 did not know an initial
+//! value, so it is recorded as empty: `initial_secrets` values are never sent for a key that
+//! exists, so nothing is written because of it.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value as Json;
+
+use crate::diag::Diagnostics;
+use crate::value::{self, Value};
+
+use super::schema::resource_schema;
+
+/// The attributes version 0 shared with version 1, copied as they are.
+const UNCHANGED: [&str; 9] = [
+    "id",
+    "name",
+    "integration_fqn",
+    "owned_by_account",
+    "collaborators",
+    "fqn",
+    "tenant_name",
+    "secret_fqns",
+    "secret_versions",
+];
+
+pub fn from_version_0(raw_json: &[u8]) -> Result<Value, Diagnostics> {
+    let unreadable = |why: &str| {
+        let mut diags = Diagnostics::new();
+        diags.error(
+            "Unreadable Stored State",
+            format!(
+                "The state stored for this truefoundry_secret_group by an earlier provider version \
+                 cannot be upgraded: {why}. Remove the resource from state and import it again."
+            ),
+        );
+        diags
+    };
+    let old: Json =
+        serde_json::from_slice(raw_json).map_err(|_| unreadable("it is not a JSON object"))?;
+    let Some(old) = old.as_object() else {
+        return Err(unreadable("it is not a JSON object"));
+    };
+    let mut new = serde_json::Map::new();
+    for name in UNCHANGED {
+        new.insert(
+            name.to_owned(),
+            old.get(name).cloned().unwrap_or(Json::Null),
+        );
+    }
+    match old.get("secrets") {
+        None | Some(Json::Null) => {}
+        Some(Json::Object(entries)) => {
+            let mut secrets = BTreeMap::new();
+            let mut wo_versions = BTreeMap::new();
+            let mut initial = BTreeMap::new();
+            for (key, entry) in entries {
+                let field = |name: &str| entry.get(name).and_then(Json::as_str).map(str::to_owned);
+                if let Some(value) = field("value") {
+                    secrets.insert(key.clone(), value);
+                } else if let Some(version) = field("value_wo_version") {
+                    wo_versions.insert(key.clone(), version);
+                } else {
+                    initial.insert(key.clone(), String::new());
+                }
+            }
+            // An empty `secrets = {}` meant "the group holds no keys": keep the map set.
+            let keep_secrets =
+                !secrets.is_empty() || (wo_versions.is_empty() && initial.is_empty());
+            if keep_secrets {
+                new.insert(
+                    "secrets".into(),
+                    serde_json::to_value(secrets).unwrap_or_default(),
+                );
+            }
+            if !wo_versions.is_empty() {
+                new.insert(
+                    "secrets_wo_versions".into(),
+                    serde_json::to_value(wo_versions).unwrap_or_default(),
+                );
+            }
+            if !initial.is_empty() {
+                new.insert(
+                    "initial_secrets".into(),
+                    serde_json::to_value(initial).unwrap_or_default(),
+                );
+            }
+        }
+        Some(_) => return Err(unreadable("its `secrets` is not a map")),
+    }
+    let json = serde_json::to_vec(&Json::Object(new)).unwrap_or_default();
+    value::decode_json(&json, &resource_schema().value_type())
+        .map_err(|_| unreadable("an attribute does not have the expected type"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_key_keeps_its_meaning() {
+        let old = serde_json::json!({
+            "id": "sg1", "name": "legacy", "fqn": "acme:legacy", "tenant_name": "acme",
+            "integration_fqn": "internal:aws:aws-1:secret-store:internal-secret-store",
+            "owned_by_account": null,
+            "collaborators": [{"subject": "team:payments", "role_id": "secret-group-editor"}],
+            "secret_fqns": {"A": "tfy-secret://acme:legacy:A"},
+            "secret_versions": {"A": 1, "W": 2, "P": 1},
+            "secrets": {
+                "A": {"value": "a-value", "value_wo": null, "value_wo_version": null},
+                "W": {"value": null, "value_wo": null, "value_wo_version": "3"},
+                "P": {"value": null, "value_wo": null, "value_wo_version": null}
+            }
+        });
+        let new = from_version_0(old.to_string().as_bytes()).unwrap();
+        assert_eq!(new.get("secrets").get("A").as_str(), Some("a-value"));
+        assert_eq!(new.get("secrets").as_entries().map(BTreeMap::len), Some(1));
+        assert_eq!(new.get("secrets_wo_versions").get("W").as_str(), Some("3"));
+        assert_eq!(new.get("initial_secrets").get("P").as_str(), Some(""));
+        assert!(new.get("secrets_wo").is_null());
+        assert_eq!(new.get("id").as_str(), Some("sg1"));
+        assert_eq!(
+            new.get("collaborators").as_elements().map(<[Value]>::len),
+            Some(1)
+        );
+        assert!(new.get("secret_versions").get("W").as_number().is_some());
+    }
+
+    #[test]
+    fn empty_and_absent_secrets_keep_their_meaning() {
+        let empty = from_version_0(br#"{"id": "sg1", "name": "g", "secrets": {}}"#).unwrap();
+        assert_eq!(
+            empty.get("secrets").as_entries().map(BTreeMap::len),
+            Some(0)
+        );
+        let absent = from_version_0(br#"{"id": "sg1", "name": "g", "secrets": null}"#).unwrap();
+        assert!(absent.get("secrets").is_null() && absent.get("initial_secrets").is_null());
+        assert!(from_version_0(br#"{"secrets": ["A"]}"#).is_err());
+        assert!(from_version_0(b"[1]").is_err());
+    }
+}
