@@ -488,6 +488,14 @@ resource "truefoundry_secret_group" "app" {
         );
         ws.write("versions.tf", crate::support::terraform::REQUIRED_PROVIDERS);
         apply_then_plan_empty(&ws);
+        // The request log names each key sent with a value: here, on create.
+        assert!(
+            emulator
+                .requests()
+                .iter()
+                .any(|request| request.keys_with_value == ["DB_PASSWORD"]),
+            "the request log shows no value sent for DB_PASSWORD"
+        );
         let before = server_secrets(&emulator, ACME_KEY, FQN).unwrap();
         assert_eq!(before["DB_PASSWORD"].value, PASSWORD);
         assert!(ws.state_json().to_string().contains(PASSWORD));
