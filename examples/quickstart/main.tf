@@ -26,9 +26,9 @@ resource "truefoundry_secret_group" "app" {
   ]
 
   secrets = {
-    DB_PASSWORD = { value = var.db_password }
-    DB_USER     = { value = "app" }
-    LOG_LEVEL   = { value = "info" }
+    DB_PASSWORD = var.db_password
+    DB_USER     = "app"
+    LOG_LEVEL   = "info"
   }
 }
 

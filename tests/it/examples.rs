@@ -1,11 +1,38 @@
-//! Every example is `terraform fmt` clean and passes `terraform validate` against our provider.
+//! Every example under examples/ is `terraform fmt` clean and works as written: each test copies
+//! one example into a workspace, applies it against the emulator binary (a fresh one, so tenants
+//! acme and globex start empty), checks what reached the server, plans again (the plan must be
+//! empty) and destroys. Examples that need Terraform 1.11 (write-only values, ephemeral
+//! resources) are applied with a client of that version or newer; an older one must refuse them
+//! with Terraform's version error.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::support::terraform::{Workspace, for_each_terraform};
+use serde_json::json;
+use truefoundry_provider::client::{ListSecretsQuery, SecretGroup, SecretUpdate, SecretValue};
 
-/// Folders under examples/ that hold .tf files directly (modules are checked with their caller).
-fn example_dirs(root: &Path) -> Vec<PathBuf> {
+use crate::support::emulator::{self, ACME_KEY, Emulator, GLOBEX_KEY};
+use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
+
+/// Every example folder under examples/ (modules excepted); each has a test below.
+const EXAMPLES: [&str; 8] = [
+    "data-sources/truefoundry_secret_group",
+    "ephemeral-resources/truefoundry_secret_group",
+    "provider",
+    "quickstart",
+    "recipes/multi-tenant",
+    "recipes/placeholder-key",
+    "recipes/write-only-migration",
+    "resources/truefoundry_secret_group",
+];
+
+fn examples_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+/// Folders under `root` that hold .tf files directly, relative to `root`, sorted (modules are
+/// applied with their caller).
+fn example_dirs(root: &Path) -> Vec<String> {
     let mut found = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -21,7 +48,12 @@ fn example_dirs(root: &Path) -> Vec<PathBuf> {
             }
         }
         if has_tf {
-            found.push(dir);
+            let relative = dir.strip_prefix(root).unwrap();
+            let parts: Vec<String> = relative
+                .components()
+                .map(|part| part.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            found.push(parts.join("/"));
         }
     }
     found.sort();
@@ -43,40 +75,486 @@ fn copy_tree(from: &Path, to: &Path, ws: &Workspace) {
     }
 }
 
-#[test]
-fn examples_are_formatted_and_valid() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let dirs = example_dirs(&root);
-    assert!(dirs.len() >= 7, "examples found: {dirs:?}");
+/// A workspace holding a copy of `examples/<example>` (with its modules), whose default provider
+/// reaches `emulator` as tenant acme through TFY_HOST and TFY_API_KEY.
+fn example_workspace(terraform: &Terraform, emulator: &Emulator, example: &str) -> Workspace {
+    assert!(EXAMPLES.contains(&example), "{example} is not in EXAMPLES");
+    let dir = examples_root().join(example);
+    let mut ws = Workspace::new(terraform);
+    // The example brings its own `terraform` block.
+    ws.remove("versions.tf");
+    copy_tree(&dir, Path::new(""), &ws);
+    for (key, value) in emulator.provider_env() {
+        ws.set_env(key, value);
+    }
+    if dir.join("modules").is_dir() {
+        ws.run_ok(&["get"]);
+    }
+    ws
+}
+
+/// `apply`, then a plan that must be empty.
+#[track_caller]
+fn apply_then_plan_empty(ws: &Workspace) {
+    ws.apply();
+    ws.plan_detailed_exitcode().expect_empty();
+}
+
+/// Runs `body` with each client that can apply an example needing Terraform 1.11. Each older
+/// client must refuse `example`: with the version error from its `required_version`, or, before
+/// Terraform put that error first, with the error on the newer construct it does not know.
+fn for_each_terraform_from_1_11(example: &str, mut body: impl FnMut(&Terraform)) {
+    let main = std::fs::read_dir(examples_root().join(example))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|e| e == "tf"))
+        .unwrap();
+    assert!(
+        std::fs::read_to_string(&main)
+            .unwrap()
+            .contains("required_version = \">= 1.11\""),
+        "{example} declares that it needs Terraform 1.11"
+    );
     for_each_terraform(|terraform| {
-        for dir in &dirs {
-            let main = std::fs::read_to_string(
-                dir.join(
-                    dir.read_dir()
-                        .unwrap()
-                        .find_map(|e| {
-                            let p = e.unwrap().path();
-                            p.extension().is_some_and(|x| x == "tf").then_some(p)
-                        })
-                        .unwrap(),
-                ),
-            )
-            .unwrap();
-            // Write-only and ephemeral examples need Terraform 1.11.
-            if main.contains("required_version = \">= 1.11\"") && !terraform.at_least(1, 11) {
-                continue;
-            }
-            let ws = Workspace::new(terraform);
-            ws.remove("versions.tf");
-            copy_tree(dir, Path::new(""), &ws);
-            let label = dir.strip_prefix(&root).unwrap().display().to_string();
-            let fmt = ws.run(&["fmt", "-check", "-recursive", "-diff"]);
-            assert!(fmt.success(), "{label} is not terraform fmt clean\n{fmt}");
-            if dir.join("modules").exists() {
-                ws.run(&["get"]).expect_success();
-            }
-            let validate = ws.run(&["validate"]);
-            assert!(validate.success(), "{label} does not validate\n{validate}");
+        if terraform.at_least(1, 11) {
+            body(terraform);
+            return;
         }
+        let emulator = Emulator::start();
+        let ws = example_workspace(terraform, &emulator, example);
+        let run = ws.run(&["validate"]).expect_failure();
+        let refusals = [
+            "Unsupported Terraform Core version",
+            "Blocks of type \"ephemeral\" are not expected here",
+            "An argument named \"ephemeral\" is not expected here",
+        ];
+        assert!(
+            refusals
+                .iter()
+                .any(|refusal| run.output().contains(refusal)),
+            "{example} was not refused as too new\n{run}"
+        );
+    });
+}
+
+/// Group `fqn` as the API key sees it; `None` when there is no such group.
+fn server_group(emulator: &Emulator, api_key: &str, fqn: &str) -> Option<SecretGroup> {
+    let client = emulator.client(api_key);
+    emulator
+        .block_on(client.find_secret_group_by_fqn(fqn))
+        .unwrap()
+}
+
+/// One secret of a group as the server holds it.
+#[derive(Debug)]
+struct ServerSecret {
+    id: String,
+    value: String,
+    version: Option<i64>,
+}
+
+/// The secrets of group `fqn` by key, read through the API with `api_key`; `None` when there is
+/// no such group.
+fn server_secrets(
+    emulator: &Emulator,
+    api_key: &str,
+    fqn: &str,
+) -> Option<BTreeMap<String, ServerSecret>> {
+    let group = server_group(emulator, api_key, fqn)?;
+    let client = emulator.client(api_key);
+    let secrets = emulator
+        .block_on(client.list_secrets(&ListSecretsQuery {
+            secret_group_id: Some(group.id),
+            secret_fqns: Vec::new(),
+            with_value: true,
+        }))
+        .unwrap();
+    let by_key = secrets.into_iter().map(|secret| {
+        let value = secret
+            .value
+            .as_ref()
+            .map(|v| v.expose().to_owned())
+            .unwrap_or_default();
+        let server_secret = ServerSecret {
+            id: secret.id,
+            value,
+            version: secret.latest_version,
+        };
+        (secret.name, server_secret)
+    });
+    Some(by_key.collect())
+}
+
+/// The values of group `fqn` by key; `None` when there is no such group.
+fn server_values(
+    emulator: &Emulator,
+    api_key: &str,
+    fqn: &str,
+) -> Option<BTreeMap<String, String>> {
+    let secrets = server_secrets(emulator, api_key, fqn)?;
+    Some(secrets.into_iter().map(|(k, s)| (k, s.value)).collect())
+}
+
+fn values(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    )
+}
+
+/// Sets `key` of tenant-acme group `fqn` to `value` through the API, keeping the other keys, as
+/// a person in the UI would.
+fn set_value_outside_terraform(emulator: &Emulator, fqn: &str, key: &str, value: &str) {
+    let group = server_group(emulator, ACME_KEY, fqn).expect("the group exists");
+    let keys = server_secrets(emulator, ACME_KEY, fqn).unwrap().into_keys();
+    let body: Vec<SecretUpdate> = keys
+        .map(|known| SecretUpdate {
+            value: (known == key).then(|| SecretValue::new(value)),
+            key: known,
+        })
+        .collect();
+    assert!(body.iter().any(|update| update.key == key), "{key} exists");
+    let client = emulator.client(ACME_KEY);
+    emulator
+        .block_on(client.set_secrets(&group.id, &body))
+        .unwrap();
+}
+
+/// Deletes `key` of tenant-acme group `fqn` through the API.
+fn delete_key_outside_terraform(emulator: &Emulator, fqn: &str, key: &str) {
+    let secrets = server_secrets(emulator, ACME_KEY, fqn).expect("the group exists");
+    let client = emulator.client(ACME_KEY);
+    let deleted = emulator
+        .block_on(client.delete_secret(&secrets[key].id, false))
+        .unwrap();
+    assert_eq!(deleted, 1);
+}
+
+fn seed_acme_group(emulator: &Emulator, name: &str, secrets: &[(&str, &str)]) {
+    emulator.block_on(emulator::seed_group(
+        &emulator.client(ACME_KEY),
+        name,
+        secrets,
+    ));
+}
+
+#[test]
+fn every_example_folder_is_listed() {
+    assert_eq!(example_dirs(&examples_root()), EXAMPLES);
+}
+
+#[test]
+fn examples_are_terraform_fmt_clean() {
+    let root = examples_root();
+    for_each_terraform(|terraform| {
+        let ws = Workspace::new(terraform);
+        let fmt = ws.run(&[
+            "fmt",
+            "-check",
+            "-recursive",
+            "-diff",
+            root.to_str().unwrap(),
+        ]);
+        assert!(fmt.success(), "examples/ is not terraform fmt clean\n{fmt}");
+    });
+}
+
+#[test]
+fn provider_example_applies() {
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        let mut ws = example_workspace(terraform, &emulator, "provider");
+        // The example names a real control plane; an override file points it at the emulator.
+        ws.write(
+            "provider_override.tf",
+            &format!(
+                "provider \"truefoundry\" {{\n  host = \"{}\"\n}}\n",
+                emulator.base_url
+            ),
+        );
+        // Terraform configures a provider only for a resource that uses it: one group, so the
+        // apply goes through the example's provider block.
+        ws.write(
+            "probe.tf",
+            "resource \"truefoundry_secret_group\" \"probe\" {\n  name = \"provider-example\"\n}\n",
+        );
+        // Settings from the environment would be wrong: only the block's own can work.
+        ws.set_env("TFY_HOST", "http://127.0.0.1:9")
+            .set_env("TFY_API_KEY", "not-the-key")
+            .set_env("TF_VAR_tfy_api_key", ACME_KEY);
+        apply_then_plan_empty(&ws);
+        assert!(server_group(&emulator, ACME_KEY, "acme:provider-example").is_some());
+        ws.destroy();
+        assert!(server_group(&emulator, ACME_KEY, "acme:provider-example").is_none());
+    });
+}
+
+#[test]
+fn quickstart_applies() {
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        let ws = example_workspace(terraform, &emulator, "quickstart");
+        apply_then_plan_empty(&ws);
+        assert_eq!(
+            server_values(&emulator, ACME_KEY, "acme:quickstart-app"),
+            values(&[
+                ("DB_PASSWORD", "change-me-please"),
+                ("DB_USER", "app"),
+                ("LOG_LEVEL", "info"),
+            ])
+        );
+        let outputs = ws.outputs_json();
+        assert_eq!(
+            outputs["secret_fqns"]["value"],
+            json!({
+                "DB_PASSWORD": "tfy-secret://acme:quickstart-app:DB_PASSWORD",
+                "DB_USER": "tfy-secret://acme:quickstart-app:DB_USER",
+                "LOG_LEVEL": "tfy-secret://acme:quickstart-app:LOG_LEVEL",
+            })
+        );
+        assert_eq!(
+            outputs["keys_seen_by_data_source"]["value"],
+            json!(["DB_PASSWORD", "DB_USER", "LOG_LEVEL"])
+        );
+        ws.destroy();
+        assert!(server_group(&emulator, ACME_KEY, "acme:quickstart-app").is_none());
+    });
+}
+
+#[test]
+fn resource_example_applies() {
+    const PASSWORD: &str = "resource-example-password";
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        let mut ws = example_workspace(terraform, &emulator, "resources/truefoundry_secret_group");
+        ws.set_env("TF_VAR_db_password", PASSWORD);
+        apply_then_plan_empty(&ws);
+        assert_eq!(
+            server_values(&emulator, ACME_KEY, "acme:payments-prod"),
+            values(&[
+                ("DB_HOST", "db.internal.example.com"),
+                ("DB_PASSWORD", PASSWORD),
+                ("PARTNER_API_KEY", "set-me"),
+            ])
+        );
+        let group = server_group(&emulator, ACME_KEY, "acme:payments-prod").unwrap();
+        let manifest = group.manifest.expect("the API returns the manifest");
+        assert_eq!(manifest.integration_fqn, "acme:aws:main:secret-store:ssm");
+        assert_eq!(
+            manifest.owned_by.map(|owner| owner.account).as_deref(),
+            Some("acme-account")
+        );
+        let mut collaborators: Vec<(String, String)> = manifest
+            .collaborators
+            .into_iter()
+            .map(|c| (c.subject, c.role_id))
+            .collect();
+        collaborators.sort();
+        assert_eq!(
+            collaborators,
+            [
+                ("team:payments".to_owned(), "secret-group-editor".to_owned()),
+                (
+                    "user:ops@example.com".to_owned(),
+                    "secret-group-admin".to_owned()
+                ),
+            ]
+        );
+        assert_eq!(
+            ws.outputs_json()["db_password_ref"]["value"],
+            "tfy-secret://acme:payments-prod:DB_PASSWORD"
+        );
+        ws.destroy();
+        assert!(server_group(&emulator, ACME_KEY, "acme:payments-prod").is_none());
+    });
+}
+
+#[test]
+fn data_source_example_applies() {
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        // The example reads a group made elsewhere.
+        let seeded = [("API_TOKEN", "seeded-token"), ("API_URL", "https://x.test")];
+        seed_acme_group(&emulator, "shared-config", &seeded);
+        let ws = example_workspace(
+            terraform,
+            &emulator,
+            "data-sources/truefoundry_secret_group",
+        );
+        apply_then_plan_empty(&ws);
+        assert_eq!(
+            ws.outputs_json()["shared_refs"]["value"],
+            json!({
+                "API_TOKEN": "tfy-secret://acme:shared-config:API_TOKEN",
+                "API_URL": "tfy-secret://acme:shared-config:API_URL",
+            })
+        );
+        ws.destroy();
+        assert_eq!(
+            server_values(&emulator, ACME_KEY, "acme:shared-config"),
+            values(&seeded),
+            "destroying a data source leaves the group alone"
+        );
+    });
+}
+
+#[test]
+fn ephemeral_resource_example_applies_on_terraform_1_11() {
+    const EXAMPLE: &str = "ephemeral-resources/truefoundry_secret_group";
+    const TOKEN: &str = "ephemeral-example-token";
+    for_each_terraform_from_1_11(EXAMPLE, |terraform| {
+        let emulator = Emulator::start();
+        // The example copies a value from a group made elsewhere.
+        seed_acme_group(&emulator, "vendor-credentials", &[("API_TOKEN", TOKEN)]);
+        let ws = example_workspace(terraform, &emulator, EXAMPLE);
+        apply_then_plan_empty(&ws);
+        assert_eq!(
+            server_values(&emulator, ACME_KEY, "acme:vendor-credentials-staging"),
+            values(&[("API_TOKEN", TOKEN)])
+        );
+        let state = ws.state_json().to_string();
+        assert!(!state.contains(TOKEN), "the copied value is in state");
+        ws.destroy();
+        assert!(server_group(&emulator, ACME_KEY, "acme:vendor-credentials-staging").is_none());
+        assert_eq!(
+            server_values(&emulator, ACME_KEY, "acme:vendor-credentials"),
+            values(&[("API_TOKEN", TOKEN)])
+        );
+    });
+}
+
+#[test]
+fn placeholder_key_recipe_applies_and_leaves_the_value_to_people() {
+    const FQN: &str = "acme:vendor-integrations";
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        let ws = example_workspace(terraform, &emulator, "recipes/placeholder-key");
+        apply_then_plan_empty(&ws);
+        assert_eq!(
+            server_values(&emulator, ACME_KEY, FQN),
+            values(&[("PARTNER_API_KEY", "set-me")])
+        );
+
+        // A person sets the real value: Terraform has nothing to do and keeps its hands off.
+        set_value_outside_terraform(&emulator, FQN, "PARTNER_API_KEY", "the-real-key");
+        apply_then_plan_empty(&ws);
+        assert_eq!(
+            server_values(&emulator, ACME_KEY, FQN),
+            values(&[("PARTNER_API_KEY", "the-real-key")])
+        );
+
+        // Deleted elsewhere: created again with the placeholder.
+        delete_key_outside_terraform(&emulator, FQN, "PARTNER_API_KEY");
+        ws.plan_detailed_exitcode().expect_changes();
+        apply_then_plan_empty(&ws);
+        assert_eq!(
+            server_values(&emulator, ACME_KEY, FQN),
+            values(&[("PARTNER_API_KEY", "set-me")])
+        );
+
+        ws.destroy();
+        assert!(server_group(&emulator, ACME_KEY, FQN).is_none());
+    });
+}
+
+#[test]
+fn write_only_migration_recipe_moves_the_key_without_sending_it_on_terraform_1_11() {
+    const EXAMPLE: &str = "recipes/write-only-migration";
+    const FQN: &str = "acme:app-secrets";
+    const PASSWORD: &str = "migrated-password";
+    for_each_terraform_from_1_11(EXAMPLE, |terraform| {
+        let emulator = Emulator::start();
+        let mut ws = example_workspace(terraform, &emulator, EXAMPLE);
+        ws.set_env("TF_VAR_db_password", PASSWORD);
+
+        // Step 1 of the recipe: the value kept in state.
+        let recipe =
+            std::fs::read_to_string(examples_root().join(EXAMPLE).join("main.tf")).unwrap();
+        ws.write(
+            "main.tf",
+            r#"
+variable "db_password" {
+  type      = string
+  sensitive = true
+}
+
+resource "truefoundry_secret_group" "app" {
+  name    = "app-secrets"
+  secrets = { DB_PASSWORD = var.db_password }
+}
+"#,
+        );
+        ws.write("versions.tf", crate::support::terraform::REQUIRED_PROVIDERS);
+        apply_then_plan_empty(&ws);
+        // The request log names each key sent with a value: here, on create.
+        assert!(
+            emulator
+                .requests()
+                .iter()
+                .any(|request| request.keys_with_value == ["DB_PASSWORD"]),
+            "the request log shows no value sent for DB_PASSWORD"
+        );
+        let before = server_secrets(&emulator, ACME_KEY, FQN).unwrap();
+        assert_eq!(before["DB_PASSWORD"].value, PASSWORD);
+        assert!(ws.state_json().to_string().contains(PASSWORD));
+
+        // Step 2: the recipe as written.
+        ws.remove("versions.tf");
+        ws.write("main.tf", &recipe);
+        let mark = emulator.mark();
+        apply_then_plan_empty(&ws);
+        let sent: Vec<_> = emulator
+            .requests_since(mark)
+            .into_iter()
+            .filter(|request| !request.keys_with_value.is_empty())
+            .collect();
+        assert!(sent.is_empty(), "the move sent a value: {sent:?}");
+        let after = server_secrets(&emulator, ACME_KEY, FQN).unwrap();
+        assert_eq!(after["DB_PASSWORD"].value, PASSWORD);
+        assert_eq!(
+            after["DB_PASSWORD"].version, before["DB_PASSWORD"].version,
+            "the move made a new secret version"
+        );
+        assert!(
+            !ws.state_json().to_string().contains(PASSWORD),
+            "the value is still in state after the move"
+        );
+
+        ws.destroy();
+        assert!(server_group(&emulator, ACME_KEY, FQN).is_none());
+    });
+}
+
+#[test]
+fn multi_tenant_recipe_applies_on_two_fresh_tenants() {
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        let mut ws = example_workspace(terraform, &emulator, "recipes/multi-tenant");
+        // Each alias has its own host and key; here both tenants live in the one emulator.
+        ws.set_env("TF_VAR_acme_host", &emulator.base_url)
+            .set_env("TF_VAR_acme_api_key", ACME_KEY)
+            .set_env("TF_VAR_globex_host", &emulator.base_url)
+            .set_env("TF_VAR_globex_api_key", GLOBEX_KEY);
+        apply_then_plan_empty(&ws);
+        assert_eq!(
+            server_values(&emulator, ACME_KEY, "acme:observability-acme"),
+            values(&[("DATADOG_API_KEY", "set-me")])
+        );
+        assert_eq!(
+            server_values(&emulator, GLOBEX_KEY, "globex:observability-globex"),
+            values(&[("DATADOG_API_KEY", "set-me")])
+        );
+        assert_eq!(
+            ws.outputs_json()["refs"]["value"],
+            json!({
+                "acme": {"DATADOG_API_KEY": "tfy-secret://acme:observability-acme:DATADOG_API_KEY"},
+                "globex": {"DATADOG_API_KEY": "tfy-secret://globex:observability-globex:DATADOG_API_KEY"},
+            })
+        );
+        ws.destroy();
+        assert!(server_group(&emulator, ACME_KEY, "acme:observability-acme").is_none());
+        assert!(server_group(&emulator, GLOBEX_KEY, "globex:observability-globex").is_none());
     });
 }

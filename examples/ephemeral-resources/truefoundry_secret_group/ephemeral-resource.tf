@@ -14,11 +14,12 @@ ephemeral "truefoundry_secret_group" "source" {
 
 resource "truefoundry_secret_group" "copy" {
   name = "vendor-credentials-staging"
-  secrets = {
-    API_TOKEN = {
-      # Ephemeral values may feed only write-only arguments: bump the version to copy again.
-      value_wo         = ephemeral.truefoundry_secret_group.source.secret_values["API_TOKEN"]
-      value_wo_version = "1"
-    }
+
+  # Ephemeral values may feed only write-only arguments: bump the version to copy again.
+  secrets_wo = {
+    API_TOKEN = ephemeral.truefoundry_secret_group.source.secret_values["API_TOKEN"]
+  }
+  secrets_wo_versions = {
+    API_TOKEN = "1"
   }
 }

@@ -7,9 +7,19 @@ terraform {
   }
 }
 
+variable "acme_host" {
+  type    = string
+  default = "https://acme.truefoundry.cloud"
+}
+
 variable "acme_api_key" {
   type      = string
   sensitive = true
+}
+
+variable "globex_host" {
+  type    = string
+  default = "https://globex.truefoundry.cloud"
 }
 
 variable "globex_api_key" {
@@ -19,13 +29,13 @@ variable "globex_api_key" {
 
 provider "truefoundry" {
   alias   = "acme"
-  host    = "https://acme.truefoundry.cloud"
+  host    = var.acme_host
   api_key = var.acme_api_key
 }
 
 provider "truefoundry" {
   alias   = "globex"
-  host    = "https://globex.truefoundry.cloud"
+  host    = var.globex_host
   api_key = var.globex_api_key
 }
 
@@ -39,4 +49,11 @@ module "globex" {
   source    = "./modules/team-secrets"
   providers = { truefoundry = truefoundry.globex }
   tenant    = "globex"
+}
+
+output "refs" {
+  value = {
+    acme   = module.acme.refs
+    globex = module.globex.refs
+  }
 }

@@ -1,8 +1,6 @@
-# A key whose value humans set in the TrueFoundry UI. Terraform manages that the key exists and
-# who may see it, and never reads or overwrites the value.
-#
-# TrueFoundry cannot create a key without a value, so the first apply needs one: give a
-# placeholder value once, apply, then remove `value` (the key becomes unmanaged, nothing is sent).
+# A key whose value people set in the TrueFoundry UI (or a rotation job does). Terraform creates
+# the key with a placeholder and manages who may see the group; it never reads, compares or
+# overwrites the value afterwards. A key deleted elsewhere is created again with the placeholder.
 terraform {
   required_providers {
     truefoundry = {
@@ -13,7 +11,12 @@ terraform {
 
 resource "truefoundry_secret_group" "vendor" {
   name = "vendor-integrations"
-  secrets = {
-    PARTNER_API_KEY = {}
+
+  collaborators = [
+    { subject = "team:partners", role_id = "secret-group-editor" },
+  ]
+
+  initial_secrets = {
+    PARTNER_API_KEY = "set-me"
   }
 }

@@ -1,9 +1,10 @@
-# Migrating a key from `value` (kept in state) to `value_wo` (never in state), Terraform 1.11+.
+# Moving a key from `secrets` (value kept in state) to `secrets_wo` (never in state).
+# Write-only values need Terraform 1.11 or later.
 #
-# 1. Before: DB_PASSWORD = { value = var.db_password }
-# 2. After (this file): the switch itself sends nothing, so no new secret version is made;
-#    the value leaves the state at this apply. Later rotations: change the value and bump
-#    value_wo_version.
+# 1. Before: secrets = { DB_PASSWORD = var.db_password }
+# 2. After (this file): the move itself sends nothing, so no new secret version is made; the value
+#    leaves the state at this apply. To rotate later, change the value and bump its entry in
+#    secrets_wo_versions.
 terraform {
   required_version = ">= 1.11"
   required_providers {
@@ -21,7 +22,11 @@ variable "db_password" {
 
 resource "truefoundry_secret_group" "app" {
   name = "app-secrets"
-  secrets = {
-    DB_PASSWORD = { value_wo = var.db_password, value_wo_version = "1" }
+
+  secrets_wo = {
+    DB_PASSWORD = var.db_password
+  }
+  secrets_wo_versions = {
+    DB_PASSWORD = "1"
   }
 }

@@ -2,5 +2,5 @@
 terraform import truefoundry_secret_group.payments cm1a2b3c4d5e6f7g8h9i0j1k2l
 terraform import truefoundry_secret_group.payments acme:payments-prod
 
-# Keys and versions only, never values: for groups whose secrets are managed with value_wo.
+# Keys and versions only, never values: for groups whose secrets are managed with secrets_wo.
 terraform import truefoundry_secret_group.payments write-only:acme:payments-prod

@@ -12,18 +12,28 @@ variable "db_password" {
 }
 
 resource "truefoundry_secret_group" "payments" {
-  name = "payments-prod"
+  name             = "payments-prod"
+  integration_fqn  = "acme:aws:main:secret-store:ssm"
+  owned_by_account = "acme-account"
 
   collaborators = [
     { subject = "team:payments", role_id = "secret-group-editor" },
     { subject = "user:ops@example.com", role_id = "secret-group-admin" },
   ]
 
+  # Kept in state (sensitive), checked for drift, sent only when a value changes.
   secrets = {
-    # Value kept in state (sensitive), sent only when it changes.
-    DB_PASSWORD = { value = var.db_password }
-    DB_HOST     = { value = "db.internal.example.com" }
+    DB_PASSWORD = var.db_password
+    DB_HOST     = "db.internal.example.com"
   }
+
+  # Sent only when the key does not exist yet; afterwards the value belongs to people or a
+  # rotation job: Terraform never reads, compares or overwrites it.
+  initial_secrets = {
+    PARTNER_API_KEY = "set-me"
+  }
+
+  # On Terraform >= 1.11, secrets_wo and secrets_wo_versions keep values out of plan and state.
 }
 
 # What deployments reference: tfy-secret://<tenant>:payments-prod:DB_PASSWORD

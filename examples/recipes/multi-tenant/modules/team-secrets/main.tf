@@ -12,9 +12,10 @@ variable "tenant" {
 
 resource "truefoundry_secret_group" "observability" {
   name = "observability-${var.tenant}"
-  secrets = {
-    # Filled in by each tenant's operators; Terraform only guarantees the key exists.
-    DATADOG_API_KEY = {}
+
+  # Each tenant's operators replace the placeholder; Terraform never overwrites their value.
+  initial_secrets = {
+    DATADOG_API_KEY = "set-me"
   }
 }
 
