@@ -101,7 +101,7 @@ pub fn ephemeral_schema() -> Schema {
         0,
         "Reads a TrueFoundry secret group with its values, without storing anything in Terraform plan or \
          state (Terraform 1.10 or later). Feed `secret_values` to write-only arguments, such as \
-         `value_wo` of another `truefoundry_secret_group`, or to provider configurations.",
+         `secrets_wo` of another `truefoundry_secret_group`, or to provider configurations.",
         common_attributes("The value of each secret, by key. Never stored in plan or state."),
     )
 }
