@@ -253,6 +253,18 @@ impl Stub {
             .collect()
     }
 
+    /// The JSON bodies of every `method path` request so far (`null` for a body that is not JSON).
+    pub fn bodies(&self, method: Method, path: &str) -> Vec<serde_json::Value> {
+        self.state
+            .lock()
+            .unwrap()
+            .log
+            .iter()
+            .filter(|(m, p, _)| *m == method && p == path)
+            .map(|(_, _, body)| serde_json::from_slice(body).unwrap_or_default())
+            .collect()
+    }
+
     pub fn request_count(&self) -> usize {
         self.state.lock().unwrap().log.len()
     }
