@@ -21,7 +21,7 @@ use truefoundry_provider::value::{self, Type, Value};
 
 use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, LoggedRequest, seed_group};
 use crate::support::stub::{self, Stub};
-use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient};
+use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient, null_object};
 
 const GROUP: &str = "truefoundry_secret_group";
 /// Every write-only value in these tests starts with this, so a leak is easy to find.
@@ -320,18 +320,6 @@ fn assert_write_only_null(what: &str, value: &Value) {
         value.is_null() || value.get("secrets_wo").is_null(),
         "{what}: secrets_wo is not null"
     );
-}
-
-fn null_object(ty: &Type) -> Value {
-    match ty {
-        Type::Object(attributes) => Value::Object(
-            attributes
-                .keys()
-                .map(|name| (name.clone(), Value::Null))
-                .collect(),
-        ),
-        other => panic!("not an object type: {other:?}"),
-    }
 }
 
 fn collect_strings(value: &Value, out: &mut Vec<String>) {
@@ -1228,11 +1216,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 /// The state of the stub's group `sg-1`, holding key `K`, with `secrets` as given and no other
 /// secret map.
 fn stub_group_state(tf: &Tf, secrets: Value) -> Value {
-    let mut state = null_object(&tf.resource_type());
-    state.set("id", Value::string(stub::GROUP_ID));
-    state.set("name", Value::string(stub::GROUP_NAME));
-    state.set("tenant_name", Value::string("acme"));
-    state.set("fqn", Value::string(format!("acme:{}", stub::GROUP_NAME)));
+    let mut state = stub::group_state(&tf.resource_type());
     state.set("secrets", secrets);
     state
 }

@@ -70,35 +70,23 @@ async fn canaries_reach_no_diagnostic_and_no_log_line_at_trace() {
     assert!(client.configure(&config).await.unwrap().is_empty());
     let ty = client.resource_type(SECRET_GROUP);
 
-    // 1. An oversize value: the diagnostic names the key, never the value.
+    // 1. An oversize value, stored or write-only: the diagnostic names the key, never the value.
     let big = format!("{}{OVERSIZE_CANARY}", "x".repeat(70_000));
-    let oversize = conform(
-        &Value::object([
-            ("name", Value::string("payments-acme")),
-            ("secrets", secrets(&[("BIG", &big)])),
-        ]),
-        &ty,
-    );
-    let diags = client
-        .validate_resource(SECRET_GROUP, &oversize)
-        .await
-        .unwrap();
-    assert_eq!(diags.0[0].summary, "Secret Value Too Large");
-    all.extend(diags);
-    // And as a write-only value, from a Terraform that may send one.
-    let oversize_wo = conform(
-        &Value::object([
-            ("name", Value::string("payments-acme")),
-            ("secrets_wo", secrets(&[("BIG", &big)])),
-        ]),
-        &ty,
-    );
-    let diags = client
-        .validate_resource(SECRET_GROUP, &oversize_wo)
-        .await
-        .unwrap();
-    assert_eq!(diags.0[0].summary, "Secret Value Too Large");
-    all.extend(diags);
+    for map in ["secrets", "secrets_wo"] {
+        let oversize = conform(
+            &Value::object([
+                ("name", Value::string("payments-acme")),
+                (map, secrets(&[("BIG", &big)])),
+            ]),
+            &ty,
+        );
+        let diags = client
+            .validate_resource(SECRET_GROUP, &oversize)
+            .await
+            .unwrap();
+        assert_eq!(diags.0[0].summary, "Secret Value Too Large", "{map}");
+        all.extend(diags);
+    }
     paths.push("oversize value");
 
     // 2. DynamicValues that do not decode, holding canaries where values go.

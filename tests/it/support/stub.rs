@@ -130,6 +130,18 @@ fn default_answer(method: &Method, path: &str) -> Canned {
     }
 }
 
+/// The stub's group as it would sit in state, for a resource of type `ty`: every attribute null
+/// but the group's own (no secret map, no collaborators).
+pub fn group_state(ty: &truefoundry_provider::value::Type) -> truefoundry_provider::value::Value {
+    use truefoundry_provider::value::Value;
+    let mut state = crate::support::tfclient::null_object(ty);
+    state.set("id", Value::string(GROUP_ID));
+    state.set("name", Value::string(GROUP_NAME));
+    state.set("fqn", Value::string(format!("acme:{GROUP_NAME}")));
+    state.set("tenant_name", Value::string("acme"));
+    state
+}
+
 /// Put into a canned body, stands for the request's body (as a JSON string's contents), as
 /// APIs that echo their input in error messages do.
 pub const REQUEST_BODY: &str = "@REQUEST_BODY@";
