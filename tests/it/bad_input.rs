@@ -1,10 +1,14 @@
 //! The bad-configuration corpus (`tests/it/fixtures/bad-configs/`): every file is a malformed
 //! configuration with its expected diagnostics in header lines:
 //!
-//! - `# expect: <Summary> | <attribute path>`: an error the provider raises. Checked exactly
+//! - `# expect: <Summary> [| <attribute path>]`: an error the provider raises. Checked exactly
 //!   through the protocol (the real provider in-process, as Terraform 1.0.3 and 1.11 call it:
 //!   validate, then configure or plan when validation passed), and by summary in the output of
-//!   the real `terraform plan`, which must fail without any request that writes.
+//!   the real `terraform plan`, which must fail without any request that writes. Errors about
+//!   entries of the secret maps have no path (Terraform would print the lines around it, values
+//!   and all): they name the keys in their text instead,
+//! - which `# expect-named: <key>` lists: each must be in the detail of a diagnostic, and in the
+//!   output of `terraform plan`.
 //! - `# expect-terraform: <Summary> [| <attribute>]`: Terraform itself refuses the file (wrong
 //!   types, unknown arguments). In `.tf.json` files the header is the `"//"` comment property.
 //!   The provider is also sent the ill-typed value directly and must refuse it.
@@ -42,6 +46,8 @@ struct Case {
     errors: Vec<Expected>,
     terraform_errors: Vec<Expected>,
     warnings: Vec<Expected>,
+    /// Keys the diagnostics must name in their text.
+    named: Vec<String>,
 }
 
 fn corpus_dir() -> PathBuf {
@@ -84,6 +90,10 @@ fn load(dir: &Path) -> Vec<Case> {
                 errors: headers(&text, "# expect"),
                 terraform_errors: headers(&text, "expect-terraform"),
                 warnings: headers(&text, "expect-warning"),
+                named: headers(&text, "expect-named")
+                    .into_iter()
+                    .map(|(name, _)| name)
+                    .collect(),
                 name,
                 text,
             }
@@ -117,6 +127,11 @@ fn shown(diags: &Diagnostics, severity: Severity) -> Vec<Expected> {
         .collect();
     found.sort();
     found
+}
+
+/// Text with every run of white space made one space, as Terraform's line wrapping leaves it.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn assert_no_canary(case: &str, diags: &Diagnostics) {
@@ -386,6 +401,13 @@ async fn corpus_diagnostics_through_the_protocol_have_exact_paths() {
                     "{} with {terraform:?}: {diags:#?}",
                     case.name
                 );
+                for name in &case.named {
+                    assert!(
+                        diags.iter().any(|d| d.detail.contains(name.as_str())),
+                        "{}: no diagnostic names {name:?}: {diags:#?}",
+                        case.name
+                    );
+                }
                 checked += 1;
             }
         } else if case.json {
@@ -515,6 +537,13 @@ fn terraform_plan_refuses_every_corpus_file_without_writing() {
                     assert!(output.contains(attribute.as_str()), "{}\n{run}", case.name);
                 }
             }
+            for name in &case.named {
+                assert!(
+                    one_line(&output).contains(&one_line(name)),
+                    "{}: {name:?} not named in the output\n{run}",
+                    case.name
+                );
+            }
             for canary in CANARIES {
                 assert!(
                     !output.contains(canary),
@@ -566,13 +595,20 @@ fn terraform_plan_accepts_the_accepted_configurations() {
 
 #[test]
 fn corpus_headers_parse() {
-    let text = "# expect: Invalid Secret Key | secrets[\"BAD KEY\"]\n";
+    let text = "# expect: Invalid Role | collaborators[0].role_id\n# expect: Invalid Secret Key\n# expect-named: BAD KEY\n";
     assert_eq!(
         headers(text, "# expect"),
-        vec![(
-            "Invalid Secret Key".to_owned(),
-            Some("secrets[\"BAD KEY\"]".to_owned())
-        )]
+        vec![
+            (
+                "Invalid Role".to_owned(),
+                Some("collaborators[0].role_id".to_owned())
+            ),
+            ("Invalid Secret Key".to_owned(), None)
+        ]
+    );
+    assert_eq!(
+        headers(text, "expect-named"),
+        vec![("BAD KEY".to_owned(), None)]
     );
     let json = r#"{"//": "expect-terraform: Incorrect attribute value type | secrets", "x": 1}"#;
     assert_eq!(

@@ -205,30 +205,24 @@ fn resource_type() -> Type {
 fn valid_values(ty: &Type) -> Vec<Value> {
     let prior = prior_state(ty);
     let mut planned = prior.clone();
+    planned.set("secrets", Value::map([("K", Value::string(STATE_CANARY))]));
+    // As a configuration holds it: write-only values are in configs only, unknown until apply.
+    planned.set("secrets_wo", Value::map([("W", Value::Unknown)]));
     planned.set(
-        "secrets",
-        Value::map([
-            (
-                "K",
-                Value::object([
-                    ("value", Value::string(STATE_CANARY)),
-                    ("value_wo", Value::Null),
-                    ("value_wo_version", Value::Null),
-                ]),
-            ),
-            (
-                "W",
-                Value::object([
-                    ("value", Value::Null),
-                    ("value_wo", Value::Unknown),
-                    ("value_wo_version", Value::string("2")),
-                ]),
-            ),
-        ]),
+        "secrets_wo_versions",
+        Value::map([("W", Value::string("2"))]),
+    );
+    planned.set(
+        "initial_secrets",
+        Value::map([("P", Value::string(STATE_CANARY))]),
     );
     planned.set(
         "secret_versions",
-        Value::map([("K", Value::Unknown), ("W", Value::Number(3.into()))]),
+        Value::map([
+            ("K", Value::Unknown),
+            ("P", Value::Number(1.into())),
+            ("W", Value::Number(3.into())),
+        ]),
     );
     planned.set(
         "collaborators",
@@ -321,11 +315,23 @@ fn fuzz_upgrade_resource_state() {
         client
     }));
     let ty = client.borrow().resource_type("truefoundry_secret_group");
-    let valid: Vec<Vec<u8>> = valid_values(&ty)
+    let mut valid: Vec<Vec<u8>> = valid_values(&ty)
         .iter()
         .filter(|v| v.is_wholly_known())
         .map(|v| value::encode_json(v, &ty).unwrap())
         .collect();
+    // What schema version 0 really stored: the committed state fixture's attributes.
+    let fixture = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/it/fixtures/state-v0/terraform-1.11.tfstate"),
+    )
+    .unwrap();
+    let fixture: serde_json::Value = serde_json::from_str(&fixture).unwrap();
+    valid.push(
+        fixture["resources"][0]["instances"][0]["attributes"]
+            .to_string()
+            .into_bytes(),
+    );
     run_target("upgrade_state", valid, |bytes| {
         let json = String::from_utf8_lossy(bytes);
         for version in [0, 1] {

@@ -5,10 +5,10 @@
 use axum::http::Method;
 use serde_json::json;
 use truefoundry_provider::diag::{AttributePath, Diagnostics, Severity};
-use truefoundry_provider::value::{Type, Value};
+use truefoundry_provider::value::Value;
 
 use crate::support::stub::{self, Canned, Stub};
-use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient};
+use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient, null_object};
 
 const GROUP: &str = "truefoundry_secret_group";
 const NOT_VISIBLE: &str = "Secret Group Not Visible To This API Key";
@@ -29,22 +29,9 @@ async fn configured(stub: &Stub) -> (PluginProcess, TfClient, Diagnostics) {
     (plugin, client, diags)
 }
 
-/// An object of type `ty` with every attribute null.
-fn null_object(ty: Type) -> Value {
-    let Type::Object(attributes) = ty else {
-        panic!("not an object type: {ty:?}");
-    };
-    Value::Object(attributes.into_keys().map(|a| (a, Value::Null)).collect())
-}
-
 /// The stub's group as it would sit in state, without managed secrets or collaborators.
 fn group_in_state(client: &TfClient) -> Value {
-    let mut state = null_object(client.resource_type(GROUP));
-    state.set("id", Value::string(stub::GROUP_ID));
-    state.set("name", Value::string(stub::GROUP_NAME));
-    state.set("fqn", Value::string(format!("acme:{}", stub::GROUP_NAME)));
-    state.set("tenant_name", Value::string("acme"));
-    state
+    stub::group_state(&client.resource_type(GROUP))
 }
 
 fn session(subject_slug: &str, roles: &[&str]) -> Canned {
@@ -218,7 +205,7 @@ async fn import_and_data_source_refuse_another_tenants_group_without_a_request()
     );
     assert!(imported.states.is_empty());
 
-    let mut lookup = null_object(client.data_source_type(GROUP));
+    let mut lookup = null_object(&client.data_source_type(GROUP));
     lookup.set("fqn", Value::string("globex:payments"));
     let read = client.read_data_source(GROUP, &lookup).await.unwrap();
     let errors: Vec<_> = read

@@ -10,15 +10,18 @@
 //! and for the write-only values themselves anywhere in it, private data included.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
-use truefoundry_provider::client::{Client, ListSecretsQuery};
-use truefoundry_provider::diag::{AttributePath, Diagnostics, Severity};
+use base64::Engine as _;
+
+use truefoundry_provider::client::{Client, ListSecretsQuery, SecretUpdate, SecretValue};
+use truefoundry_provider::diag::{Diagnostics, Severity};
 use truefoundry_provider::server::proto::tfplugin6 as pb;
 use truefoundry_provider::value::{self, Type, Value};
 
 use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, LoggedRequest, seed_group};
 use crate::support::stub::{self, Stub};
-use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient};
+use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient, null_object};
 
 const GROUP: &str = "truefoundry_secret_group";
 /// Every write-only value in these tests starts with this, so a leak is easy to find.
@@ -53,16 +56,22 @@ enum Action {
 struct Outcome {
     action: Action,
     planned: Value,
+    /// The plan's diagnostics (it had no errors).
+    warnings: Diagnostics,
     managed: Managed,
 }
 
-/// How one key's value is managed in a config.
+/// How one key's value is managed in a config: which of the secret maps holds it.
 #[derive(Clone, Copy)]
 enum Mode<'a> {
+    /// In `secrets`.
     Value(&'a str),
-    /// `value_wo` and `value_wo_version`.
+    /// In `secrets_wo`, with its `secrets_wo_versions` entry.
     WriteOnly(&'a str, &'a str),
-    Unmanaged,
+    /// In `secrets_wo`, without a version entry.
+    WriteOnlyUnversioned(&'a str),
+    /// In `initial_secrets`.
+    Initial(&'a str),
 }
 
 impl Tf {
@@ -104,31 +113,38 @@ impl Tf {
         self.client.resource_type(GROUP)
     }
 
-    /// A resource config: every attribute null but `name` and `secrets`.
+    /// A resource config: every attribute null but `name` and the secret maps holding `secrets`.
+    /// A map no key is in stays null, so a config without keys manages no secret at all.
     fn config(&mut self, name: &str, secrets: &[(&str, Mode<'_>)]) -> Value {
         let mut config = null_object(&self.resource_type());
         config.set("name", Value::string(name));
-        let entries = secrets.iter().map(|(key, mode)| {
-            let (value, value_wo, version) = match *mode {
-                Mode::Value(v) => (Value::string(v), Value::Null, Value::Null),
-                Mode::WriteOnly(v, n) => {
-                    self.written.insert(v.to_owned());
-                    (Value::Null, Value::string(v), Value::string(n))
+        let mut maps: BTreeMap<&str, BTreeMap<String, Value>> = BTreeMap::new();
+        for (key, mode) in secrets {
+            let (map, value) = match *mode {
+                Mode::Value(v) => ("secrets", v),
+                Mode::WriteOnly(v, version) => {
+                    maps.entry("secrets_wo_versions")
+                        .or_default()
+                        .insert((*key).to_owned(), Value::string(version));
+                    ("secrets_wo", v)
                 }
-                Mode::Unmanaged => (Value::Null, Value::Null, Value::Null),
+                Mode::WriteOnlyUnversioned(v) => ("secrets_wo", v),
+                Mode::Initial(v) => ("initial_secrets", v),
             };
-            let entry = Value::object([
-                ("value", value),
-                ("value_wo", value_wo),
-                ("value_wo_version", version),
-            ]);
-            ((*key).to_owned(), entry)
-        });
-        config.set("secrets", Value::Map(entries.collect()));
+            if map == "secrets_wo" {
+                self.written.insert(value.to_owned());
+            }
+            maps.entry(map)
+                .or_default()
+                .insert((*key).to_owned(), Value::string(value));
+        }
+        for (map, entries) in maps {
+            config.set(map, Value::Map(entries));
+        }
         config
     }
 
-    /// No write-only value anywhere in `value` or `private`, and every `value_wo` null.
+    /// No write-only value anywhere in `value` or `private`, and `secrets_wo` null.
     fn assert_clean(&self, what: &str, value: &Value, private: &[u8]) {
         let mut strings = Vec::new();
         collect_strings(value, &mut strings);
@@ -162,13 +178,21 @@ impl Tf {
     /// `refresh`, checking only that write-only attributes are null (for states that hold
     /// values on purpose, such as a plain import).
     async fn refresh_unchecked(&mut self, managed: &Managed) -> Option<Managed> {
-        let ty = self.resource_type();
-        let json = value::encode_json(&managed.state, &ty).unwrap();
-        let upgraded = self
-            .client
-            .upgrade(GROUP, 0, std::str::from_utf8(&json).unwrap())
-            .await
-            .unwrap();
+        let json = value::encode_json(&managed.state, &self.resource_type()).unwrap();
+        let version = self.schema.resource_schemas[GROUP].version;
+        let state = self
+            .upgrade(version, std::str::from_utf8(&json).unwrap())
+            .await;
+        self.read(&Managed {
+            state,
+            private: managed.private.clone(),
+        })
+        .await
+    }
+
+    /// UpgradeResourceState of stored JSON that schema `version` wrote.
+    async fn upgrade(&mut self, version: i64, json: &str) -> Value {
+        let upgraded = self.client.upgrade(GROUP, version, json).await.unwrap();
         assert!(
             upgraded.diagnostics.is_empty(),
             "{:?}",
@@ -176,9 +200,14 @@ impl Tf {
         );
         let upgraded = upgraded.state.unwrap();
         assert_write_only_null("UpgradeResourceState", &upgraded);
+        upgraded
+    }
+
+    /// ReadResource; `None` when the group is gone.
+    async fn read(&mut self, managed: &Managed) -> Option<Managed> {
         let read = self
             .client
-            .read(GROUP, &upgraded, managed.private.clone())
+            .read(GROUP, &managed.state, managed.private.clone())
             .await
             .unwrap();
         assert!(!read.diagnostics.has_errors(), "{:?}", read.diagnostics);
@@ -190,7 +219,12 @@ impl Tf {
         })
     }
 
-    async fn plan(&mut self, prior: Option<&Managed>, config: &Value) -> (Value, Vec<u8>) {
+    /// PlanResourceChange: the planned state, planned private data and the plan's warnings.
+    async fn plan(
+        &mut self,
+        prior: Option<&Managed>,
+        config: &Value,
+    ) -> (Value, Vec<u8>, Diagnostics) {
         let prior_state = prior.map_or(Value::Null, |m| m.state.clone());
         let prior_private = prior.map_or(Vec::new(), |m| m.private.clone());
         let proposed = proposed_new(self.attributes(), &prior_state, config);
@@ -208,7 +242,7 @@ impl Tf {
         let planned = plan.planned_state.unwrap();
         self.assert_clean("PlanResourceChange", &planned, &plan.planned_private);
         assert_plan_valid(self.attributes(), &prior_state, config, &planned);
-        (planned, plan.planned_private)
+        (planned, plan.planned_private, plan.diagnostics)
     }
 
     /// One `terraform apply` of `config` over `prior`.
@@ -219,7 +253,7 @@ impl Tf {
             Some(managed) => self.refresh(managed).await,
             None => None,
         };
-        let (planned, planned_private) = self.plan(prior.as_ref(), config).await;
+        let (planned, planned_private, warnings) = self.plan(prior.as_ref(), config).await;
         let action = match &prior {
             None => Action::Create,
             Some(p) if p.state == planned => Action::NoOp,
@@ -230,11 +264,12 @@ impl Tf {
             return Outcome {
                 action,
                 planned,
+                warnings,
                 managed,
             };
         }
         // Terraform plans again during apply and insists on the same plan.
-        let (replanned, _) = self.plan(prior.as_ref(), config).await;
+        let (replanned, _, _) = self.plan(prior.as_ref(), config).await;
         assert_eq!(replanned, planned, "inconsistent final plan");
         let prior_state = prior.as_ref().map_or(Value::Null, |m| m.state.clone());
         let applied = self
@@ -254,6 +289,7 @@ impl Tf {
         Outcome {
             action,
             planned,
+            warnings,
             managed: Managed {
                 state,
                 private: applied.private,
@@ -278,28 +314,12 @@ impl Tf {
     }
 }
 
-/// Every `secrets[*].value_wo` of a state or plan is null.
+/// `secrets_wo` of a state or plan is null.
 fn assert_write_only_null(what: &str, value: &Value) {
-    if let Some(secrets) = value.get("secrets").as_entries() {
-        for (key, entry) in secrets {
-            assert!(
-                entry.get("value_wo").is_null(),
-                "{what}: secrets[{key:?}].value_wo is not null"
-            );
-        }
-    }
-}
-
-fn null_object(ty: &Type) -> Value {
-    match ty {
-        Type::Object(attributes) => Value::Object(
-            attributes
-                .keys()
-                .map(|name| (name.clone(), Value::Null))
-                .collect(),
-        ),
-        other => panic!("not an object type: {other:?}"),
-    }
+    assert!(
+        value.is_null() || value.get("secrets_wo").is_null(),
+        "{what}: secrets_wo is not null"
+    );
 }
 
 fn collect_strings(value: &Value, out: &mut Vec<String>) {
@@ -342,23 +362,6 @@ fn proposed_new(attributes: &[pb::schema::Attribute], prior: &Value, config: &Va
     )
 }
 
-/// `secrets` of a config as a plan must show it: write-only values null.
-fn without_write_only(secrets: &Value) -> Value {
-    match secrets {
-        Value::Map(entries) => Value::Map(
-            entries
-                .iter()
-                .map(|(key, entry)| {
-                    let mut entry = entry.clone();
-                    entry.set("value_wo", Value::Null);
-                    (key.clone(), entry)
-                })
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
 /// objchange.AssertPlanValid, per top-level attribute.
 fn assert_plan_valid(
     attributes: &[pb::schema::Attribute],
@@ -368,10 +371,11 @@ fn assert_plan_valid(
 ) {
     for a in attributes {
         let name = a.name.as_str();
-        let mut configured = config.get(name).clone();
-        if name == "secrets" {
-            configured = without_write_only(&configured);
-        }
+        // A write-only attribute is planned null whatever its configured value.
+        let configured = match a.write_only {
+            true => Value::Null,
+            false => config.get(name).clone(),
+        };
         let planned_value = planned.get(name);
         let prior_value = if prior.is_null() {
             &Value::Null
@@ -479,29 +483,91 @@ fn id_of(managed: &Managed) -> String {
 // Tests
 // ---------------------------------------------------------------------------------------------
 
+/// The configured secret maps, all null in a state that manages no secret.
+const SECRET_MAPS: [&str; 4] = [
+    "secrets",
+    "secrets_wo",
+    "secrets_wo_versions",
+    "initial_secrets",
+];
+
+/// A map of strings in a state, by key (`None` when the attribute is null).
+fn strings_of(state: &Value, attribute: &str) -> Option<BTreeMap<String, String>> {
+    state.get(attribute).as_entries().map(|entries| {
+        entries
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+            .collect()
+    })
+}
+
+fn pairs(entries: &[(&str, &str)]) -> BTreeMap<String, String> {
+    entries
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// Changes (or adds) keys of a group through the API, as someone outside Terraform would: one
+/// full-list write that keeps every other key as it is.
+async fn change_elsewhere(emulator: &Emulator, group_id: &str, changes: &[(&str, &str)]) {
+    let client = api_client(emulator, ACME_KEY);
+    let mut body: BTreeMap<String, Option<SecretValue>> = server_values(emulator, group_id)
+        .await
+        .into_keys()
+        .map(|key| (key, None))
+        .collect();
+    for (key, value) in changes {
+        body.insert((*key).to_owned(), Some(SecretValue::new(*value)));
+    }
+    let body: Vec<SecretUpdate> = body
+        .into_iter()
+        .map(|(key, value)| SecretUpdate { key, value })
+        .collect();
+    client.set_secrets(group_id, &body).await.unwrap();
+}
+
 #[test]
-fn schema_marks_value_wo_write_only_and_lists_the_ephemeral_resource() {
+fn schema_marks_secrets_wo_write_only_and_lists_the_ephemeral_resource() {
     let emulator = Emulator::start();
     block_on(async {
         for terraform in [Terraform::V1_0_3, Terraform::V1_11] {
             let tf = Tf::start(terraform, &emulator, ACME_KEY).await;
-            let secrets = tf
+            assert_eq!(tf.schema.resource_schemas[GROUP].version, 1);
+            let attribute = |name: &str| {
+                tf.attributes()
+                    .iter()
+                    .find(|a| a.name == name)
+                    .unwrap_or_else(|| panic!("no attribute {name}"))
+            };
+            // (write-only, sensitive, optional, computed)
+            let flags = |name: &str| {
+                let a = attribute(name);
+                (a.write_only, a.sensitive, a.optional, a.computed)
+            };
+            assert_eq!(flags("secrets"), (false, true, true, false));
+            assert_eq!(flags("secrets_wo"), (true, true, true, false));
+            assert_eq!(flags("secrets_wo_versions"), (false, false, true, false));
+            assert_eq!(flags("initial_secrets"), (false, true, true, false));
+            assert_eq!(flags("secret_fqns"), (false, false, false, true));
+            assert_eq!(flags("secret_versions"), (false, false, false, true));
+            // Flat maps of strings, not nested attributes: one sensitive path per map.
+            for name in SECRET_MAPS.into_iter().chain(["secret_fqns"]) {
+                let a = attribute(name);
+                assert!(a.nested_type.is_none(), "{name} is nested");
+                let ty: serde_json::Value = serde_json::from_slice(&a.r#type).unwrap();
+                assert_eq!(ty, serde_json::json!(["map", "string"]), "{name}");
+            }
+            let ty: serde_json::Value =
+                serde_json::from_slice(&attribute("secret_versions").r#type).unwrap();
+            assert_eq!(ty, serde_json::json!(["map", "number"]));
+            let write_only: Vec<&str> = tf
                 .attributes()
                 .iter()
-                .find(|a| a.name == "secrets")
-                .unwrap();
-            let nested = &secrets.nested_type.as_ref().unwrap().attributes;
-            let flags: BTreeMap<&str, (bool, bool)> = nested
-                .iter()
-                .map(|a| (a.name.as_str(), (a.write_only, a.sensitive)))
+                .filter(|a| a.write_only)
+                .map(|a| a.name.as_str())
                 .collect();
-            assert_eq!(flags["value_wo"], (true, true));
-            assert_eq!(flags["value"], (false, true));
-            assert_eq!(flags["value_wo_version"], (false, false));
-            assert!(
-                tf.attributes().iter().all(|a| !a.write_only),
-                "only value_wo is write-only"
-            );
+            assert_eq!(write_only, ["secrets_wo"], "only secrets_wo is write-only");
             let ephemeral = &tf.schema.ephemeral_resource_schemas[GROUP];
             let names: BTreeSet<&str> = ephemeral
                 .block
@@ -527,29 +593,32 @@ fn schema_marks_value_wo_write_only_and_lists_the_ephemeral_resource() {
 }
 
 #[test]
-fn value_wo_is_refused_without_the_capability_and_accepted_with_it() {
+fn secrets_wo_is_refused_without_the_capability_and_accepted_with_it() {
     let emulator = Emulator::start();
     block_on(async {
         let mut old = Tf::start(Terraform::V1_0_3, &emulator, ACME_KEY).await;
         let mut new = Tf::start(Terraform::V1_11, &emulator, ACME_KEY).await;
         let secrets = [
             ("K", Mode::WriteOnly("wo-canary-refused", "1")),
+            ("U", Mode::WriteOnlyUnversioned("wo-canary-refused-too")),
             ("V", Mode::Value("plain")),
         ];
 
         let config = old.config("wo-refused", &secrets);
         let diags = old.client.validate_resource(GROUP, &config).await.unwrap();
         let refused = errors(&diags);
-        assert_eq!(refused.len(), 1, "{diags:?}");
+        assert_eq!(refused.len(), 1, "one attribute, one error: {diags:?}");
         assert_eq!(refused[0].summary, "Write-Only Attribute Not Supported");
-        assert_eq!(
-            refused[0].path,
-            Some(AttributePath::root("secrets").key("K").attr("value_wo"))
-        );
+        // No path: Terraform would print the configuration lines, values and all.
+        assert_eq!(refused[0].path, None);
         assert!(refused[0].detail.contains("Terraform 1.11"), "{diags:?}");
-        assert!(!refused[0].detail.contains("wo-canary"));
-        // Without value_wo, 1.0.3 validates cleanly.
-        let plain = old.config("wo-refused", &[("V", Mode::Value("plain"))]);
+        assert!(refused[0].detail.contains("secrets_wo"), "{diags:?}");
+        assert!(!refused[0].detail.contains(WO_MARK));
+        // Without secrets_wo, 1.0.3 validates cleanly, initial values and versions included.
+        let plain = old.config(
+            "wo-refused",
+            &[("V", Mode::Value("plain")), ("I", Mode::Initial("seed"))],
+        );
         assert!(
             old.client
                 .validate_resource(GROUP, &plain)
@@ -600,6 +669,10 @@ fn write_only_values_are_sent_once_per_version_and_never_returned() {
         assert_eq!(server["K"], "wo-canary-1");
         assert_eq!(server["V"], "plain-v");
         let first_versions = versions(&created.managed.state);
+        assert_eq!(
+            strings_of(&created.managed.state, "secrets_wo_versions"),
+            Some(pairs(&[("K", "1")]))
+        );
 
         // Same config, same version: no change, nothing written.
         let mark = emulator.mark();
@@ -672,9 +745,10 @@ fn write_only_values_are_sent_once_per_version_and_never_returned() {
         assert_eq!(settled.action, Action::Update);
         let rotated_versions = versions(&settled.managed.state);
 
-        // Import by id, by fqn, and the write-only form: value_wo is null in every imported state
-        // (ImportResourceState and the ReadResource after it). The plain form brings `value`s in,
-        // by design; the write-only form brings in keys and versions and no value at all.
+        // Import by id, by fqn, and the write-only form: secrets_wo is null in every imported
+        // state (ImportResourceState and the ReadResource after it). The plain form brings every
+        // key into `secrets` with its value, by design; the write-only form brings in keys,
+        // versions and FQNs, and no value at all.
         let imports = [
             id.clone(),
             "acme:wo-lifecycle".to_owned(),
@@ -700,7 +774,6 @@ fn write_only_values_are_sent_once_per_version_and_never_returned() {
                 .await
                 .expect("the imported group exists");
             assert_eq!(id_of(&read), id);
-            assert_write_only_null("ReadResource after import", &read.state);
             let mut strings = Vec::new();
             collect_strings(&read.state, &mut strings);
             let has_values = strings.iter().any(|s| s == "plain-v" || s == "wo-canary-2");
@@ -708,24 +781,101 @@ fn write_only_values_are_sent_once_per_version_and_never_returned() {
                 has_values, !write_only,
                 "import {import_id}: values in state"
             );
+            for map in ["secrets_wo", "secrets_wo_versions", "initial_secrets"] {
+                assert!(read.state.get(map).is_null(), "import {import_id}: {map}");
+            }
+            assert_eq!(versions(&read.state), rotated_versions, "{import_id}");
+            let fqns = strings_of(&read.state, "secret_fqns").unwrap();
+            assert_eq!(
+                fqns,
+                pairs(&[
+                    ("K", "tfy-secret://acme:wo-lifecycle:K"),
+                    ("V", "tfy-secret://acme:wo-lifecycle:V"),
+                ]),
+                "{import_id}"
+            );
             if write_only {
                 tf.assert_clean("write-only import", &read.state, &read.private);
-                let keys: Vec<&String> = read
-                    .state
-                    .get("secrets")
-                    .as_entries()
-                    .unwrap()
-                    .keys()
-                    .collect();
-                assert_eq!(keys, ["K", "V"]);
-                assert_eq!(versions(&read.state), rotated_versions);
+                assert!(read.state.get("secrets").is_null(), "{import_id}");
+            } else {
+                assert_eq!(
+                    strings_of(&read.state, "secrets"),
+                    Some(pairs(&[("K", "wo-canary-2"), ("V", "plain-v")])),
+                    "{import_id}"
+                );
             }
         }
     });
 }
 
 #[test]
-fn switching_between_value_write_only_and_unmanaged_sends_no_value() {
+fn write_only_keys_are_sent_again_only_after_a_change_elsewhere() {
+    let emulator = Emulator::start();
+    block_on(async {
+        let mut tf = Tf::start(Terraform::V1_11, &emulator, ACME_KEY).await;
+        // T has no version entry: sent on creation, then only to undo a change made elsewhere.
+        let config = tf.config(
+            "wo-elsewhere",
+            &[
+                ("T", Mode::WriteOnlyUnversioned("wo-canary-t1")),
+                ("W", Mode::WriteOnly("wo-canary-w1", "1")),
+            ],
+        );
+        let mark = emulator.mark();
+        let created = tf.run(None, &config).await;
+        assert_eq!(
+            unknown_versions(&created.planned),
+            BTreeSet::from(["T".to_owned(), "W".to_owned()])
+        );
+        let sent = values_sent(&emulator.requests_since(mark));
+        assert_eq!(sent, BTreeMap::from([("T".into(), 1), ("W".into(), 1)]));
+        let id = id_of(&created.managed);
+        let created_versions = versions(&created.managed.state);
+
+        // A new value for T in the configuration is invisible, as it has no version to change.
+        let new_value = tf.config(
+            "wo-elsewhere",
+            &[
+                ("T", Mode::WriteOnlyUnversioned("wo-canary-t2")),
+                ("W", Mode::WriteOnly("wo-canary-w1", "1")),
+            ],
+        );
+        let mark = emulator.mark();
+        let unchanged = tf.run(Some(&created.managed), &new_value).await;
+        assert_eq!(unchanged.action, Action::NoOp);
+        assert_eq!(writes(&emulator.requests_since(mark)), 0);
+        assert_eq!(server_values(&emulator, &id).await["T"], "wo-canary-t1");
+
+        // Someone changes both keys elsewhere: the server versions moved, so the next apply
+        // sends each configured value once, and nothing else.
+        change_elsewhere(&emulator, &id, &[("T", "outside-t"), ("W", "outside-w")]).await;
+        let mark = emulator.mark();
+        let restored = tf.run(Some(&unchanged.managed), &new_value).await;
+        assert_eq!(restored.action, Action::Update);
+        assert_eq!(
+            unknown_versions(&restored.planned),
+            BTreeSet::from(["T".to_owned(), "W".to_owned()])
+        );
+        let sent = values_sent(&emulator.requests_since(mark));
+        assert_eq!(sent, BTreeMap::from([("T".into(), 1), ("W".into(), 1)]));
+        let server = server_values(&emulator, &id).await;
+        assert_eq!(server["T"], "wo-canary-t2");
+        assert_eq!(server["W"], "wo-canary-w1");
+        let restored_versions = versions(&restored.managed.state);
+        for key in ["T", "W"] {
+            assert_eq!(restored_versions[key], created_versions[key] + 2, "{key}");
+        }
+
+        // Settled: the next run writes nothing.
+        let mark = emulator.mark();
+        let settled = tf.run(Some(&restored.managed), &new_value).await;
+        assert_eq!(settled.action, Action::NoOp);
+        assert_eq!(writes(&emulator.requests_since(mark)), 0);
+    });
+}
+
+#[test]
+fn moving_a_key_between_maps_sends_its_value_only_into_secrets() {
     let emulator = Emulator::start();
     block_on(async {
         let mut tf = Tf::start(Terraform::V1_11, &emulator, ACME_KEY).await;
@@ -736,31 +886,36 @@ fn switching_between_value_write_only_and_unmanaged_sends_no_value() {
 
         let mut managed = created.managed;
         let mut switches = 0;
+        // The configured values differ from the server's: none of them may be sent, since
+        // moving a key to `secrets_wo` or `initial_secrets` says nothing about its value.
         let modes = [
             Mode::WriteOnly("wo-canary-switch", "1"),
-            Mode::Unmanaged,
-            Mode::WriteOnly("wo-canary-switch-again", "7"),
-            Mode::Value("kept-value"),
+            Mode::Initial("initial-ignored"),
+            Mode::WriteOnlyUnversioned("wo-canary-switch-again"),
+            Mode::WriteOnly("wo-canary-switch-3", "7"),
         ];
-        let extra_values = ["n-0", "n-1", "n-2", "n-3"];
-        for (round, mode) in modes.into_iter().enumerate() {
+        let extra_values = ["n-0", "n-1", "n-2", "n-3", "n-4"];
+        let config_for = |tf: &mut Tf, round: usize, mode: Mode<'_>| {
             // Each switch also adds a key, so that a write does happen: it must carry only
             // the new key's value.
-            let new_key = format!("N{round}");
             let mut secrets = vec![("K".to_owned(), mode)];
             for (i, value) in extra_values.iter().enumerate().take(round + 1) {
                 secrets.push((format!("N{i}"), Mode::Value(value)));
             }
             let secrets: Vec<(&str, Mode<'_>)> =
                 secrets.iter().map(|(k, m)| (k.as_str(), *m)).collect();
-            let config = tf.config("mode-switch", &secrets);
+            tf.config("mode-switch", &secrets)
+        };
+        for (round, mode) in modes.into_iter().enumerate() {
+            let new_key = format!("N{round}");
+            let config = config_for(&mut tf, round, mode);
             let mark = emulator.mark();
             let outcome = tf.run(Some(&managed), &config).await;
             assert_eq!(outcome.action, Action::Update);
             assert_eq!(
                 unknown_versions(&outcome.planned),
                 BTreeSet::from([new_key.clone()]),
-                "a mode switch plans no new version"
+                "round {round}: a move plans no new version"
             );
             let requests = emulator.requests_since(mark);
             assert!(writes(&requests) > 0);
@@ -775,6 +930,93 @@ fn switching_between_value_write_only_and_unmanaged_sends_no_value() {
             switches += 1;
         }
         assert_eq!(switches, 4);
+
+        // Back into `secrets`, whose values are compared from then on: the value is sent once
+        // (the state must hold the server's value), and an unchanged value makes no version.
+        let config = config_for(&mut tf, 4, Mode::Value("kept-value"));
+        let mark = emulator.mark();
+        let outcome = tf.run(Some(&managed), &config).await;
+        assert_eq!(
+            unknown_versions(&outcome.planned),
+            BTreeSet::from(["K".to_owned(), "N4".to_owned()])
+        );
+        let sent = values_sent(&emulator.requests_since(mark));
+        assert_eq!(sent, BTreeMap::from([("K".into(), 1), ("N4".into(), 1)]));
+        assert_eq!(versions(&outcome.managed.state)["K"], version);
+        assert_eq!(server_values(&emulator, &id).await["K"], "kept-value");
+        let settled = tf.run(Some(&outcome.managed), &config).await;
+        assert_eq!(settled.action, Action::NoOp);
+    });
+}
+
+#[test]
+fn set_maps_are_authoritative_and_null_maps_leave_every_key_alone() {
+    let emulator = Emulator::start();
+    block_on(async {
+        let mut tf = Tf::start(Terraform::V1_11, &emulator, ACME_KEY).await;
+        let config = tf.config(
+            "authoritative",
+            &[
+                ("A", Mode::Value("a-canary-value")),
+                ("I", Mode::Initial("i-canary-seed")),
+            ],
+        );
+        let created = tf.run(None, &config).await;
+        let id = id_of(&created.managed);
+
+        // A key added elsewhere is deleted: the plan drops it and says so by name, pointing at
+        // no configuration line.
+        change_elsewhere(&emulator, &id, &[("EXTRA", "x")]).await;
+        let mark = emulator.mark();
+        let pruned = tf.run(Some(&created.managed), &config).await;
+        assert_eq!(pruned.action, Action::Update);
+        assert!(unknown_versions(&pruned.planned).is_empty());
+        let planned_keys: Vec<&String> = pruned
+            .planned
+            .get("secret_versions")
+            .as_entries()
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(planned_keys, ["A", "I"]);
+        let [warning] = pruned.warnings.0.as_slice() else {
+            panic!("one warning expected: {:?}", pruned.warnings);
+        };
+        assert_eq!(warning.severity, Severity::Warning);
+        assert_eq!(warning.summary, "Secrets Will Be Deleted");
+        assert_eq!(warning.path, None);
+        assert!(warning.detail.contains("EXTRA"), "{}", warning.detail);
+        assert!(!warning.detail.contains("canary"), "{}", warning.detail);
+        assert!(values_sent(&emulator.requests_since(mark)).is_empty());
+        let held: Vec<String> = server_values(&emulator, &id).await.into_keys().collect();
+        assert_eq!(held, ["A", "I"]);
+
+        // All three maps null: nothing is written or deleted, and every key, including one
+        // added elsewhere, is listed with its version and FQN.
+        change_elsewhere(&emulator, &id, &[("OTHER", "o")]).await;
+        let unmanaged = tf.config("authoritative", &[]);
+        let mark = emulator.mark();
+        let released = tf.run(Some(&pruned.managed), &unmanaged).await;
+        assert_eq!(released.action, Action::Update);
+        let summaries: Vec<&str> = released
+            .warnings
+            .iter()
+            .map(|d| d.summary.as_str())
+            .collect();
+        assert_eq!(summaries, ["Secrets No Longer Managed"]);
+        let requests = emulator.requests_since(mark);
+        assert_eq!(writes(&requests), 0, "{requests:?}");
+        for map in SECRET_MAPS {
+            assert!(released.managed.state.get(map).is_null(), "{map}");
+        }
+        let listed: Vec<String> = versions(&released.managed.state).into_keys().collect();
+        assert_eq!(listed, ["A", "I", "OTHER"]);
+        let fqns = strings_of(&released.managed.state, "secret_fqns").unwrap();
+        assert_eq!(fqns["OTHER"], "tfy-secret://acme:authoritative:OTHER");
+        let held: Vec<String> = server_values(&emulator, &id).await.into_keys().collect();
+        assert_eq!(held, ["A", "I", "OTHER"]);
+        let settled = tf.run(Some(&released.managed), &unmanaged).await;
+        assert_eq!(settled.action, Action::NoOp);
     });
 }
 
@@ -785,13 +1027,21 @@ fn terraform_1_0_3_manages_values_and_destroys_without_a_plan() {
         let mut tf = Tf::start(Terraform::V1_0_3, &emulator, ACME_KEY).await;
         let config = tf.config(
             "old-client",
-            &[("A", Mode::Value("a1")), ("B", Mode::Value("b1"))],
+            &[
+                ("A", Mode::Value("a1")),
+                ("B", Mode::Value("b1")),
+                ("I", Mode::Initial("i1")),
+            ],
         );
         let created = tf.run(None, &config).await;
         assert_eq!(created.action, Action::Create);
         let again = tf.run(Some(&created.managed), &config).await;
         assert_eq!(again.action, Action::NoOp);
         let id = id_of(&again.managed);
+        assert_eq!(
+            server_values(&emulator, &id).await,
+            pairs(&[("A", "a1"), ("B", "b1"), ("I", "i1")])
+        );
 
         // 1.0.3 destroys with ApplyResourceChange alone: planned state and config null.
         for attempt in ["destroy", "destroy of a group already gone"] {
@@ -963,6 +1213,14 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
+/// The state of the stub's group `sg-1`, holding key `K`, with `secrets` as given and no other
+/// secret map.
+fn stub_group_state(tf: &Tf, secrets: Value) -> Value {
+    let mut state = stub::group_state(&tf.resource_type());
+    state.set("secrets", secrets);
+    state
+}
+
 /// A refresh asks for the group and for its secrets at once. The stub answers the group only
 /// once the secrets listing has arrived, which a provider that waits for one answer before
 /// asking the next cannot send in time: the stub then gives up waiting and says so.
@@ -976,15 +1234,7 @@ async fn refresh_asks_for_the_group_and_its_secrets_at_once() {
     );
     let mut tf = Tf::connect(Terraform::V1_0_3, &stub.base_url, "stub-key").await;
 
-    let mut prior = null_object(&tf.resource_type());
-    prior.set("id", Value::string(stub::GROUP_ID));
-    prior.set("name", Value::string(stub::GROUP_NAME));
-    let secret = Value::object([
-        ("value", Value::string(stub::STORED_CANARY)),
-        ("value_wo", Value::Null),
-        ("value_wo_version", Value::Null),
-    ]);
-    prior.set("secrets", Value::Map([("K".to_owned(), secret)].into()));
+    let prior = stub_group_state(&tf, Value::map([("K", Value::string(stub::STORED_CANARY))]));
     let read = tf.client.read(GROUP, &prior, Vec::new()).await.unwrap();
     assert!(!read.diagnostics.has_errors(), "{:?}", read.diagnostics);
     let state = read.state.unwrap();
@@ -996,4 +1246,208 @@ async fn refresh_asks_for_the_group_and_its_secrets_at_once() {
         "the group was asked for alone: {:?}",
         stub.requests()
     );
+}
+
+/// A refresh reads the values of the keys of `secrets`, selected by FQN, and no other: the
+/// values of `secrets_wo` and `initial_secrets` keys never reach the provider, and with every
+/// map null no value is read at all.
+#[tokio::test]
+async fn refresh_reads_values_only_for_the_keys_of_secrets() {
+    let stub = Stub::start().await;
+    let mut tf = Tf::connect(Terraform::V1_11, &stub.base_url, "stub-key").await;
+    let listing_with_values = |bodies: &[serde_json::Value]| -> Vec<serde_json::Value> {
+        bodies
+            .iter()
+            .filter(|b| b["withValue"] == serde_json::json!(true))
+            .cloned()
+            .collect()
+    };
+
+    let mut prior = stub_group_state(&tf, Value::map([("K", Value::string("prior-value"))]));
+    prior.set(
+        "secrets_wo_versions",
+        Value::map([("W", Value::string("1"))]),
+    );
+    prior.set(
+        "initial_secrets",
+        Value::map([("P", Value::string("seed"))]),
+    );
+    let read = tf.client.read(GROUP, &prior, Vec::new()).await.unwrap();
+    assert!(read.diagnostics.is_empty(), "{:?}", read.diagnostics);
+    let state = read.state.unwrap();
+    // The server's value replaces the one in state: drift shows in the next plan.
+    assert_eq!(
+        strings_of(&state, "secrets"),
+        Some(pairs(&[("K", stub::STORED_CANARY)]))
+    );
+    let bodies = stub.bodies(axum::http::Method::POST, stub::SECRETS);
+    assert_eq!(
+        bodies.len(),
+        2,
+        "a key listing and a value listing: {bodies:?}"
+    );
+    let with_values = listing_with_values(&bodies);
+    assert_eq!(with_values.len(), 1, "{bodies:?}");
+    assert_eq!(
+        with_values[0]["secretFqns"],
+        serde_json::json!([format!("tfy-secret://acme:{}:K", stub::GROUP_NAME)]),
+        "values are selected by FQN, for the keys of secrets only"
+    );
+
+    // Every map null: one listing of keys and versions, and no value.
+    let before = bodies.len();
+    let unmanaged = stub_group_state(&tf, Value::Null);
+    let read = tf.client.read(GROUP, &unmanaged, Vec::new()).await.unwrap();
+    assert!(read.diagnostics.is_empty(), "{:?}", read.diagnostics);
+    let state = read.state.unwrap();
+    for map in SECRET_MAPS {
+        assert!(state.get(map).is_null(), "{map}");
+    }
+    assert_eq!(versions(&state), BTreeMap::from([("K".to_owned(), 1)]));
+    let bodies = stub.bodies(axum::http::Method::POST, stub::SECRETS);
+    assert_eq!(bodies.len(), before + 1, "{bodies:?}");
+    assert!(
+        listing_with_values(&bodies[before..]).is_empty(),
+        "{bodies:?}"
+    );
+}
+
+/// The emulator serving the data behind the version-0 state fixtures (tenant `acme`).
+fn emulator_with_v0_groups() -> (Emulator, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        Path::new(STATE_V0).join("emulator-state.json"),
+        data.path().join("state.json"),
+    )
+    .unwrap();
+    // The last `--data-dir` wins over the one the test emulator is given by default.
+    let emulator = Emulator::start_with(&["--data-dir", data.path().to_str().unwrap()]);
+    (emulator, data)
+}
+
+const STATE_V0: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures/state-v0");
+
+/// The one instance of a state fixture, as Terraform stored it: attributes as raw JSON, and the
+/// private bytes.
+fn stored_instance(file: &str) -> (i64, String, Vec<u8>) {
+    let text = std::fs::read_to_string(Path::new(STATE_V0).join(file)).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let instance = &state["resources"][0]["instances"][0];
+    let private = base64::engine::general_purpose::STANDARD
+        .decode(instance["private"].as_str().unwrap())
+        .unwrap();
+    (
+        instance["schema_version"].as_i64().unwrap(),
+        instance["attributes"].to_string(),
+        private,
+    )
+}
+
+/// State written by schema version 0 (Terraform 1.11 and 1.0.3, committed fixtures) is upgraded
+/// from its raw JSON into the flat maps, each key keeping its meaning, and the configuration
+/// rewritten for the new schema then applies without sending a value or making a version.
+#[test]
+fn state_of_schema_version_0_is_upgraded_into_the_flat_maps() {
+    let (emulator, _data) = emulator_with_v0_groups();
+    block_on(async {
+        for (file, terraform) in [
+            ("terraform-1.11.tfstate", Terraform::V1_11),
+            ("terraform-1.0.3.tfstate", Terraform::V1_0_3),
+        ] {
+            let mut tf = Tf::start(terraform, &emulator, ACME_KEY).await;
+            let (version, json, private) = stored_instance(file);
+            assert_eq!(version, 0, "{file}");
+            let old: serde_json::Value = serde_json::from_str(&json).unwrap();
+            let upgraded = tf.upgrade(0, &json).await;
+
+            let write_only = terraform == Terraform::V1_11;
+            assert_eq!(
+                strings_of(&upgraded, "secrets"),
+                Some(pairs(&[("DB_PASSWORD", "v0-db-password")])),
+                "{file}"
+            );
+            assert_eq!(
+                strings_of(&upgraded, "secrets_wo_versions"),
+                write_only.then(|| pairs(&[("API_TOKEN", "1")])),
+                "{file}"
+            );
+            // Version 0 never knew an initial value: recorded empty, and never sent.
+            assert_eq!(
+                strings_of(&upgraded, "initial_secrets"),
+                Some(pairs(&[("PARTNER_KEY", "")])),
+                "{file}"
+            );
+            assert!(upgraded.get("secrets_wo").is_null(), "{file}");
+            // Everything else as it was stored.
+            let keys: Vec<&str> = match write_only {
+                true => vec!["API_TOKEN", "DB_PASSWORD", "PARTNER_KEY"],
+                false => vec!["DB_PASSWORD", "PARTNER_KEY"],
+            };
+            let stored_versions: BTreeMap<String, i64> =
+                keys.iter().map(|key| ((*key).to_owned(), 1)).collect();
+            assert_eq!(versions(&upgraded), stored_versions, "{file}");
+            for attribute in ["id", "name", "fqn", "tenant_name", "integration_fqn"] {
+                assert_eq!(
+                    upgraded.get(attribute).as_str(),
+                    old[attribute].as_str(),
+                    "{file}: {attribute}"
+                );
+            }
+            assert!(upgraded.get("owned_by_account").is_null());
+            let fqns = strings_of(&upgraded, "secret_fqns").unwrap();
+            let old_fqns: BTreeMap<String, String> =
+                serde_json::from_value(old["secret_fqns"].clone()).unwrap();
+            assert_eq!(fqns, old_fqns, "{file}");
+            let collaborators = upgraded.get("collaborators").as_elements().unwrap();
+            assert_eq!(collaborators.len(), 1);
+            assert_eq!(
+                collaborators[0].get("subject").as_str(),
+                Some("team:payments")
+            );
+            assert_eq!(
+                collaborators[0].get("role_id").as_str(),
+                Some("secret-group-editor")
+            );
+
+            // The configuration rewritten for schema version 1: no value sent, no new version.
+            let name = upgraded.get("name").as_str().unwrap().to_owned();
+            let mut secrets = vec![
+                ("DB_PASSWORD", Mode::Value("v0-db-password")),
+                ("PARTNER_KEY", Mode::Initial("set-me")),
+            ];
+            if write_only {
+                secrets.push(("API_TOKEN", Mode::WriteOnly("wo-canary-new-token", "1")));
+            }
+            let mut config = tf.config(&name, &secrets);
+            config.set("collaborators", upgraded.get("collaborators").clone());
+            let id = upgraded.get("id").as_str().unwrap().to_owned();
+            let before = server_values(&emulator, &id).await;
+            let mark = emulator.mark();
+            let applied = tf
+                .run(
+                    Some(&Managed {
+                        state: upgraded,
+                        private: private.clone(),
+                    }),
+                    &config,
+                )
+                .await;
+            assert!(
+                unknown_versions(&applied.planned).is_empty(),
+                "{file}: {:?}",
+                applied.planned
+            );
+            assert!(
+                applied.warnings.is_empty(),
+                "{file}: {:?}",
+                applied.warnings
+            );
+            let requests = emulator.requests_since(mark);
+            assert!(values_sent(&requests).is_empty(), "{file}: {requests:?}");
+            assert_eq!(versions(&applied.managed.state), stored_versions, "{file}");
+            assert_eq!(server_values(&emulator, &id).await, before, "{file}");
+            let settled = tf.run(Some(&applied.managed), &config).await;
+            assert_eq!(settled.action, Action::NoOp, "{file}");
+        }
+    });
 }

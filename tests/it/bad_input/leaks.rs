@@ -10,7 +10,7 @@ use truefoundry_provider::server::convert::diagnostics_from_proto;
 use truefoundry_provider::server::proto::tfplugin6 as pb;
 use truefoundry_provider::value::Value;
 
-use super::responses::{API_KEY_CANARY, prior_state};
+use super::responses::{API_KEY_CANARY, prior_state, secrets};
 use crate::support::hcl::conform;
 use crate::support::stub::{Canned, GROUP, GROUP_ID, GROUPS, REQUEST_BODY, STORED_CANARY, Stub};
 use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient};
@@ -28,14 +28,6 @@ fn canaries() -> [&'static str; 5] {
         DECODE_CANARY,
         STORED_CANARY,
     ]
-}
-
-fn secrets(entries: &[(&str, &str)]) -> Value {
-    Value::map(
-        entries
-            .iter()
-            .map(|(k, v)| (*k, Value::object([("value", Value::string(*v))]))),
-    )
 }
 
 fn raw(entries: &[(&str, rmpv::Value)]) -> Option<pb::DynamicValue> {
@@ -78,21 +70,23 @@ async fn canaries_reach_no_diagnostic_and_no_log_line_at_trace() {
     assert!(client.configure(&config).await.unwrap().is_empty());
     let ty = client.resource_type(SECRET_GROUP);
 
-    // 1. An oversize value: the diagnostic names the key, never the value.
+    // 1. An oversize value, stored or write-only: the diagnostic names the key, never the value.
     let big = format!("{}{OVERSIZE_CANARY}", "x".repeat(70_000));
-    let oversize = conform(
-        &Value::object([
-            ("name", Value::string("payments-acme")),
-            ("secrets", secrets(&[("BIG", &big)])),
-        ]),
-        &ty,
-    );
-    let diags = client
-        .validate_resource(SECRET_GROUP, &oversize)
-        .await
-        .unwrap();
-    assert_eq!(diags.0[0].summary, "Secret Value Too Large");
-    all.extend(diags);
+    for map in ["secrets", "secrets_wo"] {
+        let oversize = conform(
+            &Value::object([
+                ("name", Value::string("payments-acme")),
+                (map, secrets(&[("BIG", &big)])),
+            ]),
+            &ty,
+        );
+        let diags = client
+            .validate_resource(SECRET_GROUP, &oversize)
+            .await
+            .unwrap();
+        assert_eq!(diags.0[0].summary, "Secret Value Too Large", "{map}");
+        all.extend(diags);
+    }
     paths.push("oversize value");
 
     // 2. DynamicValues that do not decode, holding canaries where values go.
@@ -103,7 +97,10 @@ async fn canaries_reach_no_diagnostic_and_no_log_line_at_trace() {
             ("name", canary.clone()),
             (
                 "secrets",
-                rmpv::Value::Map(vec![(rmpv::Value::from("K"), canary.clone())]),
+                rmpv::Value::Map(vec![(
+                    rmpv::Value::from("K"),
+                    rmpv::Value::Array(vec![canary.clone()]),
+                )]),
             ),
         ]),
         raw(&[("name", rmpv::Value::Array(vec![canary.clone()]))]),
@@ -233,12 +230,7 @@ async fn canaries_reach_no_diagnostic_and_no_log_line_at_trace() {
     let read = client.read(SECRET_GROUP, &prior, Vec::new()).await.unwrap();
     assert!(read.diagnostics.is_empty(), "{:?}", read.diagnostics);
     let state = read.state.unwrap();
-    assert_eq!(
-        state.get("secrets").as_entries().unwrap()["K"]
-            .get("value")
-            .as_str(),
-        Some(STORED_CANARY)
-    );
+    assert_eq!(state.get("secrets"), &secrets(&[("K", STORED_CANARY)]));
     all.extend(read.diagnostics);
     let import = client.import(SECRET_GROUP, GROUP_ID).await.unwrap();
     assert_eq!(import.states.len(), 1, "{:?}", import.diagnostics);

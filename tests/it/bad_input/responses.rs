@@ -59,12 +59,9 @@ pub async fn provider_client(base_url: &str) -> TfClient {
     client
 }
 
-fn secrets(entries: &[(&str, &str)]) -> Value {
-    Value::map(
-        entries
-            .iter()
-            .map(|(k, v)| (*k, Value::object([("value", Value::string(*v))]))),
-    )
+/// A `map(string)` of secret values, as `secrets` holds them.
+pub fn secrets(entries: &[(&str, &str)]) -> Value {
+    Value::map(entries.iter().map(|(k, v)| (*k, Value::string(*v))))
 }
 
 /// The state of group sg-1 with key K, as the last apply left it.

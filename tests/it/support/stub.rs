@@ -130,6 +130,18 @@ fn default_answer(method: &Method, path: &str) -> Canned {
     }
 }
 
+/// The stub's group as it would sit in state, for a resource of type `ty`: every attribute null
+/// but the group's own (no secret map, no collaborators).
+pub fn group_state(ty: &truefoundry_provider::value::Type) -> truefoundry_provider::value::Value {
+    use truefoundry_provider::value::Value;
+    let mut state = crate::support::tfclient::null_object(ty);
+    state.set("id", Value::string(GROUP_ID));
+    state.set("name", Value::string(GROUP_NAME));
+    state.set("fqn", Value::string(format!("acme:{GROUP_NAME}")));
+    state.set("tenant_name", Value::string("acme"));
+    state
+}
+
 /// Put into a canned body, stands for the request's body (as a JSON string's contents), as
 /// APIs that echo their input in error messages do.
 pub const REQUEST_BODY: &str = "@REQUEST_BODY@";
@@ -250,6 +262,18 @@ impl Stub {
             .log
             .iter()
             .map(|(m, p, _)| (m.clone(), p.clone()))
+            .collect()
+    }
+
+    /// The JSON bodies of every `method path` request so far (`null` for a body that is not JSON).
+    pub fn bodies(&self, method: Method, path: &str) -> Vec<serde_json::Value> {
+        self.state
+            .lock()
+            .unwrap()
+            .log
+            .iter()
+            .filter(|(m, p, _)| *m == method && p == path)
+            .map(|(_, _, body)| serde_json::from_slice(body).unwrap_or_default())
             .collect()
     }
 

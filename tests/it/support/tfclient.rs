@@ -901,6 +901,19 @@ impl TfClient {
     }
 }
 
+/// An object of type `ty` with every attribute null.
+pub fn null_object(ty: &Type) -> Value {
+    match ty {
+        Type::Object(attributes) => Value::Object(
+            attributes
+                .keys()
+                .map(|name| (name.clone(), Value::Null))
+                .collect(),
+        ),
+        other => panic!("not an object type: {other:?}"),
+    }
+}
+
 pub fn encode(value: &Value, ty: &Type) -> Result<pb::DynamicValue, Error> {
     Ok(pb::DynamicValue {
         msgpack: value::encode_msgpack(value, ty)?,
