@@ -720,9 +720,8 @@ async fn list_secrets(
             .iter()
             .map(|(_, secret)| secret.key.clone())
             .collect();
-        // In a listing, the keys whose values the answer carried.
         if reveal {
-            fields.keys_with_value = fields.keys.clone();
+            fields.values_returned = fields.keys.clone();
         }
     });
     let data: Vec<SecretOut> = secrets

@@ -59,6 +59,9 @@ pub(crate) struct LogFields {
     pub subject: Option<String>,
     pub keys: Vec<String>,
     pub keys_with_value: Vec<String>,
+    /// Keys whose values a listing's answer carried (values read, where `keys_with_value`
+    /// counts values sent).
+    pub values_returned: Vec<String>,
     pub dry_run: bool,
     pub fault: Option<&'static str>,
     /// The connection was closed without an answer: no status to log.
@@ -86,6 +89,7 @@ struct LogLine<'a> {
     subject: Option<&'a str>,
     keys: &'a [String],
     keys_with_value: &'a [String],
+    values_returned: &'a [String],
     dry_run: bool,
     fault: Option<&'static str>,
     user_agent: Option<&'a str>,
@@ -121,6 +125,7 @@ pub(crate) async fn record(
         subject: fields.subject.as_deref(),
         keys: &fields.keys,
         keys_with_value: &fields.keys_with_value,
+        values_returned: &fields.values_returned,
         dry_run: fields.dry_run,
         fault: fields.fault,
         user_agent: user_agent.as_deref(),

@@ -530,6 +530,11 @@ async fn the_request_log_names_keys_but_never_values_or_the_key() {
         json!([]),
         "keys_with_value counts values sent, not returned"
     );
+    assert_eq!(
+        list["values_returned"],
+        json!(["A", "B"]),
+        "a listing with values names the keys whose values it returned"
+    );
     let simple = lines
         .iter()
         .find(|line| line["method"] == "POST" && line["path"] == "/api/svc/v1/secret-groups")

@@ -1313,18 +1313,6 @@ async fn refresh_reads_values_only_for_the_keys_of_secrets() {
 }
 
 /// The emulator serving the data behind the version-0 state fixtures (tenant `acme`).
-fn emulator_with_v0_groups() -> (Emulator, tempfile::TempDir) {
-    let data = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        Path::new(STATE_V0).join("emulator-state.json"),
-        data.path().join("state.json"),
-    )
-    .unwrap();
-    // The last `--data-dir` wins over the one the test emulator is given by default.
-    let emulator = Emulator::start_with(&["--data-dir", data.path().to_str().unwrap()]);
-    (emulator, data)
-}
-
 const STATE_V0: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures/state-v0");
 
 /// The one instance of a state fixture, as Terraform stored it: attributes as raw JSON, and the
@@ -1348,7 +1336,7 @@ fn stored_instance(file: &str) -> (i64, String, Vec<u8>) {
 /// rewritten for the new schema then applies without sending a value or making a version.
 #[test]
 fn state_of_schema_version_0_is_upgraded_into_the_flat_maps() {
-    let (emulator, _data) = emulator_with_v0_groups();
+    let emulator = Emulator::start_from_snapshot(&Path::new(STATE_V0).join("emulator-state.json"));
     block_on(async {
         for (file, terraform) in [
             ("terraform-1.11.tfstate", Terraform::V1_11),

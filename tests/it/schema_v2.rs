@@ -47,7 +47,7 @@ fn keys_read_with_values(emulator: &Emulator, mark: usize) -> Vec<String> {
         .requests_since(mark)
         .into_iter()
         .filter(|r| r.method == "POST" && r.path == "/api/svc/v1/secrets")
-        .flat_map(|r| r.keys_with_value)
+        .flat_map(|r| r.values_returned)
         .collect()
 }
 

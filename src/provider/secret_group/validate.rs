@@ -131,6 +131,14 @@ pub fn is_valid_key(key: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
+/// Keys as a list in a message, each in backticks (so an empty key still shows).
+fn quoted(keys: &[&str]) -> String {
+    keys.iter()
+        .map(|key| format!("`{key}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The map attributes that hold values (sensitive): `secrets_wo_versions` is checked with them.
 const VALUE_MAPS: [&str; 3] = ["secrets", "secrets_wo", "initial_secrets"];
 
@@ -181,7 +189,7 @@ fn validate_secret_maps(config: &Value, diags: &mut Diagnostics) {
                 format!(
                     "These keys of `{map}` are not valid secret keys: {}. A secret key must be 1 to \
                      {MAX_KEY_LEN} characters of letters, digits, `_`, `-` and `.`, such as `DB_PASSWORD`.",
-                    bad_keys.join(", ")
+                    quoted(&bad_keys)
                 ),
             );
         }
@@ -190,7 +198,7 @@ fn validate_secret_maps(config: &Value, diags: &mut Diagnostics) {
                 "Secret Value Is Null",
                 format!(
                     "These keys of `{map}` have a null value: {}. Give each a value, or remove the key.",
-                    null_values.join(", ")
+                    quoted(&null_values)
                 ),
             );
         }
@@ -201,7 +209,7 @@ fn validate_secret_maps(config: &Value, diags: &mut Diagnostics) {
                     "These keys of `{map}` have values larger than {} KiB: {}. Store large files elsewhere \
                      and keep a reference here.",
                     MAX_VALUE_BYTES / 1024,
-                    too_large.join(", ")
+                    quoted(&too_large)
                 ),
             );
         }
@@ -225,7 +233,7 @@ fn validate_secret_maps(config: &Value, diags: &mut Diagnostics) {
                     "These keys of `secrets_wo_versions` are not keys of `secrets_wo`: {}. A version \
                      says when to send a write-only value again; add the key to `secrets_wo`, or remove \
                      its version.",
-                    orphans.join(", ")
+                    quoted(&orphans)
                 ),
             );
         }
@@ -240,7 +248,7 @@ fn validate_secret_maps(config: &Value, diags: &mut Diagnostics) {
                 format!(
                     "These keys of `secrets_wo_versions` have an empty version: {}. Use a non-empty \
                      label such as `\"1\"`, and change it whenever the value changes.",
-                    empty.join(", ")
+                    quoted(&empty)
                 ),
             );
         }

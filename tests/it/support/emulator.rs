@@ -33,6 +33,8 @@ pub struct LoggedRequest {
     pub status: Option<u16>,
     pub keys: Vec<String>,
     pub keys_with_value: Vec<String>,
+    /// Keys whose values a listing's answer carried.
+    pub values_returned: Vec<String>,
     /// The fault the emulator injected into this request, if any.
     pub fault: Option<String>,
     pub user_agent: String,
@@ -59,6 +61,7 @@ impl LoggedRequest {
             status: j["status"].as_u64().map(|s| s as u16),
             keys: strings("keys"),
             keys_with_value: strings("keys_with_value"),
+            values_returned: strings("values_returned"),
             fault: j["fault"].as_str().map(str::to_owned),
             user_agent: j["user_agent"].as_str().unwrap_or_default().to_owned(),
             dry_run: j["dry_run"].as_bool().unwrap_or(false),
