@@ -6,27 +6,17 @@ use std::collections::BTreeMap;
 use truefoundry_provider::client::{SecretUpdate, SecretValue};
 
 use crate::support::emulator::{ACME_KEY, Emulator, GLOBEX_KEY, LoggedRequest};
+use crate::support::hcl::GroupHcl;
 use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
 
-/// A group `name` with `secrets` (key → HCL object body) and optional collaborators.
+/// A group `name` with `secrets` (key → value), optional collaborators, and an `id` output.
 fn group_config(name: &str, secrets: &[(&str, &str)], collaborators: &[(&str, &str)]) -> String {
-    let mut hcl = format!("resource \"truefoundry_secret_group\" \"g\" {{\n  name = \"{name}\"\n");
+    let mut group = GroupHcl::new("g", name);
     if !collaborators.is_empty() {
-        hcl.push_str("  collaborators = [\n");
-        for (subject, role) in collaborators {
-            hcl.push_str(&format!(
-                "    {{ subject = \"{subject}\", role_id = \"{role}\" }},\n"
-            ));
-        }
-        hcl.push_str("  ]\n");
+        group = group.collaborators(collaborators.iter().copied());
     }
-    hcl.push_str("  secrets = {\n");
-    for (key, body) in secrets {
-        hcl.push_str(&format!("    {key} = {body}\n"));
-    }
-    hcl.push_str("  }\n}\n");
-    hcl.push_str("output \"id\" {\n  value = truefoundry_secret_group.g.id\n}\n");
-    hcl
+    let group = group.map("secrets", secrets.iter().copied());
+    format!("{group}output \"id\" {{\n  value = truefoundry_secret_group.g.id\n}}\n")
 }
 
 fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
@@ -88,11 +78,7 @@ fn put_secrets_out_of_band(emulator: &Emulator, name: &str, secrets: &[(&str, Op
 fn create_then_plan_is_empty_and_one_value_change_sends_one_value() {
     for_each_terraform(|terraform| {
         let emulator = Emulator::start();
-        let secrets = [
-            ("A", "{ value = \"a1\" }"),
-            ("B", "{ value = \"b1\" }"),
-            ("C", "{ value = \"c1\" }"),
-        ];
+        let secrets = [("A", "a1"), ("B", "b1"), ("C", "c1")];
         let ws = workspace(
             terraform,
             &emulator,
@@ -126,18 +112,17 @@ fn create_then_plan_is_empty_and_one_value_change_sends_one_value() {
         );
 
         // 2. change one value: one secrets PUT carrying exactly that value, no manifest PUT.
-        let changed = [
-            ("A", "{ value = \"a1\" }"),
-            ("B", "{ value = \"b2\" }"),
-            ("C", "{ value = \"c1\" }"),
-        ];
+        let changed = [("A", "a1"), ("B", "b2"), ("C", "c1")];
         ws.write(
             "main.tf",
             &group_config("payments-e2e", &changed, &TWO_COLLABORATORS),
         );
-        ws.plan_detailed_exitcode()
-            .expect_changes()
-            .expect_output_contains(&["\"B\"", "(sensitive value)"]);
+        // The plan names the key it writes and never shows a value.
+        ws.plan_detailed_exitcode().expect_changes().expect_lines(&[
+            "~ secrets = (sensitive value)",
+            "~ \"B\" = 1 -> (known after apply)",
+            "# (2 unchanged elements hidden)",
+        ]);
         let mark = emulator.mark();
         ws.apply();
         let update = emulator.requests_since(mark);
@@ -157,18 +142,20 @@ fn create_then_plan_is_empty_and_one_value_change_sends_one_value() {
         ws.plan_detailed_exitcode().expect_empty();
 
         // 3a. add a key, remove a key.
-        let reshaped = [
-            ("A", "{ value = \"a1\" }"),
-            ("B", "{ value = \"b2\" }"),
-            ("D", "{ value = \"d1\" }"),
-        ];
+        let reshaped = [("A", "a1"), ("B", "b2"), ("D", "d1")];
         ws.write(
             "main.tf",
             &group_config("payments-e2e", &reshaped, &TWO_COLLABORATORS),
         );
         ws.plan_detailed_exitcode()
             .expect_changes()
-            .expect_output_contains(&["Secrets Will Be Deleted", "C"]);
+            .expect_output_contains(&["Secrets Will Be Deleted", ": C."])
+            .expect_lines(&[
+                "~ secrets = (sensitive value)",
+                "- \"C\" = 1 -> null",
+                "+ \"D\" = (known after apply)",
+                "+ \"D\" = \"tfy-secret://acme:payments-e2e:D\"",
+            ]);
         let mark = emulator.mark();
         ws.apply();
         let puts_reshape = emulator.requests_since(mark);
@@ -204,7 +191,7 @@ fn create_then_plan_is_empty_and_one_value_change_sends_one_value() {
 fn changes_made_outside_terraform_show_up_and_apply_restores_the_configuration() {
     for_each_terraform(|terraform| {
         let emulator = Emulator::start();
-        let secrets = [("A", "{ value = \"a1\" }"), ("B", "{ value = \"b1\" }")];
+        let secrets = [("A", "a1"), ("B", "b1")];
         let ws = workspace(
             terraform,
             &emulator,
@@ -265,16 +252,12 @@ fn a_saved_plan_is_refused_when_the_group_changed_since() {
         let ws = workspace(
             terraform,
             &emulator,
-            &group_config("stale-e2e", &[("A", "{ value = \"a1\" }")], &[]),
+            &group_config("stale-e2e", &[("A", "a1")], &[]),
         );
         ws.apply();
         ws.write(
             "main.tf",
-            &group_config(
-                "stale-e2e",
-                &[("A", "{ value = \"a2\" }"), ("B", "{ value = \"b1\" }")],
-                &[],
-            ),
+            &group_config("stale-e2e", &[("A", "a2"), ("B", "b1")], &[]),
         );
         ws.run(&["plan", "-out=saved.tfplan"]).expect_success();
         put_secrets_out_of_band(
@@ -300,7 +283,7 @@ fn a_saved_plan_is_refused_when_the_group_changed_since() {
 fn rename_replaces_and_import_by_id_or_fqn_plans_nothing() {
     for_each_terraform(|terraform| {
         let emulator = Emulator::start();
-        let secrets = [("K", "{ value = \"v\" }")];
+        let secrets = [("K", "v")];
         let collaborators = [("team:ops", "secret-group-admin")];
         let ws = workspace(
             terraform,
@@ -354,12 +337,12 @@ provider "truefoundry" {{
 resource "truefoundry_secret_group" "a" {{
   provider = truefoundry.acme
   name     = "shared-name"
-  secrets  = {{ K = {{ value = "for-acme" }} }}
+  secrets  = {{ K = "for-acme" }}
 }}
 resource "truefoundry_secret_group" "g" {{
   provider = truefoundry.globex
   name     = "shared-name"
-  secrets  = {{ K = {{ value = "for-globex" }} }}
+  secrets  = {{ K = "for-globex" }}
 }}
 output "fqns" {{
   value = [truefoundry_secret_group.a.fqn, truefoundry_secret_group.g.fqn]
@@ -380,6 +363,9 @@ output "fqns" {{
 
 #[test]
 fn bad_configurations_are_refused_before_anything_is_written() {
+    // Every secret value below contains this: diagnostics about map entries name the keys and
+    // point at no line inside a map, so Terraform never prints a value around them.
+    const HIDDEN: &str = "hidden-4b7e";
     let cases: &[(&str, &str, &[&str])] = &[
         (
             "colon in name",
@@ -390,9 +376,9 @@ fn bad_configurations_are_refused_before_anything_is_written() {
             "bad key",
             r#"resource "truefoundry_secret_group" "g" {
   name    = "keys-acme"
-  secrets = { "BAD KEY" = { value = "v" } }
+  secrets = { "BAD KEY" = "hidden-4b7e-bad-key" }
 }"#,
-            &["Invalid Secret Key"],
+            &["Invalid Secret Key", "BAD KEY"],
         ),
         (
             "bad subject",
@@ -414,12 +400,32 @@ fn bad_configurations_are_refused_before_anything_is_written() {
             &["Duplicate Collaborator"],
         ),
         (
-            "new key without value",
+            // Was a value-less key (`EMPTY = {}`); every entry of a map now has a value, and a
+            // null one is the nearest way to leave it out.
+            "key with a null value",
             r#"resource "truefoundry_secret_group" "g" {
   name    = "empty-acme"
-  secrets = { EMPTY = {} }
+  secrets = { EMPTY = null, SET = "hidden-4b7e-set" }
 }"#,
-            &["Secret Key Needs A Value", "EMPTY"],
+            &["Secret Value Is Null", "EMPTY"],
+        ),
+        (
+            "key in two maps",
+            r#"resource "truefoundry_secret_group" "g" {
+  name            = "twice-acme"
+  secrets         = { TWICE = "hidden-4b7e-managed" }
+  initial_secrets = { TWICE = "hidden-4b7e-initial" }
+}"#,
+            &["Secret Key In Two Maps", "TWICE"],
+        ),
+        (
+            "version without a write-only key",
+            r#"resource "truefoundry_secret_group" "g" {
+  name                = "orphan-acme"
+  secrets             = { ORPHAN = "hidden-4b7e-orphan" }
+  secrets_wo_versions = { ORPHAN = "1" }
+}"#,
+            &["Version Without Write-Only Secret", "ORPHAN"],
         ),
         (
             "insecure host",
@@ -442,6 +448,10 @@ resource "truefoundry_secret_group" "g" { name = "host-acme" }"#,
                     "{label}: output lacks {needle:?}\n{run}"
                 );
             }
+            assert!(
+                !run.output().contains(HIDDEN),
+                "{label}: a secret value is in the output\n{run}"
+            );
             assert!(
                 emulator.requests_since(mark).iter().all(|r| !r.is_write()),
                 "{label}: nothing may be written"
@@ -475,11 +485,7 @@ fn canary_values_never_reach_logs() {
         let mut ws = workspace(
             terraform,
             &emulator,
-            &group_config(
-                "canary-e2e",
-                &[("SECRET", &format!("{{ value = \"{CANARY_1}\" }}"))],
-                &[],
-            ),
+            &group_config("canary-e2e", &[("SECRET", CANARY_1)], &[]),
         );
         let trace = ws.trace_log();
         let mut outputs = String::new();
@@ -487,22 +493,14 @@ fn canary_values_never_reach_logs() {
         outputs += &ws.plan_detailed_exitcode().expect_empty().output();
         ws.write(
             "main.tf",
-            &group_config(
-                "canary-e2e",
-                &[("SECRET", &format!("{{ value = \"{CANARY_2}\" }}"))],
-                &[],
-            ),
+            &group_config("canary-e2e", &[("SECRET", CANARY_2)], &[]),
         );
         outputs += &ws.plan_detailed_exitcode().expect_changes().output();
         outputs += &ws.apply().output();
         let fresh = workspace(
             terraform,
             &emulator,
-            &group_config(
-                "canary-e2e",
-                &[("SECRET", &format!("{{ value = \"{CANARY_2}\" }}"))],
-                &[],
-            ),
+            &group_config("canary-e2e", &[("SECRET", CANARY_2)], &[]),
         );
         outputs += &fresh
             .import("truefoundry_secret_group.g", "acme:canary-e2e")
