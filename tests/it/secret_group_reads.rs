@@ -6,8 +6,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use truefoundry_provider::client::ListSecretsQuery;
-
 use crate::support::emulator::{self, ACME_KEY, ACME_VIEWER_KEY, Emulator};
 use crate::support::hcl::{GroupHcl, quote};
 use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
@@ -176,25 +174,7 @@ fn values_sent(emulator: &Emulator, mark: usize) -> Vec<Vec<String>> {
 
 /// The version the server holds for key `key` of the acme group `name`.
 fn server_version(emulator: &Emulator, name: &str, key: &str) -> Option<i64> {
-    let client = emulator.client(ACME_KEY);
-    emulator.block_on(async {
-        let group = client
-            .find_secret_group_by_fqn(&format!("acme:{name}"))
-            .await
-            .unwrap()?;
-        let secrets = client
-            .list_secrets(&ListSecretsQuery {
-                secret_group_id: Some(group.id),
-                secret_fqns: Vec::new(),
-                with_value: false,
-            })
-            .await
-            .unwrap();
-        secrets
-            .into_iter()
-            .find(|s| s.name == key)
-            .and_then(|s| s.latest_version)
-    })
+    emulator.secret_versions(name)?.get(key).copied().flatten()
 }
 
 #[test]
