@@ -270,7 +270,7 @@ fn a_saved_plan_is_refused_when_the_group_changed_since() {
             .expect_failure()
             .expect_output_contains(&["Secrets Changed Outside Terraform", "OUTSIDE"]);
         assert!(
-            emulator.requests_since(mark).iter().all(|r| !r.is_write()),
+            emulator.writes_since(mark).is_empty(),
             "a refused apply writes nothing"
         );
         let server = server_secrets(&emulator, "stale-e2e").unwrap();
@@ -312,7 +312,7 @@ fn rename_replaces_and_import_by_id_or_fqn_plans_nothing() {
             let fresh = workspace(terraform, &emulator, resource_only);
             let mark = emulator.mark();
             fresh.import("truefoundry_secret_group.g", &import_id);
-            assert!(emulator.requests_since(mark).iter().all(|r| !r.is_write()));
+            assert!(emulator.writes_since(mark).is_empty());
             fresh.plan_detailed_exitcode().expect_empty();
         }
     });
@@ -453,7 +453,7 @@ resource "truefoundry_secret_group" "g" { name = "host-acme" }"#,
                 "{label}: a secret value is in the output\n{run}"
             );
             assert!(
-                emulator.requests_since(mark).iter().all(|r| !r.is_write()),
+                emulator.writes_since(mark).is_empty(),
                 "{label}: nothing may be written"
             );
         }
@@ -533,5 +533,126 @@ fn canary_values_never_reach_logs() {
             );
             assert!(!outputs.contains(canary), "canary in Terraform's output");
         }
+    });
+}
+
+/// The collaborators of the acme group `name` as the server holds them.
+fn server_collaborators(emulator: &Emulator, name: &str) -> Vec<(String, String)> {
+    let client = emulator.client(ACME_KEY);
+    let group = emulator
+        .block_on(client.find_secret_group_by_fqn(&format!("acme:{name}")))
+        .unwrap()
+        .expect("group exists");
+    let manifest = group.manifest.expect("the group has a manifest");
+    manifest
+        .collaborators
+        .into_iter()
+        .map(|c| (c.subject, c.role_id))
+        .collect()
+}
+
+#[test]
+fn initial_secrets_are_only_created_and_released_maps_or_collaborators_change_nothing() {
+    const NAME: &str = "initial-e2e";
+    let collaborators = [("team:payments", "secret-group-editor")];
+    let group = |initial: &str| {
+        GroupHcl::new("g", NAME)
+            .collaborators(collaborators)
+            .map("secrets", [("A", "a1")])
+            .map("initial_secrets", [("P", initial)])
+    };
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        let ws = workspace(terraform, &emulator, &group("set-me").to_string());
+        ws.apply();
+        let held = |key: &str| server_secrets(&emulator, NAME).unwrap().get(key).cloned();
+        assert_eq!(held("P").as_deref(), Some("set-me"));
+
+        // The values are sensitive as a whole on every Terraform: an output of them is refused.
+        ws.write(
+            "outputs.tf",
+            "output \"values\" {\n  value = truefoundry_secret_group.g.secrets\n}\n",
+        );
+        ws.run(&["plan"])
+            .expect_failure()
+            .expect_output_contains(&["Output refers to sensitive values"]);
+        ws.remove("outputs.tf");
+
+        // Rotated elsewhere: the value belongs to someone else now; refresh reads no value but
+        // those of `secrets` (a listing that selects A alone).
+        put_secrets_out_of_band(&emulator, NAME, &[("A", None), ("P", Some("rotated"))]);
+        let mark = emulator.mark();
+        ws.plan_detailed_exitcode().expect_empty();
+        assert!(
+            emulator
+                .requests_since(mark)
+                .iter()
+                .any(|r| r.path.ends_with("/v1/secrets") && r.keys == ["A"]),
+            "the refresh selects the keys of `secrets`"
+        );
+
+        // A changed initial value writes nothing. The plan marks the maps sensitive.
+        ws.write("main.tf", &group("set-me-2").to_string());
+        let plan = ws.plan_json();
+        let change = &plan["resource_changes"][0]["change"];
+        for marks in ["before_sensitive", "after_sensitive"] {
+            for map in ["secrets", "initial_secrets"] {
+                assert_eq!(change[marks][map], true, "{terraform}: {marks}: {change:#}");
+            }
+        }
+        let mark = emulator.mark();
+        ws.apply();
+        assert!(emulator.writes_since(mark).is_empty());
+        assert_eq!(held("P").as_deref(), Some("rotated"));
+        ws.plan_detailed_exitcode().expect_empty();
+
+        // Deleted elsewhere: created again with its initial value, and only it is sent.
+        put_secrets_out_of_band(&emulator, NAME, &[("A", None)]);
+        ws.plan_detailed_exitcode()
+            .expect_changes()
+            .expect_lines(&["+ \"P\" = (known after apply)"]);
+        let mark = emulator.mark();
+        ws.apply();
+        let puts = secrets_puts(&emulator.requests_since(mark))
+            .into_iter()
+            .map(|r| (r.keys.clone(), r.keys_with_value.clone()))
+            .collect::<Vec<_>>();
+        assert_eq!(puts, [(vec!["A".into(), "P".into()], vec!["P".into()])]);
+        assert_eq!(held("P").as_deref(), Some("set-me-2"));
+        ws.plan_detailed_exitcode().expect_empty();
+
+        // Collaborators left out: a warning, and nobody's access changes.
+        let without_collaborators = GroupHcl::new("g", NAME)
+            .map("secrets", [("A", "a1")])
+            .map("initial_secrets", [("P", "set-me-2")]);
+        ws.write("main.tf", &without_collaborators.to_string());
+        let mark = emulator.mark();
+        ws.apply()
+            .expect_output_contains(&["Collaborators No Longer Managed"]);
+        assert!(emulator.writes_since(mark).is_empty());
+        let expected: Vec<(String, String)> = collaborators
+            .iter()
+            .map(|(s, r)| ((*s).to_owned(), (*r).to_owned()))
+            .collect();
+        assert_eq!(server_collaborators(&emulator, NAME), expected);
+        ws.plan_detailed_exitcode().expect_empty();
+
+        // Every secret map left out: a warning, nothing deleted, the keys still listed.
+        ws.write("main.tf", &GroupHcl::new("g", NAME).to_string());
+        let mark = emulator.mark();
+        ws.apply()
+            .expect_output_contains(&["Secrets No Longer Managed"]);
+        assert!(emulator.writes_since(mark).is_empty());
+        assert_eq!(
+            server_secrets(&emulator, NAME).unwrap(),
+            BTreeMap::from([
+                ("A".to_owned(), "a1".to_owned()),
+                ("P".to_owned(), "set-me-2".to_owned()),
+            ])
+        );
+        let state = ws.show_json();
+        let versions = &state["values"]["root_module"]["resources"][0]["values"]["secret_versions"];
+        assert_eq!(versions.as_object().map(|m| m.len()), Some(2), "{versions}");
+        ws.plan_detailed_exitcode().expect_empty();
     });
 }

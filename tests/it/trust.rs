@@ -83,11 +83,7 @@ fn expect_refused(ws: &Workspace, args: &[&str], needles: &[&str]) -> Run {
 
 #[track_caller]
 fn assert_no_writes(emulator: &Emulator, mark: usize, what: &str) {
-    let writes: Vec<_> = emulator
-        .requests_since(mark)
-        .into_iter()
-        .filter(|request| request.is_write())
-        .collect();
+    let writes = emulator.writes_since(mark);
     assert!(writes.is_empty(), "{what} wrote to the API: {writes:?}");
 }
 
@@ -195,9 +191,9 @@ fn destroy_with_a_key_that_cannot_see_the_group_fails_and_keeps_it() {
             );
             // The refused DELETE itself is logged (a 404); nothing that answered wrote anything.
             let writes: Vec<_> = emulator
-                .requests_since(mark)
+                .writes_since(mark)
                 .into_iter()
-                .filter(|request| request.is_write() && request.status != Some(404))
+                .filter(|request| request.status != Some(404))
                 .collect();
             assert!(writes.is_empty(), "{destroy:?} wrote: {writes:?}");
             assert_group_kept(&emulator, &ws, name, &secrets, &id);

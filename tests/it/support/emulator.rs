@@ -163,6 +163,14 @@ impl Emulator {
         self.requests().into_iter().skip(mark).collect()
     }
 
+    /// Requests after the first `mark` ones that may have changed what the server stores.
+    pub fn writes_since(&self, mark: usize) -> Vec<LoggedRequest> {
+        self.requests_since(mark)
+            .into_iter()
+            .filter(LoggedRequest::is_write)
+            .collect()
+    }
+
     pub fn mark(&self) -> usize {
         self.requests().len()
     }
