@@ -58,6 +58,32 @@ fn providers_schema_json_shows_the_provider_schema() {
             ours["provider"]["block"]["attributes"]["api_key"]["sensitive"], true,
             "{terraform}: `api_key` must be sensitive: {ours:#}"
         );
+        // Every secret map is one top-level map of strings; those holding values are sensitive
+        // as a whole, which every Terraform from 1.0 on honours (a nested leaf it would not).
+        let group = &ours["resource_schemas"]["truefoundry_secret_group"]["block"]["attributes"];
+        for (map, sensitive) in [
+            ("secrets", true),
+            ("secrets_wo", true),
+            ("initial_secrets", true),
+            ("secrets_wo_versions", false),
+        ] {
+            assert_eq!(
+                group[map]["type"],
+                serde_json::json!(["map", "string"]),
+                "{terraform}: `{map}` is a map of strings: {group:#}"
+            );
+            assert_eq!(
+                group[map]["sensitive"].as_bool().unwrap_or(false),
+                sensitive,
+                "{terraform}: `{map}` sensitive: {group:#}"
+            );
+        }
+        if terraform.at_least(1, 11) {
+            assert_eq!(
+                group["secrets_wo"]["write_only"], true,
+                "{terraform}: `secrets_wo` is write-only: {group:#}"
+            );
+        }
     });
 }
 

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use truefoundry_provider::client::{Collaborator, SecretGroupManifest, SecretUpdate, SecretValue};
 
 use crate::support::chaos::{
-    ADMIN_KEY, Background, ChaosEmulator, LogLine, ServerGroup, long_tests, provider_processes,
-    sigkill,
+    ADMIN_KEY, Background, ChaosEmulator, LogLine, REFRESH_LISTINGS, ServerGroup, long_tests,
+    provider_processes, sigkill,
 };
+use crate::support::hcl::GroupHcl;
 use crate::support::terraform::{Terraform, Workspace, terraform_binaries};
 
 const CHANGED_OUTSIDE: &str = "Secrets Changed Outside Terraform";
@@ -35,20 +36,10 @@ fn provider_block(emulator: &ChaosEmulator, max_retries: u32) -> String {
 }
 
 fn resource_hcl(address: &str, name: &str, group: &Desired) -> String {
-    let mut hcl =
-        format!("resource \"truefoundry_secret_group\" \"{address}\" {{\n  name = \"{name}\"\n");
-    hcl.push_str("  collaborators = [\n");
-    for (subject, role) in &group.collaborators {
-        hcl.push_str(&format!(
-            "    {{ subject = \"{subject}\", role_id = \"{role}\" }},\n"
-        ));
-    }
-    hcl.push_str("  ]\n  secrets = {\n");
-    for (key, value) in &group.secrets {
-        hcl.push_str(&format!("    {key} = {{ value = \"{value}\" }}\n"));
-    }
-    hcl.push_str("  }\n}\n");
-    hcl
+    GroupHcl::new(address, name)
+        .collaborators(group.collaborators.iter().map(|(s, r)| (s, r)))
+        .map("secrets", &group.secrets)
+        .to_string()
 }
 
 fn config_hcl(provider: &str, groups: &BTreeMap<String, Desired>) -> String {
@@ -438,6 +429,16 @@ fn interrupt_apply(
     apply.finish(ws)
 }
 
+/// The apply's re-read before its secrets write has come: the listings of the refresh, then one
+/// more.
+fn rereads_before_writing(lines: &[LogLine]) -> bool {
+    lines
+        .iter()
+        .filter(|l| l.is_secrets_list() && l.ok())
+        .count()
+        > REFRESH_LISTINGS
+}
+
 fn kill_provider(_: &mut ChaosEmulator, terraform_pid: u32) {
     let providers = provider_processes(terraform_pid);
     assert!(!providers.is_empty(), "no provider process under terraform");
@@ -602,12 +603,7 @@ fn provider_killed_during_an_update_loses_no_key() {
                         .iter()
                         .any(|l| l.secrets_put_group().is_some() && l.ok())
                 } else {
-                    // The refresh reads the secrets once, the apply re-reads them before writing.
-                    lines
-                        .iter()
-                        .filter(|l| l.is_secrets_list() && l.ok())
-                        .count()
-                        >= 2
+                    rereads_before_writing(lines)
                 }
             },
             kill_provider,
@@ -675,22 +671,11 @@ fn emulator_killed_and_restarted_mid_apply_loses_nothing() {
     let mut second = three_keys("2");
     second.secrets.insert("E".to_owned(), "e-2".to_owned());
     ws.write("main.tf", &crash_config(&emulator, "crash-server", &second));
-    let (code2, _) = interrupt_apply(
-        &ws,
-        &mut emulator,
-        |lines| {
-            lines
-                .iter()
-                .filter(|l| l.is_secrets_list() && l.ok())
-                .count()
-                >= 2
-        },
-        |emulator, _| {
-            emulator.kill();
-            std::thread::sleep(Duration::from_millis(1500));
-            emulator.restart();
-        },
-    );
+    let (code2, _) = interrupt_apply(&ws, &mut emulator, rereads_before_writing, |emulator, _| {
+        emulator.kill();
+        std::thread::sleep(Duration::from_millis(1500));
+        emulator.restart();
+    });
     let warnings2 = assert_recovers(
         &ws,
         &emulator,
@@ -814,11 +799,12 @@ fn an_out_of_band_writer_during_apply_is_not_overwritten() {
     assert_eq!(after_plan.get("OTHER_1").map(String::as_str), Some("o1"));
     assert_eq!(after_plan["B"], "b-1", "nothing was written");
 
-    // (2) During apply: the writer strikes once the apply's refresh has read the secrets.
+    // (2) During apply: the writer strikes once the apply's refresh has read the keys and the
+    // values.
     let mark = emulator.log().len();
     let apply = Background::start(&ws, &["apply", "-auto-approve"]);
     emulator
-        .wait_for(mark, Duration::from_secs(60), |l| {
+        .wait_for_count(mark, Duration::from_secs(60), REFRESH_LISTINGS, |l| {
             l.by_provider() && l.is_secrets_list() && l.ok()
         })
         .expect("the apply refreshes");

@@ -6,27 +6,17 @@ use std::collections::BTreeMap;
 use truefoundry_provider::client::{SecretUpdate, SecretValue};
 
 use crate::support::emulator::{ACME_KEY, Emulator, GLOBEX_KEY, LoggedRequest};
+use crate::support::hcl::GroupHcl;
 use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
 
-/// A group `name` with `secrets` (key → HCL object body) and optional collaborators.
+/// A group `name` with `secrets` (key → value), optional collaborators, and an `id` output.
 fn group_config(name: &str, secrets: &[(&str, &str)], collaborators: &[(&str, &str)]) -> String {
-    let mut hcl = format!("resource \"truefoundry_secret_group\" \"g\" {{\n  name = \"{name}\"\n");
+    let mut group = GroupHcl::new("g", name);
     if !collaborators.is_empty() {
-        hcl.push_str("  collaborators = [\n");
-        for (subject, role) in collaborators {
-            hcl.push_str(&format!(
-                "    {{ subject = \"{subject}\", role_id = \"{role}\" }},\n"
-            ));
-        }
-        hcl.push_str("  ]\n");
+        group = group.collaborators(collaborators.iter().copied());
     }
-    hcl.push_str("  secrets = {\n");
-    for (key, body) in secrets {
-        hcl.push_str(&format!("    {key} = {body}\n"));
-    }
-    hcl.push_str("  }\n}\n");
-    hcl.push_str("output \"id\" {\n  value = truefoundry_secret_group.g.id\n}\n");
-    hcl
+    let group = group.map("secrets", secrets.iter().copied());
+    format!("{group}output \"id\" {{\n  value = truefoundry_secret_group.g.id\n}}\n")
 }
 
 fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
@@ -88,11 +78,7 @@ fn put_secrets_out_of_band(emulator: &Emulator, name: &str, secrets: &[(&str, Op
 fn create_then_plan_is_empty_and_one_value_change_sends_one_value() {
     for_each_terraform(|terraform| {
         let emulator = Emulator::start();
-        let secrets = [
-            ("A", "{ value = \"a1\" }"),
-            ("B", "{ value = \"b1\" }"),
-            ("C", "{ value = \"c1\" }"),
-        ];
+        let secrets = [("A", "a1"), ("B", "b1"), ("C", "c1")];
         let ws = workspace(
             terraform,
             &emulator,
@@ -126,18 +112,17 @@ fn create_then_plan_is_empty_and_one_value_change_sends_one_value() {
         );
 
         // 2. change one value: one secrets PUT carrying exactly that value, no manifest PUT.
-        let changed = [
-            ("A", "{ value = \"a1\" }"),
-            ("B", "{ value = \"b2\" }"),
-            ("C", "{ value = \"c1\" }"),
-        ];
+        let changed = [("A", "a1"), ("B", "b2"), ("C", "c1")];
         ws.write(
             "main.tf",
             &group_config("payments-e2e", &changed, &TWO_COLLABORATORS),
         );
-        ws.plan_detailed_exitcode()
-            .expect_changes()
-            .expect_output_contains(&["\"B\"", "(sensitive value)"]);
+        // The plan names the key it writes and never shows a value.
+        ws.plan_detailed_exitcode().expect_changes().expect_lines(&[
+            "~ secrets = (sensitive value)",
+            "~ \"B\" = 1 -> (known after apply)",
+            "# (2 unchanged elements hidden)",
+        ]);
         let mark = emulator.mark();
         ws.apply();
         let update = emulator.requests_since(mark);
@@ -157,18 +142,20 @@ fn create_then_plan_is_empty_and_one_value_change_sends_one_value() {
         ws.plan_detailed_exitcode().expect_empty();
 
         // 3a. add a key, remove a key.
-        let reshaped = [
-            ("A", "{ value = \"a1\" }"),
-            ("B", "{ value = \"b2\" }"),
-            ("D", "{ value = \"d1\" }"),
-        ];
+        let reshaped = [("A", "a1"), ("B", "b2"), ("D", "d1")];
         ws.write(
             "main.tf",
             &group_config("payments-e2e", &reshaped, &TWO_COLLABORATORS),
         );
         ws.plan_detailed_exitcode()
             .expect_changes()
-            .expect_output_contains(&["Secrets Will Be Deleted", "C"]);
+            .expect_output_contains(&["Secrets Will Be Deleted", ": C."])
+            .expect_lines(&[
+                "~ secrets = (sensitive value)",
+                "- \"C\" = 1 -> null",
+                "+ \"D\" = (known after apply)",
+                "+ \"D\" = \"tfy-secret://acme:payments-e2e:D\"",
+            ]);
         let mark = emulator.mark();
         ws.apply();
         let puts_reshape = emulator.requests_since(mark);
@@ -204,7 +191,7 @@ fn create_then_plan_is_empty_and_one_value_change_sends_one_value() {
 fn changes_made_outside_terraform_show_up_and_apply_restores_the_configuration() {
     for_each_terraform(|terraform| {
         let emulator = Emulator::start();
-        let secrets = [("A", "{ value = \"a1\" }"), ("B", "{ value = \"b1\" }")];
+        let secrets = [("A", "a1"), ("B", "b1")];
         let ws = workspace(
             terraform,
             &emulator,
@@ -265,16 +252,12 @@ fn a_saved_plan_is_refused_when_the_group_changed_since() {
         let ws = workspace(
             terraform,
             &emulator,
-            &group_config("stale-e2e", &[("A", "{ value = \"a1\" }")], &[]),
+            &group_config("stale-e2e", &[("A", "a1")], &[]),
         );
         ws.apply();
         ws.write(
             "main.tf",
-            &group_config(
-                "stale-e2e",
-                &[("A", "{ value = \"a2\" }"), ("B", "{ value = \"b1\" }")],
-                &[],
-            ),
+            &group_config("stale-e2e", &[("A", "a2"), ("B", "b1")], &[]),
         );
         ws.run(&["plan", "-out=saved.tfplan"]).expect_success();
         put_secrets_out_of_band(
@@ -287,7 +270,7 @@ fn a_saved_plan_is_refused_when_the_group_changed_since() {
             .expect_failure()
             .expect_output_contains(&["Secrets Changed Outside Terraform", "OUTSIDE"]);
         assert!(
-            emulator.requests_since(mark).iter().all(|r| !r.is_write()),
+            emulator.writes_since(mark).is_empty(),
             "a refused apply writes nothing"
         );
         let server = server_secrets(&emulator, "stale-e2e").unwrap();
@@ -300,7 +283,7 @@ fn a_saved_plan_is_refused_when_the_group_changed_since() {
 fn rename_replaces_and_import_by_id_or_fqn_plans_nothing() {
     for_each_terraform(|terraform| {
         let emulator = Emulator::start();
-        let secrets = [("K", "{ value = \"v\" }")];
+        let secrets = [("K", "v")];
         let collaborators = [("team:ops", "secret-group-admin")];
         let ws = workspace(
             terraform,
@@ -329,7 +312,7 @@ fn rename_replaces_and_import_by_id_or_fqn_plans_nothing() {
             let fresh = workspace(terraform, &emulator, resource_only);
             let mark = emulator.mark();
             fresh.import("truefoundry_secret_group.g", &import_id);
-            assert!(emulator.requests_since(mark).iter().all(|r| !r.is_write()));
+            assert!(emulator.writes_since(mark).is_empty());
             fresh.plan_detailed_exitcode().expect_empty();
         }
     });
@@ -354,12 +337,12 @@ provider "truefoundry" {{
 resource "truefoundry_secret_group" "a" {{
   provider = truefoundry.acme
   name     = "shared-name"
-  secrets  = {{ K = {{ value = "for-acme" }} }}
+  secrets  = {{ K = "for-acme" }}
 }}
 resource "truefoundry_secret_group" "g" {{
   provider = truefoundry.globex
   name     = "shared-name"
-  secrets  = {{ K = {{ value = "for-globex" }} }}
+  secrets  = {{ K = "for-globex" }}
 }}
 output "fqns" {{
   value = [truefoundry_secret_group.a.fqn, truefoundry_secret_group.g.fqn]
@@ -380,6 +363,9 @@ output "fqns" {{
 
 #[test]
 fn bad_configurations_are_refused_before_anything_is_written() {
+    // Every secret value below contains this: diagnostics about map entries name the keys and
+    // point at no line inside a map, so Terraform never prints a value around them.
+    const HIDDEN: &str = "hidden-4b7e";
     let cases: &[(&str, &str, &[&str])] = &[
         (
             "colon in name",
@@ -390,9 +376,9 @@ fn bad_configurations_are_refused_before_anything_is_written() {
             "bad key",
             r#"resource "truefoundry_secret_group" "g" {
   name    = "keys-acme"
-  secrets = { "BAD KEY" = { value = "v" } }
+  secrets = { "BAD KEY" = "hidden-4b7e-bad-key" }
 }"#,
-            &["Invalid Secret Key"],
+            &["Invalid Secret Key", "BAD KEY"],
         ),
         (
             "bad subject",
@@ -414,12 +400,32 @@ fn bad_configurations_are_refused_before_anything_is_written() {
             &["Duplicate Collaborator"],
         ),
         (
-            "new key without value",
+            // Was a value-less key (`EMPTY = {}`); every entry of a map now has a value, and a
+            // null one is the nearest way to leave it out.
+            "key with a null value",
             r#"resource "truefoundry_secret_group" "g" {
   name    = "empty-acme"
-  secrets = { EMPTY = {} }
+  secrets = { EMPTY = null, SET = "hidden-4b7e-set" }
 }"#,
-            &["Secret Key Needs A Value", "EMPTY"],
+            &["Secret Value Is Null", "EMPTY"],
+        ),
+        (
+            "key in two maps",
+            r#"resource "truefoundry_secret_group" "g" {
+  name            = "twice-acme"
+  secrets         = { TWICE = "hidden-4b7e-managed" }
+  initial_secrets = { TWICE = "hidden-4b7e-initial" }
+}"#,
+            &["Secret Key In Two Maps", "TWICE"],
+        ),
+        (
+            "version without a write-only key",
+            r#"resource "truefoundry_secret_group" "g" {
+  name                = "orphan-acme"
+  secrets             = { ORPHAN = "hidden-4b7e-orphan" }
+  secrets_wo_versions = { ORPHAN = "1" }
+}"#,
+            &["Version Without Write-Only Secret", "ORPHAN"],
         ),
         (
             "insecure host",
@@ -443,7 +449,11 @@ resource "truefoundry_secret_group" "g" { name = "host-acme" }"#,
                 );
             }
             assert!(
-                emulator.requests_since(mark).iter().all(|r| !r.is_write()),
+                !run.output().contains(HIDDEN),
+                "{label}: a secret value is in the output\n{run}"
+            );
+            assert!(
+                emulator.writes_since(mark).is_empty(),
                 "{label}: nothing may be written"
             );
         }
@@ -475,11 +485,7 @@ fn canary_values_never_reach_logs() {
         let mut ws = workspace(
             terraform,
             &emulator,
-            &group_config(
-                "canary-e2e",
-                &[("SECRET", &format!("{{ value = \"{CANARY_1}\" }}"))],
-                &[],
-            ),
+            &group_config("canary-e2e", &[("SECRET", CANARY_1)], &[]),
         );
         let trace = ws.trace_log();
         let mut outputs = String::new();
@@ -487,22 +493,14 @@ fn canary_values_never_reach_logs() {
         outputs += &ws.plan_detailed_exitcode().expect_empty().output();
         ws.write(
             "main.tf",
-            &group_config(
-                "canary-e2e",
-                &[("SECRET", &format!("{{ value = \"{CANARY_2}\" }}"))],
-                &[],
-            ),
+            &group_config("canary-e2e", &[("SECRET", CANARY_2)], &[]),
         );
         outputs += &ws.plan_detailed_exitcode().expect_changes().output();
         outputs += &ws.apply().output();
         let fresh = workspace(
             terraform,
             &emulator,
-            &group_config(
-                "canary-e2e",
-                &[("SECRET", &format!("{{ value = \"{CANARY_2}\" }}"))],
-                &[],
-            ),
+            &group_config("canary-e2e", &[("SECRET", CANARY_2)], &[]),
         );
         outputs += &fresh
             .import("truefoundry_secret_group.g", "acme:canary-e2e")
@@ -535,5 +533,126 @@ fn canary_values_never_reach_logs() {
             );
             assert!(!outputs.contains(canary), "canary in Terraform's output");
         }
+    });
+}
+
+/// The collaborators of the acme group `name` as the server holds them.
+fn server_collaborators(emulator: &Emulator, name: &str) -> Vec<(String, String)> {
+    let client = emulator.client(ACME_KEY);
+    let group = emulator
+        .block_on(client.find_secret_group_by_fqn(&format!("acme:{name}")))
+        .unwrap()
+        .expect("group exists");
+    let manifest = group.manifest.expect("the group has a manifest");
+    manifest
+        .collaborators
+        .into_iter()
+        .map(|c| (c.subject, c.role_id))
+        .collect()
+}
+
+#[test]
+fn initial_secrets_are_only_created_and_released_maps_or_collaborators_change_nothing() {
+    const NAME: &str = "initial-e2e";
+    let collaborators = [("team:payments", "secret-group-editor")];
+    let group = |initial: &str| {
+        GroupHcl::new("g", NAME)
+            .collaborators(collaborators)
+            .map("secrets", [("A", "a1")])
+            .map("initial_secrets", [("P", initial)])
+    };
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        let ws = workspace(terraform, &emulator, &group("set-me").to_string());
+        ws.apply();
+        let held = |key: &str| server_secrets(&emulator, NAME).unwrap().get(key).cloned();
+        assert_eq!(held("P").as_deref(), Some("set-me"));
+
+        // The values are sensitive as a whole on every Terraform: an output of them is refused.
+        ws.write(
+            "outputs.tf",
+            "output \"values\" {\n  value = truefoundry_secret_group.g.secrets\n}\n",
+        );
+        ws.run(&["plan"])
+            .expect_failure()
+            .expect_output_contains(&["Output refers to sensitive values"]);
+        ws.remove("outputs.tf");
+
+        // Rotated elsewhere: the value belongs to someone else now; refresh reads no value but
+        // those of `secrets` (a listing that selects A alone).
+        put_secrets_out_of_band(&emulator, NAME, &[("A", None), ("P", Some("rotated"))]);
+        let mark = emulator.mark();
+        ws.plan_detailed_exitcode().expect_empty();
+        assert!(
+            emulator
+                .requests_since(mark)
+                .iter()
+                .any(|r| r.path.ends_with("/v1/secrets") && r.keys == ["A"]),
+            "the refresh selects the keys of `secrets`"
+        );
+
+        // A changed initial value writes nothing. The plan marks the maps sensitive.
+        ws.write("main.tf", &group("set-me-2").to_string());
+        let plan = ws.plan_json();
+        let change = &plan["resource_changes"][0]["change"];
+        for marks in ["before_sensitive", "after_sensitive"] {
+            for map in ["secrets", "initial_secrets"] {
+                assert_eq!(change[marks][map], true, "{terraform}: {marks}: {change:#}");
+            }
+        }
+        let mark = emulator.mark();
+        ws.apply();
+        assert!(emulator.writes_since(mark).is_empty());
+        assert_eq!(held("P").as_deref(), Some("rotated"));
+        ws.plan_detailed_exitcode().expect_empty();
+
+        // Deleted elsewhere: created again with its initial value, and only it is sent.
+        put_secrets_out_of_band(&emulator, NAME, &[("A", None)]);
+        ws.plan_detailed_exitcode()
+            .expect_changes()
+            .expect_lines(&["+ \"P\" = (known after apply)"]);
+        let mark = emulator.mark();
+        ws.apply();
+        let puts = secrets_puts(&emulator.requests_since(mark))
+            .into_iter()
+            .map(|r| (r.keys.clone(), r.keys_with_value.clone()))
+            .collect::<Vec<_>>();
+        assert_eq!(puts, [(vec!["A".into(), "P".into()], vec!["P".into()])]);
+        assert_eq!(held("P").as_deref(), Some("set-me-2"));
+        ws.plan_detailed_exitcode().expect_empty();
+
+        // Collaborators left out: a warning, and nobody's access changes.
+        let without_collaborators = GroupHcl::new("g", NAME)
+            .map("secrets", [("A", "a1")])
+            .map("initial_secrets", [("P", "set-me-2")]);
+        ws.write("main.tf", &without_collaborators.to_string());
+        let mark = emulator.mark();
+        ws.apply()
+            .expect_output_contains(&["Collaborators No Longer Managed"]);
+        assert!(emulator.writes_since(mark).is_empty());
+        let expected: Vec<(String, String)> = collaborators
+            .iter()
+            .map(|(s, r)| ((*s).to_owned(), (*r).to_owned()))
+            .collect();
+        assert_eq!(server_collaborators(&emulator, NAME), expected);
+        ws.plan_detailed_exitcode().expect_empty();
+
+        // Every secret map left out: a warning, nothing deleted, the keys still listed.
+        ws.write("main.tf", &GroupHcl::new("g", NAME).to_string());
+        let mark = emulator.mark();
+        ws.apply()
+            .expect_output_contains(&["Secrets No Longer Managed"]);
+        assert!(emulator.writes_since(mark).is_empty());
+        assert_eq!(
+            server_secrets(&emulator, NAME).unwrap(),
+            BTreeMap::from([
+                ("A".to_owned(), "a1".to_owned()),
+                ("P".to_owned(), "set-me-2".to_owned()),
+            ])
+        );
+        let state = ws.show_json();
+        let versions = &state["values"]["root_module"]["resources"][0]["values"]["secret_versions"];
+        assert_eq!(versions.as_object().map(|m| m.len()), Some(2), "{versions}");
+        ws.plan_detailed_exitcode().expect_empty();
     });
 }

@@ -1,11 +1,13 @@
 //! The data source, write-only values and the ephemeral resource, end to end with the real CLI.
 //! Write-only and ephemeral paths need Terraform 1.11: they run with a `terraform` on PATH of that
-//! version or newer, and the protocol tests cover them whatever is installed.
+//! version or newer (older ones check the refusal), and the protocol tests cover them whatever is
+//! installed.
 
 use std::path::Path;
 use std::process::Command;
 
 use crate::support::emulator::{self, ACME_KEY, ACME_VIEWER_KEY, Emulator};
+use crate::support::hcl::{GroupHcl, quote};
 use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
 
 fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
@@ -62,7 +64,7 @@ data "truefoundry_secret_group" "by_id" {{
 }}
 resource "truefoundry_secret_group" "consumer" {{
   name    = "consumer-acme"
-  secrets = {{ TOKEN_REF = {{ value = data.truefoundry_secret_group.by_fqn.secret_fqns["TOKEN"] }} }}
+  secrets = {{ TOKEN_REF = data.truefoundry_secret_group.by_fqn.secret_fqns["TOKEN"] }}
 }}
 output "keys" {{
   value = data.truefoundry_secret_group.by_id.keys
@@ -134,78 +136,122 @@ fn a_viewer_asking_for_values_gets_a_permission_diagnostic() {
 const WO_CANARY: &str = "canary-wo-5d2e8a-value";
 const WO_CANARY_2: &str = "canary-wo-5d2e8a-rotated";
 
-fn wo_config(value_line: &str) -> String {
+/// Variable `v` (sensitive, ephemeral) and `group`, whose one key `K` is set by `maps`:
+/// (attribute, HCL expression for K's entry in it).
+fn wo_config(group: GroupHcl, maps: &[(&str, &str)]) -> String {
+    let group = maps.iter().fold(group, |group, (map, expr)| {
+        group.map_exprs(map, [("K", expr)])
+    });
     format!(
-        "variable \"v\" {{\n  type      = string\n  sensitive = true\n  ephemeral = true\n}}\nresource \"truefoundry_secret_group\" \"g\" {{\n  name    = \"wo-acme\"\n  secrets = {{ K = {value_line} }}\n}}\n"
+        "variable \"v\" {{\n  type      = string\n  sensitive = true\n  ephemeral = true\n}}\n{group}"
     )
+}
+
+/// `group` with `K` write-only from `var.v`, sent again when `version` changes.
+fn wo_config_at(group: GroupHcl, version: &str) -> String {
+    wo_config(
+        group,
+        &[
+            ("secrets_wo", "var.v"),
+            ("secrets_wo_versions", &quote(version)),
+        ],
+    )
+}
+
+fn wo_group() -> GroupHcl {
+    GroupHcl::new("g", "wo-acme")
+}
+
+/// The requests since `mark` that carried a value, as (keys with a value) per request.
+fn values_sent(emulator: &Emulator, mark: usize) -> Vec<Vec<String>> {
+    emulator
+        .requests_since(mark)
+        .into_iter()
+        .filter(|r| !r.keys_with_value.is_empty())
+        .map(|r| r.keys_with_value)
+        .collect()
+}
+
+/// The version the server holds for key `key` of the acme group `name`.
+fn server_version(emulator: &Emulator, name: &str, key: &str) -> Option<i64> {
+    emulator.secret_versions(name)?.get(key).copied().flatten()
 }
 
 #[test]
 fn write_only_values_never_reach_plan_or_state() {
     for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
         if !terraform.at_least(1, 11) {
-            eprintln!("skipped with {terraform}: write-only attributes need Terraform 1.11");
+            // No write-only support: refused at validation, the value never shown, nothing sent.
+            let main_tf = wo_group().map("secrets_wo", [("K", WO_CANARY)]).to_string();
+            let ws = workspace(terraform, &emulator, &main_tf);
+            let run = ws
+                .run(&["apply", "-auto-approve"])
+                .expect_failure()
+                .expect_output_contains(&["Write-Only Attribute Not Supported", "1.11"]);
+            assert!(!run.output().contains(WO_CANARY), "{run}");
+            assert!(emulator.requests().iter().all(|r| !r.is_write()));
             return;
         }
-        let emulator = Emulator::start();
-        let mut ws = workspace(
-            terraform,
-            &emulator,
-            &wo_config("{ value_wo = var.v, value_wo_version = \"1\" }"),
-        );
+        let mut ws = workspace(terraform, &emulator, &wo_config_at(wo_group(), "1"));
         ws.set_env("TF_VAR_v", WO_CANARY);
         let mark = emulator.mark();
         ws.run_ok(&["plan", "-out=create.tfplan"]);
         assert!(!plan_file_text(&ws.path().join("create.tfplan")).contains(WO_CANARY));
         ws.run_ok(&["apply", "create.tfplan"]);
-        let sent: Vec<_> = emulator
-            .requests_since(mark)
-            .into_iter()
-            .filter(|r| !r.keys_with_value.is_empty())
-            .collect();
-        assert_eq!(sent.len(), 1);
-        assert_eq!(sent[0].keys_with_value, vec!["K"]);
+        assert_eq!(values_sent(&emulator, mark), [["K"]]);
         ws.plan_detailed_exitcode().expect_empty();
 
         // Rotation: a new value alone is invisible; bumping the version sends it, once.
         ws.set_env("TF_VAR_v", WO_CANARY_2);
         ws.plan_detailed_exitcode().expect_empty();
+        ws.write("main.tf", &wo_config_at(wo_group(), "2"));
+        let mark = emulator.mark();
+        ws.apply();
+        assert_eq!(values_sent(&emulator, mark), [["K"]]);
+        assert_eq!(emulator.secret_values("wo-acme").unwrap()["K"], WO_CANARY_2);
+        ws.plan_detailed_exitcode().expect_empty();
+        let version = server_version(&emulator, "wo-acme", "K");
+
+        // Moving K into `secrets` sends its value (a value new to `secrets` is never compared),
+        // and the server makes no new version of an unchanged value.
         ws.write(
             "main.tf",
-            &wo_config("{ value_wo = var.v, value_wo_version = \"2\" }"),
+            &wo_config(wo_group(), &[("secrets", &quote(WO_CANARY_2))]),
         );
         let mark = emulator.mark();
         ws.apply();
-        let sent: Vec<_> = emulator
-            .requests_since(mark)
-            .into_iter()
-            .filter(|r| !r.keys_with_value.is_empty())
-            .collect();
-        assert_eq!(sent.len(), 1);
-        assert_eq!(sent[0].keys_with_value, vec!["K"]);
+        assert_eq!(values_sent(&emulator, mark), [["K"]]);
+        assert_eq!(server_version(&emulator, "wo-acme", "K"), version);
         ws.plan_detailed_exitcode().expect_empty();
 
-        // Mode switches send nothing: write-only -> value (same value) -> unmanaged.
+        // The other moves send nothing: to `initial_secrets` (the key exists, so its initial
+        // value is never sent) and back to `secrets_wo` without a version (the key keeps the
+        // value it has). This replaces the old value-less key (`K = {}`).
         let mark = emulator.mark();
         ws.write(
             "main.tf",
-            &wo_config(&format!("{{ value = \"{WO_CANARY_2}\" }}")),
+            &wo_config(wo_group(), &[("initial_secrets", "\"initial-never-sent\"")]),
         );
         ws.apply();
         ws.plan_detailed_exitcode().expect_empty();
-        ws.write("main.tf", &wo_config("{}"));
+        ws.write(
+            "main.tf",
+            &wo_config(wo_group(), &[("secrets_wo", "var.v")]),
+        );
         ws.apply();
         ws.plan_detailed_exitcode().expect_empty();
         assert!(
-            emulator
-                .requests_since(mark)
-                .iter()
-                .all(|r| r.keys_with_value.is_empty()),
-            "a mode switch sends no value"
+            values_sent(&emulator, mark).is_empty(),
+            "a move to initial_secrets or secrets_wo sends no value"
         );
-        // The value-mode step put the rotated value in state on purpose; the write-only steps did not.
+        assert_eq!(emulator.secret_values("wo-acme").unwrap()["K"], WO_CANARY_2);
+        assert_eq!(server_version(&emulator, "wo-acme", "K"), version);
+        // The `secrets` step put the rotated value in state on purpose; the write-only steps did
+        // not, and the write-only step now has it out of state again.
         let state = std::fs::read_to_string(ws.path().join("terraform.tfstate")).unwrap();
         assert!(!state.contains(WO_CANARY));
+        assert!(!state.contains(WO_CANARY_2));
     });
 }
 
@@ -223,13 +269,9 @@ ephemeral "truefoundry_secret_group" "source" {
   fqn = "acme:source-acme"
 }
 resource "truefoundry_secret_group" "copy" {
-  name = "copy-acme"
-  secrets = {
-    API_TOKEN = {
-      value_wo         = ephemeral.truefoundry_secret_group.source.secret_values["API_TOKEN"]
-      value_wo_version = "1"
-    }
-  }
+  name                = "copy-acme"
+  secrets_wo          = { API_TOKEN = ephemeral.truefoundry_secret_group.source.secret_values["API_TOKEN"] }
+  secrets_wo_versions = { API_TOKEN = "1" }
 }
 "#;
         let ws = workspace(terraform, &emulator, main_tf);
@@ -252,30 +294,45 @@ resource "truefoundry_secret_group" "copy" {
 #[test]
 fn write_only_import_brings_keys_without_values() {
     for_each_terraform(|terraform| {
-        if !terraform.at_least(1, 11) {
-            eprintln!("skipped with {terraform}: needs Terraform 1.11");
-            return;
-        }
         let emulator = Emulator::start();
         seed_group(&emulator, "wo-acme", &[("K", WO_CANARY)]);
-        let mut ws = workspace(
-            terraform,
-            &emulator,
-            &wo_config("{ value_wo = var.v, value_wo_version = \"1\" }"),
-        );
-        ws.set_env("TF_VAR_v", WO_CANARY);
+        // The group as imported: collaborators adopted, no secret map set.
+        let imported =
+            wo_group().collaborators([("user:viewer@acme.example", "secret-group-viewer")]);
+        let mut ws = workspace(terraform, &emulator, &imported.to_string());
         ws.import("truefoundry_secret_group.g", "write-only:acme:wo-acme");
         let state = std::fs::read_to_string(ws.path().join("terraform.tfstate")).unwrap();
         assert!(!state.contains(WO_CANARY));
-        // Adopting the key as write-only is a mode switch: it records the version, sends nothing.
+        let group = &ws.state_json()["resources"][0]["instances"][0]["attributes"];
+        for map in [
+            "secrets",
+            "secrets_wo",
+            "secrets_wo_versions",
+            "initial_secrets",
+        ] {
+            assert!(
+                group[map].is_null(),
+                "{map} after a write-only import: {group:#}"
+            );
+        }
+        assert_eq!(group["secret_versions"], serde_json::json!({"K": 1}));
+        assert_eq!(
+            group["secret_fqns"],
+            serde_json::json!({"K": "tfy-secret://acme:wo-acme:K"})
+        );
+        ws.plan_detailed_exitcode().expect_empty();
+        if !terraform.at_least(1, 11) {
+            eprintln!("{terraform}: adopting the key as write-only needs Terraform 1.11");
+            return;
+        }
+        // Adopting the key as write-only records the version and sends nothing: the key keeps
+        // the value it has.
+        ws.write("main.tf", &wo_config_at(imported, "1"));
+        ws.set_env("TF_VAR_v", WO_CANARY_2);
         let mark = emulator.mark();
         ws.apply();
-        assert!(
-            emulator
-                .requests_since(mark)
-                .iter()
-                .all(|r| r.keys_with_value.is_empty())
-        );
+        assert!(values_sent(&emulator, mark).is_empty());
+        assert_eq!(emulator.secret_values("wo-acme").unwrap()["K"], WO_CANARY);
         ws.plan_detailed_exitcode().expect_empty();
     });
 }

@@ -337,7 +337,7 @@ provider "truefoundry" {{
 resource "truefoundry_secret_group" "g" {{
   name = "over-https"
   secrets = {{
-    A = {{ value = "https-only" }}
+    A = "https-only"
   }}
 }}
 

@@ -11,6 +11,7 @@ use truefoundry_provider::client::ListGroupsQuery;
 use crate::support::emulator::{
     ACME_KEY, ACME_VIEWER_KEY, DEFAULT_INTEGRATION, Emulator, GLOBEX_KEY, seed_group,
 };
+use crate::support::hcl::GroupHcl;
 use crate::support::terraform::{Run, Terraform, Workspace, for_each_terraform};
 
 /// A resource-only configuration (no outputs, so an import leaves nothing for a plan to add):
@@ -22,22 +23,14 @@ fn config(
     secrets: &[(&str, &str)],
     collaborators: &[(&str, &str)],
 ) -> String {
-    let mut hcl = format!("resource \"truefoundry_secret_group\" \"g\" {{\n  name = \"{name}\"\n");
+    let mut group = GroupHcl::new("g", name);
     if let Some(integration) = integration {
-        hcl += &format!("  integration_fqn = \"{integration}\"\n");
+        group = group.string("integration_fqn", integration);
     }
     if !collaborators.is_empty() {
-        hcl += "  collaborators = [\n";
-        for (subject, role) in collaborators {
-            hcl += &format!("    {{ subject = \"{subject}\", role_id = \"{role}\" }},\n");
-        }
-        hcl += "  ]\n";
+        group = group.collaborators(collaborators.iter().copied());
     }
-    hcl += "  secrets = {\n";
-    for (key, value) in secrets {
-        hcl += &format!("    {key} = {{ value = \"{value}\" }}\n");
-    }
-    hcl + "  }\n}\n"
+    group.map("secrets", secrets.iter().copied()).to_string()
 }
 
 /// A workspace that reaches `emulator` with `api_key`.
@@ -90,11 +83,7 @@ fn expect_refused(ws: &Workspace, args: &[&str], needles: &[&str]) -> Run {
 
 #[track_caller]
 fn assert_no_writes(emulator: &Emulator, mark: usize, what: &str) {
-    let writes: Vec<_> = emulator
-        .requests_since(mark)
-        .into_iter()
-        .filter(|request| request.is_write())
-        .collect();
+    let writes = emulator.writes_since(mark);
     assert!(writes.is_empty(), "{what} wrote to the API: {writes:?}");
 }
 
@@ -202,9 +191,9 @@ fn destroy_with_a_key_that_cannot_see_the_group_fails_and_keeps_it() {
             );
             // The refused DELETE itself is logged (a 404); nothing that answered wrote anything.
             let writes: Vec<_> = emulator
-                .requests_since(mark)
+                .writes_since(mark)
                 .into_iter()
-                .filter(|request| request.is_write() && request.status != Some(404))
+                .filter(|request| request.status != Some(404))
                 .collect();
             assert!(writes.is_empty(), "{destroy:?} wrote: {writes:?}");
             assert_group_kept(&emulator, &ws, name, &secrets, &id);

@@ -158,9 +158,28 @@ impl ChaosEmulator {
         timeout: Duration,
         wanted: impl Fn(&LogLine) -> bool,
     ) -> Option<LogLine> {
+        self.wait_for_count(mark, timeout, 1, wanted)
+            .and_then(|found| found.into_iter().next())
+    }
+
+    /// Waits until `count` lines after `mark` satisfy `wanted` and returns them; `None` after
+    /// `timeout`.
+    pub fn wait_for_count(
+        &self,
+        mark: usize,
+        timeout: Duration,
+        count: usize,
+        wanted: impl Fn(&LogLine) -> bool,
+    ) -> Option<Vec<LogLine>> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            if let Some(found) = self.log().into_iter().skip(mark).find(|l| wanted(l)) {
+            let found: Vec<LogLine> = self
+                .log()
+                .into_iter()
+                .skip(mark)
+                .filter(|l| wanted(l))
+                .collect();
+            if found.len() >= count {
                 return Some(found);
             }
             thread::sleep(Duration::from_millis(3));
@@ -261,7 +280,6 @@ impl ServerGroup {
     }
 }
 
-/// One line of the request log.
 /// A request-log line; the helpers below read it the way the reliability tests need.
 pub use super::emulator::LoggedRequest as LogLine;
 
@@ -285,6 +303,7 @@ impl LogLine {
         self.path.strip_prefix("/api/svc/v1/secret-groups/")
     }
 
+    /// `POST /v1/secrets`: a listing of keys, or of the values of keys selected by FQN.
     pub fn is_secrets_list(&self) -> bool {
         self.method == "POST" && self.path == "/api/svc/v1/secrets"
     }
@@ -293,6 +312,11 @@ impl LogLine {
         self.status.is_some_and(|s| (200..300).contains(&s))
     }
 }
+
+/// Secrets listings a refresh of a group that manages `secrets` makes, at once: its keys and
+/// versions, and the values of the keys of `secrets`. An apply's re-read before it writes is one
+/// more (keys and versions only).
+pub const REFRESH_LISTINGS: usize = 2;
 
 /// A Terraform command started in the background, with its output collected on exit.
 pub struct Background {

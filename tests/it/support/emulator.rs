@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 use tempfile::TempDir;
-use truefoundry_provider::client::{Client, ClientConfig, SecretValue};
+use truefoundry_provider::client::{Client, ClientConfig, Secret, SecretValue};
 
 /// Tenant-admin keys of the two tenants every emulator here has.
 pub const ACME_KEY: &str = "tfy-test-acme-admin";
@@ -180,6 +181,14 @@ impl Emulator {
         self.requests().into_iter().skip(mark).collect()
     }
 
+    /// Requests after the first `mark` ones that may have changed what the server stores.
+    pub fn writes_since(&self, mark: usize) -> Vec<LoggedRequest> {
+        self.requests_since(mark)
+            .into_iter()
+            .filter(LoggedRequest::is_write)
+            .collect()
+    }
+
     pub fn mark(&self) -> usize {
         self.requests().len()
     }
@@ -202,9 +211,9 @@ impl Emulator {
         self.runtime.block_on(future)
     }
 
-    /// Keys and values of the tenant-acme group named `name`, read through the API; `None` when
-    /// there is no such group.
-    pub fn secret_values(&self, name: &str) -> Option<std::collections::BTreeMap<String, String>> {
+    /// The secrets of the tenant-acme group named `name` with their values and versions, read
+    /// through the API; `None` when there is no such group.
+    pub fn secrets_of(&self, name: &str) -> Option<Vec<Secret>> {
         let client = self.client(ACME_KEY);
         self.block_on(async {
             let group = client
@@ -219,14 +228,32 @@ impl Emulator {
                 })
                 .await
                 .unwrap();
-            let values = secrets.into_iter().map(|s| {
-                (
-                    s.name,
-                    s.value.map(|v| v.expose().to_owned()).unwrap_or_default(),
-                )
-            });
-            Some(values.collect())
+            Some(secrets)
         })
+    }
+
+    /// Keys and values of the tenant-acme group named `name`; `None` when there is no such group.
+    pub fn secret_values(&self, name: &str) -> Option<BTreeMap<String, String>> {
+        let secrets = self.secrets_of(name)?;
+        let values = secrets.into_iter().map(|s| {
+            (
+                s.name,
+                s.value.map(|v| v.expose().to_owned()).unwrap_or_default(),
+            )
+        });
+        Some(values.collect())
+    }
+
+    /// Keys and latest versions of the tenant-acme group named `name`; `None` when there is no
+    /// such group.
+    pub fn secret_versions(&self, name: &str) -> Option<BTreeMap<String, Option<i64>>> {
+        let secrets = self.secrets_of(name)?;
+        Some(
+            secrets
+                .into_iter()
+                .map(|s| (s.name, s.latest_version))
+                .collect(),
+        )
     }
 
     /// Environment for Terraform: the provider reaches this emulator as tenant `acme`.

@@ -1,11 +1,14 @@
-//! A reader for the small subset of HCL the bad-configuration corpus is written in, so a test
-//! can send the provider, in-process, the same values Terraform would send for a corpus file.
+//! HCL for the tests, both ways: a writer of `truefoundry_secret_group` blocks ([`GroupHcl`]) for
+//! the end-to-end tests, and a reader for the small subset of HCL the bad-configuration corpus is
+//! written in, so a test can send the provider, in-process, the same values Terraform would send
+//! for a corpus file.
 //!
 //! Supported: `#` and `//` comments, blocks with string labels, attributes, strings (escapes
-//! `\"`, `\\`, `\n`, `\t`), numbers, `true`/`false`/`null`, tuples `[...]`, objects `{ k = v }`
-//! (or `k: v`), references such as `truefoundry_secret_group.other.id` and interpolated strings
-//! (both unknown at plan time, as Terraform sends them for a resource not yet created), and one
-//! function, `format("%0<width>s", "text")`, to build oversize values without huge files.
+//! `\"`, `\\`, `\n`, `\t`, `$${`, `%%{`), numbers, `true`/`false`/`null`, tuples `[...]`,
+//! objects `{ k = v }` (or `k: v`), references such as `truefoundry_secret_group.other.id` and
+//! interpolated strings (both unknown at plan time, as Terraform sends them for a resource not yet
+//! created), and one function, `format("%0<width>s", "text")`, to build oversize values without
+//! huge files.
 //! Anything else panics: the corpus is ours, so an unsupported construct is a test bug.
 
 #![allow(dead_code)]
@@ -13,6 +16,111 @@
 use std::collections::BTreeMap;
 
 use truefoundry_provider::value::{Number, Type, Value};
+
+/// `text` as an HCL quoted string, with whatever HCL would read as an escape or a template
+/// escaped, so the string means exactly `text`.
+pub fn quote(text: &str) -> String {
+    let mut quoted = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\n' => quoted.push_str("\\n"),
+            '\t' => quoted.push_str("\\t"),
+            other => quoted.push(other),
+        }
+    }
+    quoted = quoted.replace("${", "$${").replace("%{", "%%{");
+    quoted.push('"');
+    quoted
+}
+
+/// A `truefoundry_secret_group` resource block as a test writes it, attribute by attribute in the
+/// order given. Map keys are always quoted, so any key (valid or not) can be written.
+#[derive(Clone, Debug)]
+pub struct GroupHcl {
+    label: String,
+    lines: Vec<String>,
+}
+
+impl GroupHcl {
+    /// `resource "truefoundry_secret_group" "<label>"` with `name = "<name>"`.
+    pub fn new(label: &str, name: &str) -> Self {
+        GroupHcl {
+            label: label.to_owned(),
+            lines: Vec::new(),
+        }
+        .string("name", name)
+    }
+
+    /// `attribute = <expr>`, the expression written as it is (a reference, a number, `null`).
+    pub fn expr(mut self, attribute: &str, expr: &str) -> Self {
+        self.lines.push(format!("  {attribute} = {expr}\n"));
+        self
+    }
+
+    /// `attribute = "<value>"`.
+    pub fn string(self, attribute: &str, value: &str) -> Self {
+        self.expr(attribute, &quote(value))
+    }
+
+    /// `collaborators` from (subject, role) pairs; an empty list is written as `[]`.
+    pub fn collaborators<S: AsRef<str>, R: AsRef<str>>(
+        self,
+        pairs: impl IntoIterator<Item = (S, R)>,
+    ) -> Self {
+        let mut list = String::from("[\n");
+        for (subject, role) in pairs {
+            list += &format!(
+                "    {{ subject = {}, role_id = {} }},\n",
+                quote(subject.as_ref()),
+                quote(role.as_ref())
+            );
+        }
+        self.expr("collaborators", &(list + "  ]"))
+    }
+
+    /// A map attribute (`secrets`, `secrets_wo`, `secrets_wo_versions`, `initial_secrets`) whose
+    /// values are the given strings.
+    pub fn map<K: AsRef<str>, V: AsRef<str>>(
+        self,
+        attribute: &str,
+        entries: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let exprs: Vec<(String, String)> = entries
+            .into_iter()
+            .map(|(key, value)| (key.as_ref().to_owned(), quote(value.as_ref())))
+            .collect();
+        self.map_exprs(attribute, exprs)
+    }
+
+    /// A map attribute whose values are HCL expressions, written as they are.
+    pub fn map_exprs<K: AsRef<str>, V: AsRef<str>>(
+        self,
+        attribute: &str,
+        entries: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let mut map = String::from("{\n");
+        for (key, expr) in entries {
+            map += &format!("    {} = {}\n", quote(key.as_ref()), expr.as_ref());
+        }
+        self.expr(attribute, &(map + "  }"))
+    }
+}
+
+impl std::fmt::Display for GroupHcl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "resource \"truefoundry_secret_group\" {} {{",
+            quote(&self.label)
+        )?;
+        for line in &self.lines {
+            f.write_str(line)?;
+        }
+        writeln!(f, "}}")
+    }
+}
 
 #[derive(Clone, Debug)]
 pub enum Expr {
@@ -69,6 +177,14 @@ fn lex(text: &str) -> Vec<Token> {
                         't' => '\t',
                         other => other,
                     });
+                } else if matches!(chars[i], '$' | '%')
+                    && chars.get(i + 1) == Some(&chars[i])
+                    && chars.get(i + 2) == Some(&'{')
+                {
+                    // `$${` and `%%{` are the escapes for a literal `${` and `%{`.
+                    s.push(chars[i]);
+                    s.push('{');
+                    i += 2;
                 } else {
                     if chars[i] == '$' && chars.get(i + 1) == Some(&'{') {
                         template = true;
@@ -340,7 +456,7 @@ fn the_subset_reads_blocks_values_and_references() {
           name = "x" // trailing
           n    = -1.5
           set  = [{ subject = "team:a", role_id = "r" }, { subject = other.id, role_id = "${x}" }]
-          map  = { "A B" = {}, C = { value = format("%05s", "ab") } }
+          map  = { "A B" = "x", C = format("%05s", "ab") }
         }"#,
     );
     assert_eq!(blocks.len(), 2);
@@ -353,6 +469,32 @@ fn the_subset_reads_blocks_values_and_references() {
             .is_unknown()
     );
     let map = value.get("map").as_entries().unwrap();
-    assert_eq!(map["C"].get("value").as_str(), Some("000ab"));
-    assert!(map.contains_key("A B"));
+    assert_eq!(map["C"].as_str(), Some("000ab"));
+    assert_eq!(map["A B"].as_str(), Some("x"));
+}
+
+#[test]
+fn written_groups_read_back_as_written() {
+    let awkward = "q\"uote \\ ${not.a.ref} %{if} \n";
+    let text = GroupHcl::new("g", "written-acme")
+        .collaborators([("team:payments", "secret-group-editor")])
+        .map("secrets", [("A", awkward), ("BAD KEY", "b")])
+        .map_exprs("secrets_wo", [("W", "var.w")])
+        .map("initial_secrets", [("I", "set-me")])
+        .to_string();
+    let blocks = parse(&text);
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].labels, ["truefoundry_secret_group", "g"]);
+    let value = eval(&Expr::Object(blocks[0].attributes.clone()));
+    assert_eq!(value.get("name").as_str(), Some("written-acme"));
+    let secrets = value.get("secrets").as_entries().unwrap();
+    assert_eq!(secrets["A"].as_str(), Some(awkward));
+    assert_eq!(secrets["BAD KEY"].as_str(), Some("b"));
+    assert!(value.get("secrets_wo").get("W").is_unknown());
+    assert_eq!(
+        value.get("initial_secrets").get("I").as_str(),
+        Some("set-me")
+    );
+    let subject = &value.get("collaborators").as_elements().unwrap()[0];
+    assert_eq!(subject.get("role_id").as_str(), Some("secret-group-editor"));
 }

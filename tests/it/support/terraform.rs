@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 use tempfile::TempDir;
 
+use super::hcl::quote;
+
 /// The provider's registry address, as configurations name it with `source`.
 pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/truefoundry/truefoundry";
 
@@ -184,13 +186,9 @@ pub fn dev_override_cli_config() -> String {
         .parent()
         .expect("the provider binary lives in a directory");
     format!(
-        "provider_installation {{\n  dev_overrides {{\n    \"{PROVIDER_ADDRESS}\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
-        hcl_escape(&provider_dir.to_string_lossy())
+        "provider_installation {{\n  dev_overrides {{\n    \"{PROVIDER_ADDRESS}\" = {}\n  }}\n  direct {{}}\n}}\n",
+        quote(&provider_dir.to_string_lossy())
     )
-}
-
-fn hcl_escape(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 /// A temporary Terraform working directory bound to one client.
@@ -508,6 +506,21 @@ impl Run {
         let output = self.output();
         for needle in needles {
             assert!(output.contains(needle), "output lacks {needle:?}\n{self}");
+        }
+        self
+    }
+
+    /// Panics with the report unless each of `lines` is a line of the output, compared with runs
+    /// of spaces made one (Terraform aligns the `=` of a plan's attributes).
+    #[track_caller]
+    pub fn expect_lines(self, lines: &[&str]) -> Self {
+        let squeeze = |line: &str| line.split_whitespace().collect::<Vec<_>>().join(" ");
+        let output: Vec<String> = self.output().lines().map(squeeze).collect();
+        for line in lines {
+            assert!(
+                output.contains(&squeeze(line)),
+                "output lacks the line {line:?}\n{self}"
+            );
         }
         self
     }
