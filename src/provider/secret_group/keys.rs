@@ -147,20 +147,7 @@ mod tests {
     }
 
     fn prior(maps: SecretMaps, versions: &[(&str, i64)]) -> Group {
-        Group {
-            id: "sg1".into(),
-            name: Some("g".into()),
-            tenant: Some("acme".into()),
-            fqn: Some("acme:g".into()),
-            collaborators: None,
-            maps,
-            versions: Some(
-                versions
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), Some(*v)))
-                    .collect(),
-            ),
-        }
+        Group::refreshed(maps, versions.iter().map(|(k, v)| ((*k).to_owned(), *v)))
     }
 
     fn planned_versions(plan: &KeysPlan) -> BTreeMap<String, Option<i64>> {

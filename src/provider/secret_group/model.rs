@@ -210,6 +210,22 @@ impl Group {
     }
 }
 
+#[cfg(test)]
+impl Group {
+    /// Group `acme:g` as a refresh leaves it: managing `maps`, holding keys at `versions`.
+    pub fn refreshed(maps: SecretMaps, versions: impl IntoIterator<Item = (String, i64)>) -> Group {
+        Group {
+            id: "sg1".into(),
+            name: Some("g".into()),
+            tenant: Some("acme".into()),
+            fqn: Some("acme:g".into()),
+            collaborators: None,
+            maps,
+            versions: Some(versions.into_iter().map(|(k, v)| (k, Some(v))).collect()),
+        }
+    }
+}
+
 pub fn collaborators_of(value: &Value) -> Option<Vec<Collaborator>> {
     if !value.is_wholly_known() {
         return None;

@@ -161,19 +161,31 @@ mod tests {
 
     /// A group in state after a refresh of `held`, managing `maps`.
     fn refreshed(held: &BTreeMap<String, (String, i64)>, maps: SecretMaps) -> Group {
-        Group {
-            id: "sg1".into(),
-            name: Some("g".into()),
-            tenant: Some("acme".into()),
-            fqn: Some("acme:g".into()),
-            collaborators: None,
-            maps,
-            versions: Some(
-                held.iter()
-                    .map(|(k, (_, v))| (k.clone(), Some(*v)))
-                    .collect(),
-            ),
-        }
+        Group::refreshed(maps, held.iter().map(|(k, (_, v))| (k.clone(), *v)))
+    }
+
+    /// A group holding `A = "a"` at version 1 and managing it in `secrets`, with the config
+    /// that changes `secrets` to `wanted`; returns what was held, the prior group and config.
+    fn holding_a(wanted: &[(&str, &str)]) -> (BTreeMap<String, (String, i64)>, Group, SecretMaps) {
+        let held = BTreeMap::from([("A".to_owned(), ("a".to_owned(), 1))]);
+        let values = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let prior = refreshed(
+            &held,
+            SecretMaps {
+                secrets: known(&values(&[("A", "a")])),
+                ..SecretMaps::default()
+            },
+        );
+        let config = SecretMaps {
+            secrets: known(&values(wanted)),
+            ..SecretMaps::default()
+        };
+        (held, prior, config)
     }
 
     fn server_of(held: &BTreeMap<String, (String, i64)>) -> ServerSecrets {
@@ -289,18 +301,7 @@ mod tests {
 
     #[test]
     fn a_server_changed_since_the_plan_is_not_written() {
-        let held = BTreeMap::from([("A".to_owned(), ("a".to_owned(), 1))]);
-        let prior = refreshed(
-            &held,
-            SecretMaps {
-                secrets: known(&BTreeMap::from([("A".to_owned(), "a".to_owned())])),
-                ..SecretMaps::default()
-            },
-        );
-        let config = SecretMaps {
-            secrets: known(&BTreeMap::from([("A".to_owned(), "a2".to_owned())])),
-            ..SecretMaps::default()
-        };
+        let (held, prior, config) = holding_a(&[("A", "a2")]);
         let planned = planned_group(&prior, &config);
         let mut server = server_of(&held);
         server.insert(
@@ -318,18 +319,7 @@ mod tests {
 
     #[test]
     fn emptying_a_group_deletes_its_keys_one_by_one() {
-        let held = BTreeMap::from([("A".to_owned(), ("a".to_owned(), 1))]);
-        let prior = refreshed(
-            &held,
-            SecretMaps {
-                secrets: known(&BTreeMap::from([("A".to_owned(), "a".to_owned())])),
-                ..SecretMaps::default()
-            },
-        );
-        let config = SecretMaps {
-            secrets: known(&BTreeMap::new()),
-            ..SecretMaps::default()
-        };
+        let (held, prior, config) = holding_a(&[]);
         let planned = planned_group(&prior, &config);
         assert_eq!(
             secrets_write(Some(&prior), &planned, &config, &server_of(&held)),
