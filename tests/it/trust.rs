@@ -279,6 +279,25 @@ fn an_unknown_integration_fails_the_plan_and_the_group_is_not_destroyed() {
 
         assert_no_writes(&emulator, mark, "a refused replacement");
         assert_group_kept(&emulator, &ws, "store-move", &secrets, &id);
+
+        // A store that exists: the dry run's conflict with the group still holding the name is
+        // the replacement itself, so the plan goes through and the group moves with its values.
+        let moved = "acme:aws:main:secret-store:ssm";
+        ws.write("main.tf", &config("store-move", Some(moved), &secrets, &[]));
+        ws.plan_detailed_exitcode()
+            .expect_changes()
+            .expect_output_contains(&["must be replaced"]);
+        ws.apply();
+        assert_ne!(state_id(&ws), id, "a new group replaced the old one");
+        assert_eq!(emulator.secret_values("store-move"), Some(values(&secrets)));
+        let acme = emulator.client(ACME_KEY);
+        let held = emulator
+            .block_on(acme.find_secret_group_by_fqn("acme:store-move"))
+            .unwrap()
+            .and_then(|group| group.manifest)
+            .map(|manifest| manifest.integration_fqn);
+        assert_eq!(held.as_deref(), Some(moved));
+        ws.plan_detailed_exitcode().expect_empty();
     });
 }
 

@@ -50,17 +50,12 @@ pub async fn check_planned_manifest(
     let outcome = client.apply_secret_group_manifest(&manifest, true).await;
     let err = match outcome {
         Ok(_) => return,
-        // Replacing a group under the same name, the dry run sees the group that is still there
-        // and may object to the change itself (a new integration): that is what the replacement
-        // is for, and everything else was checked before the server got that far.
-        Err(client::Error::Conflict { .. })
-            if replacing
-                && !response
-                    .requires_replace
-                    .contains(&AttributePath::root("name")) =>
-        {
-            return;
-        }
+        // A conflict is the dry run seeing a group of this name that is still there: the one a
+        // replacement under the same name destroys first (Terraform plans its create half with no
+        // prior state, so this holds for both halves), or, for a plain create, someone else's,
+        // which the create itself refuses before writing anything. Everything else in the
+        // manifest was checked before the server got that far.
+        Err(client::Error::Conflict { .. }) => return,
         Err(err) => err,
     };
     let consequence = if replacing {
