@@ -7,13 +7,16 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Extension, FromRequestParts, Path, Query, State};
+use axum::extract::{
+    DefaultBodyLimit, Extension, FromRequest, FromRequestParts, Path, Query, Request, State,
+};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri};
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use subtle::ConstantTimeEq;
 
 use super::config::{SUBJECT_KINDS, is_valid_subject};
 use super::error::ApiError;
@@ -35,7 +38,7 @@ type QueryPairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
 const MANIFEST_TYPE: &str = "secret-group";
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
-const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+pub(super) const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -72,7 +75,9 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     )
 }
 
-/// `Authorization: Bearer <key>` resolved against the configured keys; 401 otherwise.
+/// `Authorization: Bearer <key>` resolved against the configured keys; 401 otherwise. The scheme
+/// is case-insensitive (RFC 9110); every configured token is compared in constant time, so the
+/// answer's timing tells nothing about how much of a token was right.
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -81,20 +86,18 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-            })
-            .map(str::trim)
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
+            .map(|(_, token)| token.trim())
             .ok_or_else(ApiError::unauthorized)?;
-        let key = state
-            .shared
-            .config
-            .api_keys
-            .iter()
-            .find(|key| key.token.expose() == token)
-            .ok_or_else(ApiError::unauthorized)?;
+        let mut found = None;
+        for key in &state.shared.config.api_keys {
+            let same = key.token.expose().as_bytes().ct_eq(token.as_bytes());
+            if bool::from(same) && found.is_none() {
+                found = Some(key);
+            }
+        }
+        let key = found.ok_or_else(ApiError::unauthorized)?;
         if let Some(slot) = parts.extensions.get::<LogSlot>() {
             slot.update(|fields| fields.subject = Some(key.subject.clone()));
         }
@@ -103,6 +106,42 @@ impl FromRequestParts<AppState> for Caller {
             subject: key.subject.clone(),
             tenant_admin: key.tenant_admin,
         })
+    }
+}
+
+/// The `{id}` of a route, percent-decoded. An id that is not UTF-8 once decoded gets the API's
+/// error body, not axum's plain-text rejection.
+struct Id(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| Id(id))
+            .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))
+    }
+}
+
+/// A request body read whole. One over [`MAX_BODY_BYTES`] (413) or broken off gets the API's
+/// error body, not axum's plain-text rejection.
+struct RequestBody(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RequestBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(request, state)
+            .await
+            .map(RequestBody)
+            .map_err(|rejection| match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the request body is longer than {MAX_BODY_BYTES} bytes"),
+                ),
+                status => ApiError::new(status, rejection.body_text()),
+            })
     }
 }
 
@@ -350,7 +389,7 @@ async fn list_groups(
 async fn get_group(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Result<Json<DataOut<SecretGroupOut>>, ApiError> {
     let store = state.store();
     let (group, _) = store.group(&caller, &id)?;
@@ -454,7 +493,7 @@ async fn put_manifest(
     State(state): State<AppState>,
     Extension(slot): Extension<LogSlot>,
     caller: Caller,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Json<DataOut<SecretGroupOut>>, ApiError> {
     let input: ManifestPutIn = parse_body(&body, BodyKind::Plain)?;
     let dry_run = input.dry_run.unwrap_or(false);
@@ -543,7 +582,7 @@ async fn create_group(
     State(state): State<AppState>,
     Extension(slot): Extension<LogSlot>,
     caller: Caller,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Json<DataOut<SecretGroupOut>>, ApiError> {
     let input: CreateGroupIn = parse_body(&body, BodyKind::CarriesValues)?;
     let (Some(name), Some(integration_id), Some(secrets)) =
@@ -606,8 +645,8 @@ async fn put_secrets(
     State(state): State<AppState>,
     Extension(slot): Extension<LogSlot>,
     caller: Caller,
-    Path(id): Path<String>,
-    body: Bytes,
+    Id(id): Id,
+    RequestBody(body): RequestBody,
 ) -> Result<Json<DataOut<SecretGroupOut>>, ApiError> {
     let input: SecretsPutIn = parse_body(&body, BodyKind::CarriesValues)?;
     let entries = secret_entries(&slot, input.secrets);
@@ -632,7 +671,7 @@ async fn put_secrets(
 async fn delete_group(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
     query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
     check_force_delete(query)?;
@@ -669,7 +708,7 @@ async fn list_secrets(
     State(state): State<AppState>,
     Extension(slot): Extension<LogSlot>,
     caller: Caller,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Json<PageOut<SecretOut>>, ApiError> {
     let input: ListSecretsIn = if body.iter().all(u8::is_ascii_whitespace) {
         ListSecretsIn::default()
@@ -736,7 +775,7 @@ async fn get_secret(
     State(state): State<AppState>,
     Extension(slot): Extension<LogSlot>,
     caller: Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Result<Json<DataOut<SecretOut>>, ApiError> {
     let store = state.store();
     let (group, secret, access) = store.secret(&caller, &id)?;
@@ -755,7 +794,7 @@ async fn delete_secret(
     State(state): State<AppState>,
     Extension(slot): Extension<LogSlot>,
     caller: Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
     query: QueryPairs,
 ) -> Result<Json<u32>, ApiError> {
     check_force_delete(query)?;

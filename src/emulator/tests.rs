@@ -985,3 +985,103 @@ async fn the_session_endpoint_tells_each_key_who_it_is() {
         assert_http_error(&body, 401);
     }
 }
+
+/// Sends `body` with the `Authorization` header given verbatim; the status and the parsed body.
+async fn call_with_header(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    authorization: &str,
+    body: Body,
+) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(format!("{API_PREFIX}{uri}"))
+        .header("authorization", authorization)
+        .header("content-type", "application/json")
+        .body(body)
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive_and_the_token_must_match_whole() {
+    let app = router();
+    for header in [
+        "Bearer t-admin",
+        "bearer t-admin",
+        "BEARER t-admin",
+        "bEaReR t-admin",
+        "Bearer   t-admin ",
+    ] {
+        let (status, body) =
+            call_with_header(&app, "GET", "/x/users/info", header, Body::empty()).await;
+        assert_eq!(status, 200, "{header}: {body}");
+        assert_eq!(body["subjectSlug"], "root@acme", "{header}");
+    }
+    for header in [
+        "Bearer",
+        "Bearert-admin",
+        "Basic t-admin",
+        "Bearer t-admi",
+        "Bearer t-admin2",
+        "Bearer T-ADMIN",
+        "Bearer ",
+    ] {
+        let (status, body) =
+            call_with_header(&app, "GET", "/x/users/info", header, Body::empty()).await;
+        assert_eq!(status, 401, "{header}: {body}");
+        assert_http_error(&body, 401);
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_gets_the_api_error_body() {
+    let app = router();
+    let id = shared_group(&app).await;
+    let oversized = Body::from(vec![b' '; api::MAX_BODY_BYTES + 1]);
+    let (status, body) = call_with_header(
+        &app,
+        "PUT",
+        &format!("/secret-groups/{id}"),
+        "Bearer t-admin",
+        oversized,
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert_http_error(&body, 413);
+}
+
+#[tokio::test]
+async fn an_id_that_is_not_utf8_gets_the_api_error_body() {
+    let app = router();
+    for (method, uri) in [
+        ("GET", "/secret-groups/%FF"),
+        ("DELETE", "/secret-groups/a%C3"),
+        ("GET", "/secrets/%80x"),
+        ("DELETE", "/secrets/%FE%FF"),
+    ] {
+        let (status, body) =
+            call_with_header(&app, method, uri, "Bearer t-admin", Body::empty()).await;
+        assert_eq!(status, 400, "{method} {uri}: {body}");
+        assert_http_error(&body, 400);
+    }
+    let (status, body) = call_with_header(
+        &app,
+        "PUT",
+        "/secret-groups/%FF",
+        "Bearer t-admin",
+        Body::from(json!({"secrets": [{"key": "A", "value": "v"}]}).to_string()),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_http_error(&body, 400);
+}
