@@ -180,6 +180,9 @@ pub(crate) fn name_problem(name: &str) -> Option<&'static str> {
 
 /// Key names the API can address: the key is the last segment of a `:`-separated FQN and a path
 /// segment in references, so `:`, `/` and whitespace are refused (the real rules are not public).
+/// Control characters (NUL among them) and the bidirectional embeddings, overrides and isolates
+/// are refused too: they cannot reach an environment variable, and they make a key print as
+/// another.
 fn key_problem(key: &str) -> Option<&'static str> {
     if key.is_empty() {
         Some("a secret key must not be empty")
@@ -188,9 +191,16 @@ fn key_problem(key: &str) -> Option<&'static str> {
         .any(|c| c == ':' || c == '/' || c.is_whitespace())
     {
         Some("a secret key must not contain ':', '/' or whitespace")
+    } else if key.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        Some("a secret key must not contain control or bidirectional-override characters")
     } else {
         None
     }
+}
+
+/// U+202A–U+202E (embeddings and overrides) and U+2066–U+2069 (isolates).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Applies the full-list semantics of `PUT /v1/secret-groups/{id}` to `group`:

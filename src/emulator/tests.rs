@@ -1085,3 +1085,47 @@ async fn an_id_that_is_not_utf8_gets_the_api_error_body() {
     assert_eq!(status, 400, "{body}");
     assert_http_error(&body, 400);
 }
+
+#[tokio::test]
+async fn keys_with_control_or_bidirectional_override_characters_are_refused() {
+    let app = router();
+    let id = shared_group(&app).await;
+    let uri = format!("/secret-groups/{id}");
+    for key in [
+        "A\u{0}B",
+        "\u{0}",
+        "A\u{7}",
+        "A\u{1b}[31m",
+        "A\u{7f}",
+        "A\u{85}",
+        "A\u{202A}B",
+        "ADMIN\u{202E}exe",
+        "\u{2066}A",
+        "A\u{2069}",
+    ] {
+        let secrets = json!({"secrets": [{"key": "A", "value": "va"}, {"key": key, "value": "v"}]});
+        let (status, body) = call(&app, "PUT", &uri, Some("t-admin"), Some(secrets)).await;
+        assert_eq!(status, 422, "{key:?}: {body}");
+        assert_http_error(&body, 422);
+        assert_eq!(body["details"][0]["field"], "secrets[1].key", "{key:?}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(!message.contains(key), "the key is escaped: {message:?}");
+    }
+    let (_, group) = call(&app, "GET", &uri, Some("t-admin"), None).await;
+    let keys: Vec<&str> = group["data"]["associatedSecrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|secret| secret["name"].as_str())
+        .collect();
+    assert_eq!(keys, ["A", "B"], "nothing was written");
+    let (status, body) = call(
+        &app,
+        "PUT",
+        &uri,
+        Some("t-admin"),
+        Some(json!({"secrets": [{"key": "A"}, {"key": "B"}, {"key": "Ä-ok.1", "value": "v"}]})),
+    )
+    .await;
+    assert_eq!(status, 200, "other non-ASCII keys stay accepted: {body}");
+}
