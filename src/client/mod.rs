@@ -14,6 +14,7 @@
 //!   than loop when a server returns the same page twice.
 //! - `Retry-After` is honoured up to 30 seconds; without it the backoff is 200 ms doubling to 5 s.
 
+mod base;
 mod failure;
 mod retry;
 mod secret;
@@ -33,13 +34,14 @@ use wire::{
     WireSecret, WireSecretGroup, WireSession,
 };
 
+pub use base::{InvalidHost, api_base};
 pub use secret::SecretValue;
 pub use types::*;
 
 /// Everything the client needs to reach one control plane.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
-    /// `https://host` (the `/api/svc` prefix is added by the client).
+    /// `https://host` (the `/api/svc` prefix is added by the client), read by [`api_base`].
     pub host: String,
     pub api_key: SecretValue,
     pub max_retries: u32,
@@ -158,6 +160,11 @@ impl Client {
         Ok(Client {
             transport: Arc::new(Transport::new(config)?),
         })
+    }
+
+    /// The base URL every request goes below (`<host>/api/svc`): where the API key is sent.
+    pub fn base_url(&self) -> &reqwest::Url {
+        self.transport.base()
     }
 
     /// HTTP requests sent through this client and its clones so far, retries included.

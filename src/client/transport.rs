@@ -7,12 +7,11 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
+use super::base::api_base;
 use super::failure::{self, CallSite, Redactor};
 use super::retry;
 use super::{ClientConfig, Error, Result, SecretValue};
 
-/// The API lives under this prefix of the control-plane host.
-const API_PREFIX: &str = "/api/svc";
 /// Largest answer read into memory. A page of 1000 secrets with values is far below it; a larger
 /// answer is not this API, and reading it whole could exhaust the provider's memory.
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -103,7 +102,8 @@ impl std::fmt::Debug for Transport {
 
 impl Transport {
     pub fn new(config: ClientConfig) -> Result<Self> {
-        let base = api_base(&config.host)?;
+        let base = api_base(&config.host)
+            .map_err(|invalid| Error::Config(format!("the host is not usable: {invalid}")))?;
         if config.request_timeout.is_zero() {
             return Err(Error::Config(
                 "the request timeout must be longer than zero".into(),
@@ -135,6 +135,10 @@ impl Transport {
             attempts_sent: AtomicU64::new(0),
             body_limit: BODY_LIMIT,
         })
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
     }
 
     /// HTTP attempts sent so far, retries included.
@@ -326,29 +330,6 @@ fn site<'r>(request: &'r ApiRequest<'_>) -> CallSite<'r> {
     }
 }
 
-/// `host` + the API prefix, from what a user may write: with or without a trailing `/`, and
-/// tolerating a pasted API server URL that already ends in the prefix.
-fn api_base(host: &str) -> Result<Url> {
-    let trimmed = host.trim().trim_end_matches('/');
-    let trimmed = trimmed.strip_suffix(API_PREFIX).unwrap_or(trimmed);
-    let url = Url::parse(trimmed)
-        .map_err(|error| Error::Config(format!("the host is not a valid URL ({error})")))?;
-    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-        return Err(Error::Config(
-            "the host must be an http(s) URL such as https://acme.truefoundry.cloud".into(),
-        ));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::Config(
-            "the host must not have a query or fragment".into(),
-        ));
-    }
-    let mut base = url;
-    let path = format!("{}{API_PREFIX}", base.path().trim_end_matches('/'));
-    base.set_path(&path);
-    Ok(base)
-}
-
 fn default_headers(api_key: &SecretValue) -> Result<HeaderMap> {
     if api_key.expose().trim().is_empty() {
         return Err(Error::Config("the API key is empty".into()));
@@ -472,35 +453,6 @@ pub(super) fn path_segment(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_api_base_is_the_host_plus_the_prefix() {
-        let base = |host: &str| api_base(host).map(|url| url.to_string());
-        assert_eq!(
-            base("https://acme.truefoundry.cloud").ok().as_deref(),
-            Some("https://acme.truefoundry.cloud/api/svc")
-        );
-        assert_eq!(
-            base("https://acme.example/").ok().as_deref(),
-            Some("https://acme.example/api/svc")
-        );
-        assert_eq!(
-            base("https://acme.example/api/svc/").ok().as_deref(),
-            Some("https://acme.example/api/svc")
-        );
-        assert_eq!(
-            base("http://127.0.0.1:8787/tfy").ok().as_deref(),
-            Some("http://127.0.0.1:8787/tfy/api/svc")
-        );
-        for bad in [
-            "acme.example",
-            "ftp://acme.example",
-            "https://acme.example/?a=b",
-            "",
-        ] {
-            assert!(matches!(api_base(bad), Err(Error::Config(_))), "{bad}");
-        }
-    }
 
     #[test]
     fn user_agent_names_terraform_and_the_provider_and_appends_the_extra() {

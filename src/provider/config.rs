@@ -1,10 +1,11 @@
 //! The `provider "truefoundry"` block: its schema, and turning it (plus the environment) into a
 //! client configuration, with one diagnostic per problem.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::client::{ClientConfig, SecretValue};
+use url::{Host, Url};
+
+use crate::client::{ClientConfig, InvalidHost, SecretValue, api_base};
 use crate::diag::{AttributePath, Diagnostics};
 use crate::schema::{Attribute, Schema};
 use crate::value::{Type, Value};
@@ -137,7 +138,8 @@ pub fn resolve(
         return Err(diags);
     }
     Ok(ClientConfig {
-        host: host.unwrap_or_default().trim_end_matches('/').to_owned(),
+        // As checked: the client reads it with the same `api_base`.
+        host: host.unwrap_or_default(),
         api_key: SecretValue::new(api_key.unwrap_or_default()),
         max_retries: max_retries as u32,
         request_timeout: Duration::from_secs(timeout.max(1) as u64),
@@ -198,7 +200,7 @@ fn unknown_detail(name: &str, env_name: &str) -> String {
 }
 
 enum HostProblem {
-    Malformed(&'static str),
+    Malformed(InvalidHost),
     CleartextRemote,
 }
 
@@ -226,40 +228,25 @@ impl HostProblem {
     }
 }
 
-/// Accepts `https://host[:port][/path]`, and `http://` only to a loopback host.
-fn check_host(host: &str) -> Result<(), HostProblem> {
-    let (scheme, rest) = host
-        .split_once("://")
-        .ok_or(HostProblem::Malformed("it has no scheme"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-    let hostname = if let Some(bracketed) = authority.strip_prefix('[') {
-        bracketed.split(']').next().unwrap_or_default()
+/// Accepts `https://host[:port][/path]`, and `http://` only to a loopback host. It judges the
+/// URL the client will call: the client's own reading of `host` ([`api_base`]), not a second one.
+fn check_host(host: &str) -> Result<Url, HostProblem> {
+    let base = api_base(host).map_err(HostProblem::Malformed)?;
+    if base.scheme() == "https" || is_loopback(&base) {
+        Ok(base)
     } else {
-        authority.split(':').next().unwrap_or_default()
-    };
-    if hostname.is_empty() || hostname.chars().any(char::is_whitespace) {
-        return Err(HostProblem::Malformed("it has no host name"));
-    }
-    if let Some(port) = authority
-        .strip_prefix(&format!("[{hostname}]"))
-        .or_else(|| authority.strip_prefix(hostname))
-        && let Some(port) = port.strip_prefix(':')
-        && port.parse::<u16>().is_err()
-    {
-        return Err(HostProblem::Malformed("its port is not a number"));
-    }
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" => Ok(()),
-        "http" if is_loopback(hostname) => Ok(()),
-        "http" => Err(HostProblem::CleartextRemote),
-        _ => Err(HostProblem::Malformed("the scheme must be https")),
+        Err(HostProblem::CleartextRemote)
     }
 }
 
-fn is_loopback(hostname: &str) -> bool {
-    hostname.eq_ignore_ascii_case("localhost")
-        || hostname.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        // The parser has lowercased the name already.
+        Some(Host::Domain(name)) => name == "localhost",
+        Some(Host::Ipv4(address)) => address.is_loopback(),
+        Some(Host::Ipv6(address)) => address.is_loopback(),
+        None => false,
+    }
 }
 
 fn ca_from_env(value: &str) -> Result<String, String> {
@@ -279,7 +266,10 @@ fn ca_from_env(value: &str) -> Result<String, String> {
 mod tests {
     use std::collections::BTreeMap;
 
+    use proptest::prelude::*;
+
     use super::*;
+    use crate::client::Client;
 
     fn config(pairs: &[(&str, Value)]) -> Value {
         let mut entries: BTreeMap<String, Value> = schema()
@@ -323,7 +313,15 @@ mod tests {
             "1.0.3",
         )
         .unwrap();
-        assert_eq!(resolved.host, "https://cfg.example.com");
+        assert_eq!(
+            resolved.host, "https://cfg.example.com/",
+            "passed on as checked"
+        );
+        let client = Client::new(resolved.clone()).unwrap();
+        assert_eq!(
+            client.base_url().as_str(),
+            "https://cfg.example.com/api/svc"
+        );
         assert_eq!(resolved.api_key.expose(), "env-key");
         assert_eq!(resolved.max_retries, DEFAULT_MAX_RETRIES);
         assert_eq!(resolved.request_timeout, Duration::from_secs(30));
@@ -408,5 +406,194 @@ mod tests {
         let env = |name: &str| (name == HOST_ENV).then(|| "http://10.1.2.3".to_owned());
         let diags = resolve(&config(&[("api_key", "k".into())]), &env, "1.0.3").unwrap_err();
         assert_eq!(diags.0[0].summary, "Insecure TrueFoundry Host");
+    }
+
+    #[test]
+    fn a_backslash_cannot_hide_the_host_the_client_calls() {
+        for sneaky in [
+            "http://example-host:18935\\@127.0.0.1",
+            "http://example-host\\@localhost:8787",
+            "HTTP://example-host\\\\@[::1]/",
+            "http://example-host\\127.0.0.1",
+        ] {
+            let diags = resolve(
+                &config(&[("host", sneaky.into()), ("api_key", "k".into())]),
+                &no_env,
+                "1.0.3",
+            )
+            .expect_err(sneaky);
+            assert_eq!(
+                summaries(&diags),
+                vec![("Insecure TrueFoundry Host".to_owned(), "host".to_owned())],
+                "{sneaky}"
+            );
+            assert!(diags.0[0].detail.contains("TFY_HOST"), "{sneaky}");
+            let env = |name: &str| (name == HOST_ENV).then(|| sneaky.to_owned());
+            let diags =
+                resolve(&config(&[("api_key", "k".into())]), &env, "1.0.3").expect_err(sneaky);
+            assert_eq!(diags.0[0].summary, "Insecure TrueFoundry Host", "{sneaky}");
+        }
+    }
+
+    /// A client for `host` as the provider would build it, whatever the guard says.
+    fn client_for(host: &str) -> Option<Client> {
+        Client::new(ClientConfig {
+            host: host.to_owned(),
+            api_key: SecretValue::new("k"),
+            max_retries: 0,
+            request_timeout: Duration::from_secs(1),
+            ca_cert_pem: None,
+            terraform_version: "1.0.3".into(),
+        })
+        .ok()
+    }
+
+    /// Read off the URL the client will call, independently of the guard: `localhost`, or a
+    /// loopback address as the URL parser writes it (dotted IPv4, compressed IPv6).
+    fn stays_on_this_machine(url: &Url) -> bool {
+        match url.host_str() {
+            Some("localhost" | "[::1]") => true,
+            Some(host) => host.starts_with("127.") && host.parse::<std::net::Ipv4Addr>().is_ok(),
+            None => false,
+        }
+    }
+
+    /// Host strings mixing what URL parsers read differently: `<scheme><separator><host><port>
+    /// <delimiter><host><port><free text><end>`, where the delimiter may be a backslash, `@`
+    /// (userinfo), a percent-encoding of either, or a path, query or fragment start; hosts are
+    /// names, IPv4 in odd forms, IPv6 in brackets, some with case or whitespace.
+    fn host_strings() -> impl Strategy<Value = String> {
+        let scheme = prop_oneof![
+            4 => Just("http"),
+            2 => Just("https"),
+            2 => prop::sample::select(vec!["HTTP", "hTtPs", " http", "\thttps", "ftp", "file", ""]),
+        ];
+        let separator = prop_oneof![
+            4 => Just("://"),
+            1 => prop::sample::select(vec![":\\\\", ":/\\", "://\\", ":", ":/", "", ":///"]),
+        ];
+        let host = prop::sample::select(vec![
+            "127.0.0.1",
+            "localhost",
+            "LocalHost",
+            "local\thost",
+            "[::1]",
+            "[0:0::1]",
+            "0x7f.1",
+            "2130706433",
+            "%31%32%37.0.0.1",
+            "example-host",
+            "localhost.",
+            "10.1.2.3",
+            "[::ffff:127.0.0.1]",
+            "[fe80::1%25lo]",
+            "user:pw",
+            "127.0.0.1.example",
+            "",
+        ]);
+        let port = prop::sample::select(vec!["", "", ":8787", ":18935", ":port", ":"]);
+        let delimiter = prop::sample::select(vec![
+            "@", "\\@", "\\", "\\\\@", "/@", "%40", "%5C@", "#@", "?@", ":@", "@@", "/", "",
+        ]);
+        let free = prop::collection::vec(
+            prop_oneof![
+                3 => prop::sample::select(vec![
+                    "@", "\\", "/", "[", "]", "?q=1", "#f", "%2F", "/api/svc", " ", "\t", "\n",
+                    "\u{0}", "\u{3002}", "ä", ".",
+                ])
+                .prop_map(str::to_owned),
+                1 => "\\PC{0,8}",
+            ],
+            0..3,
+        );
+        let end = prop::sample::select(vec!["", "", "/", " ", "\n"]);
+        let authority = (host, port);
+        (
+            scheme,
+            separator,
+            authority.clone(),
+            delimiter,
+            authority,
+            free,
+            end,
+        )
+            .prop_map(
+                |(
+                    scheme,
+                    separator,
+                    (left, left_port),
+                    delimiter,
+                    (right, right_port),
+                    free,
+                    end,
+                )| {
+                    format!(
+                        "{scheme}{separator}{left}{left_port}{delimiter}{right}{right_port}{}{end}",
+                        free.concat()
+                    )
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Whatever the host, from the configuration or from TFY_HOST: the guard accepts it only
+        /// if the client calls https or a loopback host; when it accepts, the client is built
+        /// and calls exactly the URL the guard judged; when it refuses as insecure, the client would have sent the
+        /// key in clear text to another machine; when it refuses as invalid, no client exists.
+        #[test]
+        fn the_guard_judges_the_host_the_client_calls(host in host_strings()) {
+            let unguarded = client_for(&host);
+            let from_env = |name: &str| (name == HOST_ENV).then(|| host.clone());
+            let configured = [
+                resolve(&config(&[("host", host.as_str().into()), ("api_key", "k".into())]), &no_env, "1.0.3"),
+                resolve(&config(&[("api_key", "k".into())]), &from_env, "1.0.3"),
+            ];
+            for resolved in configured {
+                match resolved {
+                    Ok(resolved) => {
+                        let client = Client::new(resolved);
+                        prop_assert!(client.is_ok(), "accepted but no client: {host:?}");
+                        let destination = client.as_ref().map(Client::base_url).ok();
+                        let destination = destination.cloned().unwrap_or_else(|| unreachable!());
+                        prop_assert!(
+                            destination.scheme() == "https" || stays_on_this_machine(&destination),
+                            "accepted {host:?}, but the client calls {destination}"
+                        );
+                        let judged = check_host(&host).ok();
+                        prop_assert_eq!(judged.as_ref(), Some(&destination));
+                        prop_assert_eq!(
+                            unguarded.as_ref().map(|client| client.base_url().clone()),
+                            Some(destination)
+                        );
+                    }
+                    Err(diags) if host.is_empty() => {
+                        prop_assert!(diags.iter().any(|d| d.summary == "Missing TrueFoundry Host"));
+                    }
+                    Err(diags) => {
+                        prop_assert_eq!(diags.0.len(), 1, "{:?}", summaries(&diags));
+                        let diag = &diags.0[0];
+                        prop_assert_eq!(diag.path.as_ref(), Some(&AttributePath::root("host")));
+                        prop_assert!(diag.detail.contains("`host`") && diag.detail.contains(HOST_ENV));
+                        match diag.summary.as_str() {
+                            "Insecure TrueFoundry Host" => {
+                                let destination = unguarded.as_ref().map(Client::base_url);
+                                prop_assert!(
+                                    destination.is_some_and(|url| url.scheme() == "http" && !stays_on_this_machine(url)),
+                                    "refused {host:?} as insecure, but the client would call {destination:?}"
+                                );
+                            }
+                            "Invalid TrueFoundry Host" => prop_assert!(
+                                unguarded.is_none(),
+                                "refused {host:?} as invalid, but the client would call {:?}",
+                                unguarded.as_ref().map(Client::base_url)
+                            ),
+                            other => prop_assert!(false, "{other}"),
+                        }
+                    }
+                }
+            }
+        }
     }
 }
