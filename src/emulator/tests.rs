@@ -228,22 +228,14 @@ async fn manifest_validation_reports_every_problem() {
     assert_eq!(status, 400, "{body}");
 }
 
-async fn call_raw_text(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(format!("{API_PREFIX}{uri}"))
-        .header("authorization", "Bearer t-admin")
-        .body(Body::from(body.to_owned()))
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+/// A request of the tenant admin with `body` sent as is.
+async fn call_raw_text(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    body: impl Into<Body>,
+) -> (StatusCode, Value) {
+    call_with_header(app, method, uri, "Bearer t-admin", body.into()).await
 }
 
 #[tokio::test]
@@ -1012,6 +1004,12 @@ async fn call_with_header(
     )
 }
 
+/// The status expected, with the API's error body.
+fn assert_api_error((status, body): &(StatusCode, Value), expected: u16, case: &str) {
+    assert_eq!(*status, expected, "{case}: {body}");
+    assert_http_error(body, expected);
+}
+
 #[tokio::test]
 async fn the_bearer_scheme_is_case_insensitive_and_the_token_must_match_whole() {
     let app = router();
@@ -1036,10 +1034,8 @@ async fn the_bearer_scheme_is_case_insensitive_and_the_token_must_match_whole() 
         "Bearer T-ADMIN",
         "Bearer ",
     ] {
-        let (status, body) =
-            call_with_header(&app, "GET", "/x/users/info", header, Body::empty()).await;
-        assert_eq!(status, 401, "{header}: {body}");
-        assert_http_error(&body, 401);
+        let answer = call_with_header(&app, "GET", "/x/users/info", header, Body::empty()).await;
+        assert_api_error(&answer, 401, header);
     }
 }
 
@@ -1047,43 +1043,25 @@ async fn the_bearer_scheme_is_case_insensitive_and_the_token_must_match_whole() 
 async fn a_body_over_the_limit_gets_the_api_error_body() {
     let app = router();
     let id = shared_group(&app).await;
-    let oversized = Body::from(vec![b' '; api::MAX_BODY_BYTES + 1]);
-    let (status, body) = call_with_header(
-        &app,
-        "PUT",
-        &format!("/secret-groups/{id}"),
-        "Bearer t-admin",
-        oversized,
-    )
-    .await;
-    assert_eq!(status, 413);
-    assert_http_error(&body, 413);
+    let oversized = vec![b' '; api::MAX_BODY_BYTES + 1];
+    let answer = call_raw_text(&app, "PUT", &format!("/secret-groups/{id}"), oversized).await;
+    assert_api_error(&answer, 413, "oversized");
 }
 
 #[tokio::test]
 async fn an_id_that_is_not_utf8_gets_the_api_error_body() {
     let app = router();
-    for (method, uri) in [
-        ("GET", "/secret-groups/%FF"),
-        ("DELETE", "/secret-groups/a%C3"),
-        ("GET", "/secrets/%80x"),
-        ("DELETE", "/secrets/%FE%FF"),
+    let secrets = json!({"secrets": [{"key": "A", "value": "v"}]}).to_string();
+    for (method, uri, body) in [
+        ("GET", "/secret-groups/%FF", String::new()),
+        ("DELETE", "/secret-groups/a%C3", String::new()),
+        ("PUT", "/secret-groups/%FF", secrets),
+        ("GET", "/secrets/%80x", String::new()),
+        ("DELETE", "/secrets/%FE%FF", String::new()),
     ] {
-        let (status, body) =
-            call_with_header(&app, method, uri, "Bearer t-admin", Body::empty()).await;
-        assert_eq!(status, 400, "{method} {uri}: {body}");
-        assert_http_error(&body, 400);
+        let answer = call_raw_text(&app, method, uri, body).await;
+        assert_api_error(&answer, 400, &format!("{method} {uri}"));
     }
-    let (status, body) = call_with_header(
-        &app,
-        "PUT",
-        "/secret-groups/%FF",
-        "Bearer t-admin",
-        Body::from(json!({"secrets": [{"key": "A", "value": "v"}]}).to_string()),
-    )
-    .await;
-    assert_eq!(status, 400, "{body}");
-    assert_http_error(&body, 400);
 }
 
 #[tokio::test]
@@ -1105,8 +1083,7 @@ async fn keys_with_control_or_bidirectional_override_characters_are_refused() {
     ] {
         let secrets = json!({"secrets": [{"key": "A", "value": "va"}, {"key": key, "value": "v"}]});
         let (status, body) = call(&app, "PUT", &uri, Some("t-admin"), Some(secrets)).await;
-        assert_eq!(status, 422, "{key:?}: {body}");
-        assert_http_error(&body, 422);
+        assert_api_error(&(status, body.clone()), 422, &format!("{key:?}"));
         assert_eq!(body["details"][0]["field"], "secrets[1].key", "{key:?}");
         let message = body["message"].as_str().unwrap_or_default();
         assert!(!message.contains(key), "the key is escaped: {message:?}");
