@@ -18,6 +18,8 @@ Options:
   --help      print this help";
 
 fn main() -> ExitCode {
+    // Before anything else, so that a Terraform dying during start-up is noticed.
+    let parent = plugin::Parent::record();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args
         .iter()
@@ -27,7 +29,7 @@ fn main() -> ExitCode {
     {
         [] => {
             logging::init();
-            plugin::serve(Arc::new(TrueFoundryProvider::new()))
+            plugin::serve(Arc::new(TrueFoundryProvider::new()), parent)
         }
         ["--debug"] => {
             logging::init();

@@ -74,6 +74,26 @@ impl tonic::transport::server::Connected for Connection {
 /// A private directory (mode 0700) holding the socket; removed when dropped.
 pub struct PrivateDir(PathBuf);
 
+/// How the socket directories of the provider process `pid` begin, in the temporary folder.
+fn dir_name_prefix(pid: u32) -> String {
+    format!("tf-truefoundry-{pid}-")
+}
+
+/// The socket directories the provider process `pid` left in the temporary folder (this
+/// process's, which Terraform passes on). Only a provider killed with SIGKILL leaves one; this
+/// is for whoever killed it.
+pub fn socket_dirs_left_by(pid: u32) -> Vec<PathBuf> {
+    let prefix = dir_name_prefix(pid);
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|entry| entry.path())
+        .collect()
+}
+
 impl PrivateDir {
     fn create() -> io::Result<Self> {
         let base = std::env::temp_dir();
@@ -81,8 +101,8 @@ impl PrivateDir {
         let mut last_error = None;
         for _ in 0..8 {
             let path = base.join(format!(
-                "tf-truefoundry-{}-{:08x}",
-                std::process::id(),
+                "{}{:08x}",
+                dir_name_prefix(std::process::id()),
                 fastrand::u32(..)
             ));
             match create_private_dir(&path) {
@@ -202,6 +222,7 @@ mod tests {
         let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
         assert!(path.exists());
+        assert!(socket_dirs_left_by(std::process::id()).contains(&dir));
         drop(listener);
         assert!(!dir.exists());
     }

@@ -4,6 +4,7 @@
 
 pub mod handshake;
 pub mod listener;
+mod parent;
 mod services;
 pub mod tls;
 
@@ -22,6 +23,7 @@ use crate::server::proto::plugin::{
 };
 use handshake::{Address, HandshakeEnv};
 use listener::{Connection, Listener};
+pub use parent::Parent;
 
 /// The address Terraform knows this provider by (for the reattach line of debug mode).
 pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/truefoundry/truefoundry";
@@ -41,11 +43,26 @@ enum Mode {
     Debug,
 }
 
-/// Serves `provider` to the Terraform process that started us. Returns when Terraform shuts
-/// the plugin down.
-pub fn serve(provider: Arc<dyn crate::server::Provider>) -> ExitCode {
+/// Serves `provider` to the Terraform process that started us (`parent`, recorded first thing
+/// in `main`). Returns when Terraform shuts the plugin down or dies.
+pub fn serve(provider: Arc<dyn crate::server::Provider>, parent: Parent) -> ExitCode {
     match HandshakeEnv::from_process_env() {
-        Ok(env) => run(provider, Mode::Managed(env)),
+        Ok(env) => match parent.end_with_it() {
+            Ok(true) => run(provider, Mode::Managed(env)),
+            Ok(false) => {
+                eprintln!(
+                    "terraform-provider-truefoundry: Terraform, which started it, has exited"
+                );
+                ExitCode::from(1)
+            }
+            Err(error) => {
+                // Not fatal: the provider still works, it just may outlive a crashed Terraform.
+                eprintln!(
+                    "terraform-provider-truefoundry: cannot ask to end with Terraform: {error}"
+                );
+                run(provider, Mode::Managed(env))
+            }
+        },
         Err(error) => {
             // Plain text: read by a person who ran the binary by hand, or shown by Terraform.
             eprintln!("{error}");
@@ -87,6 +104,13 @@ async fn run_async(
     mode: Mode,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let shutdown = CancellationToken::new();
+    // Before the socket directory exists, so that no SIGTERM (ours to handle, or the kernel's
+    // when Terraform dies) can end the process without removing it.
+    #[cfg(unix)]
+    tokio::spawn(shut_down_on_signal(
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?,
+        shutdown.clone(),
+    ));
     let ports = match &mode {
         Mode::Managed(env) => env.ports.clone(),
         Mode::Debug => 10000..=25000,
@@ -160,6 +184,16 @@ async fn run_async(
         () = deadline => tracing::debug!("shutdown grace period over; exiting"),
     }
     Ok(())
+}
+
+/// SIGTERM takes the Shutdown RPC's way out: in-flight calls get the grace period, and the
+/// listener (with its socket directory) is dropped.
+#[cfg(unix)]
+async fn shut_down_on_signal(mut signal: tokio::signal::unix::Signal, shutdown: CancellationToken) {
+    if signal.recv().await.is_some() {
+        tracing::debug!("SIGTERM: shutting down");
+        shutdown.cancel();
+    }
 }
 
 #[cfg(unix)]

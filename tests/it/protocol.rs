@@ -17,6 +17,7 @@ use truefoundry_provider::server::{
 };
 use truefoundry_provider::value::{Type, Value};
 
+use crate::support::chaos::running;
 use crate::support::tfclient::{
     ClientAuth, ClientIdentity, Launch, PluginProcess, Terraform, TfClient, encode,
 };
@@ -1140,16 +1141,83 @@ async fn shutdown_exits_promptly_and_removes_the_socket() {
     }
 }
 
+/// Polls `done` every 20 ms until it holds or `within` has passed; true when it held.
+async fn within(within: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if done() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn send_signal(signal: &str, pid: u32) {
+    let sent = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {signal} {pid}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn terminate_signal_ends_the_provider_and_removes_the_socket() {
+    let mut process = PluginProcess::start(Launch::default()).await.unwrap();
+    let socket = process.socket_path().expect("a unix socket on unix");
+    let dir = socket.parent().unwrap().to_owned();
+    assert!(dir.exists());
+    send_signal("-TERM", process.pid().unwrap());
+    let status = process
+        .wait_exit(Duration::from_secs(5))
+        .await
+        .expect("the provider ends on SIGTERM");
+    assert!(
+        !dir.exists(),
+        "the socket directory outlived the provider ({status:?})"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn provider_ends_with_its_parent_and_removes_the_socket() {
+    // The shell plays Terraform: it started the provider, then dies without a word.
+    let process = PluginProcess::start(Launch {
+        under_shell: true,
+        ..Launch::default()
+    })
+    .await
+    .unwrap();
+    let socket = process.socket_path().expect("a unix socket on linux");
+    let dir = socket.parent().unwrap().to_owned();
+    let provider = process
+        .provider_pid_under_shell()
+        .expect("the provider runs under the shell");
+    let mut client = process.connect(Terraform::V1_11).await.unwrap();
+    client.get_schema().await.unwrap();
+    drop(client);
+
+    send_signal("-KILL", process.pid().unwrap());
+    let ended = within(Duration::from_secs(5), || !running(provider)).await;
+    if !ended {
+        // Do not leave the orphan behind when the assertion below fails.
+        send_signal("-KILL", provider);
+    }
+    assert!(ended, "the provider outlived its parent by 5 s");
+    assert!(
+        !dir.exists(),
+        "the provider ended without removing its socket directory"
+    );
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn interrupt_signal_is_ignored() {
     let mut process = PluginProcess::start(Launch::default()).await.unwrap();
-    let pid = process.pid().unwrap();
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    send_signal("-INT", process.pid().unwrap());
     assert!(
         process
             .wait_exit(Duration::from_millis(300))

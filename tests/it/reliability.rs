@@ -9,7 +9,7 @@ use truefoundry_provider::client::{Collaborator, SecretGroupManifest, SecretUpda
 
 use crate::support::chaos::{
     ADMIN_KEY, Background, ChaosEmulator, LogLine, REFRESH_LISTINGS, ServerGroup, long_tests,
-    provider_processes, sigkill,
+    provider_processes, sigkill_provider,
 };
 use crate::support::hcl::GroupHcl;
 use crate::support::terraform::{Terraform, Workspace, terraform_binaries};
@@ -443,7 +443,11 @@ fn kill_provider(_: &mut ChaosEmulator, terraform_pid: u32) {
     let providers = provider_processes(terraform_pid);
     assert!(!providers.is_empty(), "no provider process under terraform");
     for pid in providers {
-        sigkill(pid);
+        assert_eq!(
+            sigkill_provider(pid),
+            1,
+            "the killed provider {pid} left one socket directory, now removed"
+        );
     }
 }
 

@@ -17,6 +17,7 @@ use tempfile::TempDir;
 use truefoundry_provider::client::{
     Client, ClientConfig, ListGroupsQuery, ListSecretsQuery, SecretValue,
 };
+use truefoundry_provider::plugin::listener::socket_dirs_left_by;
 
 use super::terraform::Workspace;
 
@@ -392,12 +393,28 @@ impl Drop for Background {
     /// the process group this Terraform leads is killed.
     fn drop(&mut self) {
         if !self.finished() {
+            let providers = provider_processes(self.child.id());
             let _ = Command::new("kill")
                 .args(["-KILL", "--", &format!("-{}", self.child.id())])
                 .status();
             let _ = self.child.wait();
+            for dir in providers.into_iter().flat_map(socket_dirs_left_by) {
+                let _ = std::fs::remove_dir_all(dir);
+            }
         }
     }
+}
+
+/// The command name and the fields after it in `/proc/<pid>/stat` (state first, then ppid).
+fn proc_stat(pid: u32) -> Option<(String, Vec<String>)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid ..."; comm may hold spaces, so split at the last ')'.
+    let (head, tail) = stat.rsplit_once(')')?;
+    let comm = head.split_once('(').map_or("", |(_, c)| c);
+    Some((
+        comm.to_owned(),
+        tail.split_whitespace().map(str::to_owned).collect(),
+    ))
 }
 
 /// Child processes of `parent` whose command name starts with `prefix`, read from /proc.
@@ -408,18 +425,21 @@ pub fn children_named(parent: u32, prefix: &str) -> Vec<u32> {
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            // "pid (comm) state ppid ..."; comm may hold spaces, so split at the last ')'.
-            let Some((head, tail)) = stat.rsplit_once(')') else {
-                return false;
-            };
-            let comm = head.split_once('(').map_or("", |(_, c)| c);
-            let ppid = tail.split_whitespace().nth(1).and_then(|p| p.parse().ok());
-            ppid == Some(parent) && comm.starts_with(prefix)
+            proc_stat(*pid).is_some_and(|(comm, fields)| {
+                let ppid = fields.get(1).and_then(|p| p.parse().ok());
+                ppid == Some(parent) && comm.starts_with(prefix)
+            })
         })
         .collect()
+}
+
+/// True while `pid` runs; a process that ended but was not reaped yet (a zombie) does not.
+pub fn running(pid: u32) -> bool {
+    proc_stat(pid).is_some_and(|(_, fields)| {
+        fields
+            .first()
+            .is_some_and(|state| !matches!(state.as_str(), "Z" | "X"))
+    })
 }
 
 /// Every process below `root`, children first-level before their own children.
@@ -454,6 +474,17 @@ pub fn sigkill(pid: u32) {
         .status()
         .expect("run kill");
     assert!(status.success(), "kill -KILL {pid} failed");
+}
+
+/// SIGKILLs a provider process and removes the socket directories it can no longer remove
+/// itself; returns how many there were.
+pub fn sigkill_provider(pid: u32) -> usize {
+    sigkill(pid);
+    let dirs = socket_dirs_left_by(pid);
+    for dir in &dirs {
+        std::fs::remove_dir_all(dir).expect("remove a killed provider's socket directory");
+    }
+    dirs.len()
 }
 
 /// True when the long forms of the reliability tests were asked for.

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -202,6 +202,9 @@ pub struct Launch {
     /// Set `PLUGIN_CLIENT_CERT` (AutoMTLS); false imitates `TF_DISABLE_PLUGIN_TLS`.
     pub tls: bool,
     pub env: Vec<(String, String)>,
+    /// Start the provider from a `sh` that waits for it, so a test can kill the provider's
+    /// parent as a crash of Terraform would. The process handle is then the shell's.
+    pub under_shell: bool,
 }
 
 impl Default for Launch {
@@ -211,6 +214,7 @@ impl Default for Launch {
             protocol_versions: Some("6,5".to_owned()),
             tls: true,
             env: Vec::new(),
+            under_shell: false,
         }
     }
 }
@@ -245,7 +249,8 @@ impl HandshakeLine {
     }
 }
 
-/// A running provider binary, killed when dropped.
+/// A running provider binary, killed when dropped (its socket directory removed with it, as a
+/// SIGKILLed provider cannot remove it).
 pub struct PluginProcess {
     child: Child,
     pub line: HandshakeLine,
@@ -261,8 +266,17 @@ pub struct Finished {
     pub stderr: String,
 }
 
+const PROVIDER_BINARY: &str = env!("CARGO_BIN_EXE_terraform-provider-truefoundry");
+
 fn provider_command(launch: &Launch, identity: &ClientIdentity) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_terraform-provider-truefoundry"));
+    let mut command = if launch.under_shell {
+        // The provider inherits the shell's environment and stdout; `wait` keeps the shell up.
+        let mut shell = Command::new("sh");
+        shell.args(["-c", "\"$0\" & wait", PROVIDER_BINARY]);
+        shell
+    } else {
+        Command::new(PROVIDER_BINARY)
+    };
     command
         .env_remove("TF_PLUGIN_MAGIC_COOKIE")
         .env_remove("PLUGIN_PROTOCOL_VERSIONS")
@@ -382,6 +396,14 @@ impl PluginProcess {
         self.child.id()
     }
 
+    /// The provider's own process id when it was started `under_shell`.
+    pub fn provider_pid_under_shell(&self) -> Option<u32> {
+        let shell = self.pid()?;
+        crate::support::chaos::children_named(shell, "terraform-provi")
+            .first()
+            .copied()
+    }
+
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
@@ -396,6 +418,15 @@ impl PluginProcess {
             .await
             .ok()
             .and_then(Result::ok)
+    }
+}
+
+impl Drop for PluginProcess {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        if let Some(dir) = self.socket_path().as_deref().and_then(Path::parent) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
