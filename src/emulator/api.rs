@@ -18,12 +18,11 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
-use super::config::{SUBJECT_KINDS, is_valid_subject};
 use super::error::ApiError;
 use super::request_log::LogSlot;
 use super::store::{
-    Access, Caller, Group, ROLE_ADMIN, ROLE_EDITOR, ROLE_VIEWER, Secret, SecretEntry,
-    apply_secret_list, find_group, find_secret, name_problem, now, version_fqn,
+    Access, Caller, Group, MANIFEST_TYPE, ROLE_ADMIN, ROLE_EDITOR, Secret, SecretEntry,
+    apply_secret_list, find_group, find_secret, manifest_problems, name_problem, now, version_fqn,
 };
 use super::wire::{
     AssociatedSecretOut, CreateGroupIn, DataOut, ListSecretsIn, Manifest, ManifestPutIn, PageOut,
@@ -35,7 +34,6 @@ use super::{API_PREFIX, AppState};
 /// A query string as name/value pairs (repeated names kept), or why it did not parse.
 type QueryPairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
-const MANIFEST_TYPE: &str = "secret-group";
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
 pub(super) const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -283,13 +281,17 @@ fn group_out(group: &Group) -> SecretGroupOut {
 
 /// DECISION: every Secret, in lists too, carries `secretVersions` ascending (without values), so
 /// a client learns the per-key versions of a whole group in one paged call.
-fn secret_out(group: &Group, secret: &Secret, reveal_value: bool) -> SecretOut {
+fn secret_out(group: &Group, secret: &Secret, reveal_value: bool) -> Result<SecretOut, ApiError> {
     let fqn = group.secret_fqn(&secret.key);
-    SecretOut {
+    let value = match reveal_value {
+        true => Some(secret.latest()?.value.clone()),
+        false => None,
+    };
+    Ok(SecretOut {
         id: secret.id.clone(),
         name: secret.key.clone(),
         secret_group_id: group.id.clone(),
-        value: reveal_value.then(|| secret.latest().value.clone()),
+        value,
         created_by_subject: subject_out(&secret.created_by),
         created_at: secret.created_at.clone(),
         updated_at: secret.updated_at.clone(),
@@ -307,7 +309,7 @@ fn secret_out(group: &Group, secret: &Secret, reveal_value: bool) -> SecretOut {
             .collect(),
         active_deployments_count: 0,
         fqn,
-    }
+    })
 }
 
 /// Role names of the session endpoint.
@@ -426,58 +428,7 @@ fn validate_manifest(raw: Option<Value>) -> Result<Manifest, ApiError> {
     let manifest: Manifest = serde_json::from_value(raw)
         .map_err(|error| ApiError::unprocessable(format!("invalid manifest: {error}")))?;
 
-    let mut problems: Vec<(String, String)> = Vec::new();
-    if manifest.kind != MANIFEST_TYPE {
-        problems.push(("manifest.type".into(), format!("must be {MANIFEST_TYPE:?}")));
-    }
-    let name = &manifest.name;
-    if name.is_empty()
-        || name
-            .chars()
-            .any(|c| c == ':' || c == '/' || c.is_whitespace())
-    {
-        problems.push((
-            "manifest.name".into(),
-            "must be non-empty, without ':', '/' or whitespace".into(),
-        ));
-    }
-    if manifest.integration_fqn.trim().is_empty() {
-        problems.push((
-            "manifest.integration_fqn".into(),
-            "must not be empty".into(),
-        ));
-    }
-    for (index, collaborator) in manifest.collaborators.iter().enumerate() {
-        if !is_valid_subject(&collaborator.subject) {
-            problems.push((
-                format!("manifest.collaborators[{index}].subject"),
-                format!(
-                    "{:?} is not a subject; expected one of {}",
-                    collaborator.subject,
-                    SUBJECT_KINDS
-                        .map(|kind| format!("{kind}:<name>"))
-                        .join(", ")
-                ),
-            ));
-        }
-        if Access::from_role(&collaborator.role_id).is_none() {
-            problems.push((
-                format!("manifest.collaborators[{index}].role_id"),
-                format!(
-                    "{:?} is not a role; expected {ROLE_ADMIN}, {ROLE_EDITOR} or {ROLE_VIEWER}",
-                    collaborator.role_id
-                ),
-            ));
-        }
-    }
-    if let Some(owned_by) = &manifest.owned_by
-        && owned_by.account.trim().is_empty()
-    {
-        problems.push((
-            "manifest.ownedBy.account".into(),
-            "must not be empty".into(),
-        ));
-    }
+    let problems = manifest_problems(&manifest);
     if let Some((field, message)) = problems.first() {
         let mut error = ApiError::unprocessable(format!("invalid manifest: {field} {message}"));
         for (field, message) in &problems {
@@ -763,10 +714,10 @@ async fn list_secrets(
             fields.values_returned = fields.keys.clone();
         }
     });
-    let data: Vec<SecretOut> = secrets
+    let data = secrets
         .into_iter()
         .map(|(group, secret)| secret_out(group, secret, reveal))
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(PageOut { data, pagination }))
 }
 
@@ -785,7 +736,7 @@ async fn get_secret(
     }
     let reveal = !state.shared.config.disable_secret_value_view;
     Ok(Json(DataOut {
-        data: secret_out(group, secret, reveal),
+        data: secret_out(group, secret, reveal)?,
     }))
 }
 

@@ -15,6 +15,7 @@ mod api;
 mod config;
 mod error;
 mod faults;
+mod invariants;
 mod persist;
 mod request_log;
 mod store;
@@ -100,7 +101,7 @@ impl AppState {
         options.faults.validate()?;
         let log = LogSink::open(options.request_log.as_deref())?;
         let groups = match &options.data_dir {
-            Some(dir) => persist::load(dir)?,
+            Some(dir) => persist::load(dir, &options.config)?,
             None => Vec::new(),
         };
         let store = Arc::new(Mutex::new(Store::new(groups)));

@@ -20,7 +20,9 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use super::config::EmulatorConfig;
 use super::error::ApiError;
+use super::invariants;
 use super::store::{Group, Store};
 
 const SNAPSHOT_FILE: &str = "state.json";
@@ -38,8 +40,9 @@ struct SnapshotIn {
     groups: Vec<Group>,
 }
 
-/// The groups saved in `dir` (created when missing); none when nothing was saved yet.
-pub(crate) fn load(dir: &Path) -> anyhow::Result<Vec<Group>> {
+/// The groups saved in `dir` (created when missing); none when nothing was saved yet. A
+/// snapshot whose groups break a rule of the store under `config` is refused, naming the rule.
+pub(crate) fn load(dir: &Path, config: &EmulatorConfig) -> anyhow::Result<Vec<Group>> {
     fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     let path = dir.join(SNAPSHOT_FILE);
@@ -56,6 +59,12 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<Vec<Group>> {
         path.display(),
         snapshot.format
     );
+    invariants::check(&snapshot.groups, config).map_err(|problem| {
+        anyhow::anyhow!(
+            "{} cannot be loaded: {problem} (fix or remove the file)",
+            path.display()
+        )
+    })?;
     Ok(snapshot.groups)
 }
 
@@ -212,6 +221,18 @@ mod tests {
     use crate::emulator::store::Caller;
     use crate::emulator::wire::Manifest;
 
+    const INTEGRATION: &str = "acme:aws:x:secret-store:ssm";
+
+    /// The snapshots of these tests, loaded with a configuration that declares their tenant.
+    fn load(dir: &Path) -> anyhow::Result<Vec<Group>> {
+        let config = serde_json::json!({
+            "tenants": [{"name": "acme"}],
+            "integrations": [{"tenant": "acme", "fqn": INTEGRATION}],
+            "api_keys": [{"token": "k", "tenant": "acme", "subject": "user:a@acme"}]
+        });
+        super::load(dir, &EmulatorConfig::from_json(&config.to_string())?)
+    }
+
     fn group(name: &str) -> Group {
         let caller = Caller {
             tenant: "acme".into(),
@@ -221,7 +242,7 @@ mod tests {
         let manifest = Manifest {
             kind: "secret-group".into(),
             name: name.into(),
-            integration_fqn: "acme:aws:x:secret-store:ssm".into(),
+            integration_fqn: INTEGRATION.into(),
             collaborators: Vec::new(),
             owned_by: None,
         };

@@ -4,9 +4,12 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::config::Sensitive;
+use super::config::{SUBJECT_KINDS, Sensitive, is_valid_subject};
 use super::error::ApiError;
 use super::wire::Manifest;
+
+/// The `type` of every secret-group manifest.
+pub(crate) const MANIFEST_TYPE: &str = "secret-group";
 
 pub(crate) const ROLE_ADMIN: &str = "secret-group-admin";
 pub(crate) const ROLE_EDITOR: &str = "secret-group-editor";
@@ -63,7 +66,8 @@ pub(crate) struct Secret {
     pub created_by: String,
     pub created_at: String,
     pub updated_at: String,
-    /// Ascending by `version`; never empty.
+    /// Ascending by `version` from 1; never empty (checked at load, kept by
+    /// `apply_secret_list`).
     pub versions: Vec<Version>,
 }
 
@@ -122,8 +126,22 @@ impl Group {
 }
 
 impl Secret {
-    pub fn latest(&self) -> &Version {
-        self.versions.last().expect("a secret always has a version")
+    /// The current version. Should stored data ever break the rule that there is one, the
+    /// request fails, not the process.
+    pub fn latest(&self) -> Result<&Version, ApiError> {
+        self.versions.last().ok_or_else(|| {
+            ApiError::internal(format!("stored secret {:?} has no versions", self.key))
+        })
+    }
+
+    /// The number the next version gets.
+    fn next_version(&self) -> Result<u64, ApiError> {
+        self.latest()?.version.checked_add(1).ok_or_else(|| {
+            ApiError::internal(format!(
+                "stored secret {:?} has no version number left",
+                self.key
+            ))
+        })
     }
 }
 
@@ -183,7 +201,7 @@ pub(crate) fn name_problem(name: &str) -> Option<&'static str> {
 /// Control characters (NUL among them) and the bidirectional embeddings, overrides and isolates
 /// are refused too: they cannot reach an environment variable, and they make a key print as
 /// another.
-fn key_problem(key: &str) -> Option<&'static str> {
+pub(crate) fn key_problem(key: &str) -> Option<&'static str> {
     if key.is_empty() {
         Some("a secret key must not be empty")
     } else if key
@@ -201,6 +219,55 @@ fn key_problem(key: &str) -> Option<&'static str> {
 /// U+202A–U+202E (embeddings and overrides) and U+2066–U+2069 (isolates).
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Problems of a manifest, as (field, message); names a collaborator only by its place.
+pub(crate) fn manifest_problems(manifest: &Manifest) -> Vec<(String, String)> {
+    let mut problems: Vec<(String, String)> = Vec::new();
+    if manifest.kind != MANIFEST_TYPE {
+        problems.push(("manifest.type".into(), format!("must be {MANIFEST_TYPE:?}")));
+    }
+    if let Some(problem) = name_problem(&manifest.name) {
+        problems.push(("manifest.name".into(), problem.into()));
+    }
+    if manifest.integration_fqn.trim().is_empty() {
+        problems.push((
+            "manifest.integration_fqn".into(),
+            "must not be empty".into(),
+        ));
+    }
+    for (index, collaborator) in manifest.collaborators.iter().enumerate() {
+        if !is_valid_subject(&collaborator.subject) {
+            problems.push((
+                format!("manifest.collaborators[{index}].subject"),
+                format!(
+                    "{:?} is not a subject; expected one of {}",
+                    collaborator.subject,
+                    SUBJECT_KINDS
+                        .map(|kind| format!("{kind}:<name>"))
+                        .join(", ")
+                ),
+            ));
+        }
+        if Access::from_role(&collaborator.role_id).is_none() {
+            problems.push((
+                format!("manifest.collaborators[{index}].role_id"),
+                format!(
+                    "{:?} is not a role; expected {ROLE_ADMIN}, {ROLE_EDITOR} or {ROLE_VIEWER}",
+                    collaborator.role_id
+                ),
+            ));
+        }
+    }
+    if let Some(owned_by) = &manifest.owned_by
+        && owned_by.account.trim().is_empty()
+    {
+        problems.push((
+            "manifest.ownedBy.account".into(),
+            "must not be empty".into(),
+        ));
+    }
+    problems
 }
 
 /// Applies the full-list semantics of `PUT /v1/secret-groups/{id}` to `group`:
@@ -249,6 +316,11 @@ pub(crate) fn apply_secret_list(
     if let Some(error) = error {
         return Err(error);
     }
+    // Stored data (checked at load): a secret without a current version fails the request here,
+    // before anything changes.
+    for secret in &group.secrets {
+        secret.next_version()?;
+    }
 
     let mut old: Vec<Option<Secret>> = std::mem::take(&mut group.secrets)
         .into_iter()
@@ -263,9 +335,9 @@ pub(crate) fn apply_secret_list(
             Some(&index) => {
                 let mut secret = old[index].take().expect("keys are unique");
                 if let Some(value) = entry.value
-                    && secret.latest().value != value
+                    && secret.latest()?.value != value
                 {
-                    let version = secret.latest().version + 1;
+                    let version = secret.next_version()?;
                     secret.versions.push(Version {
                         id: new_id("sv"),
                         version,
@@ -443,7 +515,7 @@ mod tests {
         group
             .secrets
             .iter()
-            .map(|s| (s.key.clone(), s.latest().version))
+            .map(|s| (s.key.clone(), s.latest().unwrap().version))
             .collect()
     }
 
@@ -508,7 +580,7 @@ mod tests {
         );
         assert_eq!(versions(&g), [("B".into(), 2), ("C".into(), 1)]);
         assert_eq!(g.secrets[0].id, b_id, "a kept key keeps its id");
-        assert_eq!(g.secrets[0].latest().value.expose(), "22");
+        assert_eq!(g.secrets[0].latest().unwrap().value.expose(), "22");
         assert_eq!(g.secrets[0].versions[0].value.expose(), "2");
         assert_eq!(g.updated_at, "t3");
     }
@@ -544,7 +616,24 @@ mod tests {
             assert_eq!(error.status, 422, "{bad:?}");
         }
         assert_eq!(versions(&g), [("A".into(), 1)]);
-        assert_eq!(g.secrets[0].latest().value.expose(), "1");
+        assert_eq!(g.secrets[0].latest().unwrap().value.expose(), "1");
+    }
+
+    #[test]
+    fn stored_secrets_without_a_next_version_fail_the_update_not_the_process() {
+        let admin = caller("user:root@x", true);
+        let mut g = group(vec![]);
+        apply_secret_list(&mut g, vec![entry("A", Some("1"))], &admin, "t1").unwrap();
+        g.secrets[0].versions[0].version = u64::MAX;
+        let error =
+            apply_secret_list(&mut g, vec![entry("A", Some("2"))], &admin, "t2").unwrap_err();
+        assert_eq!(error.status, 500);
+        g.secrets[0].versions.clear();
+        let error =
+            apply_secret_list(&mut g, vec![entry("A", Some("2"))], &admin, "t2").unwrap_err();
+        assert_eq!(error.status, 500);
+        assert_eq!(g.secrets.len(), 1, "nothing changed");
+        assert_eq!(g.updated_at, "t1");
     }
 
     #[test]

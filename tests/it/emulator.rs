@@ -7,7 +7,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use truefoundry_provider::emulator::{
-    self, DEMO_INTEGRATION, EmulatorConfig, EmulatorOptions, Faults, RunningEmulator,
+    self, DEMO_INTEGRATION, DEMO_SUBJECT, DEMO_TENANT, EmulatorConfig, EmulatorOptions, Faults,
+    RunningEmulator,
 };
 
 const KEY: &str = "it-emulator-key";
@@ -664,4 +665,51 @@ async fn the_binary_reads_a_config_file_and_fault_flags() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("tennants"));
+}
+
+#[tokio::test]
+async fn the_binary_refuses_a_snapshot_that_breaks_a_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    // Parses, but its secret has no version: no value to answer a read with.
+    let stamp = "2024-01-01T00:00:00.000Z";
+    let snapshot = json!({
+        "format": 1,
+        "groups": [{
+            "id": "sg-broken", "tenant": DEMO_TENANT,
+            "manifest": {
+                "type": "secret-group", "name": "payments",
+                "integration_fqn": DEMO_INTEGRATION, "collaborators": []
+            },
+            "created_by": DEMO_SUBJECT, "created_at": stamp, "updated_at": stamp,
+            "secrets": [{
+                "id": "sc-broken", "key": "DB_PASSWORD", "created_by": DEMO_SUBJECT,
+                "created_at": stamp, "updated_at": stamp, "versions": []
+            }]
+        }]
+    });
+    std::fs::write(data.join("state.json"), snapshot.to_string()).unwrap();
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_truefoundry-emulator"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("TFY_API_KEY", KEY)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("the emulator exits instead of serving a broken snapshot")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{:?}", output.status);
+    assert!(!stdout.contains("listening on"), "{stdout}");
+    for fragment in [
+        "state.json",
+        "demo:payments",
+        "\"DB_PASSWORD\"",
+        "no versions",
+    ] {
+        assert!(stderr.contains(fragment), "{fragment:?} not in: {stderr}");
+    }
 }
