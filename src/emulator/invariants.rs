@@ -292,6 +292,8 @@ mod tests {
     fn keys_must_keep_the_key_rules_and_be_unique() {
         let message = refusal(|s| s["groups"][0]["secrets"][1]["key"] = json!("DB HOST"));
         assert_names(&message, &["acme:payments", "\"DB HOST\"", "whitespace"]);
+        let message = refusal(|s| s["groups"][0]["secrets"][1]["key"] = json!("DB\u{202E}HOST"));
+        assert_names(&message, &["acme:payments", "bidirectional"]);
         let message = refusal(|s| s["groups"][0]["secrets"][1]["key"] = json!("DB_PASSWORD"));
         assert_names(
             &message,
