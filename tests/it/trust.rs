@@ -48,6 +48,14 @@ fn workspace(
     ws
 }
 
+/// A workspace whose configuration was applied with acme's admin key; the group's id in state.
+fn applied(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> (Workspace, String) {
+    let ws = workspace(terraform, emulator, ACME_KEY, main_tf);
+    ws.apply();
+    let id = state_id(&ws);
+    (ws, id)
+}
+
 /// The attributes of `truefoundry_secret_group.g` in the workspace's state file; `None` when
 /// there is no state file or it holds no such resource.
 fn state_group(ws: &Workspace) -> Option<Json> {
@@ -170,14 +178,7 @@ fn destroy_with_a_key_that_cannot_see_the_group_fails_and_keeps_it() {
     for_each_terraform(|terraform| {
         let emulator = Emulator::start();
         for (name, destroy) in destroys {
-            let mut ws = workspace(
-                terraform,
-                &emulator,
-                ACME_KEY,
-                &config(name, None, &secrets, &[]),
-            );
-            ws.apply();
-            let id = state_id(&ws);
+            let (mut ws, id) = applied(terraform, &emulator, &config(name, None, &secrets, &[]));
 
             ws.set_env("TFY_API_KEY", ACME_VIEWER_KEY);
             let mark = emulator.mark();
@@ -254,14 +255,11 @@ fn an_unknown_integration_fails_the_plan_and_the_group_is_not_destroyed() {
     let secrets = [("A", "store-a"), ("B", "store-b")];
     for_each_terraform(|terraform| {
         let emulator = Emulator::start();
-        let ws = workspace(
+        let (ws, id) = applied(
             terraform,
             &emulator,
-            ACME_KEY,
             &config("store-move", Some(DEFAULT_INTEGRATION), &secrets, &[]),
         );
-        ws.apply();
-        let id = state_id(&ws);
 
         ws.write(
             "main.tf",
@@ -307,14 +305,11 @@ fn an_invalid_role_on_a_rename_fails_the_plan_and_the_old_group_is_kept() {
     let secrets = [("A", "rename-a"), ("B", "rename-b")];
     for_each_terraform(|terraform| {
         let emulator = Emulator::start();
-        let ws = workspace(
+        let (ws, id) = applied(
             terraform,
             &emulator,
-            ACME_KEY,
             &config("rename-from", None, &secrets, &[]),
         );
-        ws.apply();
-        let id = state_id(&ws);
 
         ws.write(
             "main.tf",
