@@ -100,24 +100,37 @@ impl Emulator {
 
     /// Starts the emulator binary on a free loopback port, with extra command-line arguments.
     pub fn start_with(extra_args: &[&str]) -> Emulator {
-        Self::launch(extra_args, None)
+        Self::launch(extra_args, None, None)
+    }
+
+    /// Starts the emulator with the user's configuration file `config` (tenants, integrations,
+    /// API keys) instead of this suite's tenants acme and globex, as a user would run it.
+    pub fn start_with_config(config: &Path) -> Emulator {
+        Self::launch(&[], None, Some(config))
     }
 
     /// Starts the emulator with its data directory holding `snapshot` (a `state.json` it wrote
     /// earlier), so groups made by an earlier run exist with their ids.
     pub fn start_from_snapshot(snapshot: &Path) -> Emulator {
-        Self::launch(&[], Some(snapshot))
+        Self::launch(&[], Some(snapshot), None)
     }
 
-    fn launch(extra_args: &[&str], snapshot: Option<&Path>) -> Emulator {
+    /// Starts the binary; `config` is the configuration file, this suite's own when `None`.
+    fn launch(extra_args: &[&str], snapshot: Option<&Path>, config: Option<&Path>) -> Emulator {
         let dir = tempfile::tempdir().expect("temp dir");
         if let Some(snapshot) = snapshot {
             std::fs::create_dir_all(dir.path().join("data")).unwrap();
             std::fs::copy(snapshot, dir.path().join("data").join("state.json"))
                 .expect("copy the emulator snapshot");
         }
-        let config = dir.path().join("emulator.json");
-        std::fs::write(&config, config_json().to_string()).unwrap();
+        let config = match config {
+            Some(config) => config.to_owned(),
+            None => {
+                let own = dir.path().join("emulator.json");
+                std::fs::write(&own, config_json().to_string()).unwrap();
+                own
+            }
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_truefoundry-emulator"))
             .arg("--listen")
             .arg("127.0.0.1:0")

@@ -117,6 +117,43 @@ pub fn for_each_terraform(mut body: impl FnMut(&Terraform)) {
     }
 }
 
+/// Runs `body` once per client of at least `major.minor` (for `what`, a feature those need).
+/// When none is installed, the test fails under `CI=true` (CI machines have a newer Terraform on
+/// `PATH`) and otherwise says on stderr that it skipped, and why.
+#[track_caller]
+pub fn for_each_terraform_at_least(
+    major: u64,
+    minor: u64,
+    what: &str,
+    mut body: impl FnMut(&Terraform),
+) {
+    let mut ran = false;
+    for_each_terraform(|terraform| {
+        if terraform.at_least(major, minor) {
+            ran = true;
+            body(terraform);
+        } else {
+            eprintln!("{terraform} is too old for {what}: not run with it");
+        }
+    });
+    if ran {
+        return;
+    }
+    let found: Vec<&str> = terraform_binaries()
+        .iter()
+        .map(|terraform| terraform.version.as_str())
+        .collect();
+    let missing = format!(
+        "{what} needs Terraform {major}.{minor} or newer, and only {} is installed",
+        found.join(", ")
+    );
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{missing}; CI=true requires a newer `terraform` on PATH"
+    );
+    eprintln!("SKIPPED: {missing}; put a newer `terraform` on PATH to run it");
+}
+
 fn find_on_path(program: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let search = std::env::var_os("PATH")?;
