@@ -3,7 +3,8 @@
 //! acme and globex start empty), checks what reached the server, plans again (the plan must be
 //! empty) and destroys. Examples that need Terraform 1.11 (write-only values, ephemeral
 //! resources) are applied with a client of that version or newer; an older one must refuse them
-//! with Terraform's version error.
+//! with Terraform's version error. The `testing` example is a module with its own tests: it runs
+//! `terraform test` (Terraform 1.6 or newer) against the emulator started with its config file.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,10 +13,12 @@ use serde_json::json;
 use truefoundry_provider::client::{ListSecretsQuery, SecretGroup, SecretUpdate, SecretValue};
 
 use crate::support::emulator::{self, ACME_KEY, Emulator, GLOBEX_KEY};
-use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
+use crate::support::terraform::{
+    Terraform, Workspace, for_each_terraform, for_each_terraform_at_least,
+};
 
 /// Every example folder under examples/ (modules excepted); each has a test below.
-const EXAMPLES: [&str; 8] = [
+const EXAMPLES: [&str; 9] = [
     "data-sources/truefoundry_secret_group",
     "ephemeral-resources/truefoundry_secret_group",
     "provider",
@@ -24,6 +27,7 @@ const EXAMPLES: [&str; 8] = [
     "recipes/placeholder-key",
     "recipes/write-only-migration",
     "resources/truefoundry_secret_group",
+    "testing",
 ];
 
 fn examples_root() -> PathBuf {
@@ -556,5 +560,51 @@ fn multi_tenant_recipe_applies_on_two_fresh_tenants() {
         ws.destroy();
         assert!(server_group(&emulator, ACME_KEY, "acme:observability-acme").is_none());
         assert!(server_group(&emulator, GLOBEX_KEY, "globex:observability-globex").is_none());
+    });
+}
+
+#[test]
+fn testing_example_passes_terraform_test_against_the_emulator_of_its_config() {
+    const EXAMPLE: &str = "testing";
+    const GROUP: &str = "acme:tftest-app";
+    let config = examples_root().join(EXAMPLE).join("emulator.json");
+    let config_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    let api_key = config_json["api_keys"][0]["token"]
+        .as_str()
+        .expect("the config has an API key")
+        .to_owned();
+    for_each_terraform_at_least(1, 6, "terraform test", |terraform| {
+        let emulator = Emulator::start_with_config(&config);
+        let mut ws = example_workspace(terraform, &emulator, EXAMPLE);
+        // The README's steps: the key from the config file, no `terraform init` (dev_overrides).
+        ws.set_env("TFY_API_KEY", &api_key);
+        let run = ws.run_ok(&["test"]);
+        println!("{}", run.stdout);
+        run.expect_lines(&[
+            "run \"create\"... pass",
+            "run \"change_one_value\"... pass",
+            "run \"add_a_key\"... pass",
+            "tests/secret_group.tftest.hcl... pass",
+            "Success! 3 passed, 0 failed.",
+        ]);
+        assert!(
+            !emulator.requests().is_empty(),
+            "the runs reached the emulator"
+        );
+        assert!(
+            server_group(&emulator, &api_key, GROUP).is_none(),
+            "terraform test destroys what its runs made"
+        );
+
+        // The assertions compare what the emulator answered: a wrong expectation fails.
+        ws.write(
+            "tests/wrong.tftest.hcl",
+            "run \"create\" {\n  assert {\n    condition     = output.secret_versions[\"DB_USER\"] == 2\n    error_message = \"expected version 2\"\n  }\n}\n",
+        );
+        ws.run(&["test", "-filter=tests/wrong.tftest.hcl"])
+            .expect_failure()
+            .expect_output_contains(&["expected version 2", "0 passed, 1 failed."]);
+        assert!(server_group(&emulator, &api_key, GROUP).is_none());
     });
 }
