@@ -78,7 +78,7 @@ fn providers_schema_json_shows_the_provider_schema() {
                 "{terraform}: `{map}` sensitive: {group:#}"
             );
         }
-        if terraform.at_least(1, 11) {
+        if terraform.runs_part_needing(1, 11, "the write_only mark of secrets_wo") {
             assert_eq!(
                 group["secrets_wo"]["write_only"], true,
                 "{terraform}: `secrets_wo` is write-only: {group:#}"

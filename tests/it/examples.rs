@@ -120,7 +120,7 @@ fn for_each_terraform_from_1_11(example: &str, mut body: impl FnMut(&Terraform))
         "{example} declares that it needs Terraform 1.11"
     );
     for_each_terraform(|terraform| {
-        if terraform.at_least(1, 11) {
+        if terraform.runs_part_needing(1, 11, example) {
             body(terraform);
             return;
         }

@@ -24,7 +24,7 @@ fn values_are_read_only_for_the_keys_of_secrets() {
         let mut group = GroupHcl::new("g", "read-scope")
             .map("secrets", [("S", "s-value")])
             .map("initial_secrets", [("I", "i-value")]);
-        if terraform.at_least(1, 11) {
+        if terraform.runs_part_needing(1, 11, "no value read for secrets_wo") {
             group = group.map("secrets_wo", [("W", "w-value")]);
         }
         let ws = workspace(terraform, &emulator, &group.to_string());
@@ -42,7 +42,7 @@ fn values_are_read_only_for_the_keys_of_secrets() {
 
         // From Terraform 1.1 on, the state's JSON marks the maps too (hashicorp/terraform#30029);
         // the plan's JSON marks them on every version (secret_group.rs checks that).
-        if terraform.at_least(1, 1) {
+        if terraform.runs_part_needing(1, 1, "sensitive marks in the state's JSON") {
             let shown = ws.show_json();
             let marks = &shown["values"]["root_module"]["resources"][0]["sensitive_values"];
             for map in ["secrets", "initial_secrets"] {
@@ -123,7 +123,7 @@ fn state_of_schema_version_0_upgrades_and_the_next_apply_writes_nothing() {
             .collaborators([("team:payments", "secret-group-editor")])
             .map("secrets", [("DB_PASSWORD", "v0-db-password")])
             .map("initial_secrets", [("PARTNER_KEY", "set-me")]);
-        if terraform.at_least(1, 11) {
+        if terraform.runs_part_needing(1, 11, "upgrading secrets_wo from schema version 0") {
             group = group
                 .map("secrets_wo", [("API_TOKEN", "v0-api-token")])
                 .map("secrets_wo_versions", [("API_TOKEN", "1")]);

@@ -181,7 +181,7 @@ fn server_version(emulator: &Emulator, name: &str, key: &str) -> Option<i64> {
 fn write_only_values_never_reach_plan_or_state() {
     for_each_terraform(|terraform| {
         let emulator = Emulator::start();
-        if !terraform.at_least(1, 11) {
+        if !terraform.runs_part_needing(1, 11, "write-only values and their rotation") {
             // No write-only support: refused at validation, the value never shown, nothing sent.
             let main_tf = wo_group().map("secrets_wo", [("K", WO_CANARY)]).to_string();
             let ws = workspace(terraform, &emulator, &main_tf);
@@ -258,8 +258,7 @@ fn write_only_values_never_reach_plan_or_state() {
 #[test]
 fn ephemeral_values_feed_write_only_arguments_without_touching_state() {
     for_each_terraform(|terraform| {
-        if !terraform.at_least(1, 11) {
-            eprintln!("skipped with {terraform}: needs Terraform 1.11");
+        if !terraform.runs_part_needing(1, 11, "an ephemeral value feeding secrets_wo") {
             return;
         }
         let emulator = Emulator::start();
@@ -321,8 +320,7 @@ fn write_only_import_brings_keys_without_values() {
             serde_json::json!({"K": "tfy-secret://acme:wo-acme:K"})
         );
         ws.plan_detailed_exitcode().expect_empty();
-        if !terraform.at_least(1, 11) {
-            eprintln!("{terraform}: adopting the key as write-only needs Terraform 1.11");
+        if !terraform.runs_part_needing(1, 11, "adopting an imported key as write-only") {
             return;
         }
         // Adopting the key as write-only records the version and sends nothing: the key keeps

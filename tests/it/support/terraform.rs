@@ -41,6 +41,14 @@ pub const REQUIRED_PROVIDERS: &str = r#"terraform {
 const PINNED_TERRAFORM: &str = ".tools/terraform-1.0.3/terraform";
 const PINNED_VERSION: &str = "1.0.3";
 
+/// The newest Terraform a test part needs (write-only attributes). Under `CI=true` the
+/// `terraform` on `PATH` must be at least this, so no part of the suite is skipped there.
+const NEWEST_NEEDED: (u64, u64) = (1, 11);
+
+/// The folder, set by `scripts/test`, where tests note the Terraform versions that ran and the
+/// parts they skipped for want of a newer one; `scripts/test` sums it up after the tests.
+const RECORD_DIR_VAR: &str = "TFY_TEST_RECORD_DIR";
+
 /// Long enough for a slow shared CI core; a hung plugin must still fail the test, not the job.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(240);
 
@@ -59,6 +67,23 @@ impl Terraform {
     /// attributes, 1.11, or ephemeral resources, 1.10).
     pub fn at_least(&self, major: u64, minor: u64) -> bool {
         parse_version(&self.version) >= (major, minor, 0)
+    }
+
+    /// [`Self::at_least`] for a part of a test that only a newer client can run (`part` says
+    /// what it covers). When no installed client is new enough, that part runs nowhere: the
+    /// skip is recorded for `scripts/test`'s closing line instead of passing unnoticed.
+    pub fn runs_part_needing(&self, major: u64, minor: u64, part: &str) -> bool {
+        if self.at_least(major, minor) {
+            return true;
+        }
+        if !terraform_binaries()
+            .iter()
+            .any(|client| client.at_least(major, minor))
+        {
+            eprintln!("skipped with {self}: {part} needs Terraform {major}.{minor}");
+            record_skip(&format!("{major}.{minor}"), part);
+        }
+        false
     }
 }
 
@@ -105,8 +130,62 @@ pub fn terraform_binaries() -> &'static [Terraform] {
                 });
             }
         }
+        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+            let (major, minor) = NEWEST_NEEDED;
+            let versions: Vec<&str> = found.iter().map(|t| t.version.as_str()).collect();
+            assert!(
+                found.iter().any(|t| t.at_least(major, minor)),
+                "CI=true but no Terraform {major}.{minor} or newer is on PATH (found {}): the \
+                 tests of write-only attributes and ephemeral resources would be skipped. Put a \
+                 current terraform on PATH, or run without CI=true to skip them visibly.",
+                versions.join(", ")
+            );
+        }
         found
     })
+}
+
+/// Notes in the record folder (when `scripts/test` set one) that this Terraform version ran.
+fn record_version_ran(version: &str) {
+    static NOTED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut noted = NOTED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if noted.iter().any(|known| known == version) {
+        return;
+    }
+    noted.push(version.to_owned());
+    if let Some(dir) = record_dir() {
+        fs::write(dir.join(format!("ran-{version}")), "")
+            .unwrap_or_else(|error| panic!("record the Terraform version that ran: {error}"));
+    }
+}
+
+/// Notes that the running test skipped `part`, which needs Terraform `needed`: one file per
+/// test and part, holding the test's name, the version and the part, tab-separated.
+fn record_skip(needed: &str, part: &str) {
+    let Some(dir) = record_dir() else { return };
+    let current = thread::current();
+    let test = current.name().unwrap_or("unnamed test");
+    let file: String = format!("skip-{test}-{needed}-{part}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    fs::write(dir.join(file), format!("{test}\t{needed}\t{part}\n"))
+        .unwrap_or_else(|error| panic!("record a skipped test part: {error}"));
+}
+
+fn record_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os(RECORD_DIR_VAR)?);
+    fs::create_dir_all(&dir)
+        .unwrap_or_else(|error| panic!("create {RECORD_DIR_VAR} {}: {error}", dir.display()));
+    Some(dir)
 }
 
 /// Runs `body` once per client from [`terraform_binaries`], saying on stderr which one runs.
@@ -332,6 +411,7 @@ impl Workspace {
         clean_environment(&mut command, &self.cli_config);
         command.envs(self.env.iter().map(|(key, value)| (key, value)));
 
+        record_version_ran(&self.terraform.version);
         let description = format!("{} {}", self.terraform.path.display(), args.join(" "));
         let child = command
             .spawn()
