@@ -205,6 +205,8 @@ struct FaultFigures {
     failed_applies: usize,
     provider_requests: usize,
     faults: BTreeMap<String, usize>,
+    /// Faults injected into an apply that still succeeded: the provider got past them.
+    absorbed: usize,
     keys_checked: usize,
     writes_checked: usize,
     tainted_replaced: usize,
@@ -253,12 +255,14 @@ fn applies_under_injected_faults_converge_and_never_delete_unplanned_keys() {
         let mark = emulator.log().len();
         let mut attempts = 0;
         let mut created_ids: BTreeMap<String, String> = BTreeMap::new();
-        loop {
+        // Where the requests of the attempt that succeeded start in the log.
+        let success_start = loop {
             attempts += 1;
+            let attempt_start = emulator.log().len();
             figures.applies += 1;
             let outcome = ws.run(&["apply", "-auto-approve"]);
             if outcome.success() {
-                break;
+                break attempt_start;
             }
             figures.failed_applies += 1;
             // Learn the ids of groups this attempt created, in case the next one replaces them.
@@ -275,7 +279,7 @@ fn applies_under_injected_faults_converge_and_never_delete_unplanned_keys() {
                     .join("\n")
             );
             assert!(attempts < 8, "run {run} does not converge\n{outcome}");
-        }
+        };
         let after = emulator.server_state();
         let context = format!("after run {run}");
         figures.keys_checked += assert_server_matches(&after, "rel-", &desired, &context);
@@ -299,10 +303,18 @@ fn applies_under_injected_faults_converge_and_never_delete_unplanned_keys() {
                 .map(|(name, g)| (g.id.as_str(), name.as_str())),
         );
         let existed_before = |id: &str| before.values().any(|g| g.id == id);
-        for line in emulator.log().iter().skip(mark).filter(|l| l.by_provider()) {
+        let log = emulator.log();
+        for (at, line) in log.iter().enumerate().skip(mark) {
+            if !line.by_provider() {
+                continue;
+            }
             figures.provider_requests += 1;
             if let Some(fault) = &line.fault {
                 *figures.faults.entry(fault.clone()).or_default() += 1;
+                // A fault the provider did not retry or recover from fails its apply.
+                if at >= success_start {
+                    figures.absorbed += 1;
+                }
             }
             if !line.ok() {
                 continue;
@@ -378,15 +390,29 @@ fn applies_under_injected_faults_converge_and_never_delete_unplanned_keys() {
     }
     assert!(empty_plan, "plan kept failing");
     let faults: usize = figures.faults.values().sum();
+    // Converging proves nothing unless the faults happened: this run must have injected each
+    // kind it was configured with, and an apply must have succeeded past a fault (retried it).
+    for kind in ["429", "503"] {
+        assert!(
+            figures.faults.contains_key(kind),
+            "no {kind} fault was injected: {:?}",
+            figures.faults
+        );
+    }
+    assert!(
+        figures.absorbed > 0,
+        "no apply succeeded past an injected fault ({faults} faults injected: {:?})",
+        figures.faults
+    );
     eprintln!(
         "RELIABILITY faults: runs={} groups={slots} applies={} failed_applies={} provider_requests={} \
-         faults_injected={faults} ({:?}) retried_requests={} tainted_groups_replaced={} writes_checked={} keys_checked={} seconds={}",
+         faults_injected={faults} ({:?}) faults_in_succeeding_applies={} tainted_groups_replaced={} writes_checked={} keys_checked={} seconds={}",
         figures.runs,
         figures.applies,
         figures.failed_applies,
         figures.provider_requests,
         figures.faults,
-        faults.saturating_sub(figures.failed_applies),
+        figures.absorbed,
         figures.tainted_replaced,
         figures.writes_checked,
         figures.keys_checked,
@@ -875,7 +901,9 @@ fn a_same_named_group_that_is_not_a_leftover_is_still_refused() {
 /// staleness check re-reads the group right before writing, but the API offers no conditional
 /// write, so when both re-reads land before either write, both write and the later full-list PUT
 /// drops the other's new key. This measures how often that window is hit instead of asserting
-/// it away; every other outcome must be "one wins, the other is stopped".
+/// it away; every other outcome must be "one wins, the other is stopped". Either way, nothing
+/// outside the two plans is lost: every key both plans keep survives, at most one of the two new
+/// keys is dropped, and a "Secret Group Changed During Apply" warning names exactly the key lost.
 #[test]
 fn simultaneous_applies_on_one_group_are_measured() {
     if !long_tests() {
@@ -900,14 +928,15 @@ fn simultaneous_applies_on_one_group_are_measured() {
     for trial in 0..trials {
         // Both workspaces first catch up with the server (and so with each other).
         let current = emulator.server_state()["race-sim"].values();
+        let (one_key, two_key) = (format!("ONE_{trial}"), format!("TWO_{trial}"));
         let mut one = Desired {
             secrets: current.clone(),
             collaborators: base.collaborators.clone(),
         };
-        one.secrets.insert(format!("ONE_{trial}"), "1".to_owned());
+        one.secrets.insert(one_key.clone(), "1".to_owned());
         let mut two = one.clone();
-        two.secrets.remove(&format!("ONE_{trial}"));
-        two.secrets.insert(format!("TWO_{trial}"), "2".to_owned());
+        two.secrets.remove(&one_key);
+        two.secrets.insert(two_key.clone(), "2".to_owned());
         for ws in [&ws1, &ws2] {
             let same = Desired {
                 secrets: current.clone(),
@@ -925,22 +954,54 @@ fn simultaneous_applies_on_one_group_are_measured() {
         let (code1, out1) = first.finish(&ws1);
         let (code2, out2) = second.finish(&ws2);
         let held = emulator.server_state()["race-sim"].values();
+        let lost_outside_plans: Vec<&String> = current
+            .keys()
+            .filter(|key| !held.contains_key(*key))
+            .collect();
+        assert!(
+            lost_outside_plans.is_empty(),
+            "trial {trial}: keys neither plan removed were lost: {lost_outside_plans:?}\n{out1}\n{out2}"
+        );
         match (code1 == Some(0), code2 == Some(0)) {
             (true, false) | (false, true) => {
-                let loser = if code1 == Some(0) { &out2 } else { &out1 };
+                let (winner, loser, won_key) = if code1 == Some(0) {
+                    (&out1, &out2, &one_key)
+                } else {
+                    (&out2, &out1, &two_key)
+                };
                 assert!(loser.contains(CHANGED_OUTSIDE), "trial {trial}: {loser}");
+                assert!(
+                    held.contains_key(won_key),
+                    "trial {trial}: the winner's {won_key} was lost\n{winner}"
+                );
                 one_stopped += 1;
             }
             (true, true) => {
                 both_wrote += 1;
-                let one_kept = held.contains_key(&format!("ONE_{trial}"));
-                let two_kept = held.contains_key(&format!("TWO_{trial}"));
-                if !(one_kept && two_kept) {
-                    lost += 1;
-                    // The run whose key vanished is told so when its read-back saw it.
-                    let victim = if one_kept { &out2 } else { &out1 };
-                    if victim.contains("Secret Group Changed During Apply") {
-                        reported += 1;
+                let one_kept = held.contains_key(&one_key);
+                let two_kept = held.contains_key(&two_key);
+                assert!(
+                    one_kept || two_kept,
+                    "trial {trial}: the later full-list write keeps its own key\n{out1}\n{out2}"
+                );
+                for (kept, out, key) in [(one_kept, &out1, &one_key), (two_kept, &out2, &two_key)] {
+                    // A warning names the keys gone again: exactly this run's lost key, and
+                    // none when its key survived.
+                    let warned = warned_gone_keys(out);
+                    let expected: Vec<&String> = if kept { vec![] } else { vec![key] };
+                    if let Some(gone) = &warned {
+                        assert_eq!(
+                            gone.iter().collect::<Vec<_>>(),
+                            expected,
+                            "trial {trial}: the warning's keys\n{out}"
+                        );
+                    }
+                    if !kept {
+                        lost += 1;
+                        // The run whose key vanished is told so when its read-back saw it.
+                        if warned.is_some() {
+                            reported += 1;
+                        }
                     }
                 }
             }
@@ -954,4 +1015,25 @@ fn simultaneous_applies_on_one_group_are_measured() {
          that lost it {reported} times: the re-read/write window the API cannot close without \
          conditional writes)"
     );
+}
+
+/// The keys a "Secret Group Changed During Apply" warning in `output` says are gone again
+/// (empty when it names none), or `None` when there is no such warning.
+fn warned_gone_keys(output: &str) -> Option<Vec<String>> {
+    const GONE: &str = "These keys this apply wrote are gone again:";
+    let warning = &output[output.find("Secret Group Changed During Apply")?..];
+    // Terraform wraps a diagnostic's detail inside a box: unwrap it to read the sentence whole.
+    let text = warning
+        .split_whitespace()
+        .filter(|word| *word != "│")
+        .collect::<Vec<_>>()
+        .join(" ");
+    let Some(start) = text.find(GONE) else {
+        return Some(Vec::new());
+    };
+    let listed = &text[start + GONE.len()..];
+    let listed = &listed[..listed
+        .find('.')
+        .expect("the key list ends with a full stop")];
+    Some(listed.split(',').map(|key| key.trim().to_owned()).collect())
 }
