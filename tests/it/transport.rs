@@ -2,7 +2,7 @@
 //! here, and the provider binary reaches it only when told to trust that CA (`ca_cert_pem`, or
 //! `TFY_CA_CERT` as PEM text or as a file path). Verification cannot be turned off.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tempfile::TempDir;
@@ -276,8 +276,13 @@ fn a_certificate_for_another_name_is_refused_even_from_a_trusted_ca() {
     });
 }
 
+/// The provider block has these settings and no other, so no setting can turn verification
+/// off. That no switch of any name (setting or environment variable) lets an untrusted
+/// certificate through is shown by behaviour, in
+/// `the_provider_reaches_a_private_ca_control_plane_only_when_it_trusts_the_ca` and
+/// `a_certificate_for_another_name_is_refused_even_from_a_trusted_ca`.
 #[test]
-fn there_is_no_switch_to_disable_verification() {
+fn the_provider_block_has_no_setting_beyond_its_five() {
     block_on(async {
         let plugin = PluginProcess::start(Launch::default()).await.unwrap();
         let mut client = plugin.connect(Terraform::V1_11).await.unwrap();
@@ -299,24 +304,6 @@ fn there_is_no_switch_to_disable_verification() {
             ],
             "the provider block's settings"
         );
-        for name in &attributes {
-            for word in ["insecure", "skip", "verify", "tls"] {
-                assert!(!name.contains(word), "{name} looks like a TLS switch");
-            }
-        }
-        // Nor an environment variable: the provider's source names only these.
-        let source = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("src/provider/config.rs"),
-        )
-        .unwrap();
-        for needle in ["danger_accept_invalid", "INSECURE", "SKIP_VERIFY"] {
-            assert!(!source.contains(needle), "config.rs mentions {needle}");
-        }
-        let client_source = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("src/client/transport.rs"),
-        )
-        .unwrap();
-        assert!(!client_source.contains("danger_accept_invalid"));
     });
 }
 
