@@ -72,6 +72,7 @@ impl Terraform {
     /// [`Self::at_least`] for a part of a test that only a newer client can run (`part` says
     /// what it covers). When no installed client is new enough, that part runs nowhere: the
     /// skip is recorded for `scripts/test`'s closing line instead of passing unnoticed.
+    #[track_caller]
     pub fn runs_part_needing(&self, major: u64, minor: u64, part: &str) -> bool {
         if self.at_least(major, minor) {
             return true;
@@ -80,8 +81,7 @@ impl Terraform {
             .iter()
             .any(|client| client.at_least(major, minor))
         {
-            eprintln!("skipped with {self}: {part} needs Terraform {major}.{minor}");
-            record_skip(&format!("{major}.{minor}"), part);
+            skip_for_want_of(major, minor, part);
         }
         false
     }
@@ -130,7 +130,7 @@ pub fn terraform_binaries() -> &'static [Terraform] {
                 });
             }
         }
-        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        if under_ci() {
             let (major, minor) = NEWEST_NEEDED;
             let versions: Vec<&str> = found.iter().map(|t| t.version.as_str()).collect();
             assert!(
@@ -143,6 +143,11 @@ pub fn terraform_binaries() -> &'static [Terraform] {
         }
         found
     })
+}
+
+/// True under `CI=true`, where every part of the suite must run: no Terraform may be missing.
+fn under_ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
 }
 
 /// Notes in the record folder (when `scripts/test` set one) that this Terraform version ran.
@@ -215,9 +220,16 @@ pub fn for_each_terraform_at_least(
             eprintln!("{terraform} is too old for {what}: not run with it");
         }
     });
-    if ran {
-        return;
+    if !ran {
+        skip_for_want_of(major, minor, what);
     }
+}
+
+/// What happens to a test part (`what`) that no installed client, all older than `major.minor`,
+/// can run: under `CI=true` the test fails (CI machines have a newer Terraform on `PATH`);
+/// otherwise it says so on stderr and records the skip for `scripts/test`'s closing line.
+#[track_caller]
+fn skip_for_want_of(major: u64, minor: u64, what: &str) {
     let found: Vec<&str> = terraform_binaries()
         .iter()
         .map(|terraform| terraform.version.as_str())
@@ -227,10 +239,11 @@ pub fn for_each_terraform_at_least(
         found.join(", ")
     );
     assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
+        !under_ci(),
         "{missing}; CI=true requires a newer `terraform` on PATH"
     );
     eprintln!("SKIPPED: {missing}; put a newer `terraform` on PATH to run it");
+    record_skip(&format!("{major}.{minor}"), what);
 }
 
 fn find_on_path(program: &str) -> Option<PathBuf> {
