@@ -168,14 +168,6 @@ impl Identity {
             session.subject
         ))
     }
-
-    /// The subject of the key, for messages.
-    pub fn subject(&self) -> &str {
-        match self {
-            Identity::Known { session, .. } => &session.subject,
-            Identity::Unknown => "an API key of unknown identity",
-        }
-    }
 }
 
 /// The error for a group the API says is not found when that does not prove a deletion.

@@ -109,20 +109,25 @@ pub trait Resource: Send + Sync {
     /// current schema. Called only for versions other than the current one; the default knows
     /// none.
     fn upgrade(&self, version: i64, _raw_json: &[u8]) -> Result<Value, Diagnostics> {
-        let mut diags = Diagnostics::new();
-        diags.error(
-            "Unsupported State Version",
-            format!(
-                "The state was written by a provider version with schema version {version}, which this provider does not know. Use the provider version that wrote it, or remove the resource from state and import it again."
-            ),
-        );
-        Err(diags)
+        Err(unsupported_state_version(version))
     }
 
     async fn read(&self, request: ReadRequest) -> ReadResponse;
     async fn plan(&self, request: PlanRequest) -> PlanResponse;
     async fn apply(&self, request: ApplyRequest) -> ApplyResponse;
     async fn import(&self, id: &str) -> ImportResponse;
+}
+
+/// The refusal of state stored by a schema version a resource does not know.
+pub fn unsupported_state_version(version: i64) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    diags.error(
+        "Unsupported State Version",
+        format!(
+            "The state was written by a provider version with schema version {version}, which this provider does not know. Use the provider version that wrote it, or remove the resource from state and import it again."
+        ),
+    );
+    diags
 }
 
 #[async_trait::async_trait]

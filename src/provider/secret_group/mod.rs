@@ -35,8 +35,8 @@ use crate::client::{self, Client, OwnedBy, SecretGroupManifest};
 use crate::diag::Diagnostics;
 use crate::schema::Schema;
 use crate::server::{
-    ApplyRequest, ApplyResponse, ClientCapabilities, ImportResponse, PlanRequest, PlanResponse,
-    ReadRequest, ReadResponse, Resource,
+    self, ApplyRequest, ApplyResponse, ClientCapabilities, ImportResponse, PlanRequest,
+    PlanResponse, ReadRequest, ReadResponse, Resource,
 };
 use crate::value::Value;
 
@@ -63,18 +63,7 @@ impl Resource for SecretGroupResource {
     fn upgrade(&self, version: i64, raw_json: &[u8]) -> Result<Value, Diagnostics> {
         match version {
             0 => upgrade::from_version_0(raw_json),
-            _ => {
-                let mut diags = Diagnostics::new();
-                diags.error(
-                    "Unsupported State Version",
-                    format!(
-                        "The state was written by a provider version with schema version {version}, \
-                         which this provider does not know. Use the provider version that wrote it, or \
-                         remove the resource from state and import it again."
-                    ),
-                );
-                Err(diags)
-            }
+            _ => Err(server::unsupported_state_version(version)),
         }
     }
 

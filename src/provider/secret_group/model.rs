@@ -68,10 +68,6 @@ impl StringMap {
     pub fn get(&self, key: &str) -> Option<Option<&SecretValue>> {
         self.entries()?.get(key).map(Option::as_ref)
     }
-
-    pub fn contains(&self, key: &str) -> bool {
-        self.get(key).is_some()
-    }
 }
 
 /// Which map a key is managed in.

@@ -2,8 +2,8 @@
 //! write that `write.rs` decided, each only when something changed.
 
 use super::model::{Group, Private, SecretMaps};
-use super::remote::{ServerSecret, ServerSecrets, list_keys};
-use super::write::{SecretsWrite, secrets_write};
+use super::remote::{ServerSecrets, list_keys};
+use super::write::{SecretsWrite, secrets_write, writes_secrets};
 use super::{finish_with_server_keys, manifest_of, report_refusal, who_could_see};
 use crate::client::{self, Client};
 use crate::provider::errors::api_error;
@@ -25,13 +25,9 @@ pub async fn update(
     response.private = request.planned_private.clone();
     response.new_state = prior_state.clone();
 
-    // What the server holds now, when a secrets write may follow: the write is decided against it.
-    let writes_secrets = !matches!(
-        secrets_write(Some(&prior), &planned, &config, &unchanged_server(&prior)),
-        Ok(SecretsWrite::Nothing)
-    );
+    // What the server holds now, when a secrets write follows: the write is decided against it.
     let mut server = ServerSecrets::new();
-    if writes_secrets {
+    if writes_secrets(Some(&prior), &planned, &config) {
         server = match list_keys(client, &id).await {
             Ok(server) => server,
             Err(client::Error::NotFound { .. }) => {
@@ -126,20 +122,4 @@ pub async fn update(
         return;
     }
     finish_with_server_keys(client, &id, planned_state.clone(), &planned, response).await;
-}
-
-/// The server as the prior state last saw it, to ask whether a write is needed at all before
-/// reading it again.
-fn unchanged_server(prior: &Group) -> ServerSecrets {
-    prior
-        .server_keys()
-        .into_iter()
-        .map(|(key, version)| {
-            let secret = ServerSecret {
-                id: String::new(),
-                version,
-            };
-            (key, secret)
-        })
-        .collect()
 }

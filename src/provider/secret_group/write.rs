@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{Group, SecretMaps};
 use super::remote::{ServerSecrets, server_versions};
-use crate::client::{SecretUpdate, SecretValue};
+use crate::client::SecretUpdate;
 
 /// The secrets part of an apply.
 #[derive(Debug, PartialEq, Eq)]
@@ -40,25 +40,18 @@ pub fn secrets_write(
     config: &SecretMaps,
     server: &ServerSecrets,
 ) -> Result<SecretsWrite, Refusal> {
+    if !writes_secrets(prior, planned, config) {
+        return Ok(SecretsWrite::Nothing);
+    }
     let Some(planned_versions) = &planned.versions else {
         return Ok(SecretsWrite::Nothing);
     };
-    if planned.maps.unmanaged() && config.unmanaged() {
-        return Ok(SecretsWrite::Nothing);
-    }
     let to_send: BTreeSet<&String> = planned_versions
         .iter()
         .filter(|(_, version)| version.is_none())
         .map(|(key, _)| key)
         .collect();
     let expected = prior.map(Group::server_keys).unwrap_or_default();
-    let same_keys = expected.len() == planned_versions.len()
-        && planned_versions
-            .keys()
-            .all(|key| expected.contains_key(key));
-    if same_keys && to_send.is_empty() {
-        return Ok(SecretsWrite::Nothing);
-    }
     // Before writing, the group must be what the plan was computed against.
     if prior.is_some() {
         let changed = changed_keys(&expected, &server_versions(server));
@@ -92,6 +85,23 @@ pub fn secrets_write(
     Ok(SecretsWrite::FullList(body))
 }
 
+/// Whether the plan writes any secret: a value to send, or a key to add or delete. Decided from
+/// the plan alone, so an apply knows whether to re-read the group before writing.
+pub fn writes_secrets(prior: Option<&Group>, planned: &Group, config: &SecretMaps) -> bool {
+    let Some(planned_versions) = &planned.versions else {
+        return false;
+    };
+    if planned.maps.unmanaged() && config.unmanaged() {
+        return false;
+    }
+    let expected = prior.map(Group::server_keys).unwrap_or_default();
+    let same_keys = expected.len() == planned_versions.len()
+        && planned_versions
+            .keys()
+            .all(|key| expected.contains_key(key));
+    !same_keys || planned_versions.values().any(Option::is_none)
+}
+
 /// Keys whose presence or version differs between what the plan expected and the server.
 pub fn changed_keys(
     expected: &BTreeMap<String, i64>,
@@ -104,19 +114,12 @@ pub fn changed_keys(
         .collect()
 }
 
-/// The values a write sends, for redaction and tests.
-pub fn sent_values(write: &SecretsWrite) -> Vec<&SecretValue> {
-    match write {
-        SecretsWrite::FullList(body) => body.iter().filter_map(|u| u.value.as_ref()).collect(),
-        _ => Vec::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::client::SecretValue;
     use crate::provider::secret_group::keys::plan_keys;
     use crate::provider::secret_group::model::{Private, StringMap};
     use crate::provider::secret_group::remote::ServerSecret;
