@@ -19,6 +19,8 @@ use truefoundry_provider::emulator::{
     self, EmulatorConfig, EmulatorOptions, Faults, RunningEmulator,
 };
 
+use crate::support::pki::{Pki, TlsListener};
+
 const API_KEY: &str = "tfy-test-key-0001";
 
 /// One scripted answer of a stub server.
@@ -822,56 +824,9 @@ fn bad_configuration_is_refused_up_front() {
     }
 }
 
-/// A TLS listener for axum: each accepted connection is handshaken before it is served; a
-/// connection whose handshake fails (the client distrusts us) is dropped and the next awaited.
-struct TlsListener {
-    tcp: tokio::net::TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let Ok((stream, addr)) = self.tcp.accept().await else {
-                continue;
-            };
-            if let Ok(tls) = self.acceptor.accept(stream).await {
-                return (tls, addr);
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.tcp.local_addr()
-    }
-}
-
 /// A private CA's PEM and an HTTPS stub on 127.0.0.1 whose certificate that CA signed.
 async fn tls_stub(replies: Vec<Reply>) -> (String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca =
-        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key")).expect("ca");
-    let leaf_key = KeyPair::generate().expect("leaf key");
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .expect("leaf params")
-        .signed_by(&leaf_key, &ca)
-        .expect("leaf");
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let server_config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocols")
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
-        )
-        .expect("server config");
-
+    let pki = Pki::generate("Stub CA", &["127.0.0.1"]);
     let script = Script::default();
     script.replies.lock().unwrap().extend(replies);
     // The handler wants the peer address, which only plain TCP serving provides; a fixed one
@@ -882,16 +837,10 @@ async fn tls_stub(replies: Vec<Reply>) -> (String, String) {
         .layer(axum::extract::connect_info::MockConnectInfo(
             SocketAddr::from(([127, 0, 0, 1], 0)),
         ));
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("https://{}", tcp.local_addr().expect("addr"));
-    let listener = TlsListener {
-        tcp,
-        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server_config)),
-    };
+    let listener = TlsListener::bind(pki.acceptor()).await;
+    let url = format!("https://{}", listener.addr());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (ca.pem(), url)
+    (pki.ca_pem, url)
 }
 
 #[tokio::test]

@@ -2,82 +2,36 @@
 //! here, and the provider binary reaches it only when told to trust that CA (`ca_cert_pem`, or
 //! `TFY_CA_CERT` as PEM text or as a file path). Verification cannot be turned off.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use tempfile::TempDir;
 use truefoundry_provider::client::{Client, ClientConfig, SecretValue};
 use truefoundry_provider::diag::{Diagnostics, Severity};
 use truefoundry_provider::value::Value;
 
 use crate::support::emulator::{self, ACME_KEY, Emulator};
+use crate::support::pki::Pki;
 use crate::support::terraform::{Workspace, terraform_binaries};
 use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient};
 
 const GROUP: &str = "truefoundry_secret_group";
 
-/// A CA, and files for a server certificate it signed.
-struct Pki {
-    dir: TempDir,
-    ca_pem: String,
-}
-
-impl Pki {
-    /// A CA named `ca_name`, and a server certificate for `names` signed by it.
-    fn generate(ca_name: &str, names: &[&str]) -> Pki {
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, ca_name);
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-
-        let server_key = rcgen::KeyPair::generate().unwrap();
-        let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
-        let mut server_params = rcgen::CertificateParams::new(names).unwrap();
-        server_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "truefoundry emulator");
-        server_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-        let server = server_params.signed_by(&server_key, &ca).unwrap();
-
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("server.pem"), server.pem()).unwrap();
-        std::fs::write(dir.path().join("server.key"), server_key.serialize_pem()).unwrap();
-        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
-        Pki {
-            dir,
-            ca_pem: ca.pem(),
-        }
-    }
-
-    fn ca_file(&self) -> PathBuf {
-        self.dir.path().join("ca.pem")
-    }
-
-    /// The emulator binary serving HTTPS with this PKI's server certificate.
-    fn start_emulator(&self) -> Emulator {
-        let cert = self.dir.path().join("server.pem");
-        let key = self.dir.path().join("server.key");
-        let emulator = Emulator::start_with(&[
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-        ]);
-        assert!(
-            emulator.base_url.starts_with("https://127.0.0.1:"),
-            "the emulator announces https: {}",
-            emulator.base_url
-        );
-        emulator
-    }
+/// The emulator binary serving HTTPS with `pki`'s server certificate, with `extra_args`.
+fn start_emulator(pki: &Pki, extra_args: &[&str]) -> Emulator {
+    let (cert, key) = (pki.cert_file(), pki.key_file());
+    let mut args = vec![
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra_args);
+    let emulator = Emulator::start_with(&args);
+    assert!(
+        emulator.base_url.starts_with("https://127.0.0.1:"),
+        "the emulator announces https: {}",
+        emulator.base_url
+    );
+    emulator
 }
 
 fn api_client(host: &str, ca_cert_pem: Option<&str>) -> Client {
@@ -223,7 +177,7 @@ fn api_requests_seen(emulator: &Emulator) -> usize {
 #[test]
 fn the_provider_reaches_a_private_ca_control_plane_only_when_it_trusts_the_ca() {
     let pki = Pki::generate("Private Control Plane CA", &["localhost", "127.0.0.1"]);
-    let emulator = pki.start_emulator();
+    let emulator = start_emulator(&pki, &[]);
     block_on(async {
         seed_group(&emulator, &pki.ca_pem, "tls-group").await;
         let host = emulator.base_url.clone();
@@ -267,7 +221,7 @@ fn the_provider_reaches_a_private_ca_control_plane_only_when_it_trusts_the_ca() 
 #[test]
 fn a_certificate_for_another_name_is_refused_even_from_a_trusted_ca() {
     let pki = Pki::generate("Private Control Plane CA", &["control-plane.example"]);
-    let emulator = pki.start_emulator();
+    let emulator = start_emulator(&pki, &[]);
     block_on(async {
         let (_, diags) =
             read_through_provider(&[], &emulator.base_url, Some(&pki.ca_pem), "any").await;
@@ -312,7 +266,7 @@ fn the_provider_block_has_no_setting_beyond_its_five() {
 #[test]
 fn terraform_applies_a_group_over_https_with_ca_cert_pem() {
     let pki = Pki::generate("Private Control Plane CA", &["localhost", "127.0.0.1"]);
-    let emulator = pki.start_emulator();
+    let emulator = start_emulator(&pki, &[]);
     let terraform = &terraform_binaries()[0];
     let main_tf = format!(
         r#"
@@ -369,16 +323,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 #[test]
 fn the_emulator_keeps_its_faults_under_tls_and_wants_cert_and_key_together() {
     let pki = Pki::generate("Private Control Plane CA", &["localhost", "127.0.0.1"]);
-    let cert = pki.dir.path().join("server.pem");
-    let key = pki.dir.path().join("server.key");
-    let emulator = Emulator::start_with(&[
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-        "--fault-drop-rate",
-        "1",
-    ]);
+    let emulator = start_emulator(&pki, &["--fault-drop-rate", "1"]);
     let client = api_client(&emulator.base_url, Some(&pki.ca_pem));
     let dropped = emulator.block_on(client.get_secret_group("any"));
     match dropped {
@@ -394,6 +339,7 @@ fn the_emulator_keeps_its_faults_under_tls_and_wants_cert_and_key_together() {
         "the handshake passed and the request was logged"
     );
 
+    let (cert, key) = (pki.cert_file(), pki.key_file());
     for args in [
         vec!["--tls-cert", cert.to_str().unwrap()],
         vec!["--tls-key", key.to_str().unwrap()],
