@@ -22,6 +22,9 @@ mod store;
 #[cfg(test)]
 mod tests;
 mod tls;
+#[cfg(test)]
+mod variant_tests;
+mod variants;
 mod wire;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -40,6 +43,8 @@ pub use config::{
     ApiKeyConfig, DEMO_INTEGRATION, DEMO_SUBJECT, DEMO_TENANT, EmulatorConfig, Faults,
     IntegrationConfig, Sensitive, TenantConfig,
 };
+
+pub use variants::Variant;
 
 use error::ApiError;
 use faults::{Connection, DroppableListener};
@@ -139,6 +144,11 @@ impl AppState {
         Ok(value)
     }
 
+    /// Whether the API plays `variant`.
+    fn has(&self, variant: Variant) -> bool {
+        self.shared.config.has(variant)
+    }
+
     /// The store, locked for one request. Handlers never hold it across an `.await`.
     fn store(&self) -> MutexGuard<'_, Store> {
         // A panic under the lock is a bug in one request; later requests keep being served
@@ -153,6 +163,10 @@ impl AppState {
 /// The emulator's routes: the API under `/api/svc/v1` (logged, with faults) and `/health`.
 pub fn app(state: AppState) -> Router {
     let api = api::routes()
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            variants::extra_fields_layer,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             faults::inject,
