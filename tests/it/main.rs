@@ -18,3 +18,4 @@ mod secret_group_reads;
 mod support;
 mod transport;
 mod trust;
+mod variants;

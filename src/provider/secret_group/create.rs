@@ -1,16 +1,24 @@
 //! ApplyResourceChange for a new group: the manifest PUT, then one full-list PUT with every key.
 
 use super::model::{Group, Private, SecretMaps};
-use super::remote::{ServerSecrets, list_keys, read_values, refresh_group, visible_to};
+use super::remote::{
+    ServerSecrets, list_keys, own_access, read_values, refresh_group, visible_to,
+};
 use super::write::{SecretsWrite, secrets_write};
-use super::{finish_with_server_keys, manifest_of, report_refusal};
+use super::{describe, finish_with_server_keys, manifest_of, report_refusal};
 use crate::client::{Client, ListGroupsQuery, SecretGroup, SecretGroupManifest};
 use crate::diag::AttributePath;
-use crate::provider::errors::api_error;
+use crate::provider::errors::{api_error, secrets_write_error};
 use crate::provider::group_values::group_name;
+use crate::provider::identity::Identity;
 use crate::server::{ApplyRequest, ApplyResponse};
 
-pub async fn create(client: &Client, request: &ApplyRequest, response: &mut ApplyResponse) {
+pub async fn create(
+    client: &Client,
+    identity: &Identity,
+    request: &ApplyRequest,
+    response: &mut ApplyResponse,
+) {
     let planned_state = &request.planned_state;
     let planned = Group::of(planned_state);
     let config = SecretMaps::of(&request.config);
@@ -81,33 +89,55 @@ pub async fn create(client: &Client, request: &ApplyRequest, response: &mut Appl
             }
         },
     };
+    let own_access = match (&group.manifest, &planned.collaborators) {
+        (Some(held), Some(_)) => own_access(&held.collaborators, planned_state, identity.subject()),
+        _ => Vec::new(),
+    };
+    if !own_access.is_empty() {
+        response.diagnostics.warning(
+            "API Key Listed As A Collaborator",
+            format!(
+                "TrueFoundry lists the API key's own subject as a collaborator of the new secret group \
+                 `{name}` ({}), though `collaborators` does not name it. The provider keeps this entry: \
+                 it stays out of `collaborators` in state, so plans show no change for it, and applies \
+                 never remove it, so the key keeps its access. Name it in `collaborators` to manage it \
+                 like any other.",
+                describe(&own_access)
+            ),
+        );
+    }
     response.private = Private {
         visible_to: visible_to(&group),
+        own_access,
         ..Private::default()
     }
     .encode();
     let mut state = planned_state.clone();
-    let refreshed = refresh_group(&group, planned_state, false);
+    let refreshed = refresh_group(&group, planned_state, false, identity.subject());
     for computed in ["id", "fqn", "tenant_name", "name"] {
         state.set(computed, refreshed.get(computed).clone());
     }
     let write = secrets_write(None, &planned, &config, &ServerSecrets::new());
-    let written = match write {
-        Ok(SecretsWrite::FullList(body)) => client.set_secrets(&group.id, &body).await.map(|_| ()),
-        Ok(_) => Ok(()),
+    let (written, body) = match &write {
+        Ok(SecretsWrite::FullList(body)) => (
+            client.set_secrets(&group.id, body).await.map(|_| ()),
+            body.as_slice(),
+        ),
+        Ok(_) => (Ok(()), &[][..]),
         Err(refusal) => {
-            report_refusal(response, &refusal);
-            Ok(())
+            report_refusal(response, refusal);
+            (Ok(()), &[][..])
         }
     };
     if let Err(err) = written {
-        api_error(
+        secrets_write_error(
             &mut response.diagnostics,
             &format!(
                 "writing the secrets of the new secret group {name}; the group itself was created and is \
                  kept in state, so the next apply writes the secrets again"
             ),
             &err,
+            body,
         );
     }
     finish_with_server_keys(client, &group.id, state, &planned, response).await;

@@ -3,9 +3,11 @@
 
 use super::dry_run::check_planned_manifest;
 use super::keys::plan_keys;
-use super::model::{Group, Private, SecretMaps};
+use super::describe;
+use super::model::{Group, Private, SecretMaps, collaborators_of};
 use super::schema::DEFAULT_INTEGRATION_FQN;
 use super::validate;
+use crate::client::Collaborator;
 use crate::diag::{AttributePath, Severity};
 use crate::provider::ProviderContext;
 use crate::server::{PlanRequest, PlanResponse};
@@ -24,6 +26,9 @@ pub async fn plan(context: &ProviderContext, request: PlanRequest) -> PlanRespon
             .check_tenant(&prior.label(), tenant, &mut response.diagnostics)
         {
             return response;
+        }
+        if !response.planned_state.is_null() {
+            warn_about_own_access(&request, context.identity().subject(), &mut response);
         }
     }
     if !response.diagnostics.has_errors()
@@ -104,6 +109,49 @@ fn plan_offline(request: &PlanRequest) -> PlanResponse {
     planned.set("secret_fqns", keys.fqns);
     response.planned_state = planned;
     response
+}
+
+/// What a collaborator change does to the API key's own access: entries the configuration
+/// never named are kept (said here, since `collaborators` is otherwise authoritative), and
+/// dropping the key's own subject from `collaborators` is never silent.
+fn warn_about_own_access(request: &PlanRequest, own: Option<&str>, response: &mut PlanResponse) {
+    let (Some(own), Some(prior), Some(planned)) = (
+        own,
+        collaborators_of(request.prior_state.get("collaborators")),
+        collaborators_of(response.planned_state.get("collaborators")),
+    ) else {
+        return;
+    };
+    if prior == planned {
+        return;
+    }
+    let label = Group::of(&request.prior_state).label();
+    let kept = Private::decode(&request.prior_private).own_access;
+    if !kept.is_empty() {
+        response.diagnostics.warning(
+            "API Key Keeps Its Own Access",
+            format!(
+                "Applying this plan writes the collaborators of the secret group {label}, and keeps \
+                 these entries of the API key's own subject that the server holds and `collaborators` \
+                 does not name: {}. `collaborators` is authoritative for every other subject; name \
+                 the key's subject in it to manage this entry too.",
+                describe(&kept)
+            ),
+        );
+    }
+    let named = |list: &[Collaborator]| list.iter().any(|c| c.subject == own);
+    if named(&prior) && !named(&planned) {
+        response.diagnostics.warning_at(
+            AttributePath::root("collaborators"),
+            "API Key Loses Its Access",
+            format!(
+                "Applying this plan removes `{own}`, the API key's own subject, from the collaborators \
+                 of the secret group {label}. Unless the key has access otherwise (as a tenant admin or \
+                 through a team), later plans and applies with this key cannot read or change the \
+                 group. Keep `{own}` in `collaborators` if that is not intended."
+            ),
+        );
+    }
 }
 
 /// The plan's own words for what a reader of `- ... -> null` or a dropped key could misread.

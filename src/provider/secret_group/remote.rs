@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{SecretMaps, StringMap, versions_value};
 use super::schema::{DEFAULT_INTEGRATION_FQN, resource_schema};
-use crate::client::{self, Client, ListSecretsQuery, SecretGroup, SecretValue};
+use crate::client::{self, Client, Collaborator, ListSecretsQuery, SecretGroup, SecretValue};
 use crate::provider::group_values::{collaborators_value, fqns_value, group_name, secret_fqn};
 use crate::value::Value;
 
@@ -100,9 +100,43 @@ pub fn empty_state() -> Value {
     )
 }
 
+/// The subjects `collaborators` names in a state.
+fn named_subjects(state: &Value) -> BTreeSet<String> {
+    state
+        .get("collaborators")
+        .as_elements()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("subject").as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The entries of `collaborators` for the API key's `own_subject` that `state` does not name:
+/// the key's own access that the configuration does not manage (a server that lists a group's
+/// creator as its admin adds one).
+pub fn own_access(
+    collaborators: &[Collaborator],
+    state: &Value,
+    own_subject: Option<&str>,
+) -> Vec<Collaborator> {
+    let named = named_subjects(state);
+    collaborators
+        .iter()
+        .filter(|c| Some(c.subject.as_str()) == own_subject && !named.contains(&c.subject))
+        .cloned()
+        .collect()
+}
+
 /// The group-level attributes as the server has them, over `prior`. Collaborators are read only
-/// when managed (non-null in `prior`) or when `adopt` (import).
-pub fn refresh_group(group: &SecretGroup, prior: &Value, adopt: bool) -> Value {
+/// when managed (non-null in `prior`) or when `adopt` (import), and without the API key's own
+/// entries the prior state does not name (see [`own_access`]). The owner is read only when
+/// managed or adopted: a server that fills in an owner nobody configured makes no diff.
+pub fn refresh_group(
+    group: &SecretGroup,
+    prior: &Value,
+    adopt: bool,
+    own_subject: Option<&str>,
+) -> Value {
     let mut state = if prior.is_null() {
         empty_state()
     } else {
@@ -119,16 +153,22 @@ pub fn refresh_group(group: &SecretGroup, prior: &Value, adopt: bool) -> Value {
     };
     state.set("integration_fqn", integration);
     if let Some(manifest) = &group.manifest {
-        let owner = manifest
-            .owned_by
-            .as_ref()
-            .map_or(Value::Null, |o| Value::string(&o.account));
-        state.set("owned_by_account", owner);
+        if adopt || !prior.get("owned_by_account").is_null() {
+            let owner = manifest
+                .owned_by
+                .as_ref()
+                .map_or(Value::Null, |o| Value::string(&o.account));
+            state.set("owned_by_account", owner);
+        }
         if adopt || !prior.get("collaborators").is_null() {
-            state.set(
-                "collaborators",
-                collaborators_value(&manifest.collaborators),
-            );
+            let own = own_access(&manifest.collaborators, prior, own_subject);
+            let shown: Vec<Collaborator> = manifest
+                .collaborators
+                .iter()
+                .filter(|c| !own.contains(c))
+                .cloned()
+                .collect();
+            state.set("collaborators", collaborators_value(&shown));
         }
     }
     state
