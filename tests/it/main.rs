@@ -8,6 +8,7 @@ mod emulator;
 mod examples;
 mod fuzz;
 mod identity;
+mod plan_checks;
 mod protocol;
 mod protocol_secret_group;
 mod release;

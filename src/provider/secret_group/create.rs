@@ -6,7 +6,8 @@ use super::remote::{
 };
 use super::write::{SecretsWrite, secrets_write};
 use super::{describe, finish_with_server_keys, manifest_of, report_refusal};
-use crate::client::{Client, ListGroupsQuery, SecretGroup, SecretGroupManifest};
+use crate::client::{self, Client, ListGroupsQuery, SecretGroup, SecretGroupManifest};
+use crate::diag::Diagnostics;
 use crate::diag::AttributePath;
 use crate::provider::errors::{api_error, secrets_write_error};
 use crate::provider::group_values::group_name;
@@ -25,14 +26,8 @@ pub async fn create(
     let name = planned.name.clone().unwrap_or_default();
     // The manifest PUT upserts by name: refuse to silently adopt a group that already exists,
     // unless it is exactly what an interrupted earlier apply of this configuration left behind.
-    let existing = client
-        .list_secret_groups(&ListGroupsQuery {
-            fqn: None,
-            search: Some(name.clone()),
-        })
-        .await;
-    let existing = match existing {
-        Ok(groups) => groups.into_iter().find(|g| group_name(g) == name),
+    let existing = match find_by_name(client, &name).await {
+        Ok(existing) => existing,
         Err(err) => {
             api_error(
                 &mut response.diagnostics,
@@ -64,15 +59,7 @@ pub async fn create(
                     group
                 }
                 Err(reason) => {
-                    response.diagnostics.error_at(
-                    AttributePath::root("name"),
-                    "Secret Group Already Exists",
-                    format!(
-                        "A secret group named `{name}` already exists ({}) and {reason}. Import it with \
-                         `terraform import <address> {}` to manage it, or choose another name.",
-                        group.fqn, group.id
-                    ),
-                );
+                    name_taken(&mut response.diagnostics, &group, &reason);
                     return;
                 }
             }
@@ -143,13 +130,43 @@ pub async fn create(
     finish_with_server_keys(client, &group.id, state, &planned, response).await;
 }
 
+/// The group of the API key's tenant named `name`, if the key can see one.
+pub(super) async fn find_by_name(
+    client: &Client,
+    name: &str,
+) -> Result<Option<SecretGroup>, client::Error> {
+    let groups = client
+        .list_secret_groups(&ListGroupsQuery {
+            fqn: None,
+            search: Some(name.to_owned()),
+        })
+        .await?;
+    Ok(groups.into_iter().find(|g| group_name(g) == name))
+}
+
+/// The error for a create whose name another group holds; `reason` says why it is not this
+/// configuration's own leftover.
+pub(super) fn name_taken(diags: &mut Diagnostics, group: &SecretGroup, reason: &str) {
+    diags.error_at(
+        AttributePath::root("name"),
+        "Secret Group Already Exists",
+        format!(
+            "A secret group named `{}` already exists ({}) and {reason}. Nothing was changed. Import it \
+             with `terraform import <address> {}` to manage it, or choose another name.",
+            group_name(group),
+            group.fqn,
+            group.id
+        ),
+    );
+}
+
 /// Whether an existing group with the planned name is what an interrupted create of this very
 /// resource left behind (the provider died, or the state could not be saved, between the
 /// manifest PUT and the end of the apply): the same integration, owner and collaborators as the
 /// manifest this create sends, and only keys this configuration sets, each already holding the
 /// configured value. Taking such a group over changes nothing anyone else wrote; anything else
 /// is someone else's group. `Err` says why it is not a leftover.
-async fn interrupted_create_leftover(
+pub(super) async fn interrupted_create_leftover(
     client: &Client,
     group: &SecretGroup,
     manifest: &SecretGroupManifest,

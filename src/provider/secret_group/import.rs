@@ -70,6 +70,7 @@ pub async fn import(context: &ProviderContext, id: &str) -> ImportResponse {
                 synced_versions: server_versions(&read.server),
                 visible_to: read.visible_to,
                 own_access: read.own_access,
+                ..Private::default()
             };
             response.states.push((read.state, private.encode()));
         }

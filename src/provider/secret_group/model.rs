@@ -254,6 +254,11 @@ pub struct Private {
     /// removed by an apply, so the key cannot silently lock itself out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub own_access: Vec<Collaborator>,
+    /// Set by the plan of a replacement: the id of the group it destroys. Terraform plans the
+    /// create half with no prior state but with this private data, and that group holding the
+    /// name is then no conflict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacing: Option<String>,
 }
 
 impl Private {

@@ -85,6 +85,13 @@ fn plan_offline(request: &PlanRequest) -> PlanResponse {
     }
 
     let prior = (!create).then(|| Group::of(prior_value));
+    if let Some(prior) = prior.as_ref().filter(|_| !response.requires_replace.is_empty()) {
+        let replacing = Private {
+            replacing: Some(prior.id.clone()),
+            ..private.clone()
+        };
+        response.planned_private = replacing.encode();
+    }
     let config = SecretMaps::of(config_value);
     let tenant = prior.as_ref().and_then(|p| p.tenant.clone());
     let name = planned.get("name").as_str().map(str::to_owned);
