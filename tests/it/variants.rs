@@ -67,6 +67,20 @@ fn secrets_puts(requests: &[LoggedRequest]) -> Vec<&LoggedRequest> {
         .collect()
 }
 
+/// Writes the full key list of group `name` through the API, as someone outside Terraform.
+fn set_out_of_band(emulator: &Emulator, name: &str, secrets: &[(&str, Option<&str>)]) {
+    let client = emulator.client(ACME_KEY);
+    let id = group(emulator, name).id;
+    let body: Vec<SecretUpdate> = secrets
+        .iter()
+        .map(|(key, value)| SecretUpdate {
+            key: (*key).to_owned(),
+            value: value.map(SecretValue::new),
+        })
+        .collect();
+    emulator.block_on(client.set_secrets(&id, &body)).unwrap();
+}
+
 /// What a variant adds to the core scenario, at its steps.
 trait Checks {
     /// The collaborators the configuration manages.
@@ -122,17 +136,8 @@ fn core_scenario(variant: &str, checks: &dyn Checks) {
         checks.after_update(&ws, &emulator, &name);
 
         // A value changed outside Terraform shows in the plan, and apply puts it back.
-        let client = emulator.client(ACME_KEY);
-        let id = group(&emulator, &name).id;
         let elsewhere = [("A", None), ("B", None), ("C", Some("c-elsewhere"))];
-        let body: Vec<SecretUpdate> = elsewhere
-            .iter()
-            .map(|(key, value)| SecretUpdate {
-                key: (*key).to_owned(),
-                value: value.map(SecretValue::new),
-            })
-            .collect();
-        emulator.block_on(client.set_secrets(&id, &body)).unwrap();
+        set_out_of_band(&emulator, &name, &elsewhere);
         ws.plan_detailed_exitcode()
             .expect_changes()
             .expect_output_contains(&["~ secrets"]);
@@ -159,6 +164,38 @@ fn no_list_versions_keeps_the_promises_comparing_values() {
             let versions = &state_attributes(ws)["secret_versions"];
             for key in ["A", "B", "C"] {
                 assert_eq!(versions[key], 0, "{versions}");
+            }
+        }
+
+        fn before_destroy(&self, ws: &Workspace, emulator: &Emulator, name: &str) {
+            // A value changed between plan and apply is still caught, by value.
+            let secrets = [("A", "a2"), ("B", "b2"), ("C", "c1")];
+            ws.write("main.tf", &config(name, &secrets, &COLLABORATORS));
+            ws.run_ok(&["plan", "-out=tfplan"]);
+            set_out_of_band(emulator, name, &[("A", Some("a-racing")), ("B", None), ("C", None)]);
+            let mark = emulator.mark();
+            ws.run(&["apply", "tfplan"])
+                .expect_failure()
+                .expect_output_contains(&["Secrets Changed Outside Terraform", ": A."]);
+            assert_eq!(emulator.writes_since(mark).len(), 0);
+            assert_eq!(emulator.secret_values(name).unwrap()["A"], "a-racing");
+            ws.apply();
+            assert_eq!(emulator.secret_values(name), Some(values(&secrets)));
+            ws.plan_detailed_exitcode().expect_empty();
+
+            // Write-only values: no way to see a change elsewhere, and the plan says so.
+            if ws.terraform().runs_part_needing(1, 11, "write-only keys without versions") {
+                let main = GroupHcl::new("g", name)
+                    .collaborators(COLLABORATORS)
+                    .map("secrets", secrets)
+                    .map("secrets_wo", [("W", "w1")])
+                    .map("secrets_wo_versions", [("W", "1")])
+                    .to_string();
+                ws.write("main.tf", &main);
+                ws.apply();
+                ws.plan_detailed_exitcode()
+                    .expect_empty()
+                    .expect_output_contains(&["Write-Only Drift Not Detected", ": W."]);
             }
         }
     }

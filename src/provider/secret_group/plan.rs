@@ -3,6 +3,8 @@
 
 use super::dry_run::check_planned_manifest;
 use super::keys::plan_keys;
+use std::collections::BTreeMap;
+
 use super::describe;
 use super::model::{Group, Private, SecretMaps, collaborators_of};
 use super::schema::DEFAULT_INTEGRATION_FQN;
@@ -112,10 +114,44 @@ fn plan_offline(request: &PlanRequest) -> PlanResponse {
             &mut response,
         );
     }
+    if let Some(prior) = &prior {
+        warn_about_missing_versions(prior, &config, &mut response);
+    }
     planned.set("secret_versions", keys.versions);
     planned.set("secret_fqns", keys.fqns);
     response.planned_state = planned;
     response
+}
+
+/// A server that lists no versions (every key recorded at 0) leaves write-only values without
+/// any way to see a change made outside Terraform: said in the plan, naming the keys.
+fn warn_about_missing_versions(prior: &Group, config: &SecretMaps, response: &mut PlanResponse) {
+    let held = prior.server_keys();
+    if held.is_empty() || held.values().any(|version| *version != 0) {
+        return;
+    }
+    let blind: Vec<&str> = config
+        .secrets_wo
+        .entries()
+        .into_iter()
+        .flat_map(BTreeMap::keys)
+        .filter(|key| held.contains_key(*key))
+        .map(String::as_str)
+        .collect();
+    if blind.is_empty() {
+        return;
+    }
+    response.diagnostics.warning(
+        "Write-Only Drift Not Detected",
+        format!(
+            "TrueFoundry lists no versions for the secrets of the secret group {}, so a change made \
+             outside Terraform to these write-only keys cannot be seen: {}. Their values are sent \
+             again only when their `secrets_wo_versions` entry changes. Keys of `secrets` are still \
+             compared by value.",
+            prior.label(),
+            blind.join(", ")
+        ),
+    );
 }
 
 /// What a collaborator change does to the API key's own access: entries the configuration

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::model::{SecretMaps, StringMap, versions_value};
+use super::model::{Group, SecretMaps, StringMap, versions_value};
 use super::schema::{DEFAULT_INTEGRATION_FQN, resource_schema};
 use crate::client::{self, Client, Collaborator, ListSecretsQuery, SecretGroup, SecretValue};
 use crate::provider::group_values::{collaborators_value, fqns_value, group_name, secret_fqn};
@@ -67,6 +67,46 @@ pub async fn read_values(
         .into_iter()
         .filter(|secret| keys.contains(&secret.name))
         .filter_map(|secret| Some((secret.name, secret.value?)))
+        .collect())
+}
+
+/// Whether the server listed no versions (a key without one is recorded at 0, which no real
+/// version is): drift and staleness are then judged by value, where values are read.
+pub fn lists_no_versions(secrets: &ServerSecrets) -> bool {
+    !secrets.is_empty() && secrets.values().all(|secret| secret.version == 0)
+}
+
+/// For a server that lists no versions: the keys of `secrets` (in `prior`) whose value changed
+/// on the server since the plan, among those this apply overwrites or deletes. With versions,
+/// the re-read alone shows such a change.
+pub async fn values_changed_since_plan(
+    client: &Client,
+    prior: &Group,
+    planned: &Group,
+    server: &ServerSecrets,
+) -> Result<Vec<String>, client::Error> {
+    let (Some(before), Some(tenant), Some(name)) =
+        (prior.maps.secrets.entries(), &prior.tenant, &prior.name)
+    else {
+        return Ok(Vec::new());
+    };
+    if !lists_no_versions(server) {
+        return Ok(Vec::new());
+    }
+    let planned_versions = planned.versions.clone().unwrap_or_default();
+    let at_risk: BTreeSet<String> = before
+        .keys()
+        .filter(|key| server.contains_key(*key))
+        .filter(|key| planned_versions.get(*key).is_none_or(Option::is_none))
+        .cloned()
+        .collect();
+    let now = read_values(client, &prior.id, (tenant, name), &at_risk).await?;
+    Ok(at_risk
+        .into_iter()
+        .filter(|key| match (now.get(key), before.get(key)) {
+            (Some(now), Some(Some(then))) => now != then,
+            _ => false,
+        })
         .collect())
 }
 

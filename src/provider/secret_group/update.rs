@@ -2,8 +2,8 @@
 //! write that `write.rs` decided, each only when something changed.
 
 use super::model::{Group, Private, SecretMaps};
-use super::remote::{ServerSecrets, list_keys, own_access};
-use super::write::{SecretsWrite, secrets_write, writes_secrets};
+use super::remote::{ServerSecrets, list_keys, own_access, values_changed_since_plan};
+use super::write::{Refusal, SecretsWrite, secrets_write, writes_secrets};
 use super::{finish_with_server_keys, manifest_of, report_refusal, who_could_see};
 use crate::client::{self, Client};
 use crate::provider::errors::{api_error, secrets_write_error};
@@ -64,6 +64,18 @@ pub async fn update(
             return;
         }
     };
+    match values_changed_since_plan(client, &prior, &planned, &server).await {
+        Ok(changed) if changed.is_empty() => {}
+        Ok(changed) => return report_refusal(response, &Refusal::ChangedSincePlan(changed)),
+        Err(err) => {
+            api_error(
+                &mut response.diagnostics,
+                &format!("re-reading the values of secret group {id} before writing"),
+                &err,
+            );
+            return;
+        }
+    }
 
     let manifest_change = (planned.collaborators.is_some()
         && planned_state.get("collaborators") != prior_state.get("collaborators"))
