@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value as Json;
 use truefoundry_provider::client::{Collaborator, SecretGroup, SecretUpdate, SecretValue};
 
-use crate::support::emulator::{ACME_KEY, Emulator, LoggedRequest};
+use crate::support::emulator::{ACME_KEY, Emulator, LoggedRequest, config_json};
 use crate::support::hcl::GroupHcl;
 use crate::support::terraform::{Run, Terraform, Workspace, for_each_terraform};
 
@@ -317,4 +317,45 @@ fn lenient_manifest_takes_every_subject_kind() {
         }
     }
     core_scenario("lenient-manifest", &Lenient);
+}
+
+/// No client-side size limit: a secret store's refusal of a value comes back as an error naming
+/// the key, never the value, and the create keeps the group in state for the next apply.
+#[test]
+fn a_value_the_secret_store_refuses_is_named_by_its_key() {
+    const CANARY: &str = "CANARY-refused-value-5e2b";
+    for_each_terraform(|terraform| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut emulator_config = config_json();
+        emulator_config["integrations"][0]["max_value_bytes"] = 64.into();
+        let path = dir.path().join("emulator.json");
+        std::fs::write(&path, emulator_config.to_string()).unwrap();
+        let emulator = Emulator::start_with_config(&path);
+
+        // Larger than the 64 KiB the provider used to refuse by itself, and than this store's 64
+        // bytes: only the store's answer stops it.
+        let big = format!("{}{CANARY}", "x".repeat(70_000));
+        let secrets = [("SMALL", "fits"), ("BIG", big.as_str())];
+        let name = "store-limit-acme";
+        let mut ws = Workspace::with_main(terraform, &config(name, &secrets, &[]));
+        for (key, value) in emulator.provider_env() {
+            ws.set_env(key, value);
+        }
+        ws.plan_detailed_exitcode().expect_changes();
+        let run = ws
+            .run(&["apply", "-auto-approve"])
+            .expect_failure()
+            .expect_output_contains(&["Secret Value Refused By TrueFoundry", "these keys: BIG."]);
+        assert!(!run.output().contains(CANARY), "{run}");
+        let log = std::fs::read_to_string(emulator.log_path()).unwrap();
+        assert!(!log.contains(CANARY));
+        assert_eq!(emulator.secret_values(name), Some(BTreeMap::new()));
+
+        // A value the store takes: the next apply writes the secrets into the kept group.
+        let fitting = [("SMALL", "fits"), ("BIG", "short now")];
+        ws.write("main.tf", &config(name, &fitting, &[]));
+        ws.apply();
+        assert_eq!(emulator.secret_values(name), Some(values(&fitting)));
+        ws.plan_detailed_exitcode().expect_empty();
+    });
 }
