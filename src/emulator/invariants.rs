@@ -48,7 +48,8 @@ fn check_group<'a>(
     }
     if let Some((field, message)) = manifest_problems(&group.manifest, config.subject_kinds())
         .into_iter()
-        .next() {
+        .next()
+    {
         return Err(format!("{field} {message}"));
     }
     let integration = &group.manifest.integration_fqn;

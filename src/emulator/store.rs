@@ -360,7 +360,8 @@ pub(crate) fn apply_secret_list_with(
         if let (Some(limit), Some(value)) = (rules.max_value_bytes, &entry.value)
             && value.expose().len() > limit
         {
-            let problem = format!("the value is longer than the secret store allows ({limit} bytes)");
+            let problem =
+                format!("the value is longer than the secret store allows ({limit} bytes)");
             let field = format!("secrets[{index}].value");
             error = Some(
                 error

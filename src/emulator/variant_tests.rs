@@ -156,11 +156,25 @@ async fn no_group_name_sends_groups_with_an_fqn_and_no_name() {
     let group = create(&app, "g", json!([]), json!([])).await;
     assert!(group.get("name").is_none(), "{group}");
     assert_eq!(group["fqn"], "acme:g");
-    let (_, listed) = call(&app, "GET", "/secret-groups?fqn=acme:g", Some("t-admin"), None).await;
+    let (_, listed) = call(
+        &app,
+        "GET",
+        "/secret-groups?fqn=acme:g",
+        Some("t-admin"),
+        None,
+    )
+    .await;
     assert!(listed["data"][0].get("name").is_none());
     assert_eq!(listed["data"][0]["manifest"]["name"], "g");
     // `search` still matches the name.
-    let (_, found) = call(&app, "GET", "/secret-groups?search=G", Some("t-admin"), None).await;
+    let (_, found) = call(
+        &app,
+        "GET",
+        "/secret-groups?search=G",
+        Some("t-admin"),
+        None,
+    )
+    .await;
     assert_eq!(found["data"].as_array().map(Vec::len), Some(1));
 }
 
@@ -204,7 +218,10 @@ async fn extra_fields_reach_every_object_of_every_answer() {
     )
     .await;
     assert!(every_object_has_extras(&secrets), "{secrets}");
-    assert_eq!(secrets["data"][0]["value"], "1", "known fields are untouched");
+    assert_eq!(
+        secrets["data"][0]["value"], "1",
+        "known fields are untouched"
+    );
     let (status, error) = call(&app, "GET", "/secret-groups/nope", Some("t-admin"), None).await;
     assert_eq!(status, 404);
     assert!(every_object_has_extras(&error), "{error}");
@@ -232,7 +249,10 @@ async fn lenient_manifest_takes_no_collaborators_and_every_subject_kind() {
     .await;
     assert_eq!(status, 422, "{body}");
     let mut without = manifest("g", json!([]));
-    without["manifest"].as_object_mut().unwrap().remove("collaborators");
+    without["manifest"]
+        .as_object_mut()
+        .unwrap()
+        .remove("collaborators");
     let (status, _) = call(
         &strict,
         "PUT",
@@ -246,8 +266,14 @@ async fn lenient_manifest_takes_no_collaborators_and_every_subject_kind() {
     let app = router_playing(&[Variant::LenientManifest]);
     let group = create(&app, "g", kinds.clone(), json!([])).await;
     assert_eq!(group["manifest"]["collaborators"], kinds);
-    let (status, body) =
-        call(&app, "PUT", "/secret-groups", Some("t-admin"), Some(without)).await;
+    let (status, body) = call(
+        &app,
+        "PUT",
+        "/secret-groups",
+        Some("t-admin"),
+        Some(without),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert!(
         body["data"]["manifest"].get("collaborators").is_none(),
@@ -259,7 +285,10 @@ async fn lenient_manifest_takes_no_collaborators_and_every_subject_kind() {
         "PUT",
         "/secret-groups",
         Some("t-admin"),
-        Some(manifest("h", json!([{"subject": "robot:x", "role_id": "secret-group-viewer"}]))),
+        Some(manifest(
+            "h",
+            json!([{"subject": "robot:x", "role_id": "secret-group-viewer"}]),
+        )),
     )
     .await;
     assert_eq!(status, 422, "a kind the API does not know is still refused");
@@ -270,7 +299,13 @@ async fn a_store_limit_refuses_a_longer_value_by_position_and_changes_nothing() 
     let mut config = config();
     config.integrations[0].max_value_bytes = Some(8);
     let app = router_with(EmulatorOptions::new(config));
-    let group = create(&app, "g", json!([]), json!([{"key": "A", "value": "12345678"}])).await;
+    let group = create(
+        &app,
+        "g",
+        json!([]),
+        json!([{"key": "A", "value": "12345678"}]),
+    )
+    .await;
     let id = group["id"].as_str().unwrap();
     let (status, body) = call(
         &app,

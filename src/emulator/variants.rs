@@ -78,7 +78,10 @@ impl fmt::Display for Variant {
 /// names a client could plausibly meet in a newer API.
 fn extra_fields() -> [(&'static str, Value); 5] {
     [
-        ("labels", json!({"team": "platform", "nested": {"depth": 2}})),
+        (
+            "labels",
+            json!({"team": "platform", "nested": {"depth": 2}}),
+        ),
         ("etag", json!("W/\"emulator-extra\"")),
         ("revision", json!(7.5)),
         ("deprecatedAliases", json!(["old-name", 3, null])),

@@ -97,7 +97,12 @@ fn blamed_keys<'a>(err: &Error, body: &'a [SecretUpdate]) -> Vec<&'a str> {
 /// Adds the diagnostic for a failed full-list write of `body`. When the API blamed entries
 /// (a store refusing a value over its size limit, say), the error names their keys, never a
 /// value and never a path into a secrets map; otherwise it is [`api_error`].
-pub fn secrets_write_error(diags: &mut Diagnostics, action: &str, err: &Error, body: &[SecretUpdate]) {
+pub fn secrets_write_error(
+    diags: &mut Diagnostics,
+    action: &str,
+    err: &Error,
+    body: &[SecretUpdate],
+) {
     let keys = blamed_keys(err, body);
     if keys.is_empty() {
         return api_error(diags, action, err);

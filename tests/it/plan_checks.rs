@@ -48,8 +48,14 @@ fn refused_without_writes(
 ) -> Run {
     let before = snapshot(emulator);
     let mark = emulator.mark();
-    let run = ws.run(args).expect_failure().expect_output_contains(&[summary]);
-    assert!(points_at(&run, attribute), "no path to `{attribute}`\n{run}");
+    let run = ws
+        .run(args)
+        .expect_failure()
+        .expect_output_contains(&[summary]);
+    assert!(
+        points_at(&run, attribute),
+        "no path to `{attribute}`\n{run}"
+    );
     let requests = emulator.requests_since(mark);
     assert!(
         requests.iter().any(|r| r.dry_run),
@@ -102,14 +108,12 @@ fn a_create_under_a_name_another_group_holds_fails_the_plan_writing_nothing() {
             .to_string();
         let ws = workspace(terraform, &emulator, &config);
         for args in [&["plan"][..], &["apply", "-auto-approve"]] {
-            let run = refused_without_writes(
-                &ws,
-                &emulator,
-                args,
-                "Secret Group Already Exists",
-                "name",
+            let run =
+                refused_without_writes(&ws, &emulator, args, "Secret Group Already Exists", "name");
+            assert!(
+                run.output().contains(&id),
+                "the error names the group's id\n{run}"
             );
-            assert!(run.output().contains(&id), "the error names the group's id\n{run}");
         }
         let held = emulator.secret_values("taken-acme").unwrap();
         assert_eq!(held.keys().collect::<Vec<_>>(), ["THEIRS"]);

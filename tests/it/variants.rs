@@ -172,7 +172,11 @@ fn no_list_versions_keeps_the_promises_comparing_values() {
             let secrets = [("A", "a2"), ("B", "b2"), ("C", "c1")];
             ws.write("main.tf", &config(name, &secrets, &COLLABORATORS));
             ws.run_ok(&["plan", "-out=tfplan"]);
-            set_out_of_band(emulator, name, &[("A", Some("a-racing")), ("B", None), ("C", None)]);
+            set_out_of_band(
+                emulator,
+                name,
+                &[("A", Some("a-racing")), ("B", None), ("C", None)],
+            );
             let mark = emulator.mark();
             ws.run(&["apply", "tfplan"])
                 .expect_failure()
@@ -184,7 +188,10 @@ fn no_list_versions_keeps_the_promises_comparing_values() {
             ws.plan_detailed_exitcode().expect_empty();
 
             // Write-only values: no way to see a change elsewhere, and the plan says so.
-            if ws.terraform().runs_part_needing(1, 11, "write-only keys without versions") {
+            if ws
+                .terraform()
+                .runs_part_needing(1, 11, "write-only keys without versions")
+            {
                 let main = GroupHcl::new("g", name)
                     .collaborators(COLLABORATORS)
                     .map("secrets", secrets)
@@ -313,7 +320,10 @@ fn lenient_manifest_takes_every_subject_kind() {
         }
         fn after_create(&self, _: &Workspace, emulator: &Emulator, name: &str, _: &Run) {
             let held = server_collaborators(emulator, name);
-            assert!(held.iter().any(|c| c.subject == "role:auditors"), "{held:?}");
+            assert!(
+                held.iter().any(|c| c.subject == "role:auditors"),
+                "{held:?}"
+            );
         }
     }
     core_scenario("lenient-manifest", &Lenient);

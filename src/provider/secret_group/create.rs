@@ -1,14 +1,12 @@
 //! ApplyResourceChange for a new group: the manifest PUT, then one full-list PUT with every key.
 
 use super::model::{Group, Private, SecretMaps};
-use super::remote::{
-    ServerSecrets, list_keys, own_access, read_values, refresh_group, visible_to,
-};
+use super::remote::{ServerSecrets, list_keys, own_access, read_values, refresh_group, visible_to};
 use super::write::{SecretsWrite, secrets_write};
 use super::{describe, finish_with_server_keys, manifest_of, report_refusal};
 use crate::client::{self, Client, ListGroupsQuery, SecretGroup, SecretGroupManifest};
-use crate::diag::Diagnostics;
 use crate::diag::AttributePath;
+use crate::diag::Diagnostics;
 use crate::provider::errors::{api_error, secrets_write_error};
 use crate::provider::group_values::group_name;
 use crate::provider::identity::Identity;

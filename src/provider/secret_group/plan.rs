@@ -87,7 +87,10 @@ fn plan_offline(request: &PlanRequest) -> PlanResponse {
     }
 
     let prior = (!create).then(|| Group::of(prior_value));
-    if let Some(prior) = prior.as_ref().filter(|_| !response.requires_replace.is_empty()) {
+    if let Some(prior) = prior
+        .as_ref()
+        .filter(|_| !response.requires_replace.is_empty())
+    {
         let replacing = Private {
             replacing: Some(prior.id.clone()),
             ..private.clone()

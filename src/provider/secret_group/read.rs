@@ -59,7 +59,15 @@ pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadRespon
     }
     let mut private = Private::decode(&request.private);
     let own_subject = identity.subject();
-    match read_group_state(client, &group.id, current, Values::OfManagedKeys, own_subject).await {
+    match read_group_state(
+        client,
+        &group.id,
+        current,
+        Values::OfManagedKeys,
+        own_subject,
+    )
+    .await
+    {
         Ok(Some(read)) => {
             response.new_state = read.state;
             private.visible_to = read.visible_to;
@@ -141,7 +149,10 @@ pub async fn read_group_state(
     let adopt = values != Values::OfManagedKeys;
     let mut state = refresh_group(&group, prior, adopt, own_subject);
     refresh_secrets(&mut state, &maps, &server, &read);
-    let own_access = match (&group.manifest, adopt || !prior.get("collaborators").is_null()) {
+    let own_access = match (
+        &group.manifest,
+        adopt || !prior.get("collaborators").is_null(),
+    ) {
         (Some(manifest), true) => own_access(&manifest.collaborators, prior, own_subject),
         _ => Vec::new(),
     };

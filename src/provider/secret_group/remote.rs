@@ -257,3 +257,122 @@ pub fn set_server_keys(state: &mut Value, server: &ServerSecrets) {
         ),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{OwnedBy, SecretGroupManifest};
+    use crate::provider::group_values::collaborators_value;
+
+    fn entry(subject: &str, role_id: &str) -> Collaborator {
+        Collaborator {
+            subject: subject.into(),
+            role_id: role_id.into(),
+        }
+    }
+
+    fn server_group(collaborators: Vec<Collaborator>, owner: Option<&str>) -> SecretGroup {
+        SecretGroup {
+            id: "sg1".into(),
+            fqn: "acme:g".into(),
+            name: None,
+            tenant_name: "acme".into(),
+            integration_id: None,
+            created_by: Some("user:me@x".into()),
+            manifest: Some(SecretGroupManifest {
+                kind: "secret-group".into(),
+                name: "g".into(),
+                integration_fqn: DEFAULT_INTEGRATION_FQN.into(),
+                collaborators,
+                owned_by: owner.map(|account| OwnedBy {
+                    account: account.into(),
+                }),
+            }),
+            associated_secrets: Vec::new(),
+        }
+    }
+
+    fn prior(collaborators: &[Collaborator], owner: Option<&str>) -> Value {
+        let mut state = empty_state();
+        state.set("collaborators", collaborators_value(collaborators));
+        state.set("owned_by_account", owner.map_or(Value::Null, Value::string));
+        state
+    }
+
+    #[test]
+    fn the_keys_own_unnamed_entry_stays_out_of_state_and_a_named_one_in() {
+        let team = entry("team:t", "secret-group-viewer");
+        let mine = entry("user:me@x", "secret-group-admin");
+        let group = server_group(vec![team.clone(), mine.clone()], None);
+        let unnamed = prior(std::slice::from_ref(&team), None);
+        let state = refresh_group(&group, &unnamed, false, Some("user:me@x"));
+        assert_eq!(
+            state.get("collaborators"),
+            &collaborators_value(&[team.clone()])
+        );
+        assert_eq!(
+            own_access(
+                &group.manifest.as_ref().unwrap().collaborators,
+                &unnamed,
+                Some("user:me@x")
+            ),
+            vec![mine.clone()]
+        );
+        // Another key's entry, or an identity the server would not tell: shown, as any other.
+        let other = refresh_group(&group, &unnamed, false, Some("user:other@x"));
+        assert_eq!(
+            other.get("collaborators").as_elements().map(<[_]>::len),
+            Some(2)
+        );
+        let unknown = refresh_group(&group, &unnamed, false, None);
+        assert_eq!(
+            unknown.get("collaborators").as_elements().map(<[_]>::len),
+            Some(2)
+        );
+        // Named by the configuration: managed like any other.
+        let named = prior(&[team, mine.clone()], None);
+        let state = refresh_group(&group, &named, false, Some("user:me@x"));
+        assert_eq!(
+            state.get("collaborators").as_elements().map(<[_]>::len),
+            Some(2)
+        );
+        assert!(own_access(&[mine], &named, Some("user:me@x")).is_empty());
+    }
+
+    #[test]
+    fn an_owner_is_read_only_when_managed_or_adopted() {
+        let group = server_group(Vec::new(), Some("filled-by-server"));
+        let unmanaged = refresh_group(&group, &prior(&[], None), false, None);
+        assert!(unmanaged.get("owned_by_account").is_null());
+        let managed = refresh_group(&group, &prior(&[], Some("mine")), false, None);
+        assert_eq!(
+            managed.get("owned_by_account").as_str(),
+            Some("filled-by-server")
+        );
+        let imported = refresh_group(&group, &Value::Null, true, None);
+        assert_eq!(
+            imported.get("owned_by_account").as_str(),
+            Some("filled-by-server")
+        );
+    }
+
+    #[test]
+    fn no_versions_means_every_key_at_zero() {
+        let held = |versions: &[i64]| -> ServerSecrets {
+            versions
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let secret = ServerSecret {
+                        id: format!("s{i}"),
+                        version: *v,
+                    };
+                    (format!("K{i}"), secret)
+                })
+                .collect()
+        };
+        assert!(lists_no_versions(&held(&[0, 0])));
+        assert!(!lists_no_versions(&held(&[0, 3])));
+        assert!(!lists_no_versions(&held(&[])));
+    }
+}
