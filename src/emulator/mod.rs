@@ -9,7 +9,13 @@
 //! every listed secret carries its versions (no values); a new key without a value is a 422;
 //! `secrets: []` is a 400; changing a group's integration is a 409; `search` is a
 //! case-insensitive substring of the name; the creator of a group keeps admin rights without
-//! appearing in its manifest; a viewer asking for values gets 403.
+//! appearing in its manifest; a viewer asking for values gets 403; a store's size limit blames
+//! `secrets[i].value` by position; `server-owned-by` names an API key's account after its tenant.
+//!
+//! Each of these is one guess. `variants.rs` plays the plausible others the reference and the
+//! SDKs leave open (`--variant NAME`): no versions in lists, sparse versions, the creator listed
+//! as admin, a server-filled `ownedBy`, groups without `name`, extra fields everywhere, a lenient
+//! manifest with every subject kind of the API definition.
 
 mod api;
 mod config;
