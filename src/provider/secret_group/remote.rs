@@ -308,7 +308,7 @@ mod tests {
         let state = refresh_group(&group, &unnamed, false, Some("user:me@x"));
         assert_eq!(
             state.get("collaborators"),
-            &collaborators_value(&[team.clone()])
+            &collaborators_value(std::slice::from_ref(&team))
         );
         assert_eq!(
             own_access(
