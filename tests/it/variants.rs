@@ -369,3 +369,26 @@ fn a_value_the_secret_store_refuses_is_named_by_its_key() {
         ws.plan_detailed_exitcode().expect_empty();
     });
 }
+
+#[test]
+fn an_unknown_variant_stops_the_emulator_listing_the_known_ones() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_truefoundry-emulator"))
+        .args(["--listen", "127.0.0.1:0", "--variant", "no-versions"])
+        .output()
+        .expect("the emulator binary runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty(), "it never started listening");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown variant \"no-versions\""), "{stderr}");
+    for known in [
+        "no-list-versions",
+        "sparse-versions",
+        "creator-collaborator",
+        "server-owned-by",
+        "no-group-name",
+        "extra-fields",
+        "lenient-manifest",
+    ] {
+        assert!(stderr.contains(known), "{stderr}");
+    }
+}
