@@ -6,9 +6,13 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
-use truefoundry_provider::client::{Collaborator, SecretGroup, SecretUpdate, SecretValue};
+use truefoundry_provider::client::{
+    Collaborator, SecretGroup, SecretGroupManifest, SecretUpdate, SecretValue,
+};
 
-use crate::support::emulator::{ACME_KEY, Emulator, LoggedRequest, config_json};
+use crate::support::emulator::{
+    ACME_KEY, DEFAULT_INTEGRATION, Emulator, LoggedRequest, config_json,
+};
 use crate::support::hcl::GroupHcl;
 use crate::support::terraform::{Run, Terraform, Workspace, for_each_terraform};
 
@@ -379,7 +383,10 @@ fn an_unknown_variant_stops_the_emulator_listing_the_known_ones() {
     assert_eq!(output.status.code(), Some(2));
     assert!(output.stdout.is_empty(), "it never started listening");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("unknown variant \"no-versions\""), "{stderr}");
+    assert!(
+        stderr.contains("unknown variant \"no-versions\""),
+        "{stderr}"
+    );
     for known in [
         "no-list-versions",
         "sparse-versions",
@@ -391,4 +398,44 @@ fn an_unknown_variant_stops_the_emulator_listing_the_known_ones() {
     ] {
         assert!(stderr.contains(known), "{stderr}");
     }
+}
+
+/// What an apply killed right after its manifest PUT leaves, under a server that lists the
+/// creator: the group with the configured collaborators plus the key's own entry. The next
+/// apply takes it over instead of calling it someone else's.
+#[test]
+fn creator_collaborator_leftover_of_an_interrupted_create_is_taken_over() {
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start_with(&["--variant", "creator-collaborator"]);
+        let name = "leftover-acme";
+        let manifest = SecretGroupManifest {
+            kind: "secret-group".into(),
+            name: name.into(),
+            integration_fqn: DEFAULT_INTEGRATION.into(),
+            collaborators: COLLABORATORS
+                .iter()
+                .map(|(subject, role_id)| Collaborator {
+                    subject: (*subject).into(),
+                    role_id: (*role_id).into(),
+                })
+                .collect(),
+            owned_by: None,
+        };
+        let client = emulator.client(ACME_KEY);
+        emulator
+            .block_on(client.apply_secret_group_manifest(&manifest, false))
+            .unwrap();
+        assert_eq!(server_collaborators(&emulator, name).len(), 3);
+
+        let secrets = [("A", "a1")];
+        let mut ws = Workspace::with_main(terraform, &config(name, &secrets, &COLLABORATORS));
+        for (key, value) in emulator.provider_env() {
+            ws.set_env(key, value);
+        }
+        ws.plan_detailed_exitcode().expect_changes();
+        ws.apply()
+            .expect_output_contains(&["Secret Group Taken Over From An Interrupted Apply"]);
+        assert_eq!(emulator.secret_values(name), Some(values(&secrets)));
+        ws.plan_detailed_exitcode().expect_empty();
+    });
 }

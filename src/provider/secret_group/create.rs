@@ -4,7 +4,9 @@ use super::model::{Group, Private, SecretMaps};
 use super::remote::{ServerSecrets, list_keys, own_access, read_values, refresh_group, visible_to};
 use super::write::{SecretsWrite, secrets_write};
 use super::{describe, finish_with_server_keys, manifest_of, report_refusal};
-use crate::client::{self, Client, ListGroupsQuery, SecretGroup, SecretGroupManifest};
+use crate::client::{
+    self, Client, Collaborator, ListGroupsQuery, SecretGroup, SecretGroupManifest,
+};
 use crate::diag::AttributePath;
 use crate::diag::Diagnostics;
 use crate::provider::errors::{api_error, secrets_write_error};
@@ -173,11 +175,20 @@ pub(super) async fn interrupted_create_leftover(
     let Some(held) = &group.manifest else {
         return Err("its manifest cannot be read".to_owned());
     };
-    let same_collaborators = held.collaborators.len() == manifest.collaborators.len()
+    // A server may list the creator as admin though the manifest did not: that entry is the
+    // interrupted apply's own doing, not someone else's.
+    let held_collaborators: Vec<&Collaborator> = held
+        .collaborators
+        .iter()
+        .filter(|c| {
+            manifest.collaborators.contains(c) || group.created_by.as_ref() != Some(&c.subject)
+        })
+        .collect();
+    let same_collaborators = held_collaborators.len() == manifest.collaborators.len()
         && manifest
             .collaborators
             .iter()
-            .all(|c| held.collaborators.contains(c));
+            .all(|c| held_collaborators.contains(&c));
     if held.integration_fqn != manifest.integration_fqn
         || held.owned_by != manifest.owned_by
         || !same_collaborators
