@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use truefoundry_provider::emulator::{self, EmulatorConfig, EmulatorOptions};
+use truefoundry_provider::emulator::{self, EmulatorConfig, EmulatorOptions, Variant};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 
@@ -30,6 +30,9 @@ Options:
   --fault-503-rate R       answer a share R of API requests with 503
   --fault-drop-rate R      close the connection of a share R of API requests without answering
   --fault-seed N           seed of the fault generator (same seed, same faults)
+  --variant NAME           play a plausible alternative behaviour of the real API (repeatable):
+                           no-list-versions, sparse-versions, creator-collaborator,
+                           server-owned-by, no-group-name, extra-fields, lenient-manifest
   -h, --help               print this help
 
 When ready it prints one line on stdout: `listening on http://HOST:PORT` (`https://` with TLS).
@@ -48,6 +51,7 @@ struct Args {
     rate_503: Option<f64>,
     rate_drop: Option<f64>,
     seed: Option<u64>,
+    variants: Vec<Variant>,
 }
 
 /// `None` when help was asked for.
@@ -65,6 +69,7 @@ fn parse_args(mut raw: impl Iterator<Item = String>) -> anyhow::Result<Option<Ar
         rate_503: None,
         rate_drop: None,
         seed: None,
+        variants: Vec::new(),
     };
     while let Some(flag) = raw.next() {
         if flag == "-h" || flag == "--help" {
@@ -99,6 +104,7 @@ fn parse_args(mut raw: impl Iterator<Item = String>) -> anyhow::Result<Option<Ar
             "--fault-503-rate" => args.rate_503 = Some(number(&name, &value()?)?),
             "--fault-drop-rate" => args.rate_drop = Some(number(&name, &value()?)?),
             "--fault-seed" => args.seed = Some(number(&name, &value()?)?),
+            "--variant" => args.variants.push(Variant::parse(&value()?)?),
             _ => bail!("unknown argument {flag:?} (see --help)"),
         }
     }
@@ -133,6 +139,8 @@ fn options(args: Args) -> anyhow::Result<EmulatorOptions> {
             EmulatorConfig::demo(&key)
         }
     };
+    let mut config = config;
+    config.variants.extend(args.variants.iter().copied());
     let mut options = EmulatorOptions::new(config);
     options.data_dir = args.data_dir;
     options.request_log = args.request_log;

@@ -35,6 +35,8 @@ pub struct SecretGroupManifest {
     pub kind: String,
     pub name: String,
     pub integration_fqn: String,
+    /// Optional in the API definition: a stored manifest without it has none.
+    #[serde(default)]
     pub collaborators: Vec<Collaborator>,
     #[serde(rename = "ownedBy", skip_serializing_if = "Option::is_none", default)]
     pub owned_by: Option<OwnedBy>,

@@ -321,6 +321,15 @@ mod tests {
     }
 
     #[test]
+    fn a_manifest_without_collaborators_has_none() {
+        let group = group_from(json!({
+            "id": "sg1", "fqn": "acme:payments",
+            "manifest": {"type": "secret-group", "name": "payments", "integration_fqn": "i"}
+        }));
+        assert_eq!(group.manifest.map(|m| m.collaborators), Some(Vec::new()));
+    }
+
+    #[test]
     fn a_manifest_of_another_kind_is_not_a_secret_group_manifest() {
         let group = group_from(json!({
             "id": "sg1", "fqn": "acme:payments",

@@ -21,13 +21,15 @@ use subtle::ConstantTimeEq;
 use super::error::ApiError;
 use super::request_log::LogSlot;
 use super::store::{
-    Access, Caller, Group, MANIFEST_TYPE, ROLE_ADMIN, ROLE_EDITOR, Secret, SecretEntry,
-    apply_secret_list, find_group, find_secret, manifest_problems, name_problem, now, version_fqn,
+    Access, Caller, Group, MANIFEST_TYPE, Numbering, ROLE_ADMIN, ROLE_EDITOR, Secret, SecretEntry,
+    WriteRules, apply_secret_list_with, find_group, find_secret, manifest_problems, name_problem,
+    now, version_fqn,
 };
+use super::variants::Variant;
 use super::wire::{
-    AssociatedSecretOut, CreateGroupIn, DataOut, ListSecretsIn, Manifest, ManifestPutIn, PageOut,
-    PaginationOut, SecretEntryIn, SecretGroupOut, SecretOut, SecretVersionOut, SecretsPutIn,
-    SessionOut, SubjectOut,
+    AssociatedSecretOut, Collaborator, CreateGroupIn, DataOut, ListSecretsIn, Manifest,
+    ManifestPutIn, OwnedBy, PageOut, PaginationOut, SecretEntryIn, SecretGroupOut, SecretOut,
+    SecretVersionOut, SecretsPutIn, SessionOut, SubjectOut,
 };
 use super::{API_PREFIX, AppState};
 
@@ -251,11 +253,20 @@ fn subject_out(subject: &str) -> SubjectOut {
     }
 }
 
-fn group_out(group: &Group) -> SecretGroupOut {
+/// A group as the API answers it, shaped by the variants in effect.
+fn group_out(state: &AppState, group: &Group) -> SecretGroupOut {
+    let mut manifest =
+        serde_json::to_value(&group.manifest).expect("a stored manifest always serializes");
+    if state.has(Variant::LenientManifest)
+        && group.manifest.collaborators.is_empty()
+        && let Some(object) = manifest.as_object_mut()
+    {
+        object.remove("collaborators");
+    }
     SecretGroupOut {
         id: group.id.clone(),
         fqn: group.fqn(),
-        name: group.name().to_owned(),
+        name: (!state.has(Variant::NoGroupName)).then(|| group.name().to_owned()),
         tenant_name: group.tenant.clone(),
         account_id: stable_id("acc", &group.tenant),
         integration_id: integration_id_of(&group.manifest.integration_fqn),
@@ -273,15 +284,21 @@ fn group_out(group: &Group) -> SecretGroupOut {
                 updated_at: secret.updated_at.clone(),
             })
             .collect(),
-        manifest: group.manifest.clone(),
+        manifest,
         created_at: group.created_at.clone(),
         updated_at: group.updated_at.clone(),
     }
 }
 
 /// DECISION: every Secret, in lists too, carries `secretVersions` ascending (without values), so
-/// a client learns the per-key versions of a whole group in one paged call.
-fn secret_out(group: &Group, secret: &Secret, reveal_value: bool) -> Result<SecretOut, ApiError> {
+/// a client learns the per-key versions of a whole group in one paged call; `with_versions` is
+/// false only for lists under `no-list-versions`.
+fn secret_out(
+    group: &Group,
+    secret: &Secret,
+    reveal_value: bool,
+    with_versions: bool,
+) -> Result<SecretOut, ApiError> {
     let fqn = group.secret_fqn(&secret.key);
     let value = match reveal_value {
         true => Some(secret.latest()?.value.clone()),
@@ -295,18 +312,20 @@ fn secret_out(group: &Group, secret: &Secret, reveal_value: bool) -> Result<Secr
         created_by_subject: subject_out(&secret.created_by),
         created_at: secret.created_at.clone(),
         updated_at: secret.updated_at.clone(),
-        secret_versions: secret
-            .versions
-            .iter()
-            .map(|version| SecretVersionOut {
-                id: version.id.clone(),
-                fqn: version_fqn(&fqn, version.version),
-                version: version.version,
-                secret_id: secret.id.clone(),
-                created_at: version.created_at.clone(),
-                updated_at: version.created_at.clone(),
-            })
-            .collect(),
+        secret_versions: with_versions.then(|| {
+            secret
+                .versions
+                .iter()
+                .map(|version| SecretVersionOut {
+                    id: version.id.clone(),
+                    fqn: version_fqn(&fqn, version.version),
+                    version: version.version,
+                    secret_id: secret.id.clone(),
+                    created_at: version.created_at.clone(),
+                    updated_at: version.created_at.clone(),
+                })
+                .collect()
+        }),
         active_deployments_count: 0,
         fqn,
     })
@@ -383,7 +402,10 @@ async fn list_groups(
         .collect();
     let (groups, pagination) = page(matching, limit, offset);
     Ok(Json(PageOut {
-        data: groups.into_iter().map(group_out).collect(),
+        data: groups
+            .into_iter()
+            .map(|group| group_out(&state, group))
+            .collect(),
         pagination,
     }))
 }
@@ -396,12 +418,12 @@ async fn get_group(
     let store = state.store();
     let (group, _) = store.group(&caller, &id)?;
     Ok(Json(DataOut {
-        data: group_out(group),
+        data: group_out(&state, group),
     }))
 }
 
 /// Checks the manifest field by field, reporting every missing field at once.
-fn validate_manifest(raw: Option<Value>) -> Result<Manifest, ApiError> {
+fn validate_manifest(state: &AppState, raw: Option<Value>) -> Result<Manifest, ApiError> {
     let Some(raw) = raw else {
         return Err(
             ApiError::unprocessable("`manifest` is required").with_field("manifest", "required")
@@ -411,8 +433,10 @@ fn validate_manifest(raw: Option<Value>) -> Result<Manifest, ApiError> {
         return Err(ApiError::unprocessable("`manifest` must be an object")
             .with_field("manifest", "must be an object"));
     };
+    let lenient = state.has(Variant::LenientManifest);
     let missing: Vec<&str> = ["type", "name", "integration_fqn", "collaborators"]
         .into_iter()
+        .filter(|field| !(lenient && *field == "collaborators"))
         .filter(|field| object.get(*field).is_none_or(Value::is_null))
         .collect();
     if !missing.is_empty() {
@@ -428,7 +452,7 @@ fn validate_manifest(raw: Option<Value>) -> Result<Manifest, ApiError> {
     let manifest: Manifest = serde_json::from_value(raw)
         .map_err(|error| ApiError::unprocessable(format!("invalid manifest: {error}")))?;
 
-    let problems = manifest_problems(&manifest);
+    let problems = manifest_problems(&manifest, state.shared.config.subject_kinds());
     if let Some((field, message)) = problems.first() {
         let mut error = ApiError::unprocessable(format!("invalid manifest: {field} {message}"));
         for (field, message) in &problems {
@@ -449,7 +473,8 @@ async fn put_manifest(
     let input: ManifestPutIn = parse_body(&body, BodyKind::Plain)?;
     let dry_run = input.dry_run.unwrap_or(false);
     slot.update(|fields| fields.dry_run = dry_run);
-    let manifest = validate_manifest(input.manifest)?;
+    let mut manifest = validate_manifest(&state, input.manifest)?;
+    fill_owner(&state, &caller, &mut manifest);
     let known_integration = state.shared.config.integrations.iter().any(|integration| {
         integration.tenant == caller.tenant && integration.fqn == manifest.integration_fqn
     });
@@ -467,7 +492,7 @@ async fn put_manifest(
                 .iter_mut()
                 .find(|group| group.tenant == caller.tenant && group.name() == manifest.name);
             let Some(existing) = existing else {
-                let group = Group::new(&caller, manifest, &now);
+                let group = Group::new(&caller, with_creator(&state, &caller, manifest), &now);
                 // DECISION: a dry run of a create returns the would-be group with a fresh id that is
                 // not reserved.
                 if !dry_run {
@@ -503,8 +528,51 @@ async fn put_manifest(
         })
         .await?;
     Ok(Json(DataOut {
-        data: group_out(&group),
+        data: group_out(&state, &group),
     }))
+}
+
+/// Under `server-owned-by`, a manifest without an owner gets the caller's account.
+/// DECISION: an API key's account is named after its tenant.
+fn fill_owner(state: &AppState, caller: &Caller, manifest: &mut Manifest) {
+    if state.has(Variant::ServerOwnedBy) && manifest.owned_by.is_none() {
+        manifest.owned_by = Some(OwnedBy {
+            account: caller.tenant.clone(),
+        });
+    }
+}
+
+/// Under `creator-collaborator`, the manifest of a new group lists its creator as admin.
+fn with_creator(state: &AppState, caller: &Caller, mut manifest: Manifest) -> Manifest {
+    let listed = manifest
+        .collaborators
+        .iter()
+        .any(|collaborator| collaborator.subject == caller.subject);
+    if state.has(Variant::CreatorCollaborator) && !listed {
+        manifest.collaborators.push(Collaborator {
+            subject: caller.subject.clone(),
+            role_id: ROLE_ADMIN.to_owned(),
+        });
+    }
+    manifest
+}
+
+/// How a full-list update of a group of `tenant` in store `integration_fqn` goes.
+fn write_rules(state: &AppState, tenant: &str, integration_fqn: &str) -> WriteRules {
+    WriteRules {
+        numbering: if state.has(Variant::SparseVersions) {
+            Numbering::Sparse
+        } else {
+            Numbering::Consecutive
+        },
+        max_value_bytes: state
+            .shared
+            .config
+            .integrations
+            .iter()
+            .find(|i| i.tenant == tenant && i.fqn == integration_fqn)
+            .and_then(|integration| integration.max_value_bytes),
+    }
 }
 
 /// Logs the key names (and which carried a value) and converts the entries.
@@ -559,13 +627,16 @@ async fn create_group(
             ))
         })?;
     let entries = secret_entries(&slot, secrets);
-    let manifest = Manifest {
+    let rules = write_rules(&state, &caller.tenant, &integration.fqn);
+    let mut manifest = Manifest {
         kind: MANIFEST_TYPE.to_owned(),
         name,
         integration_fqn: integration.fqn.clone(),
         collaborators: Vec::new(),
         owned_by: None,
     };
+    fill_owner(&state, &caller, &mut manifest);
+    let manifest = with_creator(&state, &caller, manifest);
     let now = now();
     let group = state
         .commit(|groups| {
@@ -580,14 +651,14 @@ async fn create_group(
             }
             let mut group = Group::new(&caller, manifest, &now);
             if !entries.is_empty() {
-                apply_secret_list(&mut group, entries, &caller, &now)?;
+                apply_secret_list_with(&mut group, entries, &caller, &now, rules)?;
             }
             groups.push(group.clone());
             Ok((group, true))
         })
         .await?;
     Ok(Json(DataOut {
-        data: group_out(&group),
+        data: group_out(&state, &group),
     }))
 }
 
@@ -609,12 +680,13 @@ async fn put_secrets(
             if access < Access::Editor {
                 return Err(denied(&caller, group, ROLE_EDITOR));
             }
-            let changed = apply_secret_list(group, entries, &caller, &now)?;
+            let rules = write_rules(&state, &group.tenant, &group.manifest.integration_fqn);
+            let changed = apply_secret_list_with(group, entries, &caller, &now, rules)?;
             Ok((group.clone(), changed))
         })
         .await?;
     Ok(Json(DataOut {
-        data: group_out(&group),
+        data: group_out(&state, &group),
     }))
 }
 
@@ -716,7 +788,9 @@ async fn list_secrets(
     });
     let data = secrets
         .into_iter()
-        .map(|(group, secret)| secret_out(group, secret, reveal))
+        .map(|(group, secret)| {
+            secret_out(group, secret, reveal, !state.has(Variant::NoListVersions))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(PageOut { data, pagination }))
 }
@@ -736,7 +810,7 @@ async fn get_secret(
     }
     let reveal = !state.shared.config.disable_secret_value_view;
     Ok(Json(DataOut {
-        data: secret_out(group, secret, reveal)?,
+        data: secret_out(group, secret, reveal, true)?,
     }))
 }
 

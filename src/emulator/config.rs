@@ -1,12 +1,14 @@
 //! The emulator's configuration: tenants, secret-store integrations, API keys and fault switches.
 //! Parsed strictly (unknown keys are an error) so a typo in a test fixture fails loudly.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
+
+use super::variants::Variant;
 
 /// Tenant of the built-in demo configuration.
 pub const DEMO_TENANT: &str = "demo";
@@ -17,6 +19,17 @@ pub const DEMO_SUBJECT: &str = "user:admin@demo";
 
 /// Prefixes a subject (collaborator or API-key owner) may carry.
 pub(crate) const SUBJECT_KINDS: [&str; 4] = ["user", "team", "serviceaccount", "virtualaccount"];
+/// Every subject kind of the API definition (its `SubjectType`): what `lenient-manifest` takes.
+pub(crate) const ALL_SUBJECT_KINDS: [&str; 8] = [
+    "user",
+    "team",
+    "serviceaccount",
+    "virtualaccount",
+    "agent-identity",
+    "agent",
+    "agent-channel-identity",
+    "role",
+];
 
 /// Text that must never be printed: API keys and secret values. `Debug` prints a marker.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +63,10 @@ pub struct TenantConfig {
 pub struct IntegrationConfig {
     pub tenant: String,
     pub fqn: String,
+    /// The longest value (in bytes) the secret store takes; a longer one is refused with a 422
+    /// naming the key. `None`: no limit.
+    #[serde(default)]
+    pub max_value_bytes: Option<usize>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -138,6 +155,9 @@ struct ConfigFile {
     disable_secret_value_view: bool,
     #[serde(default)]
     faults: Option<FaultsFile>,
+    /// Names of [`Variant`]s.
+    #[serde(default)]
+    variants: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -149,6 +169,8 @@ pub struct EmulatorConfig {
     pub disable_secret_value_view: bool,
     /// The faults declared in the file; `EmulatorOptions::new` starts from these.
     pub faults: Faults,
+    /// Alternative behaviours of the API in effect (none: the emulator's own reading).
+    pub variants: BTreeSet<Variant>,
 }
 
 impl EmulatorConfig {
@@ -161,6 +183,7 @@ impl EmulatorConfig {
             integrations: vec![IntegrationConfig {
                 tenant: DEMO_TENANT.to_owned(),
                 fqn: DEMO_INTEGRATION.to_owned(),
+                max_value_bytes: None,
             }],
             api_keys: vec![ApiKeyConfig {
                 token: Sensitive::new(api_key),
@@ -170,6 +193,7 @@ impl EmulatorConfig {
             }],
             disable_secret_value_view: false,
             faults: Faults::default(),
+            variants: BTreeSet::new(),
         }
     }
 
@@ -195,9 +219,27 @@ impl EmulatorConfig {
             api_keys: file.api_keys,
             disable_secret_value_view: file.disable_secret_value_view,
             faults,
+            variants: file
+                .variants
+                .iter()
+                .map(|name| Variant::parse(name))
+                .collect::<anyhow::Result<_>>()?,
         };
         config.validate()?;
         Ok(config)
+    }
+
+    pub fn has(&self, variant: Variant) -> bool {
+        self.variants.contains(&variant)
+    }
+
+    /// The subject kinds collaborators and API keys may have.
+    pub(crate) fn subject_kinds(&self) -> &'static [&'static str] {
+        if self.has(Variant::LenientManifest) {
+            &ALL_SUBJECT_KINDS
+        } else {
+            &SUBJECT_KINDS
+        }
     }
 
     /// Checks references between the sections; errors name the entry but never a token.
@@ -257,14 +299,12 @@ impl EmulatorConfig {
                     key.subject
                 );
             }
-            if !is_valid_subject(&key.subject) {
+            if !is_valid_subject(&key.subject, self.subject_kinds()) {
                 bail!(
                     "API key #{} has subject {:?}; expected one of {}",
                     index + 1,
                     key.subject,
-                    SUBJECT_KINDS
-                        .map(|kind| format!("{kind}:<name>"))
-                        .join(", ")
+                    subject_forms(self.subject_kinds())
                 );
             }
         }
@@ -272,10 +312,19 @@ impl EmulatorConfig {
     }
 }
 
-/// `kind:name` with a known kind and a non-empty name.
-pub(crate) fn is_valid_subject(subject: &str) -> bool {
+/// `kind:<name>, …` for an error message.
+pub(crate) fn subject_forms(kinds: &[&str]) -> String {
+    kinds
+        .iter()
+        .map(|kind| format!("{kind}:<name>"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `kind:name` with a kind of `kinds` and a non-empty name.
+pub(crate) fn is_valid_subject(subject: &str, kinds: &[&str]) -> bool {
     match subject.split_once(':') {
-        Some((kind, name)) => SUBJECT_KINDS.contains(&kind) && !name.trim().is_empty(),
+        Some((kind, name)) => kinds.contains(&kind) && !name.trim().is_empty(),
         None => false,
     }
 }
@@ -289,7 +338,8 @@ mod tests {
         "integrations": [{"tenant": "acme", "fqn": "acme:aws:aws-1:secret-store:ssm"}],
         "api_keys": [{"token": "tok-1", "tenant": "acme", "subject": "user:alice@example.com", "tenant_admin": true}],
         "disable_secret_value_view": true,
-        "faults": {"latency_ms": 5, "rate_429": 0.25, "retry_after_secs": 2, "seed": 7}
+        "faults": {"latency_ms": 5, "rate_429": 0.25, "retry_after_secs": 2, "seed": 7},
+        "variants": ["sparse-versions", "no-group-name"]
     }"#;
 
     #[test]
@@ -307,6 +357,18 @@ mod tests {
         assert_eq!(config.faults.rate_429, 0.25);
         assert_eq!(config.faults.retry_after_secs, 2);
         assert_eq!(config.faults.seed, 7);
+        assert_eq!(
+            config.variants,
+            BTreeSet::from([Variant::SparseVersions, Variant::NoGroupName])
+        );
+    }
+
+    #[test]
+    fn an_unknown_variant_is_refused_with_the_known_ones() {
+        let text = FULL.replace("\"no-group-name\"", "\"no-names\"");
+        let error = format!("{:#}", EmulatorConfig::from_json(&text).unwrap_err());
+        assert!(error.contains("unknown variant \"no-names\""), "{error}");
+        assert!(error.contains("lenient-manifest"), "{error}");
     }
 
     #[test]

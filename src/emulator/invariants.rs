@@ -25,7 +25,7 @@ pub(crate) fn check(groups: &[Group], config: &EmulatorConfig) -> Result<(), Str
         check_group(group, config, &mut seen).map_err(|rule| format!("{at}: {rule}"))?;
         let mut keys = HashSet::new();
         for secret in &group.secrets {
-            check_secret(secret, &mut keys, &mut seen).map_err(|rule| {
+            check_secret(secret, config.subject_kinds(), &mut keys, &mut seen).map_err(|rule| {
                 format!("{at}: secret {:?} (id {:?}): {rule}", secret.key, secret.id)
             })?;
         }
@@ -46,7 +46,10 @@ fn check_group<'a>(
     {
         return Err(format!("its tenant {:?} is not configured", group.tenant));
     }
-    if let Some((field, message)) = manifest_problems(&group.manifest).into_iter().next() {
+    if let Some((field, message)) = manifest_problems(&group.manifest, config.subject_kinds())
+        .into_iter()
+        .next()
+    {
         return Err(format!("{field} {message}"));
     }
     let integration = &group.manifest.integration_fqn;
@@ -63,11 +66,12 @@ fn check_group<'a>(
     if !seen.names.insert((group.tenant.as_str(), group.name())) {
         return Err("another group of its tenant has the same name".into());
     }
-    subject("created_by", &group.created_by)
+    subject("created_by", &group.created_by, config.subject_kinds())
 }
 
 fn check_secret<'a>(
     secret: &'a Secret,
+    subject_kinds: &[&str],
     keys: &mut HashSet<&'a str>,
     seen: &mut Seen<'a>,
 ) -> Result<(), String> {
@@ -78,7 +82,7 @@ fn check_secret<'a>(
     if !keys.insert(&secret.key) {
         return Err("the key appears more than once in the group".into());
     }
-    subject("created_by", &secret.created_by)?;
+    subject("created_by", &secret.created_by, subject_kinds)?;
     if secret.versions.is_empty() {
         return Err("it has no versions".into());
     }
@@ -111,8 +115,8 @@ fn unique_id<'a>(id: &'a str, seen: &mut HashSet<&'a str>, kind: &str) -> Result
     }
 }
 
-fn subject(field: &str, subject: &str) -> Result<(), String> {
-    if is_valid_subject(subject) {
+fn subject(field: &str, subject: &str, kinds: &[&str]) -> Result<(), String> {
+    if is_valid_subject(subject, kinds) {
         Ok(())
     } else {
         Err(format!("{field} {subject:?} is not a subject"))

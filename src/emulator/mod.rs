@@ -9,7 +9,13 @@
 //! every listed secret carries its versions (no values); a new key without a value is a 422;
 //! `secrets: []` is a 400; changing a group's integration is a 409; `search` is a
 //! case-insensitive substring of the name; the creator of a group keeps admin rights without
-//! appearing in its manifest; a viewer asking for values gets 403.
+//! appearing in its manifest; a viewer asking for values gets 403; a store's size limit blames
+//! `secrets[i].value` by position; `server-owned-by` names an API key's account after its tenant.
+//!
+//! Each of these is one guess. `variants.rs` plays the plausible others the reference and the
+//! SDKs leave open (`--variant NAME`): no versions in lists, sparse versions, the creator listed
+//! as admin, a server-filled `ownedBy`, groups without `name`, extra fields everywhere, a lenient
+//! manifest with every subject kind of the API definition.
 
 mod api;
 mod config;
@@ -22,6 +28,9 @@ mod store;
 #[cfg(test)]
 mod tests;
 mod tls;
+#[cfg(test)]
+mod variant_tests;
+mod variants;
 mod wire;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -40,6 +49,8 @@ pub use config::{
     ApiKeyConfig, DEMO_INTEGRATION, DEMO_SUBJECT, DEMO_TENANT, EmulatorConfig, Faults,
     IntegrationConfig, Sensitive, TenantConfig,
 };
+
+pub use variants::Variant;
 
 use error::ApiError;
 use faults::{Connection, DroppableListener};
@@ -139,6 +150,11 @@ impl AppState {
         Ok(value)
     }
 
+    /// Whether the API plays `variant`.
+    fn has(&self, variant: Variant) -> bool {
+        self.shared.config.has(variant)
+    }
+
     /// The store, locked for one request. Handlers never hold it across an `.await`.
     fn store(&self) -> MutexGuard<'_, Store> {
         // A panic under the lock is a bug in one request; later requests keep being served
@@ -153,6 +169,10 @@ impl AppState {
 /// The emulator's routes: the API under `/api/svc/v1` (logged, with faults) and `/health`.
 pub fn app(state: AppState) -> Router {
     let api = api::routes()
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            variants::extra_fields_layer,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             faults::inject,

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::config::{SUBJECT_KINDS, Sensitive, is_valid_subject};
+use super::config::{Sensitive, is_valid_subject, subject_forms};
 use super::error::ApiError;
 use super::wire::Manifest;
 
@@ -135,8 +135,9 @@ impl Secret {
     }
 
     /// The number the next version gets.
-    fn next_version(&self) -> Result<u64, ApiError> {
-        self.latest()?.version.checked_add(1).ok_or_else(|| {
+    fn next_version(&self, numbering: Numbering) -> Result<u64, ApiError> {
+        let step = numbering.step();
+        self.latest()?.version.checked_add(step).ok_or_else(|| {
             ApiError::internal(format!(
                 "stored secret {:?} has no version number left",
                 self.key
@@ -175,6 +176,34 @@ pub(crate) fn now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&format)
         .expect("a UTC timestamp always formats")
+}
+
+/// How version numbers grow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Numbering {
+    /// 1, 2, 3, …
+    #[default]
+    Consecutive,
+    /// Each write jumps by a random amount (the `sparse-versions` variant).
+    Sparse,
+}
+
+impl Numbering {
+    /// How far the next version number is from the last one (and the first from 0).
+    fn step(self) -> u64 {
+        match self {
+            Numbering::Consecutive => 1,
+            Numbering::Sparse => fastrand::u64(2..=50),
+        }
+    }
+}
+
+/// What a secret store and the API's variant make of a full-list update.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct WriteRules {
+    pub numbering: Numbering,
+    /// The longest value the group's secret store takes, in bytes.
+    pub max_value_bytes: Option<usize>,
 }
 
 /// One entry of a full-list update, already parsed.
@@ -222,7 +251,11 @@ fn is_bidi_control(c: char) -> bool {
 }
 
 /// Problems of a manifest, as (field, message); names a collaborator only by its place.
-pub(crate) fn manifest_problems(manifest: &Manifest) -> Vec<(String, String)> {
+/// `subject_kinds` are the kinds a collaborator's subject may have.
+pub(crate) fn manifest_problems(
+    manifest: &Manifest,
+    subject_kinds: &[&str],
+) -> Vec<(String, String)> {
     let mut problems: Vec<(String, String)> = Vec::new();
     if manifest.kind != MANIFEST_TYPE {
         problems.push(("manifest.type".into(), format!("must be {MANIFEST_TYPE:?}")));
@@ -237,15 +270,13 @@ pub(crate) fn manifest_problems(manifest: &Manifest) -> Vec<(String, String)> {
         ));
     }
     for (index, collaborator) in manifest.collaborators.iter().enumerate() {
-        if !is_valid_subject(&collaborator.subject) {
+        if !is_valid_subject(&collaborator.subject, subject_kinds) {
             problems.push((
                 format!("manifest.collaborators[{index}].subject"),
                 format!(
                     "{:?} is not a subject; expected one of {}",
                     collaborator.subject,
-                    SUBJECT_KINDS
-                        .map(|kind| format!("{kind}:<name>"))
-                        .join(", ")
+                    subject_forms(subject_kinds)
                 ),
             ));
         }
@@ -274,11 +305,23 @@ pub(crate) fn manifest_problems(manifest: &Manifest) -> Vec<(String, String)> {
 /// a value creates the key (version 1) or adds a version when it differs from the current one;
 /// no value keeps the key as it is; keys not listed are deleted with their versions.
 /// Everything is validated before anything changes. Returns whether the group changed.
+#[cfg(test)]
 pub(crate) fn apply_secret_list(
     group: &mut Group,
     entries: Vec<SecretEntry>,
     caller: &Caller,
     now: &str,
+) -> Result<bool, ApiError> {
+    apply_secret_list_with(group, entries, caller, now, WriteRules::default())
+}
+
+/// [`apply_secret_list`] under the store's and the variant's `rules`.
+pub(crate) fn apply_secret_list_with(
+    group: &mut Group,
+    entries: Vec<SecretEntry>,
+    caller: &Caller,
+    now: &str,
+    rules: WriteRules,
 ) -> Result<bool, ApiError> {
     if entries.is_empty() {
         return Err(ApiError::bad_request(
@@ -312,6 +355,20 @@ pub(crate) fn apply_secret_list(
                     .with_field(&field, problem),
             );
         }
+        // DECISION: a store's size limit is reported by position only, as a store's own
+        // refusal passed through would be; a client has to name the key itself.
+        if let (Some(limit), Some(value)) = (rules.max_value_bytes, &entry.value)
+            && value.expose().len() > limit
+        {
+            let problem =
+                format!("the value is longer than the secret store allows ({limit} bytes)");
+            let field = format!("secrets[{index}].value");
+            error = Some(
+                error
+                    .unwrap_or_else(|| ApiError::unprocessable(format!("{field}: {problem}")))
+                    .with_field(&field, &problem),
+            );
+        }
     }
     if let Some(error) = error {
         return Err(error);
@@ -319,7 +376,7 @@ pub(crate) fn apply_secret_list(
     // Stored data (checked at load): a secret without a current version fails the request here,
     // before anything changes.
     for secret in &group.secrets {
-        secret.next_version()?;
+        secret.next_version(Numbering::Consecutive)?;
     }
 
     let mut old: Vec<Option<Secret>> = std::mem::take(&mut group.secrets)
@@ -337,7 +394,7 @@ pub(crate) fn apply_secret_list(
                 if let Some(value) = entry.value
                     && secret.latest()?.value != value
                 {
-                    let version = secret.next_version()?;
+                    let version = secret.next_version(rules.numbering)?;
                     secret.versions.push(Version {
                         id: new_id("sv"),
                         version,
@@ -359,7 +416,7 @@ pub(crate) fn apply_secret_list(
                     updated_at: now.to_owned(),
                     versions: vec![Version {
                         id: new_id("sv"),
-                        version: 1,
+                        version: rules.numbering.step(),
                         value,
                         created_at: now.to_owned(),
                     }],

@@ -7,10 +7,10 @@ use tower::ServiceExt;
 
 use super::*;
 
-const INTEGRATION: &str = "acme:aws:aws-1:secret-store:ssm";
+pub(super) const INTEGRATION: &str = "acme:aws:aws-1:secret-store:ssm";
 
 /// Tenant `acme` with one key per role under test, plus an admin of another tenant.
-fn config() -> EmulatorConfig {
+pub(super) fn config() -> EmulatorConfig {
     let text = json!({
         "tenants": [{"name": "acme"}, {"name": "other"}],
         "integrations": [
@@ -32,7 +32,7 @@ fn config() -> EmulatorConfig {
 
 /// The request log goes to a file deleted right after it is opened (the open handle stays
 /// writable), so tests neither flood stderr nor leave files behind.
-fn router_with(mut options: EmulatorOptions) -> Router {
+pub(super) fn router_with(mut options: EmulatorOptions) -> Router {
     let dir = tempfile::tempdir().unwrap();
     options.request_log = Some(dir.path().join("requests.log"));
     app(AppState::new(options).unwrap())
@@ -42,7 +42,7 @@ fn router() -> Router {
     router_with(EmulatorOptions::new(config()))
 }
 
-async fn call(
+pub(super) async fn call(
     app: &Router,
     method: &str,
     uri: &str,
@@ -83,7 +83,7 @@ async fn call_raw(
     (status, headers, body)
 }
 
-fn manifest(name: &str, collaborators: Value) -> Value {
+pub(super) fn manifest(name: &str, collaborators: Value) -> Value {
     json!({"manifest": {
         "type": "secret-group",
         "name": name,

@@ -37,6 +37,8 @@ pub(crate) struct Manifest {
     pub kind: String,
     pub name: String,
     pub integration_fqn: String,
+    /// Required unless `lenient-manifest` (checked before this typed parse).
+    #[serde(default)]
     pub collaborators: Vec<Collaborator>,
     #[serde(rename = "ownedBy", default, skip_serializing_if = "Option::is_none")]
     pub owned_by: Option<OwnedBy>,
@@ -141,15 +143,18 @@ pub(crate) struct SessionOut {
 pub(crate) struct SecretGroupOut {
     pub id: String,
     pub fqn: String,
-    /// Dropped from the current API definition but still sent by the server.
-    pub name: String,
+    /// Dropped from the current API definition but still sent by the server (not under
+    /// `no-group-name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub tenant_name: String,
     pub account_id: String,
     pub integration_id: String,
     pub created_by_subject: SubjectOut,
     pub created_by: String,
     pub associated_secrets: Vec<AssociatedSecretOut>,
-    pub manifest: Manifest,
+    /// The stored manifest; under `lenient-manifest` without `collaborators` when there are none.
+    pub manifest: serde_json::Value,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -178,7 +183,9 @@ pub(crate) struct SecretOut {
     pub created_by_subject: SubjectOut,
     pub created_at: String,
     pub updated_at: String,
-    pub secret_versions: Vec<SecretVersionOut>,
+    /// Left out of lists under `no-list-versions`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_versions: Option<Vec<SecretVersionOut>>,
     pub active_deployments_count: u32,
 }
 

@@ -1,6 +1,6 @@
 //! API errors as diagnostics: a summary per kind of failure, and a detail naming the fix.
 
-use crate::client::Error;
+use crate::client::{Error, SecretUpdate};
 use crate::diag::Diagnostics;
 
 pub const HOST_NOT_THE_API: &str = "TrueFoundry Host Is Not The API";
@@ -74,9 +74,85 @@ pub fn api_error(diags: &mut Diagnostics, action: &str, err: &Error) {
     diags.error(summary, format!("Failed {action}: {err}. {fix}"));
 }
 
+/// The keys of a full-list write `body` whose entries a refusal blamed (fields such as
+/// `secrets[3].value`), in body order, without repeats.
+fn blamed_keys<'a>(err: &Error, body: &'a [SecretUpdate]) -> Vec<&'a str> {
+    let details = match err {
+        Error::Validation { details, .. } | Error::Conflict { details, .. } => details,
+        _ => return Vec::new(),
+    };
+    let mut indexes: Vec<usize> = details
+        .iter()
+        .filter_map(|field| {
+            let rest = field.strip_prefix("secrets[")?;
+            rest[..rest.find(']')?].parse().ok()
+        })
+        .filter(|index| *index < body.len())
+        .collect();
+    indexes.sort_unstable();
+    indexes.dedup();
+    indexes.into_iter().map(|i| body[i].key.as_str()).collect()
+}
+
+/// Adds the diagnostic for a failed full-list write of `body`. When the API blamed entries
+/// (a store refusing a value over its size limit, say), the error names their keys, never a
+/// value and never a path into a secrets map; otherwise it is [`api_error`].
+pub fn secrets_write_error(
+    diags: &mut Diagnostics,
+    action: &str,
+    err: &Error,
+    body: &[SecretUpdate],
+) {
+    let keys = blamed_keys(err, body);
+    if keys.is_empty() {
+        return api_error(diags, action, err);
+    }
+    diags.error(
+        "Secret Value Refused By TrueFoundry",
+        format!(
+            "Failed {action}: TrueFoundry refused the entries of these keys: {}. Its answer was: \
+             {err}. Each secret store has its own limits on values (AWS SSM 4 or 8 KB, Azure Key \
+             Vault 25 KB, for example): shorten or change the values of these keys, or move the group \
+             to a store that takes them, and apply again.",
+            keys.join(", ")
+        ),
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::SecretValue;
+
+    #[test]
+    fn a_refused_entry_is_named_by_its_key_never_by_its_value() {
+        let body: Vec<SecretUpdate> = [("A", None), ("BIG", Some("canary-9d1")), ("C", None)]
+            .into_iter()
+            .map(|(key, value)| SecretUpdate {
+                key: key.into(),
+                value: value.map(SecretValue::new),
+            })
+            .collect();
+        let refused = |details: &[&str]| Error::Validation {
+            method: "PUT".into(),
+            path: "/v1/secret-groups/sg1".into(),
+            status: 422,
+            message: "secrets[1].value: too long".into(),
+            details: details.iter().map(|d| (*d).to_owned()).collect(),
+        };
+        let mut diags = Diagnostics::new();
+        let err = refused(&["secrets[1].value", "secrets[1]", "secrets[9].value"]);
+        secrets_write_error(&mut diags, "writing", &err, &body);
+        let d = &diags.0[0];
+        assert_eq!(d.summary, "Secret Value Refused By TrueFoundry");
+        assert!(d.detail.contains("these keys: BIG."), "{}", d.detail);
+        assert!(!d.detail.contains("canary") && d.path.is_none(), "{d:?}");
+
+        // Nothing blamed by position: the ordinary error.
+        let mut diags = Diagnostics::new();
+        secrets_write_error(&mut diags, "writing", &refused(&["name"]), &body);
+        assert_eq!(diags.0[0].summary, "Request Rejected By TrueFoundry");
+    }
 
     #[test]
     fn a_certificate_failure_points_at_the_ca_setting() {

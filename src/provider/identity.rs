@@ -118,6 +118,14 @@ fn warn_unknown(diags: &mut Diagnostics, host: &str, why: &str) {
 }
 
 impl Identity {
+    /// The API key's own subject (`user:alice@example.com`), when the control plane said.
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            Identity::Known { session, .. } => Some(&session.subject),
+            Identity::Unknown => None,
+        }
+    }
+
     /// An error when a group of `tenant` is handled with a key of another tenant: nothing may be
     /// read or written under the wrong tenant. `group` names it (`tenant:name`).
     pub fn check_tenant(&self, group: &str, tenant: &str, diags: &mut Diagnostics) -> bool {

@@ -1,30 +1,33 @@
 //! ApplyResourceChange for a new group: the manifest PUT, then one full-list PUT with every key.
 
 use super::model::{Group, Private, SecretMaps};
-use super::remote::{ServerSecrets, list_keys, read_values, refresh_group, visible_to};
+use super::remote::{ServerSecrets, list_keys, own_access, read_values, refresh_group, visible_to};
 use super::write::{SecretsWrite, secrets_write};
-use super::{finish_with_server_keys, manifest_of, report_refusal};
-use crate::client::{Client, ListGroupsQuery, SecretGroup, SecretGroupManifest};
+use super::{describe, finish_with_server_keys, manifest_of, report_refusal};
+use crate::client::{
+    self, Client, Collaborator, ListGroupsQuery, SecretGroup, SecretGroupManifest,
+};
 use crate::diag::AttributePath;
-use crate::provider::errors::api_error;
+use crate::diag::Diagnostics;
+use crate::provider::errors::{api_error, secrets_write_error};
 use crate::provider::group_values::group_name;
+use crate::provider::identity::Identity;
 use crate::server::{ApplyRequest, ApplyResponse};
 
-pub async fn create(client: &Client, request: &ApplyRequest, response: &mut ApplyResponse) {
+pub async fn create(
+    client: &Client,
+    identity: &Identity,
+    request: &ApplyRequest,
+    response: &mut ApplyResponse,
+) {
     let planned_state = &request.planned_state;
     let planned = Group::of(planned_state);
     let config = SecretMaps::of(&request.config);
     let name = planned.name.clone().unwrap_or_default();
     // The manifest PUT upserts by name: refuse to silently adopt a group that already exists,
     // unless it is exactly what an interrupted earlier apply of this configuration left behind.
-    let existing = client
-        .list_secret_groups(&ListGroupsQuery {
-            fqn: None,
-            search: Some(name.clone()),
-        })
-        .await;
-    let existing = match existing {
-        Ok(groups) => groups.into_iter().find(|g| group_name(g) == name),
+    let existing = match find_by_name(client, &name).await {
+        Ok(existing) => existing,
         Err(err) => {
             api_error(
                 &mut response.diagnostics,
@@ -56,15 +59,7 @@ pub async fn create(client: &Client, request: &ApplyRequest, response: &mut Appl
                     group
                 }
                 Err(reason) => {
-                    response.diagnostics.error_at(
-                    AttributePath::root("name"),
-                    "Secret Group Already Exists",
-                    format!(
-                        "A secret group named `{name}` already exists ({}) and {reason}. Import it with \
-                         `terraform import <address> {}` to manage it, or choose another name.",
-                        group.fqn, group.id
-                    ),
-                );
+                    name_taken(&mut response.diagnostics, &group, &reason);
                     return;
                 }
             }
@@ -81,36 +76,88 @@ pub async fn create(client: &Client, request: &ApplyRequest, response: &mut Appl
             }
         },
     };
+    let own_access = match (&group.manifest, &planned.collaborators) {
+        (Some(held), Some(_)) => own_access(&held.collaborators, planned_state, identity.subject()),
+        _ => Vec::new(),
+    };
+    if !own_access.is_empty() {
+        response.diagnostics.warning(
+            "API Key Listed As A Collaborator",
+            format!(
+                "TrueFoundry lists the API key's own subject as a collaborator of the new secret group \
+                 `{name}` ({}), though `collaborators` does not name it. The provider keeps this entry: \
+                 it stays out of `collaborators` in state, so plans show no change for it, and applies \
+                 never remove it, so the key keeps its access. Name it in `collaborators` to manage it \
+                 like any other.",
+                describe(&own_access)
+            ),
+        );
+    }
     response.private = Private {
         visible_to: visible_to(&group),
+        own_access,
         ..Private::default()
     }
     .encode();
     let mut state = planned_state.clone();
-    let refreshed = refresh_group(&group, planned_state, false);
+    let refreshed = refresh_group(&group, planned_state, false, identity.subject());
     for computed in ["id", "fqn", "tenant_name", "name"] {
         state.set(computed, refreshed.get(computed).clone());
     }
     let write = secrets_write(None, &planned, &config, &ServerSecrets::new());
-    let written = match write {
-        Ok(SecretsWrite::FullList(body)) => client.set_secrets(&group.id, &body).await.map(|_| ()),
-        Ok(_) => Ok(()),
+    let (written, body) = match &write {
+        Ok(SecretsWrite::FullList(body)) => (
+            client.set_secrets(&group.id, body).await.map(|_| ()),
+            body.as_slice(),
+        ),
+        Ok(_) => (Ok(()), &[][..]),
         Err(refusal) => {
-            report_refusal(response, &refusal);
-            Ok(())
+            report_refusal(response, refusal);
+            (Ok(()), &[][..])
         }
     };
     if let Err(err) = written {
-        api_error(
+        secrets_write_error(
             &mut response.diagnostics,
             &format!(
                 "writing the secrets of the new secret group {name}; the group itself was created and is \
                  kept in state, so the next apply writes the secrets again"
             ),
             &err,
+            body,
         );
     }
     finish_with_server_keys(client, &group.id, state, &planned, response).await;
+}
+
+/// The group of the API key's tenant named `name`, if the key can see one.
+pub(super) async fn find_by_name(
+    client: &Client,
+    name: &str,
+) -> Result<Option<SecretGroup>, client::Error> {
+    let groups = client
+        .list_secret_groups(&ListGroupsQuery {
+            fqn: None,
+            search: Some(name.to_owned()),
+        })
+        .await?;
+    Ok(groups.into_iter().find(|g| group_name(g) == name))
+}
+
+/// The error for a create whose name another group holds; `reason` says why it is not this
+/// configuration's own leftover.
+pub(super) fn name_taken(diags: &mut Diagnostics, group: &SecretGroup, reason: &str) {
+    diags.error_at(
+        AttributePath::root("name"),
+        "Secret Group Already Exists",
+        format!(
+            "A secret group named `{}` already exists ({}) and {reason}. Nothing was changed. Import it \
+             with `terraform import <address> {}` to manage it, or choose another name.",
+            group_name(group),
+            group.fqn,
+            group.id
+        ),
+    );
 }
 
 /// Whether an existing group with the planned name is what an interrupted create of this very
@@ -119,7 +166,7 @@ pub async fn create(client: &Client, request: &ApplyRequest, response: &mut Appl
 /// manifest this create sends, and only keys this configuration sets, each already holding the
 /// configured value. Taking such a group over changes nothing anyone else wrote; anything else
 /// is someone else's group. `Err` says why it is not a leftover.
-async fn interrupted_create_leftover(
+pub(super) async fn interrupted_create_leftover(
     client: &Client,
     group: &SecretGroup,
     manifest: &SecretGroupManifest,
@@ -128,11 +175,20 @@ async fn interrupted_create_leftover(
     let Some(held) = &group.manifest else {
         return Err("its manifest cannot be read".to_owned());
     };
-    let same_collaborators = held.collaborators.len() == manifest.collaborators.len()
+    // A server may list the creator as admin though the manifest did not: that entry is the
+    // interrupted apply's own doing, not someone else's.
+    let held_collaborators: Vec<&Collaborator> = held
+        .collaborators
+        .iter()
+        .filter(|c| {
+            manifest.collaborators.contains(c) || group.created_by.as_ref() != Some(&c.subject)
+        })
+        .collect();
+    let same_collaborators = held_collaborators.len() == manifest.collaborators.len()
         && manifest
             .collaborators
             .iter()
-            .all(|c| held.collaborators.contains(c));
+            .all(|c| held_collaborators.contains(&c));
     if held.integration_fqn != manifest.integration_fqn
         || held.owned_by != manifest.owned_by
         || !same_collaborators

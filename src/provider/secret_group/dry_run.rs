@@ -4,9 +4,10 @@
 //! subject it does not know) must fail `terraform plan`, not leave the group destroyed and the
 //! new one refused.
 
+use super::create::{find_by_name, interrupted_create_leftover, name_taken};
 use super::manifest_of;
-use super::model::collaborators_of;
-use crate::client::{self, Client};
+use super::model::{Private, SecretMaps, collaborators_of};
+use crate::client::{self, Client, SecretGroupManifest};
 use crate::diag::AttributePath;
 use crate::server::{PlanRequest, PlanResponse};
 
@@ -49,12 +50,17 @@ pub async fn check_planned_manifest(
     let manifest = manifest_of(planned, collaborators_of(collaborators).unwrap_or_default());
     let outcome = client.apply_secret_group_manifest(&manifest, true).await;
     let err = match outcome {
+        // The manifest PUT upserts by name, so a dry run accepts a create under a name another
+        // group holds: a create looks the name up itself.
+        Ok(_) if creating => return check_name_free(client, request, &manifest, response).await,
         Ok(_) => return,
         // A conflict is the dry run seeing a group of this name that is still there: the one a
-        // replacement under the same name destroys first (Terraform plans its create half with no
-        // prior state, so this holds for both halves), or, for a plain create, someone else's,
-        // which the create itself refuses before writing anything. Everything else in the
-        // manifest was checked before the server got that far.
+        // replacement under the same name destroys first, or someone else's, which the name
+        // check tells apart. Everything else in the manifest was checked before the server got
+        // that far.
+        Err(client::Error::Conflict { .. }) if creating => {
+            return check_name_free(client, request, &manifest, response).await;
+        }
         Err(client::Error::Conflict { .. }) => return,
         Err(err) => err,
     };
@@ -99,6 +105,32 @@ pub async fn check_planned_manifest(
                 }
             ),
         ),
+    }
+}
+
+/// For a create: an error at `name` when another group holds the name, unless it is the group
+/// a replacement destroys first (Terraform plans the create half of a replacement with no prior
+/// state) or what an interrupted create of this configuration left behind (which the apply
+/// takes over). A lookup that fails leaves the decision to the apply.
+async fn check_name_free(
+    client: &Client,
+    request: &PlanRequest,
+    manifest: &SecretGroupManifest,
+    response: &mut PlanResponse,
+) {
+    let Ok(Some(existing)) = find_by_name(client, &manifest.name).await else {
+        return;
+    };
+    if Private::decode(&request.prior_private).replacing.as_deref() == Some(existing.id.as_str()) {
+        return;
+    }
+    // Unknown values cannot be compared with what the group holds: the apply decides then.
+    if !request.config.is_wholly_known() {
+        return;
+    }
+    let config = SecretMaps::of(&request.config);
+    if let Err(reason) = interrupted_create_leftover(client, &existing, manifest, &config).await {
+        name_taken(&mut response.diagnostics, &existing, &reason);
     }
 }
 

@@ -63,11 +63,14 @@ pub async fn import(context: &ProviderContext, id: &str) -> ImportResponse {
     };
     // Import adopts the collaborators, and every key: with its value in `secrets`, or (the
     // write-only form) only in `secret_versions`, for the configuration to sort into its maps.
-    match read_group_state(client, &group.id, &empty_state(), values).await {
+    let own_subject = context.identity().subject();
+    match read_group_state(client, &group.id, &empty_state(), values, own_subject).await {
         Ok(Some(read)) => {
             let private = Private {
                 synced_versions: server_versions(&read.server),
                 visible_to: read.visible_to,
+                own_access: read.own_access,
+                ..Private::default()
             };
             response.states.push((read.state, private.encode()));
         }

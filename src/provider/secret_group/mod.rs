@@ -97,7 +97,7 @@ impl Resource for SecretGroupResource {
         if request.planned_state.is_null() {
             delete::delete(client, identity, &request, &mut response).await;
         } else if request.prior_state.is_null() {
-            create::create(client, &request, &mut response).await;
+            create::create(client, identity, &request, &mut response).await;
         } else {
             let id = Group::of(&request.prior_state).id;
             let _guard = self.context.lock_group(&id).await;
@@ -141,6 +141,15 @@ fn manifest_of(planned: &Value, collaborators: Vec<client::Collaborator>) -> Sec
                 account: account.to_owned(),
             }),
     }
+}
+
+/// `user:a (secret-group-admin), team:b (…)`: collaborator entries in a diagnostic.
+fn describe(collaborators: &[client::Collaborator]) -> String {
+    collaborators
+        .iter()
+        .map(|c| format!("`{}` ({})", c.subject, c.role_id))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The diagnostic for an apply that must not write. No path into a secrets map: Terraform would

@@ -249,6 +249,16 @@ pub struct Private {
     /// creator): a "not found" for one of them proves the group was deleted.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub visible_to: BTreeSet<String>,
+    /// The API key's own collaborator entries the server holds and the configuration does not
+    /// name (a server that lists a group's creator, say): kept out of `collaborators` and never
+    /// removed by an apply, so the key cannot silently lock itself out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub own_access: Vec<Collaborator>,
+    /// Set by the plan of a replacement: the id of the group it destroys. Terraform plans the
+    /// create half with no prior state but with this private data, and that group holding the
+    /// name is then no conflict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacing: Option<String>,
 }
 
 impl Private {

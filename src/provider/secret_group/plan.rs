@@ -3,9 +3,13 @@
 
 use super::dry_run::check_planned_manifest;
 use super::keys::plan_keys;
-use super::model::{Group, Private, SecretMaps};
+use std::collections::BTreeMap;
+
+use super::describe;
+use super::model::{Group, Private, SecretMaps, collaborators_of};
 use super::schema::DEFAULT_INTEGRATION_FQN;
 use super::validate;
+use crate::client::Collaborator;
 use crate::diag::{AttributePath, Severity};
 use crate::provider::ProviderContext;
 use crate::server::{PlanRequest, PlanResponse};
@@ -24,6 +28,9 @@ pub async fn plan(context: &ProviderContext, request: PlanRequest) -> PlanRespon
             .check_tenant(&prior.label(), tenant, &mut response.diagnostics)
         {
             return response;
+        }
+        if !response.planned_state.is_null() {
+            warn_about_own_access(&request, context.identity().subject(), &mut response);
         }
     }
     if !response.diagnostics.has_errors()
@@ -80,6 +87,16 @@ fn plan_offline(request: &PlanRequest) -> PlanResponse {
     }
 
     let prior = (!create).then(|| Group::of(prior_value));
+    if let Some(prior) = prior
+        .as_ref()
+        .filter(|_| !response.requires_replace.is_empty())
+    {
+        let replacing = Private {
+            replacing: Some(prior.id.clone()),
+            ..private.clone()
+        };
+        response.planned_private = replacing.encode();
+    }
     let config = SecretMaps::of(config_value);
     let tenant = prior.as_ref().and_then(|p| p.tenant.clone());
     let name = planned.get("name").as_str().map(str::to_owned);
@@ -100,10 +117,87 @@ fn plan_offline(request: &PlanRequest) -> PlanResponse {
             &mut response,
         );
     }
+    if let Some(prior) = &prior {
+        warn_about_missing_versions(prior, &config, &mut response);
+    }
     planned.set("secret_versions", keys.versions);
     planned.set("secret_fqns", keys.fqns);
     response.planned_state = planned;
     response
+}
+
+/// A server that lists no versions (every key recorded at 0) leaves write-only values without
+/// any way to see a change made outside Terraform: said in the plan, naming the keys.
+fn warn_about_missing_versions(prior: &Group, config: &SecretMaps, response: &mut PlanResponse) {
+    let held = prior.server_keys();
+    if held.is_empty() || held.values().any(|version| *version != 0) {
+        return;
+    }
+    let blind: Vec<&str> = config
+        .secrets_wo
+        .entries()
+        .into_iter()
+        .flat_map(BTreeMap::keys)
+        .filter(|key| held.contains_key(*key))
+        .map(String::as_str)
+        .collect();
+    if blind.is_empty() {
+        return;
+    }
+    response.diagnostics.warning(
+        "Write-Only Drift Not Detected",
+        format!(
+            "TrueFoundry lists no versions for the secrets of the secret group {}, so a change made \
+             outside Terraform to these write-only keys cannot be seen: {}. Their values are sent \
+             again only when their `secrets_wo_versions` entry changes. Keys of `secrets` are still \
+             compared by value.",
+            prior.label(),
+            blind.join(", ")
+        ),
+    );
+}
+
+/// What a collaborator change does to the API key's own access: entries the configuration
+/// never named are kept (said here, since `collaborators` is otherwise authoritative), and
+/// dropping the key's own subject from `collaborators` is never silent.
+fn warn_about_own_access(request: &PlanRequest, own: Option<&str>, response: &mut PlanResponse) {
+    let (Some(own), Some(prior), Some(planned)) = (
+        own,
+        collaborators_of(request.prior_state.get("collaborators")),
+        collaborators_of(response.planned_state.get("collaborators")),
+    ) else {
+        return;
+    };
+    if prior == planned {
+        return;
+    }
+    let label = Group::of(&request.prior_state).label();
+    let kept = Private::decode(&request.prior_private).own_access;
+    if !kept.is_empty() {
+        response.diagnostics.warning(
+            "API Key Keeps Its Own Access",
+            format!(
+                "Applying this plan writes the collaborators of the secret group {label}, and keeps \
+                 these entries of the API key's own subject that the server holds and `collaborators` \
+                 does not name: {}. `collaborators` is authoritative for every other subject; name \
+                 the key's subject in it to manage this entry too.",
+                describe(&kept)
+            ),
+        );
+    }
+    let named = |list: &[Collaborator]| list.iter().any(|c| c.subject == own);
+    if named(&prior) && !named(&planned) {
+        response.diagnostics.warning_at(
+            AttributePath::root("collaborators"),
+            "API Key Loses Its Access",
+            format!(
+                "Applying this plan removes `{own}`, the API key's own subject, from the collaborators \
+                 of the secret group {label}. Unless the key has access otherwise (as a tenant admin or \
+                 through a team), later plans and applies with this key cannot read or change the \
+                 group. Keep `{own}` in `collaborators` if that is not intended."
+            ),
+        );
+    }
 }
 
 /// The plan's own words for what a reader of `- ... -> null` or a dropped key could misread.

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{Group, Private, StringMap};
 use super::remote::{
-    ServerSecrets, list_keys, read_values, refresh_group, refresh_secrets, visible_to,
+    ServerSecrets, list_keys, own_access, read_values, refresh_group, refresh_secrets, visible_to,
 };
 use super::who_could_see;
-use crate::client::{self, Client};
+use crate::client::{self, Client, Collaborator};
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
 use crate::provider::group_values::group_name;
@@ -22,6 +22,8 @@ pub struct GroupRead {
     pub server: ServerSecrets,
     /// Who can see the group, for the next "not found".
     pub visible_to: BTreeSet<String>,
+    /// The API key's own collaborator entries left out of the state (see `remote::own_access`).
+    pub own_access: Vec<Collaborator>,
 }
 
 /// How keys come in that the state does not manage a value for.
@@ -56,10 +58,20 @@ pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadRespon
         return response;
     }
     let mut private = Private::decode(&request.private);
-    match read_group_state(client, &group.id, current, Values::OfManagedKeys).await {
+    let own_subject = identity.subject();
+    match read_group_state(
+        client,
+        &group.id,
+        current,
+        Values::OfManagedKeys,
+        own_subject,
+    )
+    .await
+    {
         Ok(Some(read)) => {
             response.new_state = read.state;
             private.visible_to = read.visible_to;
+            private.own_access = read.own_access;
             response.private = private.encode();
         }
         Ok(None) => match identity.not_found(&who_could_see(&group, &private)) {
@@ -90,6 +102,7 @@ pub async fn read_group_state(
     id: &str,
     prior: &Value,
     values: Values,
+    own_subject: Option<&str>,
 ) -> Result<Option<GroupRead>, client::Error> {
     let before = Group::of(prior);
     let mut maps = before.maps.clone();
@@ -134,11 +147,19 @@ pub async fn read_group_state(
         Values::None => BTreeMap::new(),
     };
     let adopt = values != Values::OfManagedKeys;
-    let mut state = refresh_group(&group, prior, adopt);
+    let mut state = refresh_group(&group, prior, adopt, own_subject);
     refresh_secrets(&mut state, &maps, &server, &read);
+    let own_access = match (
+        &group.manifest,
+        adopt || !prior.get("collaborators").is_null(),
+    ) {
+        (Some(manifest), true) => own_access(&manifest.collaborators, prior, own_subject),
+        _ => Vec::new(),
+    };
     Ok(Some(GroupRead {
         state,
         server,
         visible_to: visible_to(&group),
+        own_access,
     }))
 }

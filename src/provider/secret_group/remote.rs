@@ -2,9 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::model::{SecretMaps, StringMap, versions_value};
+use super::model::{Group, SecretMaps, StringMap, versions_value};
 use super::schema::{DEFAULT_INTEGRATION_FQN, resource_schema};
-use crate::client::{self, Client, ListSecretsQuery, SecretGroup, SecretValue};
+use crate::client::{self, Client, Collaborator, ListSecretsQuery, SecretGroup, SecretValue};
 use crate::provider::group_values::{collaborators_value, fqns_value, group_name, secret_fqn};
 use crate::value::Value;
 
@@ -70,6 +70,46 @@ pub async fn read_values(
         .collect())
 }
 
+/// Whether the server listed no versions (a key without one is recorded at 0, which no real
+/// version is): drift and staleness are then judged by value, where values are read.
+pub fn lists_no_versions(secrets: &ServerSecrets) -> bool {
+    !secrets.is_empty() && secrets.values().all(|secret| secret.version == 0)
+}
+
+/// For a server that lists no versions: the keys of `secrets` (in `prior`) whose value changed
+/// on the server since the plan, among those this apply overwrites or deletes. With versions,
+/// the re-read alone shows such a change.
+pub async fn values_changed_since_plan(
+    client: &Client,
+    prior: &Group,
+    planned: &Group,
+    server: &ServerSecrets,
+) -> Result<Vec<String>, client::Error> {
+    let (Some(before), Some(tenant), Some(name)) =
+        (prior.maps.secrets.entries(), &prior.tenant, &prior.name)
+    else {
+        return Ok(Vec::new());
+    };
+    if !lists_no_versions(server) {
+        return Ok(Vec::new());
+    }
+    let planned_versions = planned.versions.clone().unwrap_or_default();
+    let at_risk: BTreeSet<String> = before
+        .keys()
+        .filter(|key| server.contains_key(*key))
+        .filter(|key| planned_versions.get(*key).is_none_or(Option::is_none))
+        .cloned()
+        .collect();
+    let now = read_values(client, &prior.id, (tenant, name), &at_risk).await?;
+    Ok(at_risk
+        .into_iter()
+        .filter(|key| match (now.get(key), before.get(key)) {
+            (Some(now), Some(Some(then))) => now != then,
+            _ => false,
+        })
+        .collect())
+}
+
 pub fn server_versions(secrets: &ServerSecrets) -> BTreeMap<String, i64> {
     secrets
         .iter()
@@ -100,9 +140,43 @@ pub fn empty_state() -> Value {
     )
 }
 
+/// The subjects `collaborators` names in a state.
+fn named_subjects(state: &Value) -> BTreeSet<String> {
+    state
+        .get("collaborators")
+        .as_elements()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("subject").as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The entries of `collaborators` for the API key's `own_subject` that `state` does not name:
+/// the key's own access that the configuration does not manage (a server that lists a group's
+/// creator as its admin adds one).
+pub fn own_access(
+    collaborators: &[Collaborator],
+    state: &Value,
+    own_subject: Option<&str>,
+) -> Vec<Collaborator> {
+    let named = named_subjects(state);
+    collaborators
+        .iter()
+        .filter(|c| Some(c.subject.as_str()) == own_subject && !named.contains(&c.subject))
+        .cloned()
+        .collect()
+}
+
 /// The group-level attributes as the server has them, over `prior`. Collaborators are read only
-/// when managed (non-null in `prior`) or when `adopt` (import).
-pub fn refresh_group(group: &SecretGroup, prior: &Value, adopt: bool) -> Value {
+/// when managed (non-null in `prior`) or when `adopt` (import), and without the API key's own
+/// entries the prior state does not name (see [`own_access`]). The owner is read only when
+/// managed or adopted: a server that fills in an owner nobody configured makes no diff.
+pub fn refresh_group(
+    group: &SecretGroup,
+    prior: &Value,
+    adopt: bool,
+    own_subject: Option<&str>,
+) -> Value {
     let mut state = if prior.is_null() {
         empty_state()
     } else {
@@ -119,16 +193,22 @@ pub fn refresh_group(group: &SecretGroup, prior: &Value, adopt: bool) -> Value {
     };
     state.set("integration_fqn", integration);
     if let Some(manifest) = &group.manifest {
-        let owner = manifest
-            .owned_by
-            .as_ref()
-            .map_or(Value::Null, |o| Value::string(&o.account));
-        state.set("owned_by_account", owner);
+        if adopt || !prior.get("owned_by_account").is_null() {
+            let owner = manifest
+                .owned_by
+                .as_ref()
+                .map_or(Value::Null, |o| Value::string(&o.account));
+            state.set("owned_by_account", owner);
+        }
         if adopt || !prior.get("collaborators").is_null() {
-            state.set(
-                "collaborators",
-                collaborators_value(&manifest.collaborators),
-            );
+            let own = own_access(&manifest.collaborators, prior, own_subject);
+            let shown: Vec<Collaborator> = manifest
+                .collaborators
+                .iter()
+                .filter(|c| !own.contains(c))
+                .cloned()
+                .collect();
+            state.set("collaborators", collaborators_value(&shown));
         }
     }
     state
@@ -176,4 +256,123 @@ pub fn set_server_keys(state: &mut Value, server: &ServerSecrets) {
                 .map(|(key, secret)| (key, Some(secret.version))),
         ),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{OwnedBy, SecretGroupManifest};
+    use crate::provider::group_values::collaborators_value;
+
+    fn entry(subject: &str, role_id: &str) -> Collaborator {
+        Collaborator {
+            subject: subject.into(),
+            role_id: role_id.into(),
+        }
+    }
+
+    fn server_group(collaborators: Vec<Collaborator>, owner: Option<&str>) -> SecretGroup {
+        SecretGroup {
+            id: "sg1".into(),
+            fqn: "acme:g".into(),
+            name: None,
+            tenant_name: "acme".into(),
+            integration_id: None,
+            created_by: Some("user:me@x".into()),
+            manifest: Some(SecretGroupManifest {
+                kind: "secret-group".into(),
+                name: "g".into(),
+                integration_fqn: DEFAULT_INTEGRATION_FQN.into(),
+                collaborators,
+                owned_by: owner.map(|account| OwnedBy {
+                    account: account.into(),
+                }),
+            }),
+            associated_secrets: Vec::new(),
+        }
+    }
+
+    fn prior(collaborators: &[Collaborator], owner: Option<&str>) -> Value {
+        let mut state = empty_state();
+        state.set("collaborators", collaborators_value(collaborators));
+        state.set("owned_by_account", owner.map_or(Value::Null, Value::string));
+        state
+    }
+
+    #[test]
+    fn the_keys_own_unnamed_entry_stays_out_of_state_and_a_named_one_in() {
+        let team = entry("team:t", "secret-group-viewer");
+        let mine = entry("user:me@x", "secret-group-admin");
+        let group = server_group(vec![team.clone(), mine.clone()], None);
+        let unnamed = prior(std::slice::from_ref(&team), None);
+        let state = refresh_group(&group, &unnamed, false, Some("user:me@x"));
+        assert_eq!(
+            state.get("collaborators"),
+            &collaborators_value(std::slice::from_ref(&team))
+        );
+        assert_eq!(
+            own_access(
+                &group.manifest.as_ref().unwrap().collaborators,
+                &unnamed,
+                Some("user:me@x")
+            ),
+            vec![mine.clone()]
+        );
+        // Another key's entry, or an identity the server would not tell: shown, as any other.
+        let other = refresh_group(&group, &unnamed, false, Some("user:other@x"));
+        assert_eq!(
+            other.get("collaborators").as_elements().map(<[_]>::len),
+            Some(2)
+        );
+        let unknown = refresh_group(&group, &unnamed, false, None);
+        assert_eq!(
+            unknown.get("collaborators").as_elements().map(<[_]>::len),
+            Some(2)
+        );
+        // Named by the configuration: managed like any other.
+        let named = prior(&[team, mine.clone()], None);
+        let state = refresh_group(&group, &named, false, Some("user:me@x"));
+        assert_eq!(
+            state.get("collaborators").as_elements().map(<[_]>::len),
+            Some(2)
+        );
+        assert!(own_access(&[mine], &named, Some("user:me@x")).is_empty());
+    }
+
+    #[test]
+    fn an_owner_is_read_only_when_managed_or_adopted() {
+        let group = server_group(Vec::new(), Some("filled-by-server"));
+        let unmanaged = refresh_group(&group, &prior(&[], None), false, None);
+        assert!(unmanaged.get("owned_by_account").is_null());
+        let managed = refresh_group(&group, &prior(&[], Some("mine")), false, None);
+        assert_eq!(
+            managed.get("owned_by_account").as_str(),
+            Some("filled-by-server")
+        );
+        let imported = refresh_group(&group, &Value::Null, true, None);
+        assert_eq!(
+            imported.get("owned_by_account").as_str(),
+            Some("filled-by-server")
+        );
+    }
+
+    #[test]
+    fn no_versions_means_every_key_at_zero() {
+        let held = |versions: &[i64]| -> ServerSecrets {
+            versions
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let secret = ServerSecret {
+                        id: format!("s{i}"),
+                        version: *v,
+                    };
+                    (format!("K{i}"), secret)
+                })
+                .collect()
+        };
+        assert!(lists_no_versions(&held(&[0, 0])));
+        assert!(!lists_no_versions(&held(&[0, 3])));
+        assert!(!lists_no_versions(&held(&[])));
+    }
 }

@@ -60,18 +60,22 @@ pub fn resource_schema() -> Schema {
             Attribute::optional(
                 "owned_by_account",
                 Type::String,
-                "Account that owns the secret group (the manifest's `ownedBy.account`).",
+                "Account that owns the secret group (the manifest's `ownedBy.account`). When omitted, \
+                 the owner is not managed: whatever the server holds or fills in is left as it is.",
             ),
             Attribute::optional(
                 "collaborators",
                 collaborators_type(),
                 "Who may use the group, and with which role: a set of `{ subject, role_id }`. `subject` is \
-                 `user:<email>`, `team:<name>`, `serviceaccount:<name>` or `virtualaccount:<name>`; `role_id` \
+                 `<kind>:<name>` with kind `user` (`user:<email>`), `team`, `serviceaccount`, \
+                 `virtualaccount`, `agent-identity`, `agent`, `agent-channel-identity` or `role`; `role_id` \
                  is `secret-group-admin` (manage the group, its secrets and collaborators), \
                  `secret-group-editor` (read and write secrets) or `secret-group-viewer` (see keys, not \
-                 values). When set, this set is authoritative: collaborators added elsewhere are removed. \
-                 When omitted, the group's collaborators are left as they are; removing it from the \
-                 configuration stops managing them and changes nothing on the server.",
+                 values). When set, this set is authoritative: collaborators added elsewhere are removed, \
+                 except an entry of the API key's own subject that the configuration never named (a \
+                 server may list a group's creator): it is kept so the key keeps its access, and the plan \
+                 says so. When omitted, the group's collaborators are left as they are; removing it from \
+                 the configuration stops managing them and changes nothing on the server.",
             ),
             Attribute::optional(
                 "secrets",

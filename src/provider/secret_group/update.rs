@@ -2,11 +2,11 @@
 //! write that `write.rs` decided, each only when something changed.
 
 use super::model::{Group, Private, SecretMaps};
-use super::remote::{ServerSecrets, list_keys};
-use super::write::{SecretsWrite, secrets_write, writes_secrets};
+use super::remote::{ServerSecrets, list_keys, own_access, values_changed_since_plan};
+use super::write::{Refusal, SecretsWrite, secrets_write, writes_secrets};
 use super::{finish_with_server_keys, manifest_of, report_refusal, who_could_see};
 use crate::client::{self, Client};
-use crate::provider::errors::api_error;
+use crate::provider::errors::{api_error, secrets_write_error};
 use crate::provider::identity::{Identity, NotFound, not_visible};
 use crate::server::{ApplyRequest, ApplyResponse};
 
@@ -64,13 +64,35 @@ pub async fn update(
             return;
         }
     };
+    match values_changed_since_plan(client, &prior, &planned, &server).await {
+        Ok(changed) if changed.is_empty() => {}
+        Ok(changed) => return report_refusal(response, &Refusal::ChangedSincePlan(changed)),
+        Err(err) => {
+            api_error(
+                &mut response.diagnostics,
+                &format!("re-reading the values of secret group {id} before writing"),
+                &err,
+            );
+            return;
+        }
+    }
 
     let manifest_change = (planned.collaborators.is_some()
         && planned_state.get("collaborators") != prior_state.get("collaborators"))
         || planned_state.get("owned_by_account") != prior_state.get("owned_by_account");
     if manifest_change {
         let collaborators = match planned.collaborators.clone() {
-            Some(collaborators) => Ok(collaborators),
+            // The API key's own entries the configuration never named stay (see
+            // `remote::own_access`), as the server holds them now.
+            Some(mut collaborators) => match identity.subject() {
+                Some(own) => client.get_secret_group(&id).await.map(|group| {
+                    let held = group.manifest.map(|m| m.collaborators).unwrap_or_default();
+                    let named_before = own_access(&held, prior_state, Some(own));
+                    collaborators.extend(own_access(&named_before, planned_state, Some(own)));
+                    collaborators
+                }),
+                None => Ok(collaborators),
+            },
             // Collaborators are not managed: send the server's own, so they stay as they are.
             None => client
                 .get_secret_group(&id)
@@ -113,10 +135,15 @@ pub async fn update(
         }
     };
     if let Err(err) = written {
-        api_error(
+        let body = match &write {
+            SecretsWrite::FullList(body) => body.as_slice(),
+            _ => &[],
+        };
+        secrets_write_error(
             &mut response.diagnostics,
             &format!("writing the secrets of secret group {id}"),
             &err,
+            body,
         );
         // The state stays as before; the next refresh shows whatever did reach the server.
         return;

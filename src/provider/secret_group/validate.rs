@@ -11,11 +11,19 @@ use crate::value::Value;
 
 /// Longest secret key accepted.
 pub const MAX_KEY_LEN: usize = 128;
-/// Largest value accepted: the smallest limit among the secret stores TrueFoundry writes to
-/// (GCP Secret Manager's 64 KiB) would reject more anyway, and a clear error beats a 4xx later.
-pub const MAX_VALUE_BYTES: usize = 64 * 1024;
-/// Subject kinds a collaborator may be.
-pub const SUBJECT_KINDS: [&str; 4] = ["user", "team", "serviceaccount", "virtualaccount"];
+/// Subject kinds a collaborator may be: every `SubjectType` of the API definition. No value
+/// size limit is checked here: each secret store has its own (AWS SSM 4–8 KB, Azure 25 KB), so
+/// the API's refusal is reported instead, naming the key (see `errors::secrets_write_error`).
+pub const SUBJECT_KINDS: [&str; 8] = [
+    "user",
+    "team",
+    "serviceaccount",
+    "virtualaccount",
+    "agent-identity",
+    "agent",
+    "agent-channel-identity",
+    "role",
+];
 
 pub fn validate(config: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
@@ -154,16 +162,12 @@ fn validate_secret_maps(config: &Value, diags: &mut Diagnostics) {
         };
         let mut bad_keys = Vec::new();
         let mut null_values = Vec::new();
-        let mut too_large = Vec::new();
         for (key, value) in entries {
             if !is_valid_key(key) {
                 bad_keys.push(key.as_str());
             }
             if value.is_null() {
                 null_values.push(key.as_str());
-            }
-            if value.as_str().is_some_and(|v| v.len() > MAX_VALUE_BYTES) {
-                too_large.push(key.as_str());
             }
             if let Some(first) = home.insert(key, map) {
                 diags.error(
@@ -199,17 +203,6 @@ fn validate_secret_maps(config: &Value, diags: &mut Diagnostics) {
                 format!(
                     "These keys of `{map}` have a null value: {}. Give each a value, or remove the key.",
                     quoted(&null_values)
-                ),
-            );
-        }
-        if !too_large.is_empty() {
-            diags.error(
-                "Secret Value Too Large",
-                format!(
-                    "These keys of `{map}` have values larger than {} KiB: {}. Store large files elsewhere \
-                     and keep a reference here.",
-                    MAX_VALUE_BYTES / 1024,
-                    quoted(&too_large)
                 ),
             );
         }
@@ -325,6 +318,9 @@ mod tests {
             collaborator("team:ops", "owner"),
             collaborator("user:a@example.com", "secret-group-viewer"),
             collaborator("team:x", ""),
+            // Every kind of the API definition is a subject, not only the four common ones.
+            collaborator("agent-channel-identity:slack", "secret-group-viewer"),
+            collaborator("role:auditors", "secret-group-viewer"),
         ]);
         let diags = validate(&config(&[("collaborators", collaborators)]));
         assert_eq!(
@@ -366,7 +362,8 @@ mod tests {
 
     #[test]
     fn secret_maps_are_checked_without_pointing_into_them() {
-        let big = "x".repeat(MAX_VALUE_BYTES + 1);
+        // No size limit of its own: a megabyte passes, the API decides.
+        let big = "x".repeat(1024 * 1024);
         let diags = validate(&config(&[
             (
                 "secrets",
@@ -401,7 +398,6 @@ mod tests {
             vec![
                 (Severity::Error, "Invalid Secret Key"),
                 (Severity::Error, "Secret Value Is Null"),
-                (Severity::Error, "Secret Value Too Large"),
                 (Severity::Error, "Secret Key In Two Maps"),
                 (Severity::Warning, "Secret Keys Differ Only In Case"),
                 (Severity::Error, "Version Without Write-Only Secret"),
@@ -410,7 +406,7 @@ mod tests {
         );
         assert!(diags.iter().all(|d| d.path.is_none()), "{diags:?}");
         let text: String = diags.iter().map(|d| d.detail.as_str()).collect();
-        for named in ["BAD KEY", "NULL", "BIG", "TWICE", "ORPHAN", "EMPTY"] {
+        for named in ["BAD KEY", "NULL", "TWICE", "ORPHAN", "EMPTY"] {
             assert!(
                 text.contains(&format!("`{named}`")) || text.contains(named),
                 "{named}"

@@ -70,7 +70,8 @@ async fn canaries_reach_no_diagnostic_and_no_log_line_at_trace() {
     assert!(client.configure(&config).await.unwrap().is_empty());
     let ty = client.resource_type(SECRET_GROUP);
 
-    // 1. An oversize value, stored or write-only: the diagnostic names the key, never the value.
+    // 1. A large value, stored or write-only, is the API's to judge (each secret store has its
+    // own limit): validation says nothing about it, so nothing can quote it.
     let big = format!("{}{OVERSIZE_CANARY}", "x".repeat(70_000));
     for map in ["secrets", "secrets_wo"] {
         let oversize = conform(
@@ -84,10 +85,8 @@ async fn canaries_reach_no_diagnostic_and_no_log_line_at_trace() {
             .validate_resource(SECRET_GROUP, &oversize)
             .await
             .unwrap();
-        assert_eq!(diags.0[0].summary, "Secret Value Too Large", "{map}");
-        all.extend(diags);
+        assert!(diags.is_empty(), "{map}: {diags:?}");
     }
-    paths.push("oversize value");
 
     // 2. DynamicValues that do not decode, holding canaries where values go.
     let canary = rmpv::Value::from(DECODE_CANARY);

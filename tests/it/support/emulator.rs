@@ -77,7 +77,7 @@ impl LoggedRequest {
     }
 }
 
-fn config_json() -> Json {
+pub fn config_json() -> Json {
     json!({
         "tenants": [{"name": "acme"}, {"name": "globex"}],
         "integrations": [
