@@ -79,21 +79,6 @@ fn dir_name_prefix(pid: u32) -> String {
     format!("tf-truefoundry-{pid}-")
 }
 
-/// The socket directories the provider process `pid` left in the temporary folder (this
-/// process's, which Terraform passes on). Only a provider killed with SIGKILL leaves one; this
-/// is for whoever killed it.
-pub fn socket_dirs_left_by(pid: u32) -> Vec<PathBuf> {
-    let prefix = dir_name_prefix(pid);
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok())
-        .filter(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
-        .map(|entry| entry.path())
-        .collect()
-}
-
 impl PrivateDir {
     fn create() -> io::Result<Self> {
         let base = std::env::temp_dir();
@@ -222,7 +207,11 @@ mod tests {
         let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
         assert!(path.exists());
-        assert!(socket_dirs_left_by(std::process::id()).contains(&dir));
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(&dir_name_prefix(std::process::id())),
+            "{name}"
+        );
         drop(listener);
         assert!(!dir.exists());
     }

@@ -5,7 +5,9 @@ use crate::diag::Diagnostics;
 
 pub const HOST_NOT_THE_API: &str = "TrueFoundry Host Is Not The API";
 /// How to fix a `host` that reaches something other than the secret-group API.
-pub const HOST_FIX: &str = "The answer came from a missing route, a proxy or a web page, not from      TrueFoundry's API. Set `host` (or TFY_HOST) to the control plane's URL without a path, such as      `https://acme.truefoundry.cloud`: the provider adds `/api/svc` itself.";
+pub const HOST_FIX: &str = "The answer came from a missing route, a proxy or a web page, not from \
+     TrueFoundry's API. Set `host` (or TFY_HOST) to the control plane's URL without a path, such as \
+     `https://acme.truefoundry.cloud`: the provider adds `/api/svc` itself.";
 
 /// Adds an error diagnostic for `err`, raised while doing `action` ("reading secret group x").
 pub fn api_error(diags: &mut Diagnostics, action: &str, err: &Error) {

@@ -17,7 +17,6 @@ use tempfile::TempDir;
 use truefoundry_provider::client::{
     Client, ClientConfig, ListGroupsQuery, ListSecretsQuery, SecretValue,
 };
-use truefoundry_provider::plugin::listener::socket_dirs_left_by;
 
 use super::terraform::Workspace;
 
@@ -393,12 +392,15 @@ impl Drop for Background {
     /// the process group this Terraform leads is killed.
     fn drop(&mut self) {
         if !self.finished() {
-            let providers = provider_processes(self.child.id());
+            let socket_dirs: Vec<PathBuf> = provider_processes(self.child.id())
+                .into_iter()
+                .flat_map(socket_dirs_of)
+                .collect();
             let _ = Command::new("kill")
                 .args(["-KILL", "--", &format!("-{}", self.child.id())])
                 .status();
             let _ = self.child.wait();
-            for dir in providers.into_iter().flat_map(socket_dirs_left_by) {
+            for dir in socket_dirs {
                 let _ = std::fs::remove_dir_all(dir);
             }
         }
@@ -479,12 +481,50 @@ pub fn sigkill(pid: u32) {
 /// SIGKILLs a provider process and removes the socket directories it can no longer remove
 /// itself; returns how many there were.
 pub fn sigkill_provider(pid: u32) -> usize {
+    let dirs = socket_dirs_of(pid);
     sigkill(pid);
-    let dirs = socket_dirs_left_by(pid);
-    for dir in &dirs {
+    let left: Vec<&PathBuf> = dirs.iter().filter(|dir| dir.exists()).collect();
+    for dir in &left {
         std::fs::remove_dir_all(dir).expect("remove a killed provider's socket directory");
     }
-    dirs.len()
+    left.len()
+}
+
+/// The provider's socket directories of the Unix sockets process `pid` holds, found through
+/// procfs while it lives. Matching directory names by process id instead would also find one
+/// that an earlier, killed process with the same id left in the shared temporary folder.
+fn socket_dirs_of(pid: u32) -> Vec<PathBuf> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    let inodes: BTreeSet<String> = fds
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|target| {
+            let inode = target
+                .to_str()?
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?;
+            Some(inode.to_owned())
+        })
+        .collect();
+    // Columns of /proc/net/unix: Num RefCount Protocol Flags Type St Inode Path.
+    let table = std::fs::read_to_string("/proc/net/unix").unwrap_or_default();
+    let dirs: BTreeSet<PathBuf> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (inode, path) = (fields.get(6)?, fields.get(7)?);
+            inodes
+                .contains(*inode)
+                .then(|| Path::new(path).parent().map(Path::to_path_buf))?
+        })
+        .filter(|dir| {
+            dir.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("tf-truefoundry-"))
+        })
+        .collect();
+    dirs.into_iter().collect()
 }
 
 /// True when the long forms of the reliability tests were asked for.
