@@ -29,7 +29,7 @@ use super::wire::{
     PaginationOut, SecretEntryIn, SecretGroupOut, SecretOut, SecretVersionOut, SecretsPutIn,
     SessionOut, SubjectOut,
 };
-use super::{API_PREFIX, AppState};
+use super::{API_PREFIX, AppState, EmulatorConfig};
 
 /// A query string as name/value pairs (repeated names kept), or why it did not parse.
 type QueryPairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
@@ -251,7 +251,7 @@ fn subject_out(subject: &str) -> SubjectOut {
     }
 }
 
-fn group_out(group: &Group) -> SecretGroupOut {
+fn group_out(group: &Group, config: &EmulatorConfig) -> SecretGroupOut {
     SecretGroupOut {
         id: group.id.clone(),
         fqn: group.fqn(),
@@ -264,13 +264,17 @@ fn group_out(group: &Group) -> SecretGroupOut {
         associated_secrets: group
             .secrets
             .iter()
-            .map(|secret| AssociatedSecretOut {
-                id: secret.id.clone(),
-                fqn: group.secret_fqn(&secret.key),
-                name: secret.key.clone(),
-                secret_group_id: group.id.clone(),
-                created_at: secret.created_at.clone(),
-                updated_at: secret.updated_at.clone(),
+            .map(|secret| {
+                let fqn = group.secret_fqn(&secret.key);
+                AssociatedSecretOut {
+                    id: secret.id.clone(),
+                    active_deployments_count: config.active_deployments_of(&fqn),
+                    fqn,
+                    name: secret.key.clone(),
+                    secret_group_id: group.id.clone(),
+                    created_at: secret.created_at.clone(),
+                    updated_at: secret.updated_at.clone(),
+                }
             })
             .collect(),
         manifest: group.manifest.clone(),
@@ -281,7 +285,12 @@ fn group_out(group: &Group) -> SecretGroupOut {
 
 /// DECISION: every Secret, in lists too, carries `secretVersions` ascending (without values), so
 /// a client learns the per-key versions of a whole group in one paged call.
-fn secret_out(group: &Group, secret: &Secret, reveal_value: bool) -> Result<SecretOut, ApiError> {
+fn secret_out(
+    group: &Group,
+    secret: &Secret,
+    reveal_value: bool,
+    config: &EmulatorConfig,
+) -> Result<SecretOut, ApiError> {
     let fqn = group.secret_fqn(&secret.key);
     let value = match reveal_value {
         true => Some(secret.latest()?.value.clone()),
@@ -307,7 +316,7 @@ fn secret_out(group: &Group, secret: &Secret, reveal_value: bool) -> Result<Secr
                 updated_at: version.created_at.clone(),
             })
             .collect(),
-        active_deployments_count: 0,
+        active_deployments_count: config.active_deployments_of(&fqn),
         fqn,
     })
 }
@@ -383,7 +392,10 @@ async fn list_groups(
         .collect();
     let (groups, pagination) = page(matching, limit, offset);
     Ok(Json(PageOut {
-        data: groups.into_iter().map(group_out).collect(),
+        data: groups
+            .into_iter()
+            .map(|group| group_out(group, &state.shared.config))
+            .collect(),
         pagination,
     }))
 }
@@ -396,7 +408,7 @@ async fn get_group(
     let store = state.store();
     let (group, _) = store.group(&caller, &id)?;
     Ok(Json(DataOut {
-        data: group_out(group),
+        data: group_out(group, &state.shared.config),
     }))
 }
 
@@ -503,7 +515,7 @@ async fn put_manifest(
         })
         .await?;
     Ok(Json(DataOut {
-        data: group_out(&group),
+        data: group_out(&group, &state.shared.config),
     }))
 }
 
@@ -587,7 +599,7 @@ async fn create_group(
         })
         .await?;
     Ok(Json(DataOut {
-        data: group_out(&group),
+        data: group_out(&group, &state.shared.config),
     }))
 }
 
@@ -614,7 +626,7 @@ async fn put_secrets(
         })
         .await?;
     Ok(Json(DataOut {
-        data: group_out(&group),
+        data: group_out(&group, &state.shared.config),
     }))
 }
 
@@ -716,7 +728,7 @@ async fn list_secrets(
     });
     let data = secrets
         .into_iter()
-        .map(|(group, secret)| secret_out(group, secret, reveal))
+        .map(|(group, secret)| secret_out(group, secret, reveal, &state.shared.config))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(PageOut { data, pagination }))
 }
@@ -736,7 +748,7 @@ async fn get_secret(
     }
     let reveal = !state.shared.config.disable_secret_value_view;
     Ok(Json(DataOut {
-        data: secret_out(group, secret, reveal)?,
+        data: secret_out(group, secret, reveal, &state.shared.config)?,
     }))
 }
 
