@@ -5,6 +5,7 @@ mod config;
 mod errors;
 pub mod group_values;
 pub mod identity;
+pub mod in_use;
 pub mod secret_group;
 pub mod secret_group_read;
 

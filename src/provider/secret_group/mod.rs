@@ -13,6 +13,7 @@ pub mod keys;
 pub mod model;
 mod plan;
 mod read;
+mod references;
 pub mod remote;
 pub mod schema;
 mod update;
@@ -279,6 +280,7 @@ mod tests {
                     let secret = ServerSecret {
                         id: format!("id-{k}"),
                         version: 1,
+                        active_deployments: None,
                     };
                     ((*k).to_owned(), secret)
                 })

@@ -4,6 +4,7 @@
 use super::dry_run::check_planned_manifest;
 use super::keys::plan_keys;
 use super::model::{Group, Private, SecretMaps};
+use super::references::check_references;
 use super::schema::DEFAULT_INTEGRATION_FQN;
 use super::validate;
 use crate::diag::{AttributePath, Severity};
@@ -12,7 +13,7 @@ use crate::server::{PlanRequest, PlanResponse};
 use crate::value::Value;
 
 pub async fn plan(context: &ProviderContext, request: PlanRequest) -> PlanResponse {
-    let mut response = plan_offline(&request);
+    let (mut response, deleted) = plan_offline(&request);
     if request.proposed_new_state.is_null() && request.prior_state.is_null() {
         return response;
     }
@@ -29,19 +30,22 @@ pub async fn plan(context: &ProviderContext, request: PlanRequest) -> PlanRespon
     if !response.diagnostics.has_errors()
         && let Ok(client) = context.client()
     {
-        check_planned_manifest(client, &request, &mut response).await;
+        check_references(client, &request, &deleted, &mut response).await;
+        if !response.diagnostics.has_errors() {
+            check_planned_manifest(client, &request, &mut response).await;
+        }
     }
     response
 }
 
-/// Everything the plan decides without asking the API.
-fn plan_offline(request: &PlanRequest) -> PlanResponse {
+/// Everything the plan decides without asking the API, and the keys it deletes.
+fn plan_offline(request: &PlanRequest) -> (PlanResponse, Vec<String>) {
     let mut response = PlanResponse {
         planned_private: request.prior_private.clone(),
         ..PlanResponse::default()
     };
     if request.proposed_new_state.is_null() {
-        return response;
+        return (response, Vec::new());
     }
     let config_value = &request.config;
     let prior_value = &request.prior_state;
@@ -103,7 +107,7 @@ fn plan_offline(request: &PlanRequest) -> PlanResponse {
     planned.set("secret_versions", keys.versions);
     planned.set("secret_fqns", keys.fqns);
     response.planned_state = planned;
-    response
+    (response, keys.deleted)
 }
 
 /// The plan's own words for what a reader of `- ... -> null` or a dropped key could misread.

@@ -7,6 +7,7 @@
 //! `secret_fqns` and `secret_versions`, whose planned-unknown entries show which keys change.
 
 use crate::provider::group_values::collaborators_type;
+use crate::provider::in_use::DELETE_IN_USE;
 use crate::schema::{Attribute, Schema};
 use crate::value::Type;
 
@@ -105,6 +106,15 @@ pub fn resource_schema() -> Schema {
                  elsewhere is created again with its initial value.",
             )
             .sensitive(),
+            Attribute::optional(
+                DELETE_IN_USE,
+                Type::Bool,
+                "Allow deleting secrets that deployments still reference (the API's \
+                 `activeDeploymentsCount`). Defaults to false: a plan that drops such a key from the \
+                 maps fails, naming the keys and their deployment counts, and so does destroying the \
+                 group (checked when applying; a destroy reads this setting from the state, so apply \
+                 `true` before destroying). Update the deployments first, or set this to true.",
+            ),
             Attribute::computed("fqn", Type::String, "FQN of the group: `<tenant>:<name>`."),
             Attribute::computed("tenant_name", Type::String, "The tenant the group belongs to."),
             Attribute::computed(
