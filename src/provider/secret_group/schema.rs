@@ -48,7 +48,8 @@ pub fn resource_schema() -> Schema {
             Attribute::required(
                 "name",
                 Type::String,
-                "Name of the secret group, unique within the tenant. Changing it replaces the group. \
+                "Name of the secret group, unique within the tenant. Changing it replaces the group, \
+                 and with it every secret's `tfy-secret://` reference (the plan warns). \
                  TrueFoundry recommends a suffix naming the tenant, such as `payments-acme`.",
             ),
             Attribute::optional_computed(
@@ -56,7 +57,8 @@ pub fn resource_schema() -> Schema {
                 Type::String,
                 "FQN of the secret-store integration that holds the values, such as \
                  `acme:aws:main:secret-store:ssm`. Defaults to TrueFoundry's internal store \
-                 `internal:aws:aws-1:secret-store:internal-secret-store`. Changing it replaces the group.",
+                 `internal:aws:aws-1:secret-store:internal-secret-store`. Changing it replaces the group \
+                 (the plan warns that deployments referencing its secrets must be updated).",
             ),
             Attribute::optional(
                 "owned_by_account",

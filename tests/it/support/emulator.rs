@@ -103,6 +103,22 @@ impl Emulator {
         Self::launch(extra_args, None, None)
     }
 
+    /// Starts the emulator with this suite's tenants and `counts` as its `active_deployments`:
+    /// the deployments referencing each secret, by `tfy-secret://` FQN.
+    pub fn start_with_active_deployments(counts: &[(&str, u32)]) -> Emulator {
+        let mut config = config_json();
+        config["active_deployments"] = counts
+            .iter()
+            .map(|(fqn, count)| ((*fqn).to_owned(), json!(count)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("emulator.json");
+        std::fs::write(&file, config.to_string()).unwrap();
+        // The emulator reads its configuration once, at start.
+        Self::launch(&[], None, Some(&file))
+    }
+
     /// Starts the emulator with the user's configuration file `config` (tenants, integrations,
     /// API keys) instead of this suite's tenants acme and globex, as a user would run it.
     pub fn start_with_config(config: &Path) -> Emulator {
