@@ -90,6 +90,44 @@ fn a_key_in_use_dropped_from_the_maps_fails_the_plan_until_delete_in_use() {
 }
 
 #[test]
+fn a_key_that_came_into_use_after_the_plan_is_not_deleted_by_its_apply() {
+    for_each_terraform(|terraform| {
+        let before = Emulator::start();
+        let both =
+            GroupHcl::new("g", "sd-late").map("secrets", [("DB", CANARY), ("KEEP", CANARY_2)]);
+        let mut ws = workspace(terraform, &before, &both.to_string());
+        ws.apply();
+        let only_keep = GroupHcl::new("g", "sd-late").map("secrets", [("KEEP", CANARY_2)]);
+        ws.write("main.tf", &only_keep.to_string());
+        ws.run_ok(&["plan", "-out=tfplan"]);
+
+        // Between plan and apply, a deployment starts using DB.
+        let after =
+            before.successor_with_active_deployments(&[("tfy-secret://acme:sd-late:DB", 1)]);
+        drop(before);
+        for (name, value) in after.provider_env() {
+            ws.set_env(name, value);
+        }
+        let mark = after.mark();
+        // Terraform plans each resource again while applying a saved plan: that plan sees the
+        // deployment. (The apply's own check against its re-read is proven in-process, in
+        // protocol_secret_group.rs, since Terraform never lets it be reached first.)
+        let apply = ws.run(&["apply", "tfplan"]).expect_failure();
+        expect_said(
+            &apply,
+            &["Secrets In Use By Deployments", "DB (1 deployment)"],
+        );
+        assert!(
+            after.writes_since(mark).is_empty(),
+            "{:?}",
+            after.writes_since(mark)
+        );
+        let held = after.secret_values("sd-late").expect("the group exists");
+        assert_eq!(held.keys().collect::<Vec<_>>(), ["DB", "KEEP"]);
+    });
+}
+
+#[test]
 fn destroying_a_group_with_a_key_in_use_fails_the_apply_until_delete_in_use() {
     for_each_terraform(|terraform| {
         let emulator =
