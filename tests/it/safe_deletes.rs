@@ -197,7 +197,7 @@ fn replacing_a_group_warns_that_its_references_change() {
             &[
                 "Secret References Will Change",
                 "deleted with its 2 keys",
-                "`tfy-secret://acme:sd-old:<key>` to `tfy-secret://acme:sd-new:<key>`",
+                "from `tfy-secret://acme:sd-old:<key>` to `tfy-secret://acme:sd-new:<key>`",
                 "TrueFoundry reports deployments using: USED (3 deployments).",
                 "Secrets In Use By Deployments",
                 "apply that alone first",
@@ -220,7 +220,7 @@ fn replacing_a_group_warns_that_its_references_change() {
             &[
                 "Secret References Will Change",
                 "Changing `name` replaces the secret group acme:sd-old",
-                "Deployments that reference the old ones break",
+                "Deployments that reference these secrets must be updated",
                 "USED (3 deployments)",
             ],
         );
@@ -243,5 +243,23 @@ fn replacing_a_group_warns_that_its_references_change() {
         );
         assert!(!flat(&apply).contains("reports deployments using"));
         assert!(emulator.secret_values("sd-new").is_none());
+
+        // A new secret store keeps the references' text but not the secrets behind them.
+        let moved = free.string("integration_fqn", "acme:aws:main:secret-store:ssm");
+        ws.write("main.tf", &moved.to_string());
+        let apply = ws.apply();
+        expect_said(
+            &apply,
+            &[
+                "Changing `integration_fqn` replaces the secret group acme:sd-free",
+                "deleted with its 1 key and created again",
+                "`tfy-secret://acme:sd-free:<key>` keep their text",
+                "must be updated",
+            ],
+        );
+        assert_eq!(
+            emulator.secret_values("sd-free").map(|v| v["A"].clone()),
+            Some(CANARY.to_owned())
+        );
     });
 }

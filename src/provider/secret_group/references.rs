@@ -81,12 +81,23 @@ fn warn_about_replacement(
         .map(|path| format!("`{path}`"))
         .collect();
     let keys = if key_count == 1 { "key" } else { "keys" };
+    let old_refs = format!("`tfy-secret://{tenant}:{old_name}:<key>`");
+    let what_changes = if new_name == old_name {
+        // Same name, new secret store: the text stays, the secrets behind it are new.
+        format!(
+            "The references {old_refs} keep their text, but between the delete and the create they \
+             resolve to nothing, and keys that none of the secret maps holds are not created again."
+        )
+    } else {
+        format!(
+            "The reference of each key changes from {old_refs} to \
+             `tfy-secret://{tenant}:{new_name}:<key>` (see `secret_fqns`)."
+        )
+    };
     let mut detail = format!(
         "Changing {} replaces the secret group {label}: it is deleted with its {key_count} {keys} and \
-         created again, so the reference of each key changes from \
-         `tfy-secret://{tenant}:{old_name}:<key>` to `tfy-secret://{tenant}:{new_name}:<key>` (see \
-         `secret_fqns`). Deployments that reference the old ones break until they are updated to the \
-         new ones.",
+         created again. {what_changes} Deployments that reference these secrets must be updated, or \
+         they break.",
         changed.join(" and ")
     );
     if !used.is_empty() {
