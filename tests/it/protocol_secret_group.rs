@@ -1085,7 +1085,8 @@ fn terraform_1_0_3_manages_values_and_destroys_without_a_plan() {
 #[test]
 fn an_apply_does_not_delete_a_key_that_came_into_use_after_its_plan() {
     let before = Emulator::start();
-    block_on(async {
+    // Emulators own a runtime, which must not be dropped inside this one: `after` comes out.
+    let _after = block_on(async {
         let mut tf = Tf::start(Terraform::V1_0_3, &before, ACME_KEY).await;
         let both = tf.config(
             "in-use-late",
@@ -1136,6 +1137,7 @@ fn an_apply_does_not_delete_a_key_that_came_into_use_after_its_plan() {
             server_values(&after, &id).await,
             pairs(&[("DB", "db"), ("KEEP", "keep")])
         );
+        after
     });
 }
 

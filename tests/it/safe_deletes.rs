@@ -109,13 +109,15 @@ fn a_key_that_came_into_use_after_the_plan_is_not_deleted_by_its_apply() {
             ws.set_env(name, value);
         }
         let mark = after.mark();
-        // Terraform plans each resource again while applying a saved plan: that plan sees the
-        // deployment. (The apply's own check against its re-read is proven in-process, in
-        // protocol_secret_group.rs, since Terraform never lets it be reached first.)
+        // The plan's counts came from its refresh; the apply's re-read sees the deployment.
         let apply = ws.run(&["apply", "tfplan"]).expect_failure();
         expect_said(
             &apply,
-            &["Secrets In Use By Deployments", "DB (1 deployment)"],
+            &[
+                "Secrets In Use By Deployments",
+                "DB (1 deployment)",
+                "Nothing was written",
+            ],
         );
         assert!(
             after.writes_since(mark).is_empty(),

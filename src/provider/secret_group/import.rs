@@ -3,7 +3,7 @@
 
 use super::model::Private;
 use super::read::{Values, read_group_state};
-use super::remote::{empty_state, server_versions};
+use super::remote::{empty_state, in_use_counts, server_versions};
 use crate::client::{self, Client, SecretGroup};
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
@@ -68,6 +68,7 @@ pub async fn import(context: &ProviderContext, id: &str) -> ImportResponse {
             let private = Private {
                 synced_versions: server_versions(&read.server),
                 visible_to: read.visible_to,
+                in_use: in_use_counts(&read.server),
             };
             response.states.push((read.state, private.encode()));
         }

@@ -249,6 +249,11 @@ pub struct Private {
     /// creator): a "not found" for one of them proves the group was deleted.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub visible_to: BTreeSet<String>,
+    /// The keys deployments used when the group was last read, with their counts (the API's
+    /// `activeDeploymentsCount`): what the plan checks a delete against without a request of its
+    /// own. The apply checks again against its re-read.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub in_use: BTreeMap<String, u64>,
 }
 
 impl Private {

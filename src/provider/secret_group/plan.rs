@@ -13,7 +13,7 @@ use crate::server::{PlanRequest, PlanResponse};
 use crate::value::Value;
 
 pub async fn plan(context: &ProviderContext, request: PlanRequest) -> PlanResponse {
-    let (mut response, deleted) = plan_offline(&request);
+    let mut response = plan_offline(&request);
     if request.proposed_new_state.is_null() && request.prior_state.is_null() {
         return response;
     }
@@ -30,22 +30,19 @@ pub async fn plan(context: &ProviderContext, request: PlanRequest) -> PlanRespon
     if !response.diagnostics.has_errors()
         && let Ok(client) = context.client()
     {
-        check_references(client, &request, &deleted, &mut response).await;
-        if !response.diagnostics.has_errors() {
-            check_planned_manifest(client, &request, &mut response).await;
-        }
+        check_planned_manifest(client, &request, &mut response).await;
     }
     response
 }
 
-/// Everything the plan decides without asking the API, and the keys it deletes.
-fn plan_offline(request: &PlanRequest) -> (PlanResponse, Vec<String>) {
+/// Everything the plan decides without asking the API.
+fn plan_offline(request: &PlanRequest) -> PlanResponse {
     let mut response = PlanResponse {
         planned_private: request.prior_private.clone(),
         ..PlanResponse::default()
     };
     if request.proposed_new_state.is_null() {
-        return (response, Vec::new());
+        return response;
     }
     let config_value = &request.config;
     let prior_value = &request.prior_state;
@@ -107,7 +104,8 @@ fn plan_offline(request: &PlanRequest) -> (PlanResponse, Vec<String>) {
     planned.set("secret_versions", keys.versions);
     planned.set("secret_fqns", keys.fqns);
     response.planned_state = planned;
-    (response, keys.deleted)
+    check_references(request, &keys.deleted, &mut response);
+    response
 }
 
 /// The plan's own words for what a reader of `- ... -> null` or a dropped key could misread.

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{Group, Private, StringMap};
 use super::remote::{
-    ServerSecrets, list_keys, read_values, refresh_group, refresh_secrets, visible_to,
+    ServerSecrets, in_use_counts, list_keys, read_values, refresh_group, refresh_secrets,
+    visible_to,
 };
 use super::who_could_see;
 use crate::client::{self, Client};
@@ -60,6 +61,7 @@ pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadRespon
         Ok(Some(read)) => {
             response.new_state = read.state;
             private.visible_to = read.visible_to;
+            private.in_use = in_use_counts(&read.server);
             response.private = private.encode();
         }
         Ok(None) => match identity.not_found(&who_could_see(&group, &private)) {

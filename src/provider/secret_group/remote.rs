@@ -84,6 +84,16 @@ pub fn keys_in_use(server: &ServerSecrets, deleting: impl Fn(&str) -> bool) -> V
     )
 }
 
+/// The keys deployments use, with their counts, for the private state.
+pub fn in_use_counts(server: &ServerSecrets) -> BTreeMap<String, u64> {
+    server
+        .iter()
+        .filter_map(|(key, secret)| {
+            Some((key.clone(), secret.active_deployments.filter(|n| *n > 0)?))
+        })
+        .collect()
+}
+
 pub fn server_versions(secrets: &ServerSecrets) -> BTreeMap<String, i64> {
     secrets
         .iter()
