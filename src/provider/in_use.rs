@@ -164,6 +164,27 @@ mod tests {
     }
 
     #[test]
+    fn listed_secrets_are_checked_by_key() {
+        let secret = |name: &str, count: Option<u64>| Secret {
+            id: format!("id-{name}"),
+            fqn: format!("tfy-secret://acme:pay:{name}"),
+            name: name.to_owned(),
+            secret_group_id: "sg1".into(),
+            value: None,
+            latest_version: Some(1),
+            active_deployments: count,
+        };
+        let listed = [secret("MINE", Some(4)), secret("THEIRS", Some(9))];
+        assert_eq!(
+            secrets_in_use(&listed, |key| key == "MINE"),
+            [InUse {
+                key: "MINE".into(),
+                deployments: 4
+            }]
+        );
+    }
+
+    #[test]
     fn the_error_names_keys_counts_and_both_ways_out() {
         let in_use = [InUse {
             key: "DB".into(),
