@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::provider::{SECRET_GROUP, TrueFoundryProvider};
+use crate::provider::{SECRET, SECRET_GROUP, SECRET_GROUPS, TrueFoundryProvider};
 use crate::schema::{Attribute, AttributeType, Nesting, Schema};
 use crate::server::Provider;
 use crate::value::Type;
@@ -43,20 +43,23 @@ pub fn render_all(root: &Path) -> std::io::Result<BTreeMap<String, String>> {
             Some(example("resources/truefoundry_secret_group/import.sh")?),
         ),
     );
-    let data = provider.data_sources()[SECRET_GROUP].schema();
-    pages.insert(
-        "data-sources/secret_group.md".to_owned(),
-        page(
-            &format!("{SECRET_GROUP} Data Source - {PROVIDER}"),
-            &format!("# {SECRET_GROUP} (Data Source)"),
-            &data,
-            &[(
-                "terraform",
-                example("data-sources/truefoundry_secret_group/data-source.tf")?,
-            )],
-            None,
-        ),
-    );
+    for name in [SECRET_GROUP, SECRET_GROUPS, SECRET] {
+        let data = provider.data_sources()[name].schema();
+        let short = name.strip_prefix("truefoundry_").unwrap_or(name);
+        pages.insert(
+            format!("data-sources/{short}.md"),
+            page(
+                &format!("{name} Data Source - {PROVIDER}"),
+                &format!("# {name} (Data Source)"),
+                &data,
+                &[(
+                    "terraform",
+                    example(&format!("data-sources/{name}/data-source.tf"))?,
+                )],
+                None,
+            ),
+        );
+    }
     let ephemeral = provider.ephemeral_resources()[SECRET_GROUP].schema();
     pages.insert(
         "ephemeral-resources/secret_group.md".to_owned(),

@@ -19,8 +19,9 @@ Usage: truefoundry-emulator [OPTIONS]
 Options:
   --listen ADDR            address to listen on (default 127.0.0.1:8787; port 0 picks a free port)
   --data-dir DIR           keep state in DIR across restarts (default: in memory)
-  --config FILE            JSON file with tenants, integrations and API keys (default: tenant
-                           `demo`, one tenant-admin key from TFY_API_KEY, or a generated one)
+  --config FILE            JSON file with tenants, integrations, API keys and, optionally,
+                           active_deployments by secret FQN (default: tenant `demo`, one
+                           tenant-admin key from TFY_API_KEY, or a generated one)
   --request-log FILE       append one JSON line per request to FILE (default: stderr)
   --tls-cert FILE          serve HTTPS with this PEM certificate chain (needs --tls-key)
   --tls-key FILE           the PEM private key of --tls-cert

@@ -113,4 +113,6 @@ pub struct Secret {
     pub value: Option<SecretValue>,
     /// The highest `secretVersions[].version`, when the server lists versions.
     pub latest_version: Option<i64>,
+    /// `activeDeploymentsCount`: how many deployments reference the secret, when the server says.
+    pub active_deployments: Option<u64>,
 }

@@ -132,6 +132,9 @@ pub(super) struct WireSecret {
     value: Option<SecretValue>,
     #[serde(default)]
     secret_versions: Option<Vec<WireSecretVersion>>,
+    /// Optional in the API definition; a number (the SDKs type numbers as floats).
+    #[serde(default)]
+    active_deployments_count: Option<serde_json::Number>,
 }
 
 #[derive(Deserialize)]
@@ -204,11 +207,16 @@ impl From<WireSecret> for Secret {
             secret_group_id: wire.secret_group_id,
             value: wire.value,
             latest_version,
+            active_deployments: wire
+                .active_deployments_count
+                .as_ref()
+                .and_then(version_number)
+                .and_then(|count| u64::try_from(count).ok()),
         }
     }
 }
 
-/// A version number sent as an integer or as an integral float (`3.0`).
+/// A whole number sent as an integer or as an integral float (`3.0`).
 fn version_number(number: &serde_json::Number) -> Option<i64> {
     number.as_i64().or_else(|| {
         number
@@ -357,6 +365,32 @@ mod tests {
         .map(Secret::from)
         .unwrap_or_else(|error| panic!("{error}"));
         assert_eq!((bare.latest_version, bare.value), (None, None));
+        assert_eq!(bare.active_deployments, None);
+    }
+
+    #[test]
+    fn active_deployments_count_is_read_when_sent() {
+        let count = |json: Json| {
+            serde_json::from_value::<WireSecret>(json)
+                .map(Secret::from)
+                .unwrap_or_else(|error| panic!("{error}"))
+                .active_deployments
+        };
+        let secret = |extra: Json| {
+            let mut json = json!({"id": "s1", "fqn": "f", "name": "K", "secretGroupId": "sg1"});
+            json.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            json
+        };
+        assert_eq!(count(secret(json!({"activeDeploymentsCount": 4}))), Some(4));
+        assert_eq!(
+            count(secret(json!({"activeDeploymentsCount": 2.0}))),
+            Some(2)
+        );
+        assert_eq!(count(secret(json!({"activeDeploymentsCount": 0}))), Some(0));
+        assert_eq!(count(secret(json!({"activeDeploymentsCount": null}))), None);
+        assert_eq!(count(secret(json!({"activeDeploymentsCount": -1}))), None);
     }
 
     #[test]

@@ -31,7 +31,7 @@ use super::wire::{
     ManifestPutIn, OwnedBy, PageOut, PaginationOut, SecretEntryIn, SecretGroupOut, SecretOut,
     SecretVersionOut, SecretsPutIn, SessionOut, SubjectOut,
 };
-use super::{API_PREFIX, AppState};
+use super::{API_PREFIX, AppState, EmulatorConfig};
 
 /// A query string as name/value pairs (repeated names kept), or why it did not parse.
 type QueryPairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
@@ -263,6 +263,7 @@ fn group_out(state: &AppState, group: &Group) -> SecretGroupOut {
     {
         object.remove("collaborators");
     }
+    let config = &state.shared.config;
     SecretGroupOut {
         id: group.id.clone(),
         fqn: group.fqn(),
@@ -275,13 +276,17 @@ fn group_out(state: &AppState, group: &Group) -> SecretGroupOut {
         associated_secrets: group
             .secrets
             .iter()
-            .map(|secret| AssociatedSecretOut {
-                id: secret.id.clone(),
-                fqn: group.secret_fqn(&secret.key),
-                name: secret.key.clone(),
-                secret_group_id: group.id.clone(),
-                created_at: secret.created_at.clone(),
-                updated_at: secret.updated_at.clone(),
+            .map(|secret| {
+                let fqn = group.secret_fqn(&secret.key);
+                AssociatedSecretOut {
+                    id: secret.id.clone(),
+                    active_deployments_count: config.active_deployments_of(&fqn),
+                    fqn,
+                    name: secret.key.clone(),
+                    secret_group_id: group.id.clone(),
+                    created_at: secret.created_at.clone(),
+                    updated_at: secret.updated_at.clone(),
+                }
             })
             .collect(),
         manifest,
@@ -298,6 +303,7 @@ fn secret_out(
     secret: &Secret,
     reveal_value: bool,
     with_versions: bool,
+    config: &EmulatorConfig,
 ) -> Result<SecretOut, ApiError> {
     let fqn = group.secret_fqn(&secret.key);
     let value = match reveal_value {
@@ -326,7 +332,7 @@ fn secret_out(
                 })
                 .collect()
         }),
-        active_deployments_count: 0,
+        active_deployments_count: config.active_deployments_of(&fqn),
         fqn,
     })
 }
@@ -789,7 +795,8 @@ async fn list_secrets(
     let data = secrets
         .into_iter()
         .map(|(group, secret)| {
-            secret_out(group, secret, reveal, !state.has(Variant::NoListVersions))
+            let with_versions = !state.has(Variant::NoListVersions);
+            secret_out(group, secret, reveal, with_versions, &state.shared.config)
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(PageOut { data, pagination }))
@@ -810,7 +817,7 @@ async fn get_secret(
     }
     let reveal = !state.shared.config.disable_secret_value_view;
     Ok(Json(DataOut {
-        data: secret_out(group, secret, reveal, true)?,
+        data: secret_out(group, secret, reveal, true, &state.shared.config)?,
     }))
 }
 

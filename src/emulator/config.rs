@@ -1,7 +1,7 @@
 //! The emulator's configuration: tenants, secret-store integrations, API keys and fault switches.
 //! Parsed strictly (unknown keys are an error) so a typo in a test fixture fails loudly.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -158,6 +158,8 @@ struct ConfigFile {
     /// Names of [`Variant`]s.
     #[serde(default)]
     variants: Vec<String>,
+    #[serde(default)]
+    active_deployments: BTreeMap<String, u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -171,6 +173,10 @@ pub struct EmulatorConfig {
     pub faults: Faults,
     /// Alternative behaviours of the API in effect (none: the emulator's own reading).
     pub variants: BTreeSet<Variant>,
+    /// How many deployments reference a secret, by its FQN (`tfy-secret://<tenant>:<group>:<key>`):
+    /// the `activeDeploymentsCount` reported for it. The emulator runs no deployments, so this is
+    /// the only way a secret comes to be in use.
+    pub active_deployments: BTreeMap<String, u32>,
 }
 
 impl EmulatorConfig {
@@ -194,6 +200,7 @@ impl EmulatorConfig {
             disable_secret_value_view: false,
             faults: Faults::default(),
             variants: BTreeSet::new(),
+            active_deployments: BTreeMap::new(),
         }
     }
 
@@ -224,6 +231,7 @@ impl EmulatorConfig {
                 .iter()
                 .map(|name| Variant::parse(name))
                 .collect::<anyhow::Result<_>>()?,
+            active_deployments: file.active_deployments,
         };
         config.validate()?;
         Ok(config)
@@ -308,8 +316,34 @@ impl EmulatorConfig {
                 );
             }
         }
+        for fqn in self.active_deployments.keys() {
+            match secret_fqn_tenant(fqn) {
+                Some(tenant) if tenants.contains(tenant) => {}
+                Some(tenant) => {
+                    bail!("active_deployments names {fqn:?}, of an undeclared tenant {tenant:?}")
+                }
+                None => bail!(
+                    "active_deployments names {fqn:?}; expected tfy-secret://<tenant>:<group>:<key>"
+                ),
+            }
+        }
         self.faults.validate()
     }
+
+    /// The `activeDeploymentsCount` of the secret with this FQN (0 when the file names none).
+    pub fn active_deployments_of(&self, secret_fqn: &str) -> u32 {
+        self.active_deployments
+            .get(secret_fqn)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// The tenant of `tfy-secret://<tenant>:<group>:<key>`, when `fqn` has that form.
+fn secret_fqn_tenant(fqn: &str) -> Option<&str> {
+    let (tenant, rest) = fqn.strip_prefix("tfy-secret://")?.split_once(':')?;
+    let (group, key) = rest.rsplit_once(':')?;
+    (!tenant.is_empty() && !group.is_empty() && !key.is_empty()).then_some(tenant)
 }
 
 /// `kind:<name>, …` for an error message.
@@ -397,6 +431,28 @@ mod tests {
         assert!(EmulatorConfig::from_json(&text).is_err());
         let text = FULL.replace("\"rate_429\": 0.25", "\"rate_429\": 1.5");
         assert!(EmulatorConfig::from_json(&text).is_err());
+    }
+
+    #[test]
+    fn active_deployments_name_secrets_of_declared_tenants() {
+        let with = |entries: &str| {
+            FULL.replacen('{', &format!("{{\"active_deployments\": {{{entries}}},"), 1)
+        };
+        let config = EmulatorConfig::from_json(&with(r#""tfy-secret://acme:pay:DB": 3"#)).unwrap();
+        assert_eq!(config.active_deployments_of("tfy-secret://acme:pay:DB"), 3);
+        assert_eq!(
+            config.active_deployments_of("tfy-secret://acme:pay:OTHER"),
+            0
+        );
+        assert_eq!(EmulatorConfig::demo("k").active_deployments_of("x"), 0);
+        for bad in [
+            r#""tfy-secret://globex:pay:DB": 1"#,
+            r#""acme:pay:DB": 1"#,
+            r#""tfy-secret://acme:pay": 1"#,
+            r#""tfy-secret://acme:pay:DB": -1"#,
+        ] {
+            assert!(EmulatorConfig::from_json(&with(bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1106,3 +1106,69 @@ async fn keys_with_control_or_bidirectional_override_characters_are_refused() {
     .await;
     assert_eq!(status, 200, "other non-ASCII keys stay accepted: {body}");
 }
+
+#[tokio::test]
+async fn active_deployments_from_the_config_are_reported_wherever_secrets_are() {
+    let mut config = config();
+    config
+        .active_deployments
+        .insert("tfy-secret://acme:payments:A".to_owned(), 3);
+    let app = router_with(EmulatorOptions::new(config));
+    let id = shared_group(&app).await;
+    let count_of = |secrets: &Value, key: &str| {
+        let secret = secrets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|secret| secret["name"] == key)
+            .unwrap_or_else(|| panic!("{key} is listed: {secrets}"))
+            .clone();
+        secret["activeDeploymentsCount"].clone()
+    };
+
+    let (_, group) = call(
+        &app,
+        "GET",
+        &format!("/secret-groups/{id}"),
+        Some("t-admin"),
+        None,
+    )
+    .await;
+    let associated = &group["data"]["associatedSecrets"];
+    assert_eq!(count_of(associated, "A"), 3);
+    assert_eq!(count_of(associated, "B"), 0);
+
+    let (_, groups) = call(&app, "GET", "/secret-groups", Some("t-admin"), None).await;
+    assert_eq!(count_of(&groups["data"][0]["associatedSecrets"], "A"), 3);
+
+    let (_, listed) = call(
+        &app,
+        "POST",
+        "/secrets",
+        Some("t-admin"),
+        Some(json!({"secretGroupId": id})),
+    )
+    .await;
+    assert_eq!(count_of(&listed["data"], "A"), 3);
+    assert_eq!(count_of(&listed["data"], "B"), 0);
+
+    let a_id = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|secret| secret["name"] == "A")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, one) = call(
+        &app,
+        "GET",
+        &format!("/secrets/{a_id}"),
+        Some("t-admin"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(one["data"]["activeDeploymentsCount"], 3);
+}

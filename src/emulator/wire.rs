@@ -169,6 +169,8 @@ pub(crate) struct AssociatedSecretOut {
     pub secret_group_id: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Deployments referencing the secret (from the emulator's configuration).
+    pub active_deployments_count: u32,
 }
 
 #[derive(Serialize)]

@@ -53,3 +53,42 @@ pub fn fqns_value<'a>(tenant: &str, group: &str, keys: impl Iterator<Item = &'a 
             .collect(),
     )
 }
+
+/// `(tenant, group, key)` of a secret reference, `tfy-secret://<tenant>:<group>:<key>` or the
+/// same without the prefix; `None` for anything else.
+pub fn parse_secret_fqn(fqn: &str) -> Option<(&str, &str, &str)> {
+    let bare = fqn.strip_prefix("tfy-secret://").unwrap_or(fqn);
+    match bare.split(':').collect::<Vec<_>>()[..] {
+        [tenant, group, key] if !tenant.is_empty() && !group.is_empty() && !key.is_empty() => {
+            Some((tenant, group, key))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_references_parse_with_or_without_their_prefix() {
+        let parsed = Some(("acme", "pay", "DB"));
+        assert_eq!(parse_secret_fqn("tfy-secret://acme:pay:DB"), parsed);
+        assert_eq!(parse_secret_fqn("acme:pay:DB"), parsed);
+        for bad in [
+            "tfy-secret://acme:pay",
+            "acme:pay:DB:extra",
+            "tfy-secret://:pay:DB",
+            "acme::DB",
+            "acme:pay:",
+            "",
+        ] {
+            assert_eq!(parse_secret_fqn(bad), None, "{bad}");
+        }
+        assert_eq!(
+            parse_secret_fqn(&secret_fqn("acme", "pay", "DB")),
+            parsed,
+            "what secret_fqn writes parses back"
+        );
+    }
+}

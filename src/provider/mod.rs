@@ -1,12 +1,15 @@
-//! The TrueFoundry provider: its configuration, and the secret-group resource, data source and
-//! ephemeral resource.
+//! The TrueFoundry provider: its configuration, the secret-group resource, data source and
+//! ephemeral resource, and the data sources that list groups and read one secret.
 
 mod config;
 mod errors;
 pub mod group_values;
 pub mod identity;
+pub mod in_use;
 pub mod secret_group;
 pub mod secret_group_read;
+pub mod secret_groups_read;
+pub mod secret_read;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -70,6 +73,8 @@ pub struct TrueFoundryProvider {
     secret_group: secret_group::SecretGroupResource,
     secret_group_data: secret_group_read::SecretGroupDataSource,
     secret_group_ephemeral: secret_group_read::SecretGroupEphemeral,
+    secret_groups_data: secret_groups_read::SecretGroupsDataSource,
+    secret_data: secret_read::SecretDataSource,
 }
 
 impl Default for TrueFoundryProvider {
@@ -85,12 +90,16 @@ impl TrueFoundryProvider {
             secret_group: secret_group::SecretGroupResource::new(context.clone()),
             secret_group_data: secret_group_read::SecretGroupDataSource::new(context.clone()),
             secret_group_ephemeral: secret_group_read::SecretGroupEphemeral::new(context.clone()),
+            secret_groups_data: secret_groups_read::SecretGroupsDataSource::new(context.clone()),
+            secret_data: secret_read::SecretDataSource::new(context.clone()),
             context,
         }
     }
 }
 
 pub const SECRET_GROUP: &str = "truefoundry_secret_group";
+pub const SECRET_GROUPS: &str = "truefoundry_secret_groups";
+pub const SECRET: &str = "truefoundry_secret";
 
 #[async_trait::async_trait]
 impl server::Provider for TrueFoundryProvider {
@@ -140,10 +149,20 @@ impl server::Provider for TrueFoundryProvider {
     }
 
     fn data_sources(&self) -> BTreeMap<String, &dyn server::DataSource> {
-        BTreeMap::from([(
-            SECRET_GROUP.to_owned(),
-            &self.secret_group_data as &dyn server::DataSource,
-        )])
+        BTreeMap::from([
+            (
+                SECRET_GROUP.to_owned(),
+                &self.secret_group_data as &dyn server::DataSource,
+            ),
+            (
+                SECRET_GROUPS.to_owned(),
+                &self.secret_groups_data as &dyn server::DataSource,
+            ),
+            (
+                SECRET.to_owned(),
+                &self.secret_data as &dyn server::DataSource,
+            ),
+        ])
     }
 
     fn ephemeral_resources(&self) -> BTreeMap<String, &dyn server::EphemeralResource> {

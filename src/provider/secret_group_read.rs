@@ -218,14 +218,7 @@ async fn read_group(
     {
         Ok(list) => list,
         Err(err @ client::Error::Forbidden { .. }) if with_values => {
-            diags.error(
-                "Permission Denied Reading Secret Values",
-                format!(
-                    "The API key may see the group's keys but not its values ({err}). Reading values needs \
-                     the `secret-group-editor` role or higher; ask an admin of the group, or read without \
-                     values."
-                ),
-            );
+            values_forbidden(&mut diags, &err);
             return (Value::Null, diags);
         }
         Err(err) => {
@@ -275,14 +268,7 @@ async fn read_group(
                     values.insert(secret.name.clone(), Value::string(v.expose()));
                 }
                 None => {
-                    diags.error(
-                        "Secret Values Hidden By TrueFoundry",
-                        format!(
-                            "The control plane did not return the value of `{}` (value view is disabled on \
-                             it). Read without values, or ask the control plane's administrators.",
-                            secret.name
-                        ),
-                    );
+                    value_hidden(&mut diags, &secret.name);
                     return (Value::Null, diags);
                 }
             }
@@ -293,6 +279,28 @@ async fn read_group(
     };
     state.set("secret_values", values);
     (state, diags)
+}
+
+/// The error for a key that may see secrets but not their values (a viewer).
+pub(crate) fn values_forbidden(diags: &mut Diagnostics, err: &client::Error) {
+    diags.error(
+        "Permission Denied Reading Secret Values",
+        format!(
+            "The API key may see the group's keys but not its values ({err}). Reading values needs the \
+             `secret-group-editor` role or higher; ask an admin of the group, or read without values."
+        ),
+    );
+}
+
+/// The error for a value the control plane left out (value view disabled on it).
+pub(crate) fn value_hidden(diags: &mut Diagnostics, key: &str) {
+    diags.error(
+        "Secret Values Hidden By TrueFoundry",
+        format!(
+            "The control plane did not return the value of `{key}` (value view is disabled on it). \
+             Read without values, or ask the control plane's administrators."
+        ),
+    );
 }
 
 pub struct SecretGroupDataSource {

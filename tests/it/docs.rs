@@ -27,6 +27,8 @@ fn committed_docs_are_current() {
         "index.md",
         "resources/secret_group.md",
         "data-sources/secret_group.md",
+        "data-sources/secret_groups.md",
+        "data-sources/secret.md",
         "ephemeral-resources/secret_group.md",
     ] {
         assert!(pages.contains_key(expected), "{expected} is rendered");

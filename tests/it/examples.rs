@@ -18,8 +18,10 @@ use crate::support::terraform::{
 };
 
 /// Every example folder under examples/ (modules excepted); each has a test below.
-const EXAMPLES: [&str; 9] = [
+const EXAMPLES: [&str; 11] = [
+    "data-sources/truefoundry_secret",
     "data-sources/truefoundry_secret_group",
+    "data-sources/truefoundry_secret_groups",
     "ephemeral-resources/truefoundry_secret_group",
     "provider",
     "quickstart",
@@ -401,6 +403,58 @@ fn data_source_example_applies() {
             values(&seeded),
             "destroying a data source leaves the group alone"
         );
+    });
+}
+
+#[test]
+fn secret_groups_data_source_example_applies() {
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        seed_acme_group(&emulator, "payments-prod", &[("DB_PASSWORD", "p")]);
+        seed_acme_group(
+            &emulator,
+            "payments-dev",
+            &[("DB_PASSWORD", "d"), ("DEBUG", "1")],
+        );
+        seed_acme_group(&emulator, "search-misses-this", &[("K", "v")]);
+        let ws = example_workspace(
+            terraform,
+            &emulator,
+            "data-sources/truefoundry_secret_groups",
+        );
+        apply_then_plan_empty(&ws);
+        assert_eq!(
+            ws.outputs_json()["payments_keys"]["value"],
+            json!({
+                "acme:payments-dev": ["DB_PASSWORD", "DEBUG"],
+                "acme:payments-prod": ["DB_PASSWORD"],
+            })
+        );
+        ws.destroy();
+    });
+}
+
+#[test]
+fn secret_data_source_example_applies() {
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        seed_acme_group(
+            &emulator,
+            "shared-config",
+            &[("API_TOKEN", "seeded-token"), ("API_URL", "https://x.test")],
+        );
+        let group = server_group(&emulator, ACME_KEY, "acme:shared-config").unwrap();
+        let ws = example_workspace(terraform, &emulator, "data-sources/truefoundry_secret");
+        apply_then_plan_empty(&ws);
+        let outputs = ws.outputs_json();
+        assert_eq!(outputs["api_token_version"]["value"], 1);
+        assert_eq!(outputs["api_token_group"]["value"], group.id);
+        let state = ws.state_json().to_string();
+        assert!(
+            !state.contains("seeded-token"),
+            "no value in state: {state}"
+        );
+        ws.destroy();
     });
 }
 

@@ -3,6 +3,7 @@
 mod bad_input;
 mod cli;
 mod client;
+mod discovery;
 mod docs;
 mod emulator;
 mod examples;
@@ -13,6 +14,7 @@ mod protocol;
 mod protocol_secret_group;
 mod release;
 mod reliability;
+mod safe_deletes;
 mod schema_v2;
 mod secret_group;
 mod secret_group_reads;

@@ -1082,6 +1082,65 @@ fn terraform_1_0_3_manages_values_and_destroys_without_a_plan() {
     });
 }
 
+#[test]
+fn an_apply_does_not_delete_a_key_that_came_into_use_after_its_plan() {
+    let before = Emulator::start();
+    // Emulators own a runtime, which must not be dropped inside this one: `after` comes out.
+    let _after = block_on(async {
+        let mut tf = Tf::start(Terraform::V1_0_3, &before, ACME_KEY).await;
+        let both = tf.config(
+            "in-use-late",
+            &[("DB", Mode::Value("db")), ("KEEP", Mode::Value("keep"))],
+        );
+        let created = tf.run(None, &both).await;
+        let only_keep = tf.config("in-use-late", &[("KEEP", Mode::Value("keep"))]);
+        let (planned, planned_private, _) = tf.plan(Some(&created.managed), &only_keep).await;
+
+        // Deployments start using DB after the plan; the apply's re-read is the last word.
+        let after =
+            before.successor_with_active_deployments(&[("tfy-secret://acme:in-use-late:DB", 2)]);
+        let mut tf = Tf::start(Terraform::V1_0_3, &after, ACME_KEY).await;
+        let mark = after.mark();
+        let applied = tf
+            .client
+            .apply(
+                GROUP,
+                &created.managed.state,
+                &planned,
+                &only_keep,
+                planned_private,
+            )
+            .await
+            .unwrap();
+        let [error] = errors(&applied.diagnostics)[..] else {
+            panic!("one error: {:?}", applied.diagnostics);
+        };
+        assert_eq!(error.summary, "Secrets In Use By Deployments");
+        assert!(
+            error.detail.contains("DB (2 deployments)"),
+            "{}",
+            error.detail
+        );
+        assert!(
+            error.detail.contains("Nothing was written"),
+            "{}",
+            error.detail
+        );
+        assert_eq!(
+            applied.state.as_ref(),
+            Some(&created.managed.state),
+            "the state stays as it was"
+        );
+        assert_eq!(writes(&after.requests_since(mark)), 0);
+        let id = id_of(&created.managed);
+        assert_eq!(
+            server_values(&after, &id).await,
+            pairs(&[("DB", "db"), ("KEEP", "keep")])
+        );
+        after
+    });
+}
+
 /// The two secrets the data source and ephemeral resource tests read back.
 const SEEDED: [(&str, &str); 2] = [("DB_PASSWORD", "pa55"), ("TOKEN", "t0k")];
 

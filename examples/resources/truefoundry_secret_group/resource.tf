@@ -34,6 +34,10 @@ resource "truefoundry_secret_group" "payments" {
   }
 
   # On Terraform >= 1.11, secrets_wo and secrets_wo_versions keep values out of plan and state.
+
+  # Keys that deployments still reference are not deleted (dropped from the maps, or with the
+  # group) unless this is true: the plan or apply stops, naming them.
+  delete_in_use = false
 }
 
 # What deployments reference: tfy-secret://<tenant>:payments-prod:DB_PASSWORD

@@ -3,7 +3,7 @@
 
 use super::model::Private;
 use super::read::{Values, read_group_state};
-use super::remote::{empty_state, server_versions};
+use super::remote::{empty_state, in_use_counts, server_versions};
 use crate::client::{self, Client, SecretGroup};
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
@@ -70,6 +70,7 @@ pub async fn import(context: &ProviderContext, id: &str) -> ImportResponse {
                 synced_versions: server_versions(&read.server),
                 visible_to: read.visible_to,
                 own_access: read.own_access,
+                in_use: in_use_counts(&read.server),
                 ..Private::default()
             };
             response.states.push((read.state, private.encode()));

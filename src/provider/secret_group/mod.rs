@@ -13,6 +13,7 @@ pub mod keys;
 pub mod model;
 mod plan;
 mod read;
+mod references;
 pub mod remote;
 pub mod schema;
 mod update;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 
 pub use import::WRITE_ONLY_IMPORT_PREFIX;
 use model::{Group, Private, versions_value};
-use remote::{ServerSecrets, list_keys, refresh_secrets, server_versions};
+use remote::{ServerSecrets, in_use_counts, list_keys, refresh_secrets, server_versions};
 use write::Refusal;
 
 use super::ProviderContext;
@@ -257,6 +258,7 @@ async fn finish_with_server_keys(
             }
             let mut private = Private::decode(&response.private);
             private.synced_versions = server_versions(&server);
+            private.in_use = in_use_counts(&server);
             response.private = private.encode();
         }
         Err(err) => {
@@ -288,6 +290,7 @@ mod tests {
                     let secret = ServerSecret {
                         id: format!("id-{k}"),
                         version: 1,
+                        active_deployments: None,
                     };
                     ((*k).to_owned(), secret)
                 })

@@ -259,6 +259,11 @@ pub struct Private {
     /// name is then no conflict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replacing: Option<String>,
+    /// The keys deployments used when the group was last read, with their counts (the API's
+    /// `activeDeploymentsCount`): what the plan checks a delete against without a request of its
+    /// own. The apply checks again against its re-read.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub in_use: BTreeMap<String, u64>,
 }
 
 impl Private {

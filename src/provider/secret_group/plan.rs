@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::describe;
 use super::model::{Group, Private, SecretMaps, collaborators_of};
+use super::references::check_references;
 use super::schema::DEFAULT_INTEGRATION_FQN;
 use super::validate;
 use crate::client::Collaborator;
@@ -123,6 +124,7 @@ fn plan_offline(request: &PlanRequest) -> PlanResponse {
     planned.set("secret_versions", keys.versions);
     planned.set("secret_fqns", keys.fqns);
     response.planned_state = planned;
+    check_references(request, &keys.deleted, &mut response);
     response
 }
 

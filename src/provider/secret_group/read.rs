@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{Group, Private, StringMap};
 use super::remote::{
-    ServerSecrets, list_keys, own_access, read_values, refresh_group, refresh_secrets, visible_to,
+    ServerSecrets, in_use_counts, list_keys, own_access, read_values, refresh_group,
+    refresh_secrets, visible_to,
 };
 use super::who_could_see;
 use crate::client::{self, Client, Collaborator};
@@ -72,6 +73,7 @@ pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadRespon
             response.new_state = read.state;
             private.visible_to = read.visible_to;
             private.own_access = read.own_access;
+            private.in_use = in_use_counts(&read.server);
             response.private = private.encode();
         }
         Ok(None) => match identity.not_found(&who_could_see(&group, &private)) {

@@ -6,6 +6,7 @@ use super::model::{Group, SecretMaps, StringMap, versions_value};
 use super::schema::{DEFAULT_INTEGRATION_FQN, resource_schema};
 use crate::client::{self, Client, Collaborator, ListSecretsQuery, SecretGroup, SecretValue};
 use crate::provider::group_values::{collaborators_value, fqns_value, group_name, secret_fqn};
+use crate::provider::in_use::{self, InUse};
 use crate::value::Value;
 
 /// One key as the server has it.
@@ -13,6 +14,8 @@ use crate::value::Value;
 pub struct ServerSecret {
     pub id: String,
     pub version: i64,
+    /// `activeDeploymentsCount`, when the server reports it.
+    pub active_deployments: Option<u64>,
 }
 
 pub type ServerSecrets = BTreeMap<String, ServerSecret>;
@@ -32,6 +35,7 @@ pub async fn list_keys(client: &Client, group_id: &str) -> Result<ServerSecrets,
             let entry = ServerSecret {
                 id: secret.id,
                 version: secret.latest_version.unwrap_or(0),
+                active_deployments: secret.active_deployments,
             };
             (secret.name, entry)
         })
@@ -108,6 +112,26 @@ pub async fn values_changed_since_plan(
             _ => false,
         })
         .collect())
+}
+
+/// Of the keys `deleting` selects, those deployments still use.
+pub fn keys_in_use(server: &ServerSecrets, deleting: impl Fn(&str) -> bool) -> Vec<InUse> {
+    in_use::keys_in_use(
+        server
+            .iter()
+            .map(|(key, secret)| (key.as_str(), secret.active_deployments)),
+        deleting,
+    )
+}
+
+/// The keys deployments use, with their counts, for the private state.
+pub fn in_use_counts(server: &ServerSecrets) -> BTreeMap<String, u64> {
+    server
+        .iter()
+        .filter_map(|(key, secret)| {
+            Some((key.clone(), secret.active_deployments.filter(|n| *n > 0)?))
+        })
+        .collect()
 }
 
 pub fn server_versions(secrets: &ServerSecrets) -> BTreeMap<String, i64> {
@@ -366,6 +390,7 @@ mod tests {
                     let secret = ServerSecret {
                         id: format!("s{i}"),
                         version: *v,
+                        active_deployments: None,
                     };
                     (format!("K{i}"), secret)
                 })

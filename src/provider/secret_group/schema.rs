@@ -7,6 +7,7 @@
 //! `secret_fqns` and `secret_versions`, whose planned-unknown entries show which keys change.
 
 use crate::provider::group_values::collaborators_type;
+use crate::provider::in_use::DELETE_IN_USE;
 use crate::schema::{Attribute, Schema};
 use crate::value::Type;
 
@@ -47,7 +48,8 @@ pub fn resource_schema() -> Schema {
             Attribute::required(
                 "name",
                 Type::String,
-                "Name of the secret group, unique within the tenant. Changing it replaces the group. \
+                "Name of the secret group, unique within the tenant. Changing it replaces the group, \
+                 and with it every secret's `tfy-secret://` reference (the plan warns). \
                  TrueFoundry recommends a suffix naming the tenant, such as `payments-acme`.",
             ),
             Attribute::optional_computed(
@@ -55,7 +57,8 @@ pub fn resource_schema() -> Schema {
                 Type::String,
                 "FQN of the secret-store integration that holds the values, such as \
                  `acme:aws:main:secret-store:ssm`. Defaults to TrueFoundry's internal store \
-                 `internal:aws:aws-1:secret-store:internal-secret-store`. Changing it replaces the group.",
+                 `internal:aws:aws-1:secret-store:internal-secret-store`. Changing it replaces the group \
+                 (the plan warns that deployments referencing its secrets must be updated).",
             ),
             Attribute::optional(
                 "owned_by_account",
@@ -109,6 +112,15 @@ pub fn resource_schema() -> Schema {
                  elsewhere is created again with its initial value.",
             )
             .sensitive(),
+            Attribute::optional(
+                DELETE_IN_USE,
+                Type::Bool,
+                "Allow deleting secrets that deployments still reference (the API's \
+                 `activeDeploymentsCount`). Defaults to false: a plan that drops such a key from the \
+                 maps fails, naming the keys and their deployment counts, and so does destroying the \
+                 group (checked when applying; a destroy reads this setting from the state, so apply \
+                 `true` before destroying). Update the deployments first, or set this to true.",
+            ),
             Attribute::computed("fqn", Type::String, "FQN of the group: `<tenant>:<name>`."),
             Attribute::computed("tenant_name", Type::String, "The tenant the group belongs to."),
             Attribute::computed(

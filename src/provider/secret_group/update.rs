@@ -2,12 +2,13 @@
 //! write that `write.rs` decided, each only when something changed.
 
 use super::model::{Group, Private, SecretMaps};
-use super::remote::{ServerSecrets, list_keys, own_access, values_changed_since_plan};
+use super::remote::{ServerSecrets, keys_in_use, list_keys, own_access, values_changed_since_plan};
 use super::write::{Refusal, SecretsWrite, secrets_write, writes_secrets};
 use super::{finish_with_server_keys, manifest_of, report_refusal, who_could_see};
 use crate::client::{self, Client};
 use crate::provider::errors::{api_error, secrets_write_error};
 use crate::provider::identity::{Identity, NotFound, not_visible};
+use crate::provider::in_use::{self, Refused};
 use crate::server::{ApplyRequest, ApplyResponse};
 
 pub async fn update(
@@ -72,6 +73,22 @@ pub async fn update(
                 &mut response.diagnostics,
                 &format!("re-reading the values of secret group {id} before writing"),
                 &err,
+            );
+            return;
+        }
+    }
+    // Deployment counts may have moved since the plan checked them: the keys this write deletes
+    // are checked again against the re-read.
+    if write != SecretsWrite::Nothing && !in_use::allowed(planned_state) {
+        let kept = planned.versions.clone().unwrap_or_default();
+        let used = keys_in_use(&server, |key| !kept.contains_key(key));
+        if !used.is_empty() {
+            in_use::refuse(
+                &mut response.diagnostics,
+                None,
+                &format!("the secret group {}", prior.label()),
+                &used,
+                Refused::Apply,
             );
             return;
         }

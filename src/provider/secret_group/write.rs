@@ -197,6 +197,7 @@ mod tests {
                 let secret = ServerSecret {
                     id: format!("id-{k}"),
                     version: *v,
+                    active_deployments: None,
                 };
                 (k.clone(), secret)
             })
@@ -312,6 +313,7 @@ mod tests {
             ServerSecret {
                 id: "x".into(),
                 version: 1,
+                active_deployments: None,
             },
         );
         assert_eq!(

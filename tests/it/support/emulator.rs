@@ -77,6 +77,28 @@ impl LoggedRequest {
     }
 }
 
+/// This suite's configuration with `active_deployments`, in a file of its own (the emulator
+/// reads it once, at start).
+struct ConfigWithDeployments(TempDir);
+
+impl ConfigWithDeployments {
+    fn new(counts: &[(&str, u32)]) -> Self {
+        let mut config = config_json();
+        config["active_deployments"] = counts
+            .iter()
+            .map(|(fqn, count)| ((*fqn).to_owned(), json!(count)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("emulator.json"), config.to_string()).unwrap();
+        ConfigWithDeployments(dir)
+    }
+
+    fn path(&self) -> PathBuf {
+        self.0.path().join("emulator.json")
+    }
+}
+
 pub fn config_json() -> Json {
     json!({
         "tenants": [{"name": "acme"}, {"name": "globex"}],
@@ -101,6 +123,21 @@ impl Emulator {
     /// Starts the emulator binary on a free loopback port, with extra command-line arguments.
     pub fn start_with(extra_args: &[&str]) -> Emulator {
         Self::launch(extra_args, None, None)
+    }
+
+    /// Starts the emulator with this suite's tenants and `counts` as its `active_deployments`:
+    /// the deployments referencing each secret, by `tfy-secret://` FQN.
+    pub fn start_with_active_deployments(counts: &[(&str, u32)]) -> Emulator {
+        let config = ConfigWithDeployments::new(counts);
+        Self::launch(&[], None, Some(&config.path()))
+    }
+
+    /// A new emulator holding this one's groups (its saved snapshot) whose configuration says
+    /// `counts` deployments use these secrets: as if deployments came to use them in between.
+    pub fn successor_with_active_deployments(&self, counts: &[(&str, u32)]) -> Emulator {
+        let config = ConfigWithDeployments::new(counts);
+        let snapshot = self.dir().join("data").join("state.json");
+        Self::launch(&[], Some(&snapshot), Some(&config.path()))
     }
 
     /// Starts the emulator with the user's configuration file `config` (tenants, integrations,

@@ -1,0 +1,267 @@
+//! Safe deletes and replacements, end to end with the real CLI against an emulator whose
+//! configuration says which secrets deployments use (`active_deployments`): a key in use dropped
+//! from the maps fails the plan, a destroy of a group holding one fails the apply, and both go
+//! through with `delete_in_use = true`; a replacement warns that the references change.
+
+use crate::support::emulator::Emulator;
+use crate::support::hcl::GroupHcl;
+use crate::support::terraform::{Run, Terraform, Workspace, for_each_terraform};
+
+/// Values that must never show up in Terraform's output.
+const CANARY: &str = "canary-safe-delete-3e9b";
+const CANARY_2: &str = "canary-safe-delete-77a1";
+
+fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
+    let mut ws = Workspace::with_main(terraform, main_tf);
+    for (name, value) in emulator.provider_env() {
+        ws.set_env(name, value);
+    }
+    ws
+}
+
+/// The output with Terraform's wrapping and box drawing undone: words separated by one space.
+fn flat(run: &Run) -> String {
+    run.output()
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Panics unless the (unwrapped) output holds every needle, and holds no canary.
+#[track_caller]
+fn expect_said(run: &Run, needles: &[&str]) {
+    let text = flat(run);
+    for needle in needles {
+        assert!(text.contains(needle), "output lacks {needle:?}\n{run}");
+    }
+    expect_no_canary(run);
+}
+
+#[track_caller]
+fn expect_no_canary(run: &Run) {
+    for canary in [CANARY, CANARY_2] {
+        assert!(!run.output().contains(canary), "a value leaked\n{run}");
+    }
+}
+
+#[test]
+fn a_key_in_use_dropped_from_the_maps_fails_the_plan_until_delete_in_use() {
+    for_each_terraform(|terraform| {
+        let emulator =
+            Emulator::start_with_active_deployments(&[("tfy-secret://acme:sd-plan:DB", 2)]);
+        let both =
+            GroupHcl::new("g", "sd-plan").map("secrets", [("DB", CANARY), ("KEEP", CANARY_2)]);
+        let ws = workspace(terraform, &emulator, &both.to_string());
+        expect_no_canary(&ws.apply());
+
+        let only_keep = GroupHcl::new("g", "sd-plan").map("secrets", [("KEEP", CANARY_2)]);
+        ws.write("main.tf", &only_keep.to_string());
+        let mark = emulator.mark();
+        let plan = ws.run(&["plan"]).expect_failure();
+        expect_said(
+            &plan,
+            &[
+                "Secrets In Use By Deployments",
+                "acme:sd-plan",
+                "DB (2 deployments)",
+                "delete_in_use = true",
+            ],
+        );
+        let apply = ws.run(&["apply", "-auto-approve"]).expect_failure();
+        expect_said(&apply, &["DB (2 deployments)"]);
+        assert!(
+            emulator.writes_since(mark).is_empty(),
+            "nothing is written: {:?}",
+            emulator.writes_since(mark)
+        );
+        let held = emulator.secret_values("sd-plan").expect("the group exists");
+        assert_eq!(held.keys().collect::<Vec<_>>(), ["DB", "KEEP"]);
+
+        // A key nobody uses is dropped as before, even next to one in use.
+        let allowed = only_keep.clone().expr("delete_in_use", "true");
+        ws.write("main.tf", &allowed.to_string());
+        expect_no_canary(&ws.apply());
+        let held = emulator.secret_values("sd-plan").expect("the group exists");
+        assert_eq!(held.keys().collect::<Vec<_>>(), ["KEEP"]);
+        assert_eq!(held["KEEP"], CANARY_2);
+        ws.plan_detailed_exitcode().expect_empty();
+    });
+}
+
+#[test]
+fn a_key_that_came_into_use_after_the_plan_is_not_deleted_by_its_apply() {
+    for_each_terraform(|terraform| {
+        let before = Emulator::start();
+        let both =
+            GroupHcl::new("g", "sd-late").map("secrets", [("DB", CANARY), ("KEEP", CANARY_2)]);
+        let mut ws = workspace(terraform, &before, &both.to_string());
+        ws.apply();
+        let only_keep = GroupHcl::new("g", "sd-late").map("secrets", [("KEEP", CANARY_2)]);
+        ws.write("main.tf", &only_keep.to_string());
+        ws.run_ok(&["plan", "-out=tfplan"]);
+
+        // Between plan and apply, a deployment starts using DB.
+        let after =
+            before.successor_with_active_deployments(&[("tfy-secret://acme:sd-late:DB", 1)]);
+        drop(before);
+        for (name, value) in after.provider_env() {
+            ws.set_env(name, value);
+        }
+        let mark = after.mark();
+        // The plan's counts came from its refresh; the apply's re-read sees the deployment.
+        let apply = ws.run(&["apply", "tfplan"]).expect_failure();
+        expect_said(
+            &apply,
+            &[
+                "Secrets In Use By Deployments",
+                "DB (1 deployment)",
+                "Nothing was written",
+            ],
+        );
+        assert!(
+            after.writes_since(mark).is_empty(),
+            "{:?}",
+            after.writes_since(mark)
+        );
+        let held = after.secret_values("sd-late").expect("the group exists");
+        assert_eq!(held.keys().collect::<Vec<_>>(), ["DB", "KEEP"]);
+    });
+}
+
+#[test]
+fn destroying_a_group_with_a_key_in_use_fails_the_apply_until_delete_in_use() {
+    for_each_terraform(|terraform| {
+        let emulator =
+            Emulator::start_with_active_deployments(&[("tfy-secret://acme:sd-destroy:DB", 1)]);
+        let group =
+            GroupHcl::new("g", "sd-destroy").map("secrets", [("DB", CANARY), ("OTHER", CANARY_2)]);
+        let ws = workspace(terraform, &emulator, &group.to_string());
+        ws.apply();
+
+        let mark = emulator.mark();
+        let destroy = ws.run(&["destroy", "-auto-approve"]).expect_failure();
+        expect_said(
+            &destroy,
+            &[
+                "Secrets In Use By Deployments",
+                "acme:sd-destroy",
+                "DB (1 deployment)",
+                "Nothing was deleted",
+                "delete_in_use = true",
+            ],
+        );
+        assert!(emulator.writes_since(mark).is_empty());
+        assert_eq!(
+            emulator.secret_values("sd-destroy").map(|v| v.len()),
+            Some(2),
+            "the group and its keys are still there"
+        );
+        // Removing the resource from the configuration is a destroy too.
+        ws.write("main.tf", "");
+        ws.run(&["apply", "-auto-approve"]).expect_failure();
+        assert!(emulator.secret_values("sd-destroy").is_some());
+
+        // Setting it is an in-place change that writes nothing; then the destroy goes through.
+        ws.write(
+            "main.tf",
+            &group.clone().expr("delete_in_use", "true").to_string(),
+        );
+        let mark = emulator.mark();
+        ws.apply();
+        assert!(
+            emulator.writes_since(mark).is_empty(),
+            "{:?}",
+            emulator.writes_since(mark)
+        );
+        expect_no_canary(&ws.destroy());
+        assert!(emulator.secret_values("sd-destroy").is_none());
+    });
+}
+
+#[test]
+fn replacing_a_group_warns_that_its_references_change() {
+    for_each_terraform(|terraform| {
+        let emulator =
+            Emulator::start_with_active_deployments(&[("tfy-secret://acme:sd-old:USED", 3)]);
+        let old = GroupHcl::new("g", "sd-old").map("secrets", [("A", CANARY), ("USED", CANARY_2)]);
+        let ws = workspace(terraform, &emulator, &old.to_string());
+        ws.apply();
+
+        let renamed =
+            GroupHcl::new("g", "sd-new").map("secrets", [("A", CANARY), ("USED", CANARY_2)]);
+        ws.write("main.tf", &renamed.to_string());
+        let mark = emulator.mark();
+        // The replacement's destroy half would be refused: the plan says so at once.
+        let plan = ws.run(&["plan"]).expect_failure();
+        expect_said(
+            &plan,
+            &[
+                "Secret References Will Change",
+                "deleted with its 2 keys",
+                "from `tfy-secret://acme:sd-old:<key>` to `tfy-secret://acme:sd-new:<key>`",
+                "TrueFoundry reports deployments using: USED (3 deployments).",
+                "Secrets In Use By Deployments",
+                "apply that alone first",
+            ],
+        );
+        assert!(emulator.writes_since(mark).is_empty());
+
+        ws.write(
+            "main.tf",
+            &old.clone().expr("delete_in_use", "true").to_string(),
+        );
+        ws.apply();
+        ws.write(
+            "main.tf",
+            &renamed.clone().expr("delete_in_use", "true").to_string(),
+        );
+        let plan = ws.run(&["plan"]).expect_success();
+        expect_said(
+            &plan,
+            &[
+                "Secret References Will Change",
+                "Changing `name` replaces the secret group acme:sd-old",
+                "Deployments that reference these secrets must be updated",
+                "USED (3 deployments)",
+            ],
+        );
+        assert!(!flat(&plan).contains("Secrets In Use By Deployments"));
+        expect_no_canary(&ws.apply());
+        assert!(emulator.secret_values("sd-old").is_none());
+        let new = emulator
+            .secret_values("sd-new")
+            .expect("the new group exists");
+        assert_eq!(new["A"], CANARY);
+        ws.plan_detailed_exitcode().expect_empty();
+
+        // A group whose keys nobody uses is replaced with the warning alone.
+        let free = GroupHcl::new("g", "sd-free").map("secrets", [("A", CANARY)]);
+        ws.write("main.tf", &free.to_string());
+        let apply = ws.apply();
+        expect_said(
+            &apply,
+            &["Secret References Will Change", "deleted with its 2 keys"],
+        );
+        assert!(!flat(&apply).contains("reports deployments using"));
+        assert!(emulator.secret_values("sd-new").is_none());
+
+        // A new secret store keeps the references' text but not the secrets behind them.
+        let moved = free.string("integration_fqn", "acme:aws:main:secret-store:ssm");
+        ws.write("main.tf", &moved.to_string());
+        let apply = ws.apply();
+        expect_said(
+            &apply,
+            &[
+                "Changing `integration_fqn` replaces the secret group acme:sd-free",
+                "deleted with its 1 key and created again",
+                "`tfy-secret://acme:sd-free:<key>` keep their text",
+                "must be updated",
+            ],
+        );
+        assert_eq!(
+            emulator.secret_values("sd-free").map(|v| v["A"].clone()),
+            Some(CANARY.to_owned())
+        );
+    });
+}
