@@ -43,7 +43,7 @@ pub fn group_name(group: &SecretGroup) -> String {
 /// The reference deployments use for a secret. Computed here rather than taken from the server,
 /// whose `Secret.fqn` format is not documented; this one is.
 pub fn secret_fqn(tenant: &str, group: &str, key: &str) -> String {
-    format!("tfy-secret://{tenant}:{group}:{key}")
+    format!("{SECRET_FQN_PREFIX}{tenant}:{group}:{key}")
 }
 
 /// `secret_fqns`: the reference of each key.
@@ -52,4 +52,38 @@ pub fn fqns_value<'a>(tenant: &str, group: &str, keys: impl Iterator<Item = &'a 
         keys.map(|key| (key.clone(), Value::string(secret_fqn(tenant, group, key))))
             .collect(),
     )
+}
+
+/// The prefix of a secret's reference.
+pub const SECRET_FQN_PREFIX: &str = "tfy-secret://";
+
+/// `(tenant, group, key)` of a secret reference, with or without its `tfy-secret://` prefix;
+/// `None` unless it has exactly three non-empty parts.
+pub fn parse_secret_fqn(text: &str) -> Option<(&str, &str, &str)> {
+    let bare = text.strip_prefix(SECRET_FQN_PREFIX).unwrap_or(text);
+    let mut parts = bare.split(':');
+    let (tenant, group, key) = (parts.next()?, parts.next()?, parts.next()?);
+    let all_there = [tenant, group, key].iter().all(|part| !part.is_empty());
+    (all_there && parts.next().is_none()).then_some((tenant, group, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_fqns_parse_with_or_without_their_prefix() {
+        let fqn = secret_fqn("acme", "shared", "STRIPE_KEY");
+        assert_eq!(
+            parse_secret_fqn(&fqn),
+            Some(("acme", "shared", "STRIPE_KEY"))
+        );
+        assert_eq!(
+            parse_secret_fqn("acme:shared:K"),
+            Some(("acme", "shared", "K"))
+        );
+        for bad in ["acme:shared", "acme::K", "a:b:c:d", "tfy-secret://a:b", ""] {
+            assert_eq!(parse_secret_fqn(bad), None, "{bad}");
+        }
+    }
 }

@@ -1,10 +1,13 @@
 //! The TrueFoundry provider: its configuration, and the secret-group resource, data source and
 //! ephemeral resource.
 
+#[cfg(test)]
+mod api_model;
 mod config;
 mod errors;
 pub mod group_values;
 pub mod identity;
+pub mod secret;
 pub mod secret_group;
 pub mod secret_group_read;
 
@@ -21,12 +24,14 @@ use crate::value::Value;
 use identity::Identity;
 
 /// What every resource of one configured provider shares: the API client, who its API key is,
-/// and one lock per secret group so that writes to a group never interleave within this process.
+/// one lock per secret group so that writes to a group never interleave within this process, and
+/// the queues that coalesce `truefoundry_secret` writes of a group into one PUT.
 #[derive(Default)]
 pub struct ProviderContext {
     client: OnceLock<Client>,
     identity: OnceLock<Identity>,
     group_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    secret_writes: secret::batch::SecretWrites,
 }
 
 impl ProviderContext {
@@ -68,6 +73,7 @@ impl ProviderContext {
 pub struct TrueFoundryProvider {
     context: Arc<ProviderContext>,
     secret_group: secret_group::SecretGroupResource,
+    secret: secret::SecretResource,
     secret_group_data: secret_group_read::SecretGroupDataSource,
     secret_group_ephemeral: secret_group_read::SecretGroupEphemeral,
 }
@@ -83,6 +89,7 @@ impl TrueFoundryProvider {
         let context = Arc::new(ProviderContext::default());
         TrueFoundryProvider {
             secret_group: secret_group::SecretGroupResource::new(context.clone()),
+            secret: secret::SecretResource::new(context.clone()),
             secret_group_data: secret_group_read::SecretGroupDataSource::new(context.clone()),
             secret_group_ephemeral: secret_group_read::SecretGroupEphemeral::new(context.clone()),
             context,
@@ -91,6 +98,7 @@ impl TrueFoundryProvider {
 }
 
 pub const SECRET_GROUP: &str = "truefoundry_secret_group";
+pub const SECRET: &str = "truefoundry_secret";
 
 #[async_trait::async_trait]
 impl server::Provider for TrueFoundryProvider {
@@ -133,10 +141,13 @@ impl server::Provider for TrueFoundryProvider {
     }
 
     fn resources(&self) -> BTreeMap<String, &dyn server::Resource> {
-        BTreeMap::from([(
-            SECRET_GROUP.to_owned(),
-            &self.secret_group as &dyn server::Resource,
-        )])
+        BTreeMap::from([
+            (
+                SECRET_GROUP.to_owned(),
+                &self.secret_group as &dyn server::Resource,
+            ),
+            (SECRET.to_owned(), &self.secret as &dyn server::Resource),
+        ])
     }
 
     fn data_sources(&self) -> BTreeMap<String, &dyn server::DataSource> {
