@@ -13,6 +13,7 @@ mod protocol_secret_group;
 mod release;
 mod reliability;
 mod schema_v2;
+mod secret;
 mod secret_group;
 mod secret_group_reads;
 mod support;
