@@ -9,6 +9,7 @@ mod examples;
 mod fuzz;
 mod identity;
 mod protocol;
+mod protocol_secret;
 mod protocol_secret_group;
 mod release;
 mod reliability;

@@ -302,3 +302,69 @@ fn outcomes_of(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::ClientConfig;
+
+    fn waiting(key: &str) -> (Waiting, oneshot::Receiver<Outcome>) {
+        let (reply, answer) = oneshot::channel();
+        let value = SecretValue::new("v");
+        let key = key.to_owned();
+        (Waiting { key, value, reply }, answer)
+    }
+
+    #[test]
+    fn one_leader_per_group_and_a_key_once_per_put() {
+        let writes = SecretWrites::default();
+        let (a, _a) = waiting("A");
+        let (again, _again) = waiting("A");
+        let (b, _b) = waiting("B");
+        assert!(writes.enqueue("sg1", a), "the first write leads");
+        assert!(!writes.enqueue("sg1", again));
+        assert!(!writes.enqueue("sg1", b));
+        assert!(writes.keep_leading("sg1"));
+        let keys: Vec<String> = writes
+            .take_batch("sg1")
+            .into_iter()
+            .map(|w| w.key)
+            .collect();
+        assert_eq!(keys, ["A", "B"]);
+        assert_eq!(writes.waiting("sg1"), 1, "the second write of A waits");
+        assert!(writes.keep_leading("sg1"));
+        assert_eq!(writes.take_batch("sg1").len(), 1);
+        assert!(
+            !writes.keep_leading("sg1"),
+            "nothing waits: the leader stops"
+        );
+        let (c, _c) = waiting("C");
+        assert!(writes.enqueue("sg1", c), "the next write leads again");
+    }
+
+    #[tokio::test]
+    async fn a_write_waits_for_the_group_lock_the_group_resource_takes() {
+        let client = Client::new(ClientConfig {
+            // Nothing listens there: once it may go, the write fails fast.
+            host: "http://127.0.0.1:9".to_owned(),
+            api_key: SecretValue::new("key"),
+            max_retries: 0,
+            request_timeout: Duration::from_secs(2),
+            ca_cert_pem: None,
+            terraform_version: "test".to_owned(),
+        })
+        .unwrap();
+        let context = Arc::new(ProviderContext::with_client(client));
+        let guard = context.lock_group("sg1").await;
+        let write = tokio::spawn({
+            let context = context.clone();
+            async move { write_secret(&context, "sg1", "K", SecretValue::new("v")).await }
+        });
+        tokio::time::sleep(MAX_GATHER * 3).await;
+        assert!(!write.is_finished(), "the write went ahead of the lock");
+        drop(guard);
+        let outcome = tokio::time::timeout(Duration::from_secs(10), write).await;
+        let diags = outcome.unwrap().unwrap().unwrap_err();
+        assert!(diags.has_errors());
+    }
+}
