@@ -348,3 +348,23 @@ fn write_only_value_stays_out_of_state_and_is_resent_on_a_new_version() {
         assert!(!state.contains(CANARY), "a write-only value is in state");
     });
 }
+
+/// An authoritative group and a `truefoundry_secret` on it fight: the group's next plan deletes
+/// the key, and its warning says why.
+#[test]
+fn an_authoritative_group_warns_that_it_deletes_keys_of_secret_resources() {
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        let group = GroupHcl::new("shared", GROUP).map("secrets", [("OWNED", "o")]);
+        let main_tf = group.to_string() + &secret_block("JULIET", "value = \"j\"");
+        let ws = workspace(terraform, &emulator, &main_tf);
+        ws.apply();
+        assert_eq!(
+            emulator.secret_values(GROUP).unwrap(),
+            values(&[("JULIET", "j"), ("OWNED", "o")])
+        );
+        ws.plan_detailed_exitcode()
+            .expect_changes()
+            .expect_output_contains(&["Secrets Will Be Deleted", "JULIET", "`truefoundry_secret`"]);
+    });
+}
