@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::provider::{SECRET_GROUP, TrueFoundryProvider};
+use crate::provider::{SECRET, SECRET_GROUP, TrueFoundryProvider};
 use crate::schema::{Attribute, AttributeType, Nesting, Schema};
 use crate::server::Provider;
 use crate::value::Type;
@@ -41,6 +41,20 @@ pub fn render_all(root: &Path) -> std::io::Result<BTreeMap<String, String>> {
                 example("resources/truefoundry_secret_group/resource.tf")?,
             )],
             Some(example("resources/truefoundry_secret_group/import.sh")?),
+        ),
+    );
+    let secret = provider.resources()[SECRET].schema();
+    pages.insert(
+        "resources/secret.md".to_owned(),
+        page(
+            &format!("{SECRET} Resource - {PROVIDER}"),
+            &format!("# {SECRET} (Resource)"),
+            &secret,
+            &[(
+                "terraform",
+                example("resources/truefoundry_secret/resource.tf")?,
+            )],
+            Some(example("resources/truefoundry_secret/import.sh")?),
         ),
     );
     let data = provider.data_sources()[SECRET_GROUP].schema();
