@@ -61,9 +61,17 @@ async fn write(
     match write_secret(context, &planned.group_id, &planned.key, value).await {
         Ok(written) => {
             let mut state = request.planned_state.clone();
-            state.set("id", Value::string(&written.secret.id));
-            state.set("fqn", Value::string(&written.fqn));
-            state.set("version", Value::from(written.secret.version));
+            // Terraform insists that what the plan knew stays as planned; a refresh updates it.
+            let learnt = [
+                ("id", Value::string(&written.secret.id)),
+                ("fqn", Value::string(&written.fqn)),
+                ("version", Value::from(written.secret.version)),
+            ];
+            for (name, value) in learnt {
+                if state.get(name).is_unknown() {
+                    state.set(name, value);
+                }
+            }
             response.new_state = state;
             response.private = Private {
                 synced_version: Some(written.secret.version),

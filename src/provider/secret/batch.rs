@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
 use super::body::put_body;
 use crate::client::{self, Client, SecretGroup, SecretValue};
@@ -22,13 +22,17 @@ use crate::provider::errors::api_error;
 use crate::provider::group_values::{group_name, secret_fqn};
 use crate::provider::secret_group::remote::{ServerSecret, ServerSecrets, list_keys, visible_to};
 
-/// Why these numbers: Terraform hands out the ready resources of one wave within a few
-/// milliseconds of each other (each first goes through its own re-plan and hooks), so once the
-/// queue has been quiet for `QUIET` the wave is in. Waiting for it costs one short pause per PUT,
-/// while not waiting would split each wave into a PUT for the first arrival and one for the rest.
-/// `MAX_GATHER` bounds the pause when arrivals keep trickling in. Both are small next to one API
-/// round trip to a real control plane (tens to hundreds of milliseconds).
-const QUIET: Duration = Duration::from_millis(15);
+/// Why these numbers: Terraform applies at most `-parallelism` resources at once (10 unless
+/// told otherwise) and hands out the ready ones of a wave within a few milliseconds of each
+/// other (each first goes through its own re-plan and hooks). So a full wave of 10 goes at once:
+/// no more can come before it is answered. A smaller one (the last wave, or a configuration with
+/// fewer resources) is in once the queue has been quiet for `QUIET`. Waiting costs one short
+/// pause per PUT, while not waiting would split each wave into a PUT for the first arrival and
+/// one for the rest. `MAX_GATHER` bounds the pause when arrivals keep trickling in (a higher
+/// `-parallelism`). Both are small next to one API round trip to a real control plane (tens to
+/// hundreds of milliseconds).
+const TERRAFORM_PARALLELISM: usize = 10;
+const QUIET: Duration = Duration::from_millis(10);
 const MAX_GATHER: Duration = Duration::from_millis(100);
 
 /// What a write learnt: the key as the server now has it, its reference, and who can see the
@@ -58,6 +62,8 @@ struct Queue {
 #[derive(Default)]
 pub struct SecretWrites {
     groups: Mutex<HashMap<String, Queue>>,
+    /// Woken on every write queued (any group), so a gathering leader need not poll.
+    arrived: Notify,
 }
 
 impl SecretWrites {
@@ -70,7 +76,9 @@ impl SecretWrites {
         let mut groups = self.groups();
         let queue = groups.entry(group_id.to_owned()).or_default();
         queue.waiting.push(waiting);
-        !std::mem::replace(&mut queue.leading, true)
+        let lead = !std::mem::replace(&mut queue.leading, true);
+        self.arrived.notify_waiters();
+        lead
     }
 
     fn waiting(&self, group_id: &str) -> usize {
@@ -159,17 +167,20 @@ async fn lead(context: Arc<ProviderContext>, group_id: String) {
     }
 }
 
-/// Waits until no write joined the queue for `QUIET`, or `MAX_GATHER` passed.
+/// Waits until a full wave waits, no write joined the queue for `QUIET`, or `MAX_GATHER` passed.
 async fn gather(writes: &SecretWrites, group_id: &str) {
-    let start = Instant::now();
-    let mut seen = writes.waiting(group_id);
+    let deadline = Instant::now() + MAX_GATHER;
     loop {
-        tokio::time::sleep(QUIET).await;
-        let now = writes.waiting(group_id);
-        if now == seen || start.elapsed() >= MAX_GATHER {
+        // Listening before counting, so an arrival between the two still wakes this.
+        let arrival = writes.arrived.notified();
+        tokio::pin!(arrival);
+        arrival.as_mut().enable();
+        if writes.waiting(group_id) >= TERRAFORM_PARALLELISM || Instant::now() >= deadline {
             return;
         }
-        seen = now;
+        if tokio::time::timeout(QUIET, arrival).await.is_err() {
+            return;
+        }
     }
 }
 
