@@ -32,7 +32,7 @@ use crate::provider::secret_group::remote::{ServerSecret, ServerSecrets, list_ke
 /// `-parallelism`). Both are small next to one API round trip to a real control plane (tens to
 /// hundreds of milliseconds).
 const TERRAFORM_PARALLELISM: usize = 10;
-const QUIET: Duration = Duration::from_millis(10);
+const QUIET: Duration = Duration::from_millis(15);
 const MAX_GATHER: Duration = Duration::from_millis(100);
 
 /// What a write learnt: the key as the server now has it, its reference, and who can see the
