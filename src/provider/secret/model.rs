@@ -12,14 +12,11 @@ use crate::value::{Number, Value};
 /// What the lifecycle code reads of a config, plan or state.
 #[derive(Clone, Debug, Default)]
 pub struct SecretState {
-    /// Empty until the secret exists.
-    pub id: String,
     pub group_id: String,
     pub key: String,
     /// `value`, as given; `Value::Unknown` or null when it is.
     pub value: Value,
     pub value_wo: Value,
-    pub wo_version: Option<String>,
     pub fqn: Option<String>,
     pub version: Option<i64>,
 }
@@ -28,12 +25,10 @@ impl SecretState {
     pub fn of(object: &Value) -> SecretState {
         let text = |name: &str| object.get(name).as_str().map(str::to_owned);
         SecretState {
-            id: text("id").unwrap_or_default(),
             group_id: text("secret_group_id").unwrap_or_default(),
             key: text("key").unwrap_or_default(),
             value: object.get("value").clone(),
             value_wo: object.get("value_wo").clone(),
-            wo_version: text("value_wo_version"),
             fqn: text("fqn").filter(|fqn| !fqn.is_empty()),
             version: object.get("version").as_number().and_then(Number::as_i64),
         }
