@@ -148,6 +148,9 @@ async fn lead(context: Arc<ProviderContext>, group_id: String) {
         let _guard = context.lock_group(&group_id).await;
         gather(writes, &group_id).await;
         let batch = writes.take_batch(&group_id);
+        if batch.is_empty() {
+            continue;
+        }
         let values: BTreeMap<String, SecretValue> = batch
             .iter()
             .map(|w| (w.key.clone(), w.value.clone()))
