@@ -4,22 +4,27 @@
 
 use std::collections::BTreeMap;
 
+use truefoundry_provider::client::SecretGroupManifest;
 use truefoundry_provider::diag::Diagnostics;
 use truefoundry_provider::value::{Number, Value};
 
-use crate::support::emulator::{ACME_KEY, Emulator, LoggedRequest, seed_group};
+use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, LoggedRequest, seed_group};
 use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient, null_object};
 
 const SECRET: &str = "truefoundry_secret";
 
-/// The real provider, configured for `emulator` as tenant acme.
-async fn provider(terraform: Terraform, emulator: &Emulator) -> (PluginProcess, TfClient) {
+/// The real provider, configured for `emulator` with `api_key`.
+async fn provider(
+    terraform: Terraform,
+    emulator: &Emulator,
+    api_key: &str,
+) -> (PluginProcess, TfClient) {
     let plugin = PluginProcess::start(Launch::default()).await.unwrap();
     let mut client = plugin.connect(terraform).await.unwrap();
     client.get_schema().await.unwrap();
     let config = Value::object([
         ("host", Value::string(&emulator.base_url)),
-        ("api_key", Value::string(ACME_KEY)),
+        ("api_key", Value::string(api_key)),
         ("max_retries", Value::Null),
         ("request_timeout", Value::Null),
         ("ca_cert_pem", Value::Null),
@@ -99,7 +104,7 @@ fn fifty_applies_at_once_share_a_few_puts_and_each_gets_its_own_result() {
     block_on(async {
         let admin = emulator.client(ACME_KEY);
         let group_id = seed_group(&admin, "coalesced", &[("THEIRS", "their-value")]).await;
-        let (_plugin, mut client) = provider(Terraform::V1_0_3, &emulator).await;
+        let (_plugin, mut client) = provider(Terraform::V1_0_3, &emulator, ACME_KEY).await;
         let mut creates = Vec::new();
         for i in 0..50 {
             let key = format!("KEY_{i:02}");
@@ -141,7 +146,7 @@ fn a_bad_key_fails_alone_while_the_others_are_written() {
     block_on(async {
         let admin = emulator.client(ACME_KEY);
         let group_id = seed_group(&admin, "one-bad-key", &[("THEIRS", "their-value")]).await;
-        let (_plugin, mut client) = provider(Terraform::V1_0_3, &emulator).await;
+        let (_plugin, mut client) = provider(Terraform::V1_0_3, &emulator, ACME_KEY).await;
         // Validation refuses such a key before any plan; sent anyway, the API refuses it, and
         // only its own resource may fail for it.
         let bad = config(&client, &group_id, "BAD KEY", &[("value", "x")]);
@@ -179,7 +184,7 @@ fn value_wo_is_refused_without_the_capability_and_never_returned_with_it() {
         let group_id = seed_group(&admin, "write-only-one", &[("THEIRS", "t")]).await;
         let wo = [("value_wo", CANARY), ("value_wo_version", "1")];
 
-        let (_old_plugin, mut old) = provider(Terraform::V1_0_3, &emulator).await;
+        let (_old_plugin, mut old) = provider(Terraform::V1_0_3, &emulator, ACME_KEY).await;
         let refused = old
             .validate_resource(SECRET, &config(&old, &group_id, "WO", &wo))
             .await
@@ -190,7 +195,7 @@ fn value_wo_is_refused_without_the_capability_and_never_returned_with_it() {
         assert_eq!(error.summary, "Write-Only Attribute Not Supported");
         assert!(!format!("{refused:?}").contains(CANARY));
 
-        let (_plugin, mut new) = provider(Terraform::V1_11, &emulator).await;
+        let (_plugin, mut new) = provider(Terraform::V1_11, &emulator, ACME_KEY).await;
         let config = config(&new, &group_id, "WO", &wo);
         let accepted = new.validate_resource(SECRET, &config).await.unwrap();
         assert!(accepted.is_empty(), "{accepted:?}");
@@ -238,4 +243,86 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .build()
         .unwrap()
         .block_on(future)
+}
+
+/// A "not found" for the group proves a deletion only for a key that could see it: a key that
+/// is no collaborator keeps the secret in state with an error, on refresh and on destroy; a
+/// tenant admin sees the group gone and drops it.
+#[test]
+fn a_group_not_found_is_a_deletion_only_for_a_key_that_could_see_it() {
+    let emulator = Emulator::start();
+    let admin_client = emulator.client(ACME_KEY);
+    let group_id = emulator.block_on(async {
+        let manifest = SecretGroupManifest {
+            kind: "secret-group".into(),
+            name: "hidden-from-viewer".into(),
+            integration_fqn: crate::support::emulator::DEFAULT_INTEGRATION.into(),
+            collaborators: Vec::new(),
+            owned_by: None,
+        };
+        let group = admin_client
+            .apply_secret_group_manifest(&manifest, false)
+            .await
+            .unwrap();
+        group.id
+    });
+    let (state, private) = block_on(async {
+        let (_plugin, mut admin) = provider(Terraform::V1_0_3, &emulator, ACME_KEY).await;
+        let config = config(&admin, &group_id, "KILO", &[("value", "k")]);
+        let (planned, planned_private) = plan_create(&mut admin, &config).await;
+        let applied = admin
+            .apply(SECRET, &Value::Null, &planned, &config, planned_private)
+            .await
+            .unwrap();
+        assert!(applied.diagnostics.is_empty(), "{:?}", applied.diagnostics);
+        (applied.state.unwrap(), applied.private)
+    });
+    block_on(async {
+        let (_plugin, mut stranger) = provider(Terraform::V1_0_3, &emulator, ACME_VIEWER_KEY).await;
+        let read = stranger
+            .read(SECRET, &state, private.clone())
+            .await
+            .unwrap();
+        assert_eq!(read.state.as_ref(), Some(&state), "kept in state");
+        let summaries: Vec<&str> = read
+            .diagnostics
+            .iter()
+            .map(|d| d.summary.as_str())
+            .collect();
+        assert_eq!(summaries, ["Secret Group Not Visible To This API Key"]);
+        let destroyed = stranger
+            .apply(SECRET, &state, &Value::Null, &Value::Null, private.clone())
+            .await
+            .unwrap();
+        assert_eq!(destroyed.state.as_ref(), Some(&state), "kept in state");
+        assert!(destroyed.diagnostics.has_errors());
+    });
+    assert!(
+        emulator
+            .secret_values("hidden-from-viewer")
+            .unwrap()
+            .contains_key("KILO")
+    );
+    emulator
+        .block_on(admin_client.delete_secret_group(&group_id, false))
+        .unwrap();
+    block_on(async {
+        let (_plugin, mut admin) = provider(Terraform::V1_0_3, &emulator, ACME_KEY).await;
+        let read = admin.read(SECRET, &state, private.clone()).await.unwrap();
+        assert!(read.diagnostics.is_empty(), "{:?}", read.diagnostics);
+        assert!(
+            read.state.is_none_or(|s| s.is_null()),
+            "a deleted group's key is gone"
+        );
+        let destroyed = admin
+            .apply(SECRET, &state, &Value::Null, &Value::Null, private)
+            .await
+            .unwrap();
+        assert!(
+            destroyed.diagnostics.is_empty(),
+            "{:?}",
+            destroyed.diagnostics
+        );
+        assert!(destroyed.state.is_none_or(|s| s.is_null()));
+    });
 }
