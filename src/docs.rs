@@ -43,6 +43,20 @@ pub fn render_all(root: &Path) -> std::io::Result<BTreeMap<String, String>> {
             Some(example("resources/truefoundry_secret_group/import.sh")?),
         ),
     );
+    let secret = provider.resources()[SECRET].schema();
+    pages.insert(
+        "resources/secret.md".to_owned(),
+        page(
+            &format!("{SECRET} Resource - {PROVIDER}"),
+            &format!("# {SECRET} (Resource)"),
+            &secret,
+            &[(
+                "terraform",
+                example("resources/truefoundry_secret/resource.tf")?,
+            )],
+            Some(example("resources/truefoundry_secret/import.sh")?),
+        ),
+    );
     for name in [SECRET_GROUP, SECRET_GROUPS, SECRET] {
         let data = provider.data_sources()[name].schema();
         let short = name.strip_prefix("truefoundry_").unwrap_or(name);

@@ -43,7 +43,7 @@ pub fn group_name(group: &SecretGroup) -> String {
 /// The reference deployments use for a secret. Computed here rather than taken from the server,
 /// whose `Secret.fqn` format is not documented; this one is.
 pub fn secret_fqn(tenant: &str, group: &str, key: &str) -> String {
-    format!("tfy-secret://{tenant}:{group}:{key}")
+    format!("{SECRET_FQN_PREFIX}{tenant}:{group}:{key}")
 }
 
 /// `secret_fqns`: the reference of each key.
@@ -54,10 +54,13 @@ pub fn fqns_value<'a>(tenant: &str, group: &str, keys: impl Iterator<Item = &'a 
     )
 }
 
+/// The prefix of a secret's reference.
+pub const SECRET_FQN_PREFIX: &str = "tfy-secret://";
+
 /// `(tenant, group, key)` of a secret reference, `tfy-secret://<tenant>:<group>:<key>` or the
 /// same without the prefix; `None` for anything else.
 pub fn parse_secret_fqn(fqn: &str) -> Option<(&str, &str, &str)> {
-    let bare = fqn.strip_prefix("tfy-secret://").unwrap_or(fqn);
+    let bare = fqn.strip_prefix(SECRET_FQN_PREFIX).unwrap_or(fqn);
     match bare.split(':').collect::<Vec<_>>()[..] {
         [tenant, group, key] if !tenant.is_empty() && !group.is_empty() && !key.is_empty() => {
             Some((tenant, group, key))

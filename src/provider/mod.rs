@@ -1,11 +1,14 @@
 //! The TrueFoundry provider: its configuration, the secret-group resource, data source and
 //! ephemeral resource, and the data sources that list groups and read one secret.
 
+#[cfg(test)]
+mod api_model;
 mod config;
 mod errors;
 pub mod group_values;
 pub mod identity;
 pub mod in_use;
+pub mod secret;
 pub mod secret_group;
 pub mod secret_group_read;
 pub mod secret_groups_read;
@@ -24,12 +27,14 @@ use crate::value::Value;
 use identity::Identity;
 
 /// What every resource of one configured provider shares: the API client, who its API key is,
-/// and one lock per secret group so that writes to a group never interleave within this process.
+/// one lock per secret group so that writes to a group never interleave within this process, and
+/// the queues that coalesce `truefoundry_secret` writes of a group into one PUT.
 #[derive(Default)]
 pub struct ProviderContext {
     client: OnceLock<Client>,
     identity: OnceLock<Identity>,
     group_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    secret_writes: secret::batch::SecretWrites,
 }
 
 impl ProviderContext {
@@ -71,6 +76,7 @@ impl ProviderContext {
 pub struct TrueFoundryProvider {
     context: Arc<ProviderContext>,
     secret_group: secret_group::SecretGroupResource,
+    secret: secret::SecretResource,
     secret_group_data: secret_group_read::SecretGroupDataSource,
     secret_group_ephemeral: secret_group_read::SecretGroupEphemeral,
     secret_groups_data: secret_groups_read::SecretGroupsDataSource,
@@ -88,6 +94,7 @@ impl TrueFoundryProvider {
         let context = Arc::new(ProviderContext::default());
         TrueFoundryProvider {
             secret_group: secret_group::SecretGroupResource::new(context.clone()),
+            secret: secret::SecretResource::new(context.clone()),
             secret_group_data: secret_group_read::SecretGroupDataSource::new(context.clone()),
             secret_group_ephemeral: secret_group_read::SecretGroupEphemeral::new(context.clone()),
             secret_groups_data: secret_groups_read::SecretGroupsDataSource::new(context.clone()),
@@ -142,10 +149,13 @@ impl server::Provider for TrueFoundryProvider {
     }
 
     fn resources(&self) -> BTreeMap<String, &dyn server::Resource> {
-        BTreeMap::from([(
-            SECRET_GROUP.to_owned(),
-            &self.secret_group as &dyn server::Resource,
-        )])
+        BTreeMap::from([
+            (
+                SECRET_GROUP.to_owned(),
+                &self.secret_group as &dyn server::Resource,
+            ),
+            (SECRET.to_owned(), &self.secret as &dyn server::Resource),
+        ])
     }
 
     fn data_sources(&self) -> BTreeMap<String, &dyn server::DataSource> {

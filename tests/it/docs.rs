@@ -26,6 +26,7 @@ fn committed_docs_are_current() {
     for expected in [
         "index.md",
         "resources/secret_group.md",
+        "resources/secret.md",
         "data-sources/secret_group.md",
         "data-sources/secret_groups.md",
         "data-sources/secret.md",

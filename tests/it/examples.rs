@@ -18,7 +18,7 @@ use crate::support::terraform::{
 };
 
 /// Every example folder under examples/ (modules excepted); each has a test below.
-const EXAMPLES: [&str; 11] = [
+const EXAMPLES: [&str; 13] = [
     "data-sources/truefoundry_secret",
     "data-sources/truefoundry_secret_group",
     "data-sources/truefoundry_secret_groups",
@@ -27,7 +27,9 @@ const EXAMPLES: [&str; 11] = [
     "quickstart",
     "recipes/multi-tenant",
     "recipes/placeholder-key",
+    "recipes/team-keys-in-shared-group",
     "recipes/write-only-migration",
+    "resources/truefoundry_secret",
     "resources/truefoundry_secret_group",
     "testing",
 ];
@@ -374,6 +376,70 @@ fn resource_example_applies() {
         );
         ws.destroy();
         assert!(server_group(&emulator, ACME_KEY, "acme:payments-prod").is_none());
+    });
+}
+
+#[test]
+fn secret_resource_example_applies() {
+    const STRIPE_KEY: &str = "secret-example-stripe-key";
+    const FQN: &str = "acme:shared-platform";
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        let mut ws = example_workspace(terraform, &emulator, "resources/truefoundry_secret");
+        ws.set_env("TF_VAR_stripe_key", STRIPE_KEY);
+        apply_then_plan_empty(&ws);
+        assert_eq!(
+            server_values(&emulator, ACME_KEY, FQN),
+            values(&[("STRIPE_KEY", STRIPE_KEY)])
+        );
+        assert_eq!(
+            ws.outputs_json()["stripe_key_ref"]["value"],
+            "tfy-secret://acme:shared-platform:STRIPE_KEY"
+        );
+        ws.destroy();
+        assert!(server_group(&emulator, ACME_KEY, FQN).is_none());
+    });
+}
+
+#[test]
+fn team_keys_recipe_leaves_the_other_keys_of_the_shared_group_alone() {
+    const FQN: &str = "acme:shared-platform";
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        seed_acme_group(
+            &emulator,
+            "shared-platform",
+            &[("SEARCH_API_KEY", "search-1")],
+        );
+        let mut ws = example_workspace(terraform, &emulator, "recipes/team-keys-in-shared-group");
+        ws.set_env("TF_VAR_payments_db_password", "payments-pw");
+        apply_then_plan_empty(&ws);
+        assert_eq!(
+            server_values(&emulator, ACME_KEY, FQN),
+            values(&[
+                ("PAYMENTS_DB_HOST", "payments-db.internal.example.com"),
+                ("PAYMENTS_DB_PASSWORD", "payments-pw"),
+                ("SEARCH_API_KEY", "search-1"),
+            ])
+        );
+        assert_eq!(
+            ws.outputs_json()["payments_refs"]["value"],
+            json!({
+                "PAYMENTS_DB_HOST": "tfy-secret://acme:shared-platform:PAYMENTS_DB_HOST",
+                "PAYMENTS_DB_PASSWORD": "tfy-secret://acme:shared-platform:PAYMENTS_DB_PASSWORD",
+            })
+        );
+
+        // The search team rotates its key: nothing for the payments team to do.
+        set_value_outside_terraform(&emulator, FQN, "SEARCH_API_KEY", "search-2");
+        ws.plan_detailed_exitcode().expect_empty();
+
+        // Destroying deletes the payments keys, and only those.
+        ws.destroy();
+        assert_eq!(
+            server_values(&emulator, ACME_KEY, FQN),
+            values(&[("SEARCH_API_KEY", "search-2")])
+        );
     });
 }
 

@@ -218,8 +218,10 @@ fn warn_about_what_is_released_or_deleted(
             format!(
                 "Applying this plan deletes these keys, with all their versions, from the secret group \
                  {}: {}. They are in the group but in none of `secrets`, `secrets_wo` and \
-                 `initial_secrets` (keys added outside Terraform show up here too). Add them to one of \
-                 those maps to keep them.",
+                 `initial_secrets` (keys added outside Terraform show up here too, and so do keys of \
+                 `truefoundry_secret` resources: these maps own every key of the group). Add them to \
+                 one of those maps to keep them, or leave all three maps unset when \
+                 `truefoundry_secret` resources manage the group's keys.",
                 prior.label(),
                 deleted.join(", ")
             ),

@@ -120,36 +120,18 @@ mod tests {
 
     use super::*;
     use crate::client::SecretValue;
+    use crate::provider::api_model::{Held, put_full_list};
     use crate::provider::secret_group::keys::plan_keys;
     use crate::provider::secret_group::model::{Private, StringMap};
     use crate::provider::secret_group::remote::ServerSecret;
     use crate::value::Number;
 
-    /// The API's full-list semantics on a model group: key → (value, version).
-    fn apply_to_model(held: &mut BTreeMap<String, (String, i64)>, write: &SecretsWrite) {
+    /// The API's semantics on a model group.
+    fn apply_to_model(held: &mut Held, write: &SecretsWrite) {
         match write {
             SecretsWrite::Nothing => {}
             SecretsWrite::DeleteEach(_) => held.clear(),
-            SecretsWrite::FullList(body) => {
-                let listed: BTreeSet<&String> = body.iter().map(|u| &u.key).collect();
-                held.retain(|key, _| listed.contains(key));
-                for update in body {
-                    let Some(value) = &update.value else {
-                        assert!(held.contains_key(&update.key), "a new key without a value");
-                        continue;
-                    };
-                    match held.get_mut(&update.key) {
-                        Some((old, version)) if old != value.expose() => {
-                            *old = value.expose().to_owned();
-                            *version += 1;
-                        }
-                        Some(_) => {}
-                        None => {
-                            held.insert(update.key.clone(), (value.expose().to_owned(), 1));
-                        }
-                    }
-                }
-            }
+            SecretsWrite::FullList(body) => put_full_list(held, body),
         }
     }
 

@@ -1,0 +1,64 @@
+//! The `truefoundry_secret` resource: one key of a secret group that others write to as well.
+//!
+//! `body` builds the full-list PUT (pure, property tested), `batch` coalesces the writes of one
+//! group into one PUT, and one file per lifecycle step carries them out. The group's rules are
+//! reused: tenant checks and proven deletions from `identity`, key checks from the group's
+//! `validate`, key listings from its `remote`.
+
+mod apply;
+pub mod batch;
+pub mod body;
+mod import;
+pub mod model;
+mod plan;
+mod read;
+pub mod schema;
+pub mod validate;
+
+use std::sync::Arc;
+
+use super::ProviderContext;
+use crate::diag::Diagnostics;
+use crate::schema::Schema;
+use crate::server::{
+    ApplyRequest, ApplyResponse, ClientCapabilities, ImportResponse, PlanRequest, PlanResponse,
+    ReadRequest, ReadResponse, Resource,
+};
+use crate::value::Value;
+
+pub struct SecretResource {
+    context: Arc<ProviderContext>,
+}
+
+impl SecretResource {
+    pub fn new(context: Arc<ProviderContext>) -> Self {
+        SecretResource { context }
+    }
+}
+
+#[async_trait::async_trait]
+impl Resource for SecretResource {
+    fn schema(&self) -> Schema {
+        schema::resource_schema()
+    }
+
+    async fn validate(&self, config: &Value, _capabilities: ClientCapabilities) -> Diagnostics {
+        validate::validate(config)
+    }
+
+    async fn read(&self, request: ReadRequest) -> ReadResponse {
+        read::read(&self.context, request).await
+    }
+
+    async fn plan(&self, request: PlanRequest) -> PlanResponse {
+        plan::plan(&self.context, request)
+    }
+
+    async fn apply(&self, request: ApplyRequest) -> ApplyResponse {
+        apply::apply(&self.context, request).await
+    }
+
+    async fn import(&self, id: &str) -> ImportResponse {
+        import::import(&self.context, id).await
+    }
+}

@@ -1,0 +1,159 @@
+//! PlanResourceChange: `version` unknown exactly when the apply writes the value.
+
+use super::model::{Private, SecretState};
+use super::validate;
+use crate::diag::{AttributePath, Severity};
+use crate::provider::ProviderContext;
+use crate::server::{PlanRequest, PlanResponse};
+use crate::value::Value;
+
+const COMPUTED: [&str; 3] = ["id", "fqn", "version"];
+const FORCE_REPLACEMENT: [&str; 2] = ["secret_group_id", "key"];
+
+pub fn plan(context: &ProviderContext, request: PlanRequest) -> PlanResponse {
+    let mut response = PlanResponse {
+        planned_private: request.prior_private.clone(),
+        ..PlanResponse::default()
+    };
+    if request.proposed_new_state.is_null() {
+        return response;
+    }
+    // Values unknown at validate time may be known now: check again, errors only.
+    for diag in validate::validate(&request.config).0 {
+        if diag.severity == Severity::Error {
+            response.diagnostics.0.push(diag);
+        }
+    }
+    let mut planned = request.proposed_new_state.clone();
+    let prior_value = &request.prior_state;
+    if prior_value.is_null() {
+        COMPUTED
+            .iter()
+            .for_each(|name| planned.set(name, Value::Unknown));
+        response.planned_state = planned;
+        return response;
+    }
+    let prior = SecretState::of(prior_value);
+    if !context.identity().check_tenant(
+        &prior.group_label(),
+        prior.tenant(),
+        &mut response.diagnostics,
+    ) {
+        return response;
+    }
+    for name in FORCE_REPLACEMENT {
+        if planned.get(name) != prior_value.get(name) {
+            response.requires_replace.push(AttributePath::root(name));
+        }
+    }
+    if !response.requires_replace.is_empty() {
+        COMPUTED
+            .iter()
+            .for_each(|name| planned.set(name, Value::Unknown));
+    } else if must_write(
+        prior_value,
+        &request.config,
+        &Private::decode(&request.prior_private),
+    ) {
+        planned.set("version", Value::Unknown);
+    }
+    response.planned_state = planned;
+    response
+}
+
+/// Whether an apply must send the value of a secret that exists.
+fn must_write(prior: &Value, config: &Value, private: &Private) -> bool {
+    let version = SecretState::of(prior).version;
+    // The server's version moved past the one this provider last wrote or saw: changed elsewhere.
+    let changed_elsewhere = version.is_none()
+        || private
+            .synced_version
+            .is_some_and(|synced| Some(synced) != version);
+    let value = config.get("value");
+    changed_elsewhere
+        || if !value.is_null() {
+            // Unknown until apply, changed, or new to `value` (never compared): sent. The API
+            // makes no new version for an unchanged value.
+            value != prior.get("value")
+        } else {
+            config.get("value_wo_version") != prior.get("value_wo_version")
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(value: Value, wo_version: Value, version: i64) -> Value {
+        Value::object([
+            ("value", value),
+            ("value_wo_version", wo_version),
+            ("version", Value::from(version)),
+        ])
+    }
+
+    fn synced(version: i64) -> Private {
+        Private {
+            synced_version: Some(version),
+            ..Private::default()
+        }
+    }
+
+    #[test]
+    fn a_value_is_written_when_it_changed_here_or_elsewhere() {
+        let prior = state("a".into(), Value::Null, 2);
+        assert!(!must_write(
+            &prior,
+            &state("a".into(), Value::Null, 0),
+            &synced(2)
+        ));
+        assert!(must_write(
+            &prior,
+            &state("b".into(), Value::Null, 0),
+            &synced(2)
+        ));
+        assert!(must_write(
+            &prior,
+            &state(Value::Unknown, Value::Null, 0),
+            &synced(2)
+        ));
+        // A version that moved without a value read (viewer key, write-only): changed elsewhere.
+        assert!(must_write(
+            &prior,
+            &state("a".into(), Value::Null, 0),
+            &synced(1)
+        ));
+        // No private state (an older state): nothing to compare the version with.
+        assert!(!must_write(
+            &prior,
+            &state("a".into(), Value::Null, 0),
+            &Private::default()
+        ));
+    }
+
+    #[test]
+    fn a_write_only_value_is_written_when_its_version_changes() {
+        let prior = state(Value::Null, "1".into(), 3);
+        assert!(!must_write(
+            &prior,
+            &state(Value::Null, "1".into(), 0),
+            &synced(3)
+        ));
+        assert!(must_write(
+            &prior,
+            &state(Value::Null, "2".into(), 0),
+            &synced(3)
+        ));
+        assert!(must_write(
+            &prior,
+            &state(Value::Null, "1".into(), 0),
+            &synced(4)
+        ));
+        let from_value = state("a".into(), Value::Null, 3);
+        assert!(must_write(
+            &from_value,
+            &state(Value::Null, "1".into(), 0),
+            &synced(3)
+        ));
+    }
+}

@@ -1,0 +1,69 @@
+//! Schema of the `truefoundry_secret` resource (version 0): one key of a secret group.
+
+use crate::schema::{Attribute, Schema};
+use crate::value::Type;
+
+pub const SCHEMA_VERSION: i64 = 0;
+
+pub fn resource_schema() -> Schema {
+    Schema::new(
+        SCHEMA_VERSION,
+        "Manages one key of a TrueFoundry secret group, and nothing else in the group: a team can own \
+         its keys in a group that others (people, other configurations) also write to.\n\nWriting a \
+         value lists every key the group holds, without their values, plus this key with its value, so \
+         no other key is changed or deleted; the writes of many `truefoundry_secret` of one group in \
+         one apply go out together. Destroying it deletes only this key.\n\nDo not combine it with \
+         `secrets`, `secrets_wo` or `initial_secrets` of a `truefoundry_secret_group` for the same \
+         group: those maps are authoritative and delete every key they do not list, including the \
+         keys of `truefoundry_secret` resources, which then create them again on the next apply.",
+        vec![
+            Attribute::computed("id", Type::String, "The secret's id."),
+            Attribute::required(
+                "secret_group_id",
+                Type::String,
+                "Id of the secret group holding the key, such as `truefoundry_secret_group.shared.id`. \
+                 Changing it replaces the secret.",
+            ),
+            Attribute::required(
+                "key",
+                Type::String,
+                "The secret's key, such as `STRIPE_KEY`: 1 to 128 letters, digits, `_`, `-` and `.`. \
+                 Changing it replaces the secret.",
+            ),
+            Attribute::optional(
+                "value",
+                Type::String,
+                "The secret's value, kept in state (sensitive). Compared with the server's value on every \
+                 refresh when the API key may read values; otherwise a change elsewhere is noticed by the \
+                 key's version. Exactly one of `value` and `value_wo` is set.",
+            )
+            .sensitive(),
+            Attribute::optional(
+                "value_wo",
+                Type::String,
+                "Write-only value: never stored in Terraform plan or state (Terraform 1.11 or later). Sent \
+                 when the key is created, when `value_wo_version` changes, and when someone else changed \
+                 the key (its server version moved).",
+            )
+            .sensitive()
+            .write_only(),
+            Attribute::optional(
+                "value_wo_version",
+                Type::String,
+                "A version label for `value_wo`, such as `\"2\"`. Change it to send the write-only value \
+                 again, since Terraform cannot see changes to a write-only value.",
+            ),
+            Attribute::computed(
+                "fqn",
+                Type::String,
+                "Reference of the secret as deployments use it: `tfy-secret://<tenant>:<group>:<key>`.",
+            ),
+            Attribute::computed(
+                "version",
+                Type::Number,
+                "The server's current version of the secret. A plan leaves it unknown when the apply \
+                 writes the value.",
+            ),
+        ],
+    )
+}
