@@ -1,7 +1,8 @@
 //! Safe deletes and replacements, end to end with the real CLI against an emulator whose
 //! configuration says which secrets deployments use (`active_deployments`): a key in use dropped
-//! from the maps fails the plan, a destroy of a group holding one fails the apply, and both go
-//! through with `delete_in_use = true`; a replacement warns that the references change.
+//! from the maps fails the plan, a destroy of a group holding one (or of a `truefoundry_secret`
+//! in use) fails the apply, and each goes through with `delete_in_use = true`; a replacement
+//! warns that the references change.
 
 use crate::support::emulator::Emulator;
 use crate::support::hcl::GroupHcl;
@@ -263,5 +264,70 @@ fn replacing_a_group_warns_that_its_references_change() {
             emulator.secret_values("sd-free").map(|v| v["A"].clone()),
             Some(CANARY.to_owned())
         );
+    });
+}
+
+#[test]
+fn destroying_a_truefoundry_secret_in_use_fails_the_apply_until_delete_in_use() {
+    for_each_terraform(|terraform| {
+        let emulator =
+            Emulator::start_with_active_deployments(&[("tfy-secret://acme:sd-secret:USED", 3)]);
+        let config = |delete_in_use: &str, with_used: bool| {
+            let mut hcl =
+                "resource \"truefoundry_secret_group\" \"shared\" {\n  name = \"sd-secret\"\n}\n"
+                    .to_owned();
+            let secrets = [("used", "USED", CANARY), ("free", "FREE", CANARY_2)];
+            for (name, key, value) in secrets {
+                if name == "used" && !with_used {
+                    continue;
+                }
+                hcl.push_str(&format!(
+                    "resource \"truefoundry_secret\" \"{name}\" {{\n  \
+                     secret_group_id = truefoundry_secret_group.shared.id\n  \
+                     key = \"{key}\"\n  value = \"{value}\"\n{delete_in_use}}}\n"
+                ));
+            }
+            hcl
+        };
+        let ws = workspace(terraform, &emulator, &config("", true));
+        expect_no_canary(&ws.apply());
+
+        // Removing the resource from the configuration destroys it: refused, the key stays.
+        ws.write("main.tf", &config("", false));
+        let mark = emulator.mark();
+        let refused = ws.run(&["apply", "-auto-approve"]).expect_failure();
+        expect_said(
+            &refused,
+            &[
+                "Secrets In Use By Deployments",
+                "acme:sd-secret",
+                "USED (3 deployments)",
+                "Nothing was deleted",
+                "delete_in_use = true",
+            ],
+        );
+        assert!(emulator.writes_since(mark).is_empty());
+        let keys = |emulator: &Emulator| emulator.secret_values("sd-secret").unwrap_or_default();
+        assert_eq!(
+            keys(&emulator).get("USED").map(String::as_str),
+            Some(CANARY)
+        );
+
+        // `delete_in_use = true` is an in-place change that writes nothing; then the key goes,
+        // and only that key (one per-secret DELETE).
+        ws.write("main.tf", &config("  delete_in_use = true\n", true));
+        let mark = emulator.mark();
+        expect_no_canary(&ws.apply());
+        assert!(emulator.writes_since(mark).is_empty());
+        ws.write("main.tf", &config("  delete_in_use = true\n", false));
+        let mark = emulator.mark();
+        expect_no_canary(&ws.apply());
+        let writes = emulator.writes_since(mark);
+        assert_eq!(writes.len(), 1, "{writes:?}");
+        assert_eq!(writes[0].method, "DELETE", "{writes:?}");
+        assert!(writes[0].path.contains("/secrets/"), "{writes:?}");
+        let left = keys(&emulator);
+        assert!(!left.contains_key("USED"), "{left:?}");
+        assert_eq!(left.get("FREE").map(String::as_str), Some(CANARY_2));
     });
 }

@@ -21,6 +21,9 @@ resource "truefoundry_secret" "stripe" {
   key             = "STRIPE_KEY"
   value           = var.stripe_key
 
+  # Destroying a secret that deployments still use fails unless this is true.
+  delete_in_use = false
+
   # On Terraform >= 1.11, value_wo and value_wo_version keep the value out of plan and state:
   #   value_wo         = var.stripe_key
   #   value_wo_version = "1"

@@ -9,6 +9,7 @@ use crate::client;
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
 use crate::provider::identity::{NotFound, not_visible};
+use crate::provider::in_use::{self, Refused};
 use crate::server::{ApplyRequest, ApplyResponse};
 use crate::value::Value;
 
@@ -107,10 +108,25 @@ async fn delete(context: &ProviderContext, request: &ApplyRequest, response: &mu
     let deleted = match found {
         // Already gone is success: the group was listed, so this key could see it.
         Ok(None) => Ok(()),
-        Ok(Some(secret)) => match client.delete_secret(&secret.id, false).await {
-            Ok(_) | Err(client::Error::NotFound { .. }) => Ok(()),
-            Err(err) => Err(err),
-        },
+        Ok(Some(secret)) => {
+            // A destroy reads `delete_in_use` from the state: Terraform plans no destroy with us.
+            let used = in_use::secrets_in_use(std::slice::from_ref(&secret), |_| true);
+            if !used.is_empty() && !in_use::allowed(&request.prior_state) {
+                let owner = format!("the secret group {label}");
+                in_use::refuse(
+                    &mut response.diagnostics,
+                    None,
+                    &owner,
+                    &used,
+                    Refused::Destroy,
+                );
+                return;
+            }
+            match client.delete_secret(&secret.id, false).await {
+                Ok(_) | Err(client::Error::NotFound { .. }) => Ok(()),
+                Err(err) => Err(err),
+            }
+        }
         Err(client::Error::NotFound { .. }) => {
             // The group is not found: gone with its keys, but only for a key that could see it.
             let private = Private::decode(&request.planned_private);

@@ -1,5 +1,6 @@
 //! Schema of the `truefoundry_secret` resource (version 0): one key of a secret group.
 
+use crate::provider::in_use::DELETE_IN_USE;
 use crate::schema::{Attribute, Schema};
 use crate::value::Type;
 
@@ -52,6 +53,15 @@ pub fn resource_schema() -> Schema {
                 Type::String,
                 "A version label for `value_wo`, such as `\"2\"`. Change it to send the write-only value \
                  again, since Terraform cannot see changes to a write-only value.",
+            ),
+            Attribute::optional(
+                DELETE_IN_USE,
+                Type::Bool,
+                "Allow deleting the secret while deployments still reference it (the API's \
+                 `activeDeploymentsCount`). Defaults to false: destroying or replacing the resource \
+                 then fails, naming the deployment count, and nothing is deleted. A destroy reads this \
+                 setting from the state, so apply `true` before destroying. Update the deployments \
+                 first, or set this to true.",
             ),
             Attribute::computed(
                 "fqn",
