@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::value::Type;
+use crate::value::{Type, Value};
 
 /// A resource, data source, ephemeral resource or provider schema.
 #[derive(Clone, Debug, PartialEq)]
@@ -179,6 +179,17 @@ fn object_type(attributes: &[Attribute]) -> Type {
 }
 
 impl Schema {
+    /// An object of this schema with every attribute null: where a state is built from nothing.
+    pub fn null_object(&self) -> Value {
+        Value::Object(
+            self.block
+                .attributes
+                .iter()
+                .map(|attribute| (attribute.name.clone(), Value::Null))
+                .collect(),
+        )
+    }
+
     pub fn new(version: i64, description: &str, attributes: Vec<Attribute>) -> Self {
         Schema {
             version,

@@ -264,7 +264,6 @@ fn ca_from_env(value: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use proptest::prelude::*;
 
@@ -272,16 +271,11 @@ mod tests {
     use crate::client::Client;
 
     fn config(pairs: &[(&str, Value)]) -> Value {
-        let mut entries: BTreeMap<String, Value> = schema()
-            .block
-            .attributes
-            .iter()
-            .map(|a| (a.name.clone(), Value::Null))
-            .collect();
-        for (k, v) in pairs {
-            entries.insert((*k).to_owned(), v.clone());
+        let mut config = schema().null_object();
+        for (name, value) in pairs {
+            config.set(name, value.clone());
         }
-        Value::Object(entries)
+        config
     }
 
     fn no_env(_: &str) -> Option<String> {

@@ -71,14 +71,7 @@ pub async fn import(context: &ProviderContext, id: &str) -> ImportResponse {
         }
     };
     let version = secret.latest_version.unwrap_or(0);
-    let mut state = Value::Object(
-        resource_schema()
-            .block
-            .attributes
-            .iter()
-            .map(|a| (a.name.clone(), Value::Null))
-            .collect(),
-    );
+    let mut state = resource_schema().null_object();
     state.set("id", Value::string(&secret.id));
     state.set("secret_group_id", Value::string(&group.id));
     state.set("key", Value::string(key));

@@ -154,14 +154,7 @@ pub fn visible_to(group: &SecretGroup) -> BTreeSet<String> {
 
 /// A state object with every attribute null.
 pub fn empty_state() -> Value {
-    Value::Object(
-        resource_schema()
-            .block
-            .attributes
-            .iter()
-            .map(|a| (a.name.clone(), Value::Null))
-            .collect(),
-    )
+    resource_schema().null_object()
 }
 
 /// The subjects `collaborators` names in a state.
