@@ -1,7 +1,7 @@
 //! Plan-time checks with the API's dry run, end to end: a create TrueFoundry would refuse fails
 //! `terraform plan` at the attribute to fix, and nothing is written, the dry run included.
 
-use crate::support::emulator::{ACME_KEY, Emulator, seed_group};
+use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, seed_group};
 use crate::support::hcl::GroupHcl;
 use crate::support::terraform::{Run, Workspace, for_each_terraform};
 
@@ -36,15 +36,15 @@ fn points_at(run: &Run, attribute: &str) -> bool {
     })
 }
 
-/// Runs `args`, which must fail naming `summary` at `attribute`, with no write reaching the API
-/// and the data unchanged; returns the run.
+/// Runs `args`, which must fail naming `summary` at `attribute` (when one is given), with no
+/// write reaching the API and the data unchanged; returns the run.
 #[track_caller]
 fn refused_without_writes(
     ws: &Workspace,
     emulator: &Emulator,
     args: &[&str],
     summary: &str,
-    attribute: &str,
+    attribute: Option<&str>,
 ) -> Run {
     let before = snapshot(emulator);
     let mark = emulator.mark();
@@ -52,10 +52,12 @@ fn refused_without_writes(
         .run(args)
         .expect_failure()
         .expect_output_contains(&[summary]);
-    assert!(
-        points_at(&run, attribute),
-        "no path to `{attribute}`\n{run}"
-    );
+    if let Some(attribute) = attribute {
+        assert!(
+            points_at(&run, attribute),
+            "no path to `{attribute}`\n{run}"
+        );
+    }
     let requests = emulator.requests_since(mark);
     assert!(
         requests.iter().any(|r| r.dry_run),
@@ -87,7 +89,7 @@ fn a_create_in_an_unknown_integration_fails_the_plan_writing_nothing() {
                 &emulator,
                 args,
                 "Secret Group Refused By TrueFoundry",
-                "integration_fqn",
+                Some("integration_fqn"),
             );
         }
         assert_eq!(emulator.secret_values("payments-acme"), None);
@@ -108,8 +110,13 @@ fn a_create_under_a_name_another_group_holds_fails_the_plan_writing_nothing() {
             .to_string();
         let ws = workspace(terraform, &emulator, &config);
         for args in [&["plan"][..], &["apply", "-auto-approve"]] {
-            let run =
-                refused_without_writes(&ws, &emulator, args, "Secret Group Already Exists", "name");
+            let run = refused_without_writes(
+                &ws,
+                &emulator,
+                args,
+                "Secret Group Already Exists",
+                Some("name"),
+            );
             assert!(
                 run.output().contains(&id),
                 "the error names the group's id\n{run}"
@@ -117,6 +124,35 @@ fn a_create_under_a_name_another_group_holds_fails_the_plan_writing_nothing() {
         }
         let held = emulator.secret_values("taken-acme").unwrap();
         assert_eq!(held.keys().collect::<Vec<_>>(), ["THEIRS"]);
+    });
+}
+
+/// A key that is no tenant admin cannot see the group holding the name: the API refuses the dry
+/// run as forbidden without naming a field, and the error says what that most likely means.
+#[test]
+fn a_create_under_a_name_held_by_a_group_the_key_cannot_see_fails_the_plan() {
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        emulator.block_on(seed_group(
+            &emulator.client(ACME_KEY),
+            "hidden-acme",
+            &[("THEIRS", "their-value")],
+        ));
+        let config = GroupHcl::new("g", "hidden-acme").to_string();
+        let mut ws = workspace(terraform, &emulator, &config);
+        ws.set_env("TFY_API_KEY", ACME_VIEWER_KEY);
+        let summary = "Secret Group Refused By TrueFoundry";
+        let run = refused_without_writes(&ws, &emulator, &["plan"], summary, None);
+        let text = run
+            .output()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            text.contains("another group may already hold this `name`"),
+            "{run}"
+        );
+        assert!(!text.contains("the attribute the server named"), "{run}");
     });
 }
 

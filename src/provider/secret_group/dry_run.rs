@@ -81,10 +81,13 @@ pub async fn check_planned_manifest(
         | client::Error::Conflict { details, .. }
         | client::Error::Validation { details, .. }
         | client::Error::Forbidden { details, .. } => {
-            let fix = "Fix the attribute the server named, then plan again.";
             match details.iter().find_map(|field| attribute_of(field)) {
-                Some(path) => response.diagnostics.error_at(path, summary, detail(fix)),
-                None => response.diagnostics.error(summary, detail(fix)),
+                Some(path) => response.diagnostics.error_at(
+                    path,
+                    summary,
+                    detail("Fix the attribute the server named, then plan again."),
+                ),
+                None => response.diagnostics.error(summary, detail(unnamed_fix(&err, creating))),
             }
         }
         client::Error::Unauthorized { .. } => response.diagnostics.error(
@@ -105,6 +108,23 @@ pub async fn check_planned_manifest(
                 }
             ),
         ),
+    }
+}
+
+/// How to fix a refusal that names no attribute. A create refused as forbidden is most often a
+/// name held by a group this key cannot manage (the API does not say which group it is).
+fn unnamed_fix(err: &client::Error, creating: bool) -> &'static str {
+    match err {
+        client::Error::Forbidden { .. } if creating => {
+            "The API key lacks a permission this group needs: another group may already hold this \
+             `name` (one the key cannot manage), or the key may not create groups or grant these \
+             collaborators. Choose another `name`, or ask a tenant admin for access, then plan again."
+        }
+        client::Error::Forbidden { .. } => {
+            "The API key lacks a permission this change needs: it must be a tenant admin or hold \
+             `secret-group-admin` on the group. Use such a key, or ask for the role, then plan again."
+        }
+        _ => "Change the configuration as the server's answer says, then plan again.",
     }
 }
 
