@@ -12,10 +12,13 @@ use truefoundry_provider::value::Value;
 
 use super::responses::{API_KEY_CANARY, prior_state, secrets};
 use crate::support::hcl::conform;
-use crate::support::stub::{Canned, GROUP, GROUP_ID, GROUPS, REQUEST_BODY, STORED_CANARY, Stub};
+use crate::support::stub::{
+    Canned, GROUP, GROUP_ID, GROUP_NAME, GROUPS, REQUEST_BODY, STORED_CANARY, Stub,
+};
 use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient};
 
 const SECRET_GROUP: &str = "truefoundry_secret_group";
+const SECRET: &str = "truefoundry_secret";
 const SENT_CANARY: &str = "CANARY-leak-sent-0d4e";
 const OVERSIZE_CANARY: &str = "CANARY-leak-oversize-62f1";
 const DECODE_CANARY: &str = "CANARY-leak-decode-b8a0";
@@ -167,6 +170,37 @@ async fn canaries_reach_no_diagnostic_and_no_log_line_at_trace() {
     all.extend(update.diagnostics);
     paths.push("update refused with an echo");
 
+    // The same refusal of a `truefoundry_secret` write, which goes through the group's queue.
+    let secret_config = conform(
+        &Value::object([
+            ("secret_group_id", Value::string(GROUP_ID)),
+            ("key", Value::string("S")),
+            ("value", Value::string(SENT_CANARY)),
+        ]),
+        &client.resource_type(SECRET),
+    );
+    let mut secret_planned = secret_config.clone();
+    for name in ["id", "fqn", "version"] {
+        secret_planned.set(name, Value::Unknown);
+    }
+    let secret_create = client
+        .apply(
+            SECRET,
+            &Value::Null,
+            &secret_planned,
+            &secret_config,
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        secret_create.diagnostics.0[0].detail.contains("<redacted>"),
+        "the PUT was refused with the echo: {:?}",
+        secret_create.diagnostics
+    );
+    all.extend(secret_create.diagnostics);
+    paths.push("truefoundry_secret write refused with an echo");
+
     // 4. A create whose secrets write fails with an HTML page echoing the body.
     stub.answer(
         Method::PUT,
@@ -260,7 +294,35 @@ async fn canaries_reach_no_diagnostic_and_no_log_line_at_trace() {
         .unwrap();
     assert!(!opened.diagnostics.has_errors(), "{:?}", opened.diagnostics);
     all.extend(opened.diagnostics);
-    paths.push("read, import, data source and ephemeral with values");
+    let secret_data_config = conform(
+        &Value::object([
+            (
+                "fqn",
+                Value::string(format!("tfy-secret://acme:{GROUP_NAME}:K")),
+            ),
+            ("include_value", Value::Bool(true)),
+        ]),
+        &client.data_source_type(SECRET),
+    );
+    let secret_data = client
+        .read_data_source(SECRET, &secret_data_config)
+        .await
+        .unwrap();
+    assert!(
+        !secret_data.diagnostics.has_errors(),
+        "{:?}",
+        secret_data.diagnostics
+    );
+    assert_eq!(
+        secret_data
+            .state
+            .as_ref()
+            .map(|state| state.get("value").clone()),
+        Some(Value::string(STORED_CANARY)),
+        "the data source read the value"
+    );
+    all.extend(secret_data.diagnostics);
+    paths.push("read, import, data sources and ephemeral with values");
     // A group lookup by list (GET /v1/secret-groups) for the create above went through too.
     assert!(
         stub.requests()
