@@ -9,8 +9,9 @@ use std::sync::Arc;
 use super::ProviderContext;
 use super::errors::api_error;
 use super::group_values::{parse_secret_fqn, secret_fqn};
+use super::secret::read::list_one_secret;
 use super::secret_group_read::{value_hidden, values_forbidden};
-use crate::client::{self, ListSecretsQuery};
+use crate::client;
 use crate::diag::{AttributePath, Diagnostics};
 use crate::schema::{Attribute, Schema};
 use crate::server::DataSource;
@@ -137,13 +138,22 @@ impl DataSource for SecretDataSource {
             }
         };
         let with_value = config.get("include_value").as_bool().unwrap_or(false);
-        let query = ListSecretsQuery {
-            secret_group_id: Some(group.id.clone()),
-            secret_fqns: vec![secret_fqn(tenant, group_name, key)],
-            with_value,
-        };
-        let secrets = match client.list_secrets(&query).await {
-            Ok(secrets) => secrets,
+        let reference = secret_fqn(tenant, group_name, key);
+        let listed = list_one_secret(client, &group.id, Some(&reference), key, with_value).await;
+        let secret = match listed {
+            Ok(Some(secret)) => secret,
+            Ok(None) => {
+                diags.error_at(
+                    AttributePath::root("fqn"),
+                    "Secret Not Found",
+                    format!(
+                        "The secret group `{group_fqn}` has no key `{key}`. Check the key's spelling (keys \
+                         are case-sensitive); `keys` of the `truefoundry_secret_group` data source lists the \
+                         group's keys."
+                    ),
+                );
+                return (Value::Null, diags);
+            }
             Err(err @ client::Error::Forbidden { .. }) if with_value => {
                 values_forbidden(&mut diags, &err);
                 return (Value::Null, diags);
@@ -156,19 +166,6 @@ impl DataSource for SecretDataSource {
                 );
                 return (Value::Null, diags);
             }
-        };
-        // A server that ignored the selection must not make another key pass for this one.
-        let Some(secret) = secrets.into_iter().find(|secret| secret.name == key) else {
-            diags.error_at(
-                AttributePath::root("fqn"),
-                "Secret Not Found",
-                format!(
-                    "The secret group `{group_fqn}` has no key `{key}`. Check the key's spelling (keys \
-                     are case-sensitive); `keys` of the `truefoundry_secret_group` data source lists the \
-                     group's keys."
-                ),
-            );
-            return (Value::Null, diags);
         };
         let value = match (&secret.value, with_value) {
             (_, false) => Value::Null,

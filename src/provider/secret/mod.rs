@@ -11,7 +11,7 @@ pub mod body;
 mod import;
 pub mod model;
 mod plan;
-mod read;
+pub mod read;
 pub mod schema;
 pub mod validate;
 

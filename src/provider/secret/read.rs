@@ -11,8 +11,27 @@ use crate::provider::secret_group::remote::visible_to;
 use crate::server::{ReadRequest, ReadResponse};
 use crate::value::Value;
 
-/// One key of a group, found by its reference (or among all keys when the reference is not
-/// known), with its value when `with_value` and the API key may read it.
+/// One key of a group, from a listing selected by its reference (or of all keys when the
+/// reference is not known); the answer is also filtered by name, so a server that ignores the
+/// selection cannot make another key pass for this one.
+pub async fn list_one_secret(
+    client: &Client,
+    group_id: &str,
+    fqn: Option<&str>,
+    key: &str,
+    with_value: bool,
+) -> Result<Option<Secret>, client::Error> {
+    let query = ListSecretsQuery {
+        secret_group_id: Some(group_id.to_owned()),
+        secret_fqns: fqn.map(str::to_owned).into_iter().collect(),
+        with_value,
+    };
+    let listed = client.list_secrets(&query).await?;
+    Ok(listed.into_iter().find(|secret| secret.name == key))
+}
+
+/// [`list_one_secret`], with its value when `with_value` and the API key may read it: a viewer
+/// sees keys, not values, and gets the key without.
 pub async fn find_secret(
     client: &Client,
     group_id: &str,
@@ -20,19 +39,12 @@ pub async fn find_secret(
     key: &str,
     with_value: bool,
 ) -> Result<Option<Secret>, client::Error> {
-    let query = |with_value| ListSecretsQuery {
-        secret_group_id: Some(group_id.to_owned()),
-        secret_fqns: fqn.map(str::to_owned).into_iter().collect(),
-        with_value,
-    };
-    let listed = match client.list_secrets(&query(with_value)).await {
-        // A viewer sees keys, not values.
+    match list_one_secret(client, group_id, fqn, key, with_value).await {
         Err(client::Error::Forbidden { .. }) if with_value => {
-            client.list_secrets(&query(false)).await?
+            list_one_secret(client, group_id, fqn, key, false).await
         }
-        other => other?,
-    };
-    Ok(listed.into_iter().find(|secret| secret.name == key))
+        other => other,
+    }
 }
 
 pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadResponse {
