@@ -90,12 +90,12 @@ pub enum Refused {
     Replace,
 }
 
-/// Adds the error for deleting `in_use` keys of `owner` (a group's `tenant:name`), at `path`
+/// Adds the error for deleting `in_use` keys of `group` (its `tenant:name` or id), at `path`
 /// when one applies. Names every key with its count and both ways out.
 pub fn refuse(
     diags: &mut Diagnostics,
     path: Option<AttributePath>,
-    owner: &str,
+    group: &str,
     in_use: &[InUse],
     when: Refused,
 ) {
@@ -120,7 +120,7 @@ pub fn refuse(
         ),
     };
     let detail = format!(
-        "These secrets of {owner} are still referenced by deployments, which would break if they \
+        "These secrets of the secret group {group} are still referenced by deployments, which would break if they \
          were deleted: {}. {done} Update those deployments to stop using the secrets' \
          `tfy-secret://` references first, {fix}",
         describe(in_use)

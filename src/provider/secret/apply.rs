@@ -112,11 +112,10 @@ async fn delete(context: &ProviderContext, request: &ApplyRequest, response: &mu
             // A destroy reads `delete_in_use` from the state: Terraform plans no destroy with us.
             let used = in_use::secrets_in_use(std::slice::from_ref(&secret), |_| true);
             if !used.is_empty() && !in_use::allowed(&request.prior_state) {
-                let owner = format!("the secret group {label}");
                 in_use::refuse(
                     &mut response.diagnostics,
                     None,
-                    &owner,
+                    &label,
                     &used,
                     Refused::Destroy,
                 );

@@ -27,7 +27,7 @@ pub async fn delete(
                     in_use::refuse(
                         &mut response.diagnostics,
                         None,
-                        &format!("the secret group {}", prior.label()),
+                        &prior.label(),
                         &used,
                         Refused::Destroy,
                     );

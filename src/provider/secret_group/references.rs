@@ -34,7 +34,7 @@ pub fn check_references(request: &PlanRequest, deleted: &[String], response: &mu
         in_use::refuse(
             &mut response.diagnostics,
             Some(AttributePath::root(DELETE_IN_USE)),
-            &format!("the secret group {}", prior.label()),
+            &prior.label(),
             &used,
             Refused::Plan,
         );
@@ -112,7 +112,7 @@ fn warn_about_replacement(
         in_use::refuse(
             &mut response.diagnostics,
             Some(AttributePath::root(DELETE_IN_USE)),
-            &format!("the secret group {label}"),
+            &label,
             &used,
             Refused::Replace,
         );

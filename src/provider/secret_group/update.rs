@@ -86,7 +86,7 @@ pub async fn update(
             in_use::refuse(
                 &mut response.diagnostics,
                 None,
-                &format!("the secret group {}", prior.label()),
+                &prior.label(),
                 &used,
                 Refused::Apply,
             );
