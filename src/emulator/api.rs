@@ -29,7 +29,7 @@ use super::variants::Variant;
 use super::wire::{
     AssociatedSecretOut, Collaborator, CreateGroupIn, DataOut, ListSecretsIn, Manifest,
     ManifestPutIn, OwnedBy, PageOut, PaginationOut, SecretEntryIn, SecretGroupOut, SecretOut,
-    SecretVersionOut, SecretsPutIn, SessionOut, SubjectOut,
+    NamedIdOut, SecretVersionOut, SecretsPutIn, SessionOut, SubjectOut,
 };
 use super::{API_PREFIX, AppState, EmulatorConfig};
 
@@ -343,7 +343,8 @@ fn secret_out(
 pub(crate) const ROLE_TENANT_ADMIN: &str = "tenant-admin";
 pub(crate) const ROLE_TENANT_MEMBER: &str = "tenant-member";
 
-/// `GET /v1/x/users/info`: who the API key is. DECISION: API keys here belong to no team.
+/// `GET /v1/x/users/info`: who the API key is. DECISION: API keys here belong to no team, and
+/// to one account, the tenant's own (named after the tenant, the id groups give as `accountId`).
 async fn session_info(caller: Caller) -> Json<SessionOut> {
     let SubjectOut {
         subject_id,
@@ -361,6 +362,10 @@ async fn session_info(caller: Caller) -> Json<SessionOut> {
         id: subject_id,
         subject_slug,
         subject_type,
+        accounts: vec![NamedIdOut {
+            id: stable_id("acc", &caller.tenant),
+            name: caller.tenant.clone(),
+        }],
         tenant_name: caller.tenant,
         roles: vec![role.to_owned()],
         teams: Vec::new(),

@@ -964,6 +964,10 @@ async fn the_session_endpoint_tells_each_key_who_it_is() {
     assert_eq!(admin["id"], admin["effectiveUserId"]);
     // The SDK parses the session from the whole body: no `data` envelope.
     assert!(admin.get("data").is_none());
+    // The SDK's model requires both lists, each entry an object `{name, id}`.
+    assert_eq!(admin["teams"], json!([]));
+    assert_eq!(admin["accounts"][0]["name"], "acme");
+    assert!(admin["accounts"][0]["id"].as_str().is_some_and(|id| !id.is_empty()));
 
     let (_, viewer) = call(&app, "GET", "/x/users/info", Some("t-viewer"), None).await;
     assert_eq!(viewer["subjectSlug"], "viewer@acme");

@@ -132,10 +132,19 @@ pub(crate) struct SessionOut {
     pub subject_type: String,
     pub tenant_name: String,
     pub roles: Vec<String>,
-    pub teams: Vec<String>,
+    /// `SessionTeam` objects (required by the SDK's model, like `accounts`).
+    pub teams: Vec<NamedIdOut>,
+    pub accounts: Vec<NamedIdOut>,
     pub effective_user_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+}
+
+/// `SessionTeam` and `SessionAccount`: `{name, id}`.
+#[derive(Serialize)]
+pub(crate) struct NamedIdOut {
+    pub name: String,
+    pub id: String,
 }
 
 #[derive(Serialize)]
