@@ -28,8 +28,8 @@ use super::store::{
 use super::variants::Variant;
 use super::wire::{
     AssociatedSecretOut, Collaborator, CreateGroupIn, DataOut, ListSecretsIn, Manifest,
-    ManifestPutIn, OwnedBy, PageOut, PaginationOut, SecretEntryIn, SecretGroupOut, SecretOut,
-    NamedIdOut, SecretVersionOut, SecretsPutIn, SessionOut, SubjectOut,
+    ManifestPutIn, NamedIdOut, OwnedBy, PageOut, PaginationOut, SecretEntryIn, SecretGroupOut,
+    SecretOut, SecretVersionOut, SecretsPutIn, SessionOut, SubjectOut,
 };
 use super::{API_PREFIX, AppState, EmulatorConfig};
 

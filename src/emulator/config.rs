@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
 use super::variants::Variant;
@@ -150,7 +150,8 @@ struct ConfigFile {
     tenants: Vec<TenantConfig>,
     #[serde(default)]
     integrations: Vec<IntegrationConfig>,
-    api_keys: Vec<ApiKeyConfig>,
+    /// Read one by one (`api_key_from_json`), so that a parse error never quotes a token.
+    api_keys: Vec<serde_json::Value>,
     #[serde(default)]
     disable_secret_value_view: bool,
     #[serde(default)]
@@ -205,8 +206,12 @@ impl EmulatorConfig {
     }
 
     pub fn from_json(text: &str) -> anyhow::Result<Self> {
-        let file: ConfigFile =
-            serde_json::from_str(text).context("the emulator configuration is not valid")?;
+        let file: ConfigFile = serde_json::from_str(text).map_err(|error| {
+            anyhow::anyhow!(
+                "the emulator configuration is not valid: {}",
+                without_quoted_input(&error)
+            )
+        })?;
         let faults = match file.faults {
             None => Faults::default(),
             Some(f) => Faults {
@@ -223,7 +228,12 @@ impl EmulatorConfig {
         let config = EmulatorConfig {
             tenants: file.tenants,
             integrations: file.integrations,
-            api_keys: file.api_keys,
+            api_keys: file
+                .api_keys
+                .into_iter()
+                .enumerate()
+                .map(|(index, entry)| api_key_from_json(index, entry))
+                .collect::<anyhow::Result<_>>()?,
             disable_secret_value_view: file.disable_secret_value_view,
             faults,
             variants: file
@@ -285,33 +295,32 @@ impl EmulatorConfig {
         }
         let mut tokens = HashSet::new();
         for (index, key) in self.api_keys.iter().enumerate() {
+            // The messages name the key by position only: a token pasted into the wrong field
+            // would otherwise be printed back.
+            let number = index + 1;
             if !tenants.contains(key.tenant.as_str()) {
                 bail!(
-                    "API key #{} ({}) names an undeclared tenant {:?}",
-                    index + 1,
-                    key.subject,
-                    key.tenant
+                    "API key #{number} names a tenant that is not declared in `tenants` \
+                     (its value is not shown: it may be a misplaced token)"
                 );
             }
-            if key.token.expose().trim().is_empty() {
+            let token = key.token.expose();
+            if token.is_empty() {
+                bail!("API key #{number} has an empty token");
+            }
+            if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 bail!(
-                    "API key #{} ({}) has an empty token",
-                    index + 1,
-                    key.subject
+                    "API key #{number} has a token with whitespace or a control character: no \
+                     client can send it in an Authorization header; remove it"
                 );
             }
-            if !tokens.insert(key.token.expose()) {
-                bail!(
-                    "API key #{} ({}) repeats another key's token",
-                    index + 1,
-                    key.subject
-                );
+            if !tokens.insert(token) {
+                bail!("API key #{number} repeats another key's token");
             }
             if !is_valid_subject(&key.subject, self.subject_kinds()) {
                 bail!(
-                    "API key #{} has subject {:?}; expected one of {}",
-                    index + 1,
-                    key.subject,
+                    "API key #{number} has a subject that is not one of {} (its value is not \
+                     shown: it may be a misplaced token)",
                     subject_forms(self.subject_kinds())
                 );
             }
@@ -337,6 +346,43 @@ impl EmulatorConfig {
             .copied()
             .unwrap_or(0)
     }
+}
+
+/// One entry of `api_keys`. A parse error says which entry and, for a missing field, which
+/// field, but never quotes the entry: a token may sit in any of its fields or keys.
+fn api_key_from_json(index: usize, entry: serde_json::Value) -> anyhow::Result<ApiKeyConfig> {
+    serde_json::from_value(entry).map_err(|error| {
+        let text = error.to_string();
+        let problem = if text.starts_with("missing field") {
+            text
+        } else {
+            "an unknown field, or a value of the wrong type".to_owned()
+        };
+        anyhow::anyhow!(
+            "API key #{} is not valid: {problem}; expected {{\"token\", \"tenant\", \
+             \"subject\", \"tenant_admin\"}} (the entry is not shown: it may hold a token)",
+            index + 1
+        )
+    })
+}
+
+/// A JSON parse error without the input it quotes (an unknown field's name, a string value):
+/// the file holds tokens, and any of them may be where the error is.
+fn without_quoted_input(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let text = match text.strip_prefix("unknown field `") {
+        Some(rest) => match rest.split_once('`') {
+            Some((_, after)) => format!("unknown field (name not shown){after}"),
+            None => "unknown field".to_owned(),
+        },
+        None => text,
+    };
+    // Whatever sits between double quotes came from the file.
+    let mut shown = String::with_capacity(text.len());
+    for (index, part) in text.split('"').enumerate() {
+        shown.push_str(if index % 2 == 0 { part } else { "(not shown)" });
+    }
+    shown
 }
 
 /// The tenant of `tfy-secret://<tenant>:<group>:<key>`, when `fqn` has that form.
@@ -424,13 +470,76 @@ mod tests {
             "\"tenant\": \"other\", \"subject\"",
         );
         let error = format!("{:#}", EmulatorConfig::from_json(&text).unwrap_err());
-        assert!(error.contains("undeclared tenant"), "{error}");
+        assert!(error.contains("not declared in `tenants`"), "{error}");
         assert!(!error.contains("tok-1"), "{error}");
 
         let text = FULL.replace("user:alice@example.com", "alice@example.com");
         assert!(EmulatorConfig::from_json(&text).is_err());
         let text = FULL.replace("\"rate_429\": 0.25", "\"rate_429\": 1.5");
         assert!(EmulatorConfig::from_json(&text).is_err());
+    }
+
+    #[test]
+    fn a_token_in_the_wrong_place_is_never_echoed() {
+        let canary = "tfy-canary-token-0042";
+        let placements = [
+            // In the subject, the tenant, as a field name, as a value of the wrong type.
+            format!(r#"{{"token": "t", "tenant": "acme", "subject": "{canary}"}}"#),
+            format!(r#"{{"token": "t", "tenant": "{canary}", "subject": "user:a"}}"#),
+            format!(r#"{{"token": "t", "tenant": "acme", "subject": "user:a", "{canary}": 1}}"#),
+            format!(
+                r#"{{"token": "t", "tenant": "acme", "subject": "user:a", "tenant_admin": "{canary}"}}"#
+            ),
+            format!(r#"{{"token": ["{canary}"], "tenant": "acme", "subject": "user:a"}}"#),
+            format!(r#"{{"tenant": "acme", "subject": "user:a", "tokn": "{canary}"}}"#),
+        ];
+        for entry in &placements {
+            let text = format!(r#"{{"tenants": [{{"name": "acme"}}], "api_keys": [{entry}]}}"#);
+            let error = format!("{:#}", EmulatorConfig::from_json(&text).unwrap_err());
+            assert!(!error.contains(canary), "{error}");
+            assert!(error.contains("API key #1"), "{error}");
+        }
+        // Outside `api_keys` too: an unknown field or a mistyped value is not quoted.
+        for text in [
+            format!(r#"{{"tenants": [{{"name": "acme", "{canary}": 1}}], "api_keys": []}}"#),
+            format!(r#"{{"tenants": [{{"name": "acme"}}], "api_keys": [], "seed": "{canary}"}}"#),
+            format!(
+                r#"{{"tenants": [{{"name": 1}}], "api_keys": [], "disable_secret_value_view": "{canary}"}}"#
+            ),
+        ] {
+            let error = format!("{:#}", EmulatorConfig::from_json(&text).unwrap_err());
+            assert!(!error.contains(canary), "{error}");
+        }
+        let missing = r#"{"tenants": [{"name": "acme"}], "api_keys": [{"tenant": "acme", "subject": "user:a"}]}"#;
+        let error = format!("{:#}", EmulatorConfig::from_json(missing).unwrap_err());
+        assert!(error.contains("missing field `token`"), "{error}");
+    }
+
+    #[test]
+    fn tokens_with_whitespace_or_control_characters_are_refused() {
+        // JSON escapes: newline, NUL, tab, no-break space, DEL.
+        for token in [
+            " zqx",
+            "zqx ",
+            "z qx",
+            r"zqx\n",
+            r"zqx\u0000",
+            r"zqx\t",
+            r"\u00a0zqx",
+            r"zqx\u007f",
+        ] {
+            let text = format!(
+                r#"{{"tenants": [{{"name": "acme"}}], "api_keys": [{{"token": "{token}", "tenant": "acme", "subject": "user:a"}}]}}"#
+            );
+            let error = format!("{:#}", EmulatorConfig::from_json(&text).unwrap_err());
+            assert!(
+                error.contains("whitespace or a control character"),
+                "{token}: {error}"
+            );
+            assert!(!error.contains("zqx"), "{error}");
+        }
+        let fine = r#"{"tenants": [{"name": "acme"}], "api_keys": [{"token": "tfy-ok_123.x~", "tenant": "acme", "subject": "user:a"}]}"#;
+        EmulatorConfig::from_json(fine).unwrap();
     }
 
     #[test]

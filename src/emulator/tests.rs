@@ -967,7 +967,11 @@ async fn the_session_endpoint_tells_each_key_who_it_is() {
     // The SDK's model requires both lists, each entry an object `{name, id}`.
     assert_eq!(admin["teams"], json!([]));
     assert_eq!(admin["accounts"][0]["name"], "acme");
-    assert!(admin["accounts"][0]["id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(
+        admin["accounts"][0]["id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
 
     let (_, viewer) = call(&app, "GET", "/x/users/info", Some("t-viewer"), None).await;
     assert_eq!(viewer["subjectSlug"], "viewer@acme");
