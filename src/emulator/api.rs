@@ -576,13 +576,27 @@ fn write_rules(state: &AppState, tenant: &str, integration_fqn: &str) -> WriteRu
         } else {
             Numbering::Consecutive
         },
-        max_value_bytes: state
-            .shared
-            .config
-            .integrations
-            .iter()
-            .find(|i| i.tenant == tenant && i.fqn == integration_fqn)
-            .and_then(|integration| integration.max_value_bytes),
+        ..store_limits(state, tenant, integration_fqn)
+    }
+}
+
+/// The value size and history limits of the group's integration (the defaults when it is no
+/// longer configured).
+fn store_limits(state: &AppState, tenant: &str, integration_fqn: &str) -> WriteRules {
+    let defaults = WriteRules::default();
+    match state
+        .shared
+        .config
+        .integrations
+        .iter()
+        .find(|i| i.tenant == tenant && i.fqn == integration_fqn)
+    {
+        Some(integration) => WriteRules {
+            max_value_bytes: integration.max_value_bytes,
+            max_versions: integration.max_versions,
+            ..defaults
+        },
+        None => defaults,
     }
 }
 

@@ -64,9 +64,29 @@ pub struct IntegrationConfig {
     pub tenant: String,
     pub fqn: String,
     /// The longest value (in bytes) the secret store takes; a longer one is refused with a 422
-    /// naming the key. `None`: no limit.
-    #[serde(default)]
+    /// naming the key. Absent: [`DEFAULT_MAX_VALUE_BYTES`]; `null`: no limit.
+    #[serde(default = "default_max_value_bytes")]
     pub max_value_bytes: Option<usize>,
+    /// How many versions of a secret the store keeps; a write beyond that drops the oldest.
+    #[serde(default = "default_max_versions")]
+    pub max_versions: usize,
+}
+
+/// The value size limit of an integration that sets none: 64 KiB, what AWS Secrets Manager and
+/// Google Secret Manager take (TrueFoundry's default store is on AWS). Parameter Store (4/8 KB) and
+/// Azure Key Vault (25 KB) take less; an integration may say so with `max_value_bytes`.
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 64 * 1024;
+/// The versions a secret keeps unless its integration says otherwise: AWS Parameter Store keeps
+/// a parameter's last 100 versions and drops the oldest, and Secrets Manager caps a secret at
+/// about 100 versions. Without a cap a key written in a loop grows the emulator without bound.
+pub const DEFAULT_MAX_VERSIONS: usize = 100;
+
+fn default_max_value_bytes() -> Option<usize> {
+    Some(DEFAULT_MAX_VALUE_BYTES)
+}
+
+fn default_max_versions() -> usize {
+    DEFAULT_MAX_VERSIONS
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -190,7 +210,8 @@ impl EmulatorConfig {
             integrations: vec![IntegrationConfig {
                 tenant: DEMO_TENANT.to_owned(),
                 fqn: DEMO_INTEGRATION.to_owned(),
-                max_value_bytes: None,
+                max_value_bytes: default_max_value_bytes(),
+                max_versions: DEFAULT_MAX_VERSIONS,
             }],
             api_keys: vec![ApiKeyConfig {
                 token: Sensitive::new(api_key),
@@ -287,6 +308,12 @@ impl EmulatorConfig {
                 bail!(
                     "an integration of tenant {:?} has an empty fqn",
                     integration.tenant
+                );
+            }
+            if integration.max_versions == 0 {
+                bail!(
+                    "integration {:?} has max_versions 0; a secret keeps at least its current version",
+                    integration.fqn
                 );
             }
             if !integrations.insert((integration.tenant.as_str(), integration.fqn.as_str())) {
@@ -430,6 +457,17 @@ mod tests {
             config.integrations[0].fqn,
             "acme:aws:aws-1:secret-store:ssm"
         );
+        let store = &config.integrations[0];
+        assert_eq!(store.max_value_bytes, Some(DEFAULT_MAX_VALUE_BYTES));
+        assert_eq!(store.max_versions, DEFAULT_MAX_VERSIONS);
+        let unlimited = FULL.replace(
+            "\"fqn\": \"acme:aws:aws-1:secret-store:ssm\"",
+            "\"fqn\": \"acme:aws:aws-1:secret-store:ssm\", \"max_value_bytes\": null, \"max_versions\": 3",
+        );
+        let store = EmulatorConfig::from_json(&unlimited).unwrap().integrations[0].clone();
+        assert_eq!((store.max_value_bytes, store.max_versions), (None, 3));
+        let no_history = unlimited.replace("\"max_versions\": 3", "\"max_versions\": 0");
+        assert!(EmulatorConfig::from_json(&no_history).is_err());
         assert_eq!(config.api_keys[0].token.expose(), "tok-1");
         assert!(config.api_keys[0].tenant_admin);
         assert!(config.disable_secret_value_view);

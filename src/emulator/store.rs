@@ -4,7 +4,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::config::{Sensitive, is_valid_subject, subject_forms};
+use super::config::{
+    DEFAULT_MAX_VALUE_BYTES, DEFAULT_MAX_VERSIONS, Sensitive, is_valid_subject, subject_forms,
+};
 use super::error::ApiError;
 use super::wire::Manifest;
 
@@ -66,8 +68,8 @@ pub(crate) struct Secret {
     pub created_by: String,
     pub created_at: String,
     pub updated_at: String,
-    /// Ascending by `version` from 1; never empty (checked at load, kept by
-    /// `apply_secret_list`).
+    /// Ascending by `version`, from 1 until the history cap drops the oldest; never empty
+    /// (checked at load, kept by `apply_secret_list`).
     pub versions: Vec<Version>,
 }
 
@@ -199,11 +201,23 @@ impl Numbering {
 }
 
 /// What a secret store and the API's variant make of a full-list update.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct WriteRules {
     pub numbering: Numbering,
     /// The longest value the group's secret store takes, in bytes.
     pub max_value_bytes: Option<usize>,
+    /// How many versions of a secret the store keeps (at least 1); older ones are dropped.
+    pub max_versions: usize,
+}
+
+impl Default for WriteRules {
+    fn default() -> Self {
+        WriteRules {
+            numbering: Numbering::default(),
+            max_value_bytes: Some(DEFAULT_MAX_VALUE_BYTES),
+            max_versions: DEFAULT_MAX_VERSIONS,
+        }
+    }
 }
 
 /// One entry of a full-list update, already parsed.
@@ -401,6 +415,12 @@ pub(crate) fn apply_secret_list_with(
                         value,
                         created_at: now.to_owned(),
                     });
+                    // Like the stores it mimics, the history keeps the newest versions only.
+                    let excess = secret
+                        .versions
+                        .len()
+                        .saturating_sub(rules.max_versions.max(1));
+                    secret.versions.drain(..excess);
                     secret.updated_at = now.to_owned();
                     changed = true;
                 }
@@ -640,6 +660,60 @@ mod tests {
         assert_eq!(g.secrets[0].latest().unwrap().value.expose(), "22");
         assert_eq!(g.secrets[0].versions[0].value.expose(), "2");
         assert_eq!(g.updated_at, "t3");
+    }
+
+    #[test]
+    fn the_history_keeps_the_newest_versions_only() {
+        let admin = caller("user:root@x", true);
+        let mut g = group(vec![]);
+        let rules = WriteRules {
+            max_versions: 3,
+            ..WriteRules::default()
+        };
+        for value in 1..=7 {
+            let entries = vec![entry("A", Some(&value.to_string()))];
+            apply_secret_list_with(&mut g, entries, &admin, "t", rules).unwrap();
+        }
+        let kept: Vec<(u64, &str)> = g.secrets[0]
+            .versions
+            .iter()
+            .map(|v| (v.version, v.value.expose()))
+            .collect();
+        assert_eq!(kept, [(5, "5"), (6, "6"), (7, "7")]);
+
+        // The default: 100 versions, like AWS Parameter Store.
+        for value in 8..=130 {
+            let entries = vec![entry("A", Some(&value.to_string()))];
+            apply_secret_list(&mut g, entries, &admin, "t").unwrap();
+        }
+        let versions = &g.secrets[0].versions;
+        assert_eq!(versions.len(), DEFAULT_MAX_VERSIONS);
+        assert_eq!((versions[0].version, versions[99].version), (31, 130));
+    }
+
+    #[test]
+    fn values_are_limited_to_64_kib_by_default() {
+        let admin = caller("user:root@x", true);
+        let mut g = group(vec![]);
+        let fits = "x".repeat(DEFAULT_MAX_VALUE_BYTES);
+        apply_secret_list(&mut g, vec![entry("A", Some(&fits))], &admin, "t").unwrap();
+        let over = format!("{fits}y");
+        let error =
+            apply_secret_list(&mut g, vec![entry("A", Some(&over))], &admin, "t").unwrap_err();
+        assert_eq!(error.status, 422);
+        assert_eq!(error.details[0]["field"], "secrets[0].value");
+        let unlimited = WriteRules {
+            max_value_bytes: None,
+            ..WriteRules::default()
+        };
+        apply_secret_list_with(
+            &mut g,
+            vec![entry("A", Some(&over))],
+            &admin,
+            "t",
+            unlimited,
+        )
+        .unwrap();
     }
 
     #[test]
