@@ -25,6 +25,10 @@ Options:
   --request-log FILE       append one JSON line per request to FILE (default: stderr)
   --tls-cert FILE          serve HTTPS with this PEM certificate chain (needs --tls-key)
   --tls-key FILE           the PEM private key of --tls-cert
+  --header-timeout-secs N  close a connection that has not sent a request's headers within N
+                           seconds of connecting or of its previous answer (default 10)
+  --max-connections N      serve at most N connections at once; more wait to be accepted
+                           (default 256)
   --fault-latency-ms N     add N milliseconds to every API request
   --fault-429-rate R       answer a share R (0..1) of API requests with 429 and Retry-After
   --fault-retry-after S    the Retry-After seconds of injected 429s (default 1)
@@ -46,6 +50,8 @@ struct Args {
     request_log: Option<PathBuf>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    header_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
     latency_ms: Option<u64>,
     rate_429: Option<f64>,
     retry_after_secs: Option<u64>,
@@ -64,6 +70,8 @@ fn parse_args(mut raw: impl Iterator<Item = String>) -> anyhow::Result<Option<Ar
         request_log: None,
         tls_cert: None,
         tls_key: None,
+        header_timeout_secs: None,
+        max_connections: None,
         latency_ms: None,
         rate_429: None,
         retry_after_secs: None,
@@ -99,6 +107,8 @@ fn parse_args(mut raw: impl Iterator<Item = String>) -> anyhow::Result<Option<Ar
             "--request-log" => args.request_log = Some(value()?.into()),
             "--tls-cert" => args.tls_cert = Some(value()?.into()),
             "--tls-key" => args.tls_key = Some(value()?.into()),
+            "--header-timeout-secs" => args.header_timeout_secs = Some(number(&name, &value()?)?),
+            "--max-connections" => args.max_connections = Some(number(&name, &value()?)?),
             "--fault-latency-ms" => args.latency_ms = Some(number(&name, &value()?)?),
             "--fault-429-rate" => args.rate_429 = Some(number(&name, &value()?)?),
             "--fault-retry-after" => args.retry_after_secs = Some(number(&name, &value()?)?),
@@ -147,6 +157,12 @@ fn options(args: Args) -> anyhow::Result<EmulatorOptions> {
     options.request_log = args.request_log;
     options.tls_cert = args.tls_cert;
     options.tls_key = args.tls_key;
+    if let Some(secs) = args.header_timeout_secs {
+        options.limits.header_timeout = Duration::from_secs(secs);
+    }
+    if let Some(count) = args.max_connections {
+        options.limits.max_connections = count;
+    }
     let faults = &mut options.faults;
     if let Some(ms) = args.latency_ms {
         faults.latency = Duration::from_millis(ms);

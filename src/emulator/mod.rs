@@ -24,6 +24,7 @@ mod faults;
 mod invariants;
 mod persist;
 mod request_log;
+mod serve;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -50,10 +51,11 @@ pub use config::{
     IntegrationConfig, Sensitive, TenantConfig,
 };
 
+pub use serve::{DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServeLimits};
 pub use variants::Variant;
 
 use error::ApiError;
-use faults::{Connection, DroppableListener};
+use faults::DroppableListener;
 use persist::Persister;
 use request_log::LogSink;
 use store::{Group, Store};
@@ -74,6 +76,8 @@ pub struct EmulatorOptions {
     /// PEM certificate chain and PEM private key: serve HTTPS instead of HTTP. Both or neither.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Header deadline and connection cap.
+    pub limits: ServeLimits,
 }
 
 impl EmulatorOptions {
@@ -85,6 +89,7 @@ impl EmulatorOptions {
             request_log: None,
             tls_cert: None,
             tls_key: None,
+            limits: ServeLimits::default(),
         }
     }
 }
@@ -206,6 +211,8 @@ pub async fn spawn_on(
         (None, None) => None,
         _ => anyhow::bail!("a TLS certificate needs its key, and a key its certificate"),
     };
+    options.limits.validate()?;
+    let limits = options.limits;
     let state = AppState::new(options)?;
     let listener = TcpListener::bind(addr)
         .await
@@ -215,24 +222,16 @@ pub async fn spawn_on(
     let stopped = async {
         let _ = stopped.await;
     };
-    let service = app(state).into_make_service_with_connect_info::<Connection>();
+    let app = app(state);
     let listener = DroppableListener(listener);
     let tls = acceptor.is_some();
     // Accept errors are retried inside the listeners, so a server ends only on shutdown.
     let task = match acceptor {
         Some(acceptor) => {
-            let server = axum::serve(tls::TlsListener::new(listener, acceptor), service)
-                .with_graceful_shutdown(stopped);
-            tokio::spawn(async move {
-                let _ = server.await;
-            })
+            let listener = tls::TlsListener::new(listener, acceptor);
+            tokio::spawn(serve::serve(listener, app, limits, stopped))
         }
-        None => {
-            let server = axum::serve(listener, service).with_graceful_shutdown(stopped);
-            tokio::spawn(async move {
-                let _ = server.await;
-            })
-        }
+        None => tokio::spawn(serve::serve(listener, app, limits, stopped)),
     };
     Ok(RunningEmulator {
         addr,
