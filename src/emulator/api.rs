@@ -499,10 +499,11 @@ async fn put_manifest(
     let now = now();
     let group = state
         .commit(|groups| {
-            let existing = groups
-                .iter_mut()
-                .find(|group| group.tenant == caller.tenant && group.name() == manifest.name);
-            let Some(existing) = existing else {
+            let found = groups
+                .groups()
+                .iter()
+                .position(|group| group.tenant == caller.tenant && group.name() == manifest.name);
+            let Some(index) = found else {
                 let group = Group::new(&caller, with_creator(&state, &caller, manifest), &now);
                 // DECISION: a dry run of a create returns the would-be group with a fresh id that is
                 // not reserved.
@@ -511,6 +512,7 @@ async fn put_manifest(
                 }
                 return Ok((group, !dry_run));
             };
+            let existing = &groups.groups()[index];
             // An existing group the caller cannot see still blocks its name: 403 rather than 404,
             // since the caller asked to create, not to read.
             if existing.access(&caller) < Access::Admin {
@@ -532,8 +534,8 @@ async fn put_manifest(
                 updated.manifest = manifest;
                 updated.updated_at = now;
             }
-            if !dry_run {
-                *existing = updated.clone();
+            if changed && !dry_run {
+                *groups.group_mut(index) = updated.clone();
             }
             Ok((updated, changed && !dry_run))
         })
@@ -666,6 +668,7 @@ async fn create_group(
     let group = state
         .commit(|groups| {
             if let Some(existing) = groups
+                .groups()
                 .iter()
                 .find(|group| group.tenant == caller.tenant && group.name() == manifest.name)
             {
@@ -700,11 +703,11 @@ async fn put_secrets(
     let now = now();
     let group = state
         .commit(|groups| {
-            let (index, access) = find_group(groups, &caller, &id)?;
-            let group = &mut groups[index];
+            let (index, access) = find_group(groups.groups(), &caller, &id)?;
             if access < Access::Editor {
-                return Err(denied(&caller, group, ROLE_EDITOR));
+                return Err(denied(&caller, &groups.groups()[index], ROLE_EDITOR));
             }
+            let group = groups.group_mut(index);
             let rules = write_rules(&state, &group.tenant, &group.manifest.integration_fqn);
             let changed = apply_secret_list_with(group, entries, &caller, &now, rules)?;
             Ok((group.clone(), changed))
@@ -725,9 +728,9 @@ async fn delete_group(
     check_force_delete(query)?;
     state
         .commit(|groups| {
-            let (index, access) = find_group(groups, &caller, &id)?;
+            let (index, access) = find_group(groups.groups(), &caller, &id)?;
             if access < Access::Admin {
-                return Err(denied(&caller, &groups[index], ROLE_ADMIN));
+                return Err(denied(&caller, &groups.groups()[index], ROLE_ADMIN));
             }
             groups.remove(index);
             Ok(((), true))
@@ -852,11 +855,11 @@ async fn delete_secret(
     let now = now();
     state
         .commit(|groups| {
-            let (group_index, secret_index, access) = find_secret(groups, &caller, &id)?;
-            let group = &mut groups[group_index];
+            let (group_index, secret_index, access) = find_secret(groups.groups(), &caller, &id)?;
             if access < Access::Editor {
-                return Err(denied(&caller, group, ROLE_EDITOR));
+                return Err(denied(&caller, &groups.groups()[group_index], ROLE_EDITOR));
             }
+            let group = groups.group_mut(group_index);
             let removed = group.secrets.remove(secret_index);
             slot.update(|fields| fields.keys = vec![removed.key]);
             group.updated_at = now;

@@ -393,17 +393,11 @@ fn api_key_from_json(index: usize, entry: serde_json::Value) -> anyhow::Result<A
     })
 }
 
-/// A JSON parse error without the input it quotes (an unknown field's name, a string value):
-/// the file holds tokens, and any of them may be where the error is.
+/// A JSON parse error without the string values it quotes: the file holds tokens, and any of
+/// them may be where the error is. Field names stay (a misspelt one is the error to fix); the
+/// entries of `api_keys`, where a token may sit in any field, are parsed apart.
 fn without_quoted_input(error: &serde_json::Error) -> String {
     let text = error.to_string();
-    let text = match text.strip_prefix("unknown field `") {
-        Some(rest) => match rest.split_once('`') {
-            Some((_, after)) => format!("unknown field (name not shown){after}"),
-            None => "unknown field".to_owned(),
-        },
-        None => text,
-    };
     // Whatever sits between double quotes came from the file.
     let mut shown = String::with_capacity(text.len());
     for (index, part) in text.split('"').enumerate() {
@@ -537,10 +531,12 @@ mod tests {
             assert!(!error.contains(canary), "{error}");
             assert!(error.contains("API key #1"), "{error}");
         }
-        // Outside `api_keys` too: an unknown field or a mistyped value is not quoted.
+        // Outside `api_keys` too, a mistyped value is not quoted.
         for text in [
-            format!(r#"{{"tenants": [{{"name": "acme", "{canary}": 1}}], "api_keys": []}}"#),
-            format!(r#"{{"tenants": [{{"name": "acme"}}], "api_keys": [], "seed": "{canary}"}}"#),
+            format!(r#"{{"tenants": [{{"name": ["{canary}"]}}], "api_keys": []}}"#),
+            format!(
+                r#"{{"tenants": [{{"name": "acme"}}], "api_keys": [], "faults": {{"seed": "{canary}"}}}}"#
+            ),
             format!(
                 r#"{{"tenants": [{{"name": 1}}], "api_keys": [], "disable_secret_value_view": "{canary}"}}"#
             ),

@@ -334,8 +334,10 @@ mod tests {
         state
             .store()
             .commit(|groups| {
-                for secret in groups.iter_mut().flat_map(|group| &mut group.secrets) {
-                    secret.versions.clear();
+                for index in 0..groups.groups().len() {
+                    for secret in &mut groups.group_mut(index).secrets {
+                        secret.versions.clear();
+                    }
                 }
                 Ok(((), false))
             })

@@ -58,7 +58,7 @@ use error::ApiError;
 use faults::DroppableListener;
 use persist::Persister;
 use request_log::LogSink;
-use store::{Group, Store};
+use store::{Change, Store};
 
 /// Where the API is served; the client's base URL is the host plus `/api/svc`.
 pub const API_PREFIX: &str = "/api/svc/v1";
@@ -141,7 +141,7 @@ impl AppState {
     /// saved.
     async fn commit<T>(
         &self,
-        change: impl FnOnce(&mut Vec<Group>) -> Result<(T, bool), ApiError>,
+        change: impl FnOnce(&mut Change<'_>) -> Result<(T, bool), ApiError>,
     ) -> Result<T, ApiError> {
         let (value, generation, changed) = {
             let mut store = self.store();

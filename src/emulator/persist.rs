@@ -1,15 +1,25 @@
 //! Durability with a data directory.
 //!
-//! The whole store is one JSON snapshot, written to a temporary file, fsynced and renamed over
-//! the previous one (then the directory is fsynced so the rename itself survives a crash). A
-//! reader therefore sees the old or the new state, never half of one, even after a crash in the
-//! middle of a write. Chosen over SQLite because it needs no new dependency (a bundled SQLite is
-//! a long C build on the project's small machines) and an emulator's data is small.
+//! Two files: `state.json`, a snapshot of the whole store, and `journal.jsonl`, one line per
+//! group changed since that snapshot (the group as it now is, or its removal). A change appends
+//! the groups it touched to the journal and fsyncs it, so the cost of a write is that of the
+//! groups it touched, not of everything stored. Once the journal outgrows the snapshot (and 1 MiB)
+//! the writer folds it into a new snapshot: written to a temporary file, fsynced and renamed over
+//! the previous one (then the directory is fsynced so the rename itself survives a crash), after
+//! which the journal is emptied. That costs the whole store, but at most once per snapshot's worth
+//! of journal, so the files stay within about twice the live data and a write's cost, averaged,
+//! does not grow with the store.
 //!
-//! A change is answered only once a snapshot containing it is on disk. The snapshots are written
-//! by one thread that always writes the newest state, so changes arriving while it fsyncs share
-//! the next write (group commit): with ~50 ms per fsync, ten parallel Terraform writers would
-//! otherwise queue behind each other.
+//! Each snapshot carries a random `epoch`, and each journal line the epoch of the snapshot it
+//! follows: lines left from before the newest snapshot (a crash between the rename and the
+//! emptying) are skipped at load. A last line cut short by a crash mid-append was never
+//! acknowledged and is dropped; a damaged line before it stops the start.
+//!
+//! Chosen over SQLite because it needs no new dependency (a bundled SQLite is a long C build on
+//! the project's small machines). A change is answered only once it is on disk. One thread writes,
+//! always everything changed by then, so changes arriving while it fsyncs share the next write
+//! (group commit): with ~50 ms per fsync, ten parallel Terraform writers would otherwise queue
+//! behind each other.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -26,52 +36,131 @@ use super::invariants;
 use super::store::{Group, Store};
 
 const SNAPSHOT_FILE: &str = "state.json";
+const JOURNAL_FILE: &str = "journal.jsonl";
 const SNAPSHOT_FORMAT: u32 = 1;
+/// The journal is folded into a snapshot once it is larger than the snapshot and than this.
+const COMPACT_FLOOR_BYTES: u64 = 1 << 20;
 
 #[derive(Serialize)]
 struct SnapshotOut<'a> {
     format: u32,
+    epoch: &'a str,
     groups: &'a [Group],
 }
 
 #[derive(Deserialize)]
 struct SnapshotIn {
     format: u32,
+    /// Absent in snapshots written before the journal existed: no journal line applies.
+    #[serde(default)]
+    epoch: Option<String>,
     groups: Vec<Group>,
 }
 
+/// One line of the journal: a group as it now is, or the id of a group removed.
+#[derive(Serialize)]
+struct EntryOut<'a> {
+    epoch: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upsert: Option<&'a Group>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remove: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct EntryIn {
+    epoch: String,
+    #[serde(default)]
+    upsert: Option<Group>,
+    #[serde(default)]
+    remove: Option<String>,
+}
+
 /// The groups saved in `dir` (created when missing); none when nothing was saved yet. A
-/// snapshot whose groups break a rule of the store under `config` is refused, naming the rule.
+/// snapshot and journal whose groups break a rule of the store under `config` are refused,
+/// naming the rule.
 pub(crate) fn load(dir: &Path, config: &EmulatorConfig) -> anyhow::Result<Vec<Group>> {
     fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     let path = dir.join(SNAPSHOT_FILE);
-    let bytes = match fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+    let snapshot = match fs::read(&path) {
+        Ok(bytes) => {
+            let snapshot: SnapshotIn = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is not a valid snapshot", path.display()))?;
+            anyhow::ensure!(
+                snapshot.format == SNAPSHOT_FORMAT,
+                "{} has snapshot format {}, this emulator reads {SNAPSHOT_FORMAT}",
+                path.display(),
+                snapshot.format
+            );
+            snapshot
+        }
+        Err(error) if error.kind() == io::ErrorKind::NotFound => SnapshotIn {
+            format: SNAPSHOT_FORMAT,
+            epoch: None,
+            groups: Vec::new(),
+        },
         Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
     };
-    let snapshot: SnapshotIn = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not a valid snapshot", path.display()))?;
-    anyhow::ensure!(
-        snapshot.format == SNAPSHOT_FORMAT,
-        "{} has snapshot format {}, this emulator reads {SNAPSHOT_FORMAT}",
-        path.display(),
-        snapshot.format
-    );
-    invariants::check(&snapshot.groups, config).map_err(|problem| {
+    let mut groups = snapshot.groups;
+    if let Some(epoch) = &snapshot.epoch {
+        replay_journal(&dir.join(JOURNAL_FILE), epoch, &mut groups)?;
+    }
+    invariants::check(&groups, config).map_err(|problem| {
         anyhow::anyhow!(
-            "{} cannot be loaded: {problem} (fix or remove the file)",
+            "{} cannot be loaded: {problem} (fix or remove the file, and {JOURNAL_FILE} beside it)",
             path.display()
         )
     })?;
-    Ok(snapshot.groups)
+    Ok(groups)
 }
 
-/// The outcome of the newest snapshot write.
+/// Applies the journal lines of `epoch` to `groups`, in order.
+fn replay_journal(path: &Path, epoch: &str, groups: &mut Vec<Group>) -> anyhow::Result<()> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
+    };
+    // Only lines ended by a newline were written whole; what follows the last one was cut short.
+    let complete = bytes
+        .iter()
+        .rposition(|byte| *byte == b'\n')
+        .map_or(0, |end| end + 1);
+    for (number, line) in bytes[..complete].split(|byte| *byte == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let entry: EntryIn = serde_json::from_slice(line).map_err(|_| {
+            anyhow::anyhow!(
+                "{} line {} is damaged (fix or remove the file)",
+                path.display(),
+                number + 1
+            )
+        })?;
+        if entry.epoch != epoch {
+            continue;
+        }
+        match (entry.upsert, entry.remove) {
+            (Some(group), None) => match groups.iter_mut().find(|g| g.id == group.id) {
+                Some(existing) => *existing = group,
+                None => groups.push(group),
+            },
+            (None, Some(id)) => groups.retain(|group| group.id != id),
+            _ => anyhow::bail!(
+                "{} line {} neither adds nor removes one group (fix or remove the file)",
+                path.display(),
+                number + 1
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// The outcome of the newest write.
 #[derive(Clone, Default)]
 struct Saved {
-    /// The store generation the snapshot holds.
+    /// The store generation on disk.
     generation: u64,
     error: Option<String>,
 }
@@ -82,7 +171,7 @@ struct Wanted {
 }
 
 struct Shared {
-    path: PathBuf,
+    dir: PathBuf,
     wanted: Mutex<Wanted>,
     wake: Condvar,
     saved: watch::Sender<Saved>,
@@ -94,14 +183,16 @@ pub(crate) struct Persister {
 }
 
 impl Persister {
-    /// Starts the writer for snapshots of `store` in `dir`.
+    /// Starts the writer for `store` in `dir`; from now on the store notes which groups each
+    /// change touches.
     pub fn start(dir: &Path, store: Arc<Mutex<Store>>) -> anyhow::Result<Persister> {
-        let generation = store
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .generation();
+        let generation = {
+            let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
+            store.record_touched();
+            store.generation()
+        };
         let shared = Arc::new(Shared {
-            path: dir.join(SNAPSHOT_FILE),
+            dir: dir.to_owned(),
             wanted: Mutex::new(Wanted {
                 generation,
                 closed: false,
@@ -114,13 +205,13 @@ impl Persister {
         });
         let writer = shared.clone();
         std::thread::Builder::new()
-            .name("emulator-snapshot".to_owned())
-            .spawn(move || write_snapshots(&writer, &store))
-            .context("cannot start the snapshot writer")?;
+            .name("emulator-persist".to_owned())
+            .spawn(move || write_changes(&writer, &store))
+            .context("cannot start the persistence writer")?;
         Ok(Persister { shared })
     }
 
-    /// Returns once a snapshot holding `generation` is on disk.
+    /// Returns once `generation` is on disk.
     pub async fn saved(&self, generation: u64) -> Result<(), ApiError> {
         let mut saved = self.shared.saved.subscribe();
         {
@@ -137,7 +228,7 @@ impl Persister {
         let outcome = saved
             .wait_for(|saved| saved.generation >= generation)
             .await
-            .map_err(|_| ApiError::internal("the emulator's snapshot writer stopped"))?
+            .map_err(|_| ApiError::internal("the emulator's persistence writer stopped"))?
             .clone();
         match outcome.error {
             None => Ok(()),
@@ -160,10 +251,69 @@ impl Drop for Persister {
     }
 }
 
-/// The writer thread: waits for a generation newer than the last one written, then writes the
-/// store as it is by then (which may include later changes too).
-fn write_snapshots(shared: &Shared, store: &Mutex<Store>) {
+/// What the writer does with one batch of changes.
+enum Batch {
+    Append(Vec<u8>),
+    /// A whole snapshot and its epoch.
+    Compact(Vec<u8>),
+}
+
+/// The writer's view of the files.
+struct Files {
+    snapshot: PathBuf,
+    journal_path: PathBuf,
+    journal: Option<File>,
+    snapshot_bytes: u64,
+    journal_bytes: u64,
+    /// The epoch of the snapshot on disk, which new journal lines carry. `None` until this
+    /// writer's first snapshot: the first write after a start folds what was loaded into one.
+    epoch: Option<String>,
+}
+
+impl Files {
+    fn must_compact(&self) -> bool {
+        self.epoch.is_none() || self.journal_bytes > self.snapshot_bytes.max(COMPACT_FLOOR_BYTES)
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let journal = match &mut self.journal {
+            Some(journal) => journal,
+            None => self.journal.insert(open_private(&self.journal_path, true)?),
+        };
+        journal.write_all(bytes)?;
+        journal.sync_data()?;
+        self.journal_bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn compact(&mut self, epoch: String, bytes: &[u8]) -> io::Result<()> {
+        write_atomically(&self.snapshot, bytes)?;
+        self.snapshot_bytes = bytes.len() as u64;
+        self.epoch = Some(epoch);
+        // The new epoch already voids the old lines; emptying the file reclaims their space.
+        let journal = match &mut self.journal {
+            Some(journal) => journal,
+            None => self.journal.insert(open_private(&self.journal_path, true)?),
+        };
+        journal.set_len(0)?;
+        journal.sync_all()?;
+        self.journal_bytes = 0;
+        Ok(())
+    }
+}
+
+/// The writer thread: waits for a generation newer than the last one written, then writes
+/// everything changed by then (which may include later changes too).
+fn write_changes(shared: &Shared, store: &Mutex<Store>) {
     let mut written = shared.saved.borrow().generation;
+    let mut files = Files {
+        snapshot: shared.dir.join(SNAPSHOT_FILE),
+        journal_path: shared.dir.join(JOURNAL_FILE),
+        journal: None,
+        snapshot_bytes: 0,
+        journal_bytes: 0,
+        epoch: None,
+    };
     loop {
         {
             let mut wanted = shared.wanted.lock().unwrap_or_else(PoisonError::into_inner);
@@ -177,17 +327,36 @@ fn write_snapshots(shared: &Shared, store: &Mutex<Store>) {
                 return;
             }
         }
-        let (generation, bytes) = {
-            let store = store.lock().unwrap_or_else(PoisonError::into_inner);
-            let bytes = serde_json::to_vec(&SnapshotOut {
-                format: SNAPSHOT_FORMAT,
-                groups: store.groups(),
-            });
-            (store.generation(), bytes)
+        let (generation, write) = {
+            let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
+            let touched = store.take_touched();
+            let write = if files.must_compact() {
+                let epoch: String = std::iter::repeat_with(fastrand::alphanumeric)
+                    .take(16)
+                    .collect();
+                serde_json::to_vec(&SnapshotOut {
+                    format: SNAPSHOT_FORMAT,
+                    epoch: &epoch,
+                    groups: store.groups(),
+                })
+                .map(|bytes| (Some(epoch), Batch::Compact(bytes)))
+            } else {
+                journal_lines(files.epoch.as_deref().unwrap_or_default(), &store, &touched)
+                    .map(|bytes| (None, Batch::Append(bytes)))
+            };
+            (store.generation(), write)
         };
-        let result = bytes
+        let result = write
             .map_err(io::Error::from)
-            .and_then(|bytes| write_atomically(&shared.path, &bytes));
+            .and_then(|(epoch, write)| match write {
+                Batch::Append(bytes) => files.append(&bytes),
+                Batch::Compact(bytes) => files.compact(epoch.unwrap_or_default(), &bytes),
+            });
+        if result.is_err() {
+            // The journal may end in a partial line and the changes are not in it: the next
+            // write folds the whole store into a new snapshot instead.
+            files.epoch = None;
+        }
         // A failed write is reported to its waiters; the next change tries again.
         written = generation;
         shared.saved.send_replace(Saved {
@@ -197,14 +366,39 @@ fn write_snapshots(shared: &Shared, store: &Mutex<Store>) {
     }
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let temporary = path.with_extension("json.tmp");
+/// One journal line per touched group: the group as it is now, or its removal.
+fn journal_lines(epoch: &str, store: &Store, touched: &[String]) -> serde_json::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    for id in touched {
+        let group = store.groups().iter().find(|group| &group.id == id);
+        let entry = EntryOut {
+            epoch,
+            upsert: group,
+            remove: group.is_none().then_some(id.as_str()),
+        };
+        serde_json::to_writer(&mut bytes, &entry)?;
+        bytes.push(b'\n');
+    }
+    Ok(bytes)
+}
+
+/// A file readable by the owner only (it holds secret values), for appending or for writing.
+fn open_private(path: &Path, append: bool) -> io::Result<File> {
     let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    // The snapshot holds secret values: readable by the owner only.
+    options.create(true);
+    if append {
+        options.append(true);
+    } else {
+        options.write(true).truncate(true);
+    }
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&temporary)?;
+    options.open(path)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let temporary = path.with_extension("json.tmp");
+    let mut file = open_private(&temporary, false)?;
     file.write_all(bytes)?;
     file.sync_all()?;
     drop(file);
@@ -278,6 +472,9 @@ mod tests {
             .collect();
         assert_eq!(names, ["one", "two"]);
         assert!(!dir.path().join("state.json.tmp").exists());
+        // The first write folded everything into a snapshot, the second went to the journal.
+        let journal = fs::read_to_string(dir.path().join(JOURNAL_FILE)).unwrap();
+        assert_eq!(journal.lines().count(), 1, "{journal}");
         // Nothing newer to save: answered at once.
         let current = store.lock().unwrap().generation();
         persister.saved(current).await.unwrap();
@@ -331,6 +528,7 @@ mod tests {
             &dir.path().join(SNAPSHOT_FILE),
             &serde_json::to_vec(&SnapshotOut {
                 format: SNAPSHOT_FORMAT,
+                epoch: "e1",
                 groups: &[group("kept")],
             })
             .unwrap(),
@@ -347,5 +545,127 @@ mod tests {
             format!("{error:#}").contains("not a valid snapshot"),
             "{error:#}"
         );
+    }
+
+    /// Renames group `name` `times` times, each a change of one group.
+    async fn rename_repeatedly(store: &Mutex<Store>, persister: &Persister, times: usize) {
+        for round in 0..times {
+            let generation = {
+                let mut store = store.lock().unwrap();
+                store
+                    .commit(|groups| {
+                        groups.group_mut(0).updated_at = format!("t{round}");
+                        Ok(((), true))
+                    })
+                    .unwrap();
+                store.generation()
+            };
+            persister.saved(generation).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn the_journal_replays_over_the_snapshot_and_removals_stick() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Mutex::new(Store::new(Vec::new())));
+        let persister = Persister::start(dir.path(), store.clone()).unwrap();
+        for name in ["a", "b", "c"] {
+            add(&store, &persister, name).await;
+        }
+        rename_repeatedly(&store, &persister, 5).await;
+        let generation = {
+            let mut store = store.lock().unwrap();
+            store
+                .commit(|groups| {
+                    groups.remove(1);
+                    Ok(((), true))
+                })
+                .unwrap();
+            store.generation()
+        };
+        persister.saved(generation).await.unwrap();
+        drop(persister);
+
+        let loaded = load(dir.path()).unwrap();
+        let names: Vec<(&str, &str)> = loaded
+            .iter()
+            .map(|g| (g.name(), g.updated_at.as_str()))
+            .collect();
+        assert_eq!(names, [("a", "t4"), ("c", "t0")]);
+        let journal = fs::read_to_string(dir.path().join(JOURNAL_FILE)).unwrap();
+        assert_eq!(
+            journal.lines().count(),
+            8,
+            "two adds, five renames, one removal"
+        );
+        assert!(journal.lines().last().unwrap().contains("\"remove\""));
+    }
+
+    #[tokio::test]
+    async fn a_cut_short_last_line_is_dropped_and_a_damaged_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Mutex::new(Store::new(Vec::new())));
+        let persister = Persister::start(dir.path(), store.clone()).unwrap();
+        add(&store, &persister, "a").await;
+        add(&store, &persister, "b").await;
+        drop(persister);
+        let journal = dir.path().join(JOURNAL_FILE);
+        let whole = fs::read(&journal).unwrap();
+
+        // A crash in the middle of appending a line: the change was never acknowledged.
+        let mut torn = whole.clone();
+        torn.extend_from_slice(b"{\"epoch\": \"x\", \"ups");
+        fs::write(&journal, &torn).unwrap();
+        assert_eq!(load(dir.path()).unwrap().len(), 2);
+
+        // Damage before the last line is not a crash: the start stops and says where.
+        let mut damaged = b"{not json}\n".to_vec();
+        damaged.extend_from_slice(&whole);
+        fs::write(&journal, &damaged).unwrap();
+        let error = format!("{:#}", load(dir.path()).err().unwrap());
+        assert!(error.contains("journal.jsonl line 1 is damaged"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn lines_of_an_older_snapshot_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Mutex::new(Store::new(Vec::new())));
+        let persister = Persister::start(dir.path(), store.clone()).unwrap();
+        add(&store, &persister, "a").await;
+        add(&store, &persister, "b").await;
+        drop(persister);
+        // What a crash between a new snapshot's rename and the emptying of the journal leaves:
+        // lines of the previous epoch, already in the snapshot.
+        let journal = dir.path().join(JOURNAL_FILE);
+        let stale = fs::read_to_string(&journal).unwrap();
+        let epoch = serde_json::from_str::<serde_json::Value>(stale.lines().next().unwrap())
+            .unwrap()["epoch"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        fs::write(&journal, stale.replace(&epoch, "an-older-epoch")).unwrap();
+        let names: Vec<String> = load(dir.path())
+            .unwrap()
+            .iter()
+            .map(|g| g.name().to_owned())
+            .collect();
+        assert_eq!(names, ["a"], "the journal's line was skipped");
+    }
+
+    #[tokio::test]
+    async fn many_writes_to_one_group_keep_the_files_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Mutex::new(Store::new(Vec::new())));
+        let persister = Persister::start(dir.path(), store.clone()).unwrap();
+        add(&store, &persister, "a").await;
+        rename_repeatedly(&store, &persister, 1000).await;
+        let size = |file: &str| fs::metadata(dir.path().join(file)).unwrap().len();
+        let (snapshot, journal) = (size(SNAPSHOT_FILE), size(JOURNAL_FILE));
+        assert!(
+            journal <= snapshot.max(COMPACT_FLOOR_BYTES) + snapshot,
+            "journal {journal} bytes, snapshot {snapshot}"
+        );
+        drop(persister);
+        assert_eq!(load(dir.path()).unwrap()[0].updated_at, "t999");
     }
 }

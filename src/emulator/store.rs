@@ -491,6 +491,68 @@ pub(crate) fn find_secret(
 pub(crate) struct Store {
     groups: Vec<Group>,
     generation: u64,
+    /// Ids of the groups changed (or removed) since persistence last asked; `None` when nothing
+    /// is persisted.
+    touched: Option<Vec<String>>,
+}
+
+/// The groups as one change sees them. A group is copied before the change first alters it, so
+/// a change that fails is undone, and persistence learns which groups to write: both cost the
+/// groups touched, never the whole store.
+pub(crate) struct Change<'a> {
+    groups: &'a mut Vec<Group>,
+    undo: Vec<Undo>,
+}
+
+enum Undo {
+    Altered(usize, Group),
+    /// The id of the group added.
+    Pushed(String),
+    Removed(usize, Group),
+}
+
+impl Change<'_> {
+    pub fn groups(&self) -> &[Group] {
+        self.groups
+    }
+
+    /// The group at `index`, to alter.
+    pub fn group_mut(&mut self, index: usize) -> &mut Group {
+        self.undo
+            .push(Undo::Altered(index, self.groups[index].clone()));
+        &mut self.groups[index]
+    }
+
+    pub fn push(&mut self, group: Group) {
+        self.undo.push(Undo::Pushed(group.id.clone()));
+        self.groups.push(group);
+    }
+
+    pub fn remove(&mut self, index: usize) {
+        let group = self.groups.remove(index);
+        self.undo.push(Undo::Removed(index, group));
+    }
+
+    /// Ids of every group altered, added or removed.
+    fn touched(&self) -> impl Iterator<Item = String> + '_ {
+        self.undo.iter().map(|undo| match undo {
+            Undo::Altered(_, group) | Undo::Removed(_, group) => group.id.clone(),
+            Undo::Pushed(id) => id.clone(),
+        })
+    }
+
+    fn roll_back(self) {
+        for undo in self.undo.into_iter().rev() {
+            match undo {
+                Undo::Altered(index, group) => self.groups[index] = group,
+                // Undone in reverse order, so the group added is the last one.
+                Undo::Pushed(_) => {
+                    self.groups.pop();
+                }
+                Undo::Removed(index, group) => self.groups.insert(index, group),
+            }
+        }
+    }
 }
 
 impl Store {
@@ -498,7 +560,25 @@ impl Store {
         Store {
             groups,
             generation: 0,
+            touched: None,
         }
+    }
+
+    /// From now on, remember which groups each change touches (see `take_touched`).
+    pub fn record_touched(&mut self) {
+        self.touched.get_or_insert_with(Vec::new);
+    }
+
+    /// The ids of the groups changed or removed since the last call, oldest first, each once.
+    pub fn take_touched(&mut self) -> Vec<String> {
+        let mut ids = self
+            .touched
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let mut seen = HashSet::new();
+        ids.retain(|id| seen.insert(id.clone()));
+        ids
     }
 
     /// Grows by one with every change.
@@ -523,21 +603,28 @@ impl Store {
         Ok((group, &group.secrets[secret], access))
     }
 
-    /// Runs `change` on the groups; a change that fails leaves the store as it was.
+    /// Runs `change` on the groups; a change that fails leaves the store as it was. The change
+    /// answers whether it changed anything (a dry run alters nothing that is kept).
     pub fn commit<T>(
         &mut self,
-        change: impl FnOnce(&mut Vec<Group>) -> Result<(T, bool), ApiError>,
+        change: impl FnOnce(&mut Change<'_>) -> Result<(T, bool), ApiError>,
     ) -> Result<T, ApiError> {
-        let before = self.groups.clone();
-        match change(&mut self.groups) {
+        let mut transaction = Change {
+            groups: &mut self.groups,
+            undo: Vec::new(),
+        };
+        match change(&mut transaction) {
             Ok((value, changed)) => {
                 if changed {
                     self.generation += 1;
+                    if let Some(touched) = &mut self.touched {
+                        touched.extend(transaction.touched());
+                    }
                 }
                 Ok(value)
             }
             Err(error) => {
-                self.groups = before;
+                transaction.roll_back();
                 Err(error)
             }
         }
@@ -787,6 +874,7 @@ mod tests {
     #[test]
     fn failed_changes_roll_back_and_changes_count() {
         let mut store = Store::new(Vec::new());
+        store.record_touched();
         store
             .commit(|groups| {
                 groups.push(group(vec![]));
@@ -794,16 +882,32 @@ mod tests {
             })
             .unwrap();
         assert_eq!(store.generation(), 1);
+        assert_eq!(store.take_touched(), ["sg1"]);
         store.commit(|_| Ok(((), false))).unwrap();
         assert_eq!(store.generation(), 1, "no change, nothing to save");
+        let mut second = group(vec![]);
+        second.id = "sg2".into();
         let error = store
             .commit(|groups| {
-                groups.clear();
+                groups.group_mut(0).secrets.clear();
+                groups.group_mut(0).manifest.name = "renamed".into();
+                groups.push(second);
+                groups.remove(0);
                 Err::<((), bool), _>(ApiError::conflict("no"))
             })
             .unwrap_err();
         assert_eq!(error.status, 409);
-        assert_eq!(store.groups().len(), 1, "a failed change is rolled back");
+        let names: Vec<(&str, &str)> = store
+            .groups()
+            .iter()
+            .map(|g| (g.id.as_str(), g.name()))
+            .collect();
+        assert_eq!(
+            names,
+            [("sg1", "payments")],
+            "a failed change is rolled back"
+        );
         assert_eq!(store.generation(), 1);
+        assert!(store.take_touched().is_empty(), "nothing to save");
     }
 }
