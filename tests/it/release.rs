@@ -599,3 +599,127 @@ fn install_from_a_filesystem_mirror(dist: &Path) {
             .expect_output_contains(&["No changes"]);
     });
 }
+
+/// `scripts/release` on the test build into `out`, with `signing` (and GNUPGHOME when given);
+/// whether it succeeded, and its stderr.
+fn run_release(out: &Path, signing: &[&str], gnupghome: Option<&Path>) -> (bool, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut command = Command::new("python3");
+    command
+        .arg(root.join("scripts/release"))
+        .args(signing)
+        .args([
+            "--binary",
+            env!("CARGO_BIN_EXE_terraform-provider-truefoundry"),
+        ])
+        .args([
+            "--emulator-binary",
+            env!("CARGO_BIN_EXE_truefoundry-emulator"),
+        ])
+        .arg("--out")
+        .arg(out);
+    if let Some(home) = gnupghome {
+        command.env("GNUPGHOME", home);
+    }
+    let output = command.output().expect("the release script starts");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_release_refuses_by_name_files_it_did_not_build() {
+    let script = "#!/bin/sh\necho planted\n";
+    for planted in [
+        // Another platform of this version, never built here; a platform nobody builds; a
+        // stray file.
+        format!("{NAME}_{VERSION}_linux_arm64.zip"),
+        format!("{NAME}_{VERSION}_evil_os.zip"),
+        "notes.txt".to_owned(),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        std::fs::write(out.path().join(&planted), script).unwrap();
+        let (succeeded, stderr) = run_release(out.path(), &["--throwaway-key"], None);
+        assert!(!succeeded, "{planted} was accepted:\n{stderr}");
+        assert!(stderr.contains(&planted), "{planted} not named:\n{stderr}");
+        let left: Vec<String> = std::fs::read_dir(out.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, [planted.clone()], "nothing was written or signed");
+        assert_eq!(read(&out.path().join(&planted)), script);
+    }
+}
+
+#[test]
+fn a_later_run_lists_an_earlier_runs_zips_only_when_its_signature_vouches_for_them() {
+    let home = tempfile::tempdir().unwrap();
+    let generate = Command::new("gpg")
+        .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+        .args([
+            "--quick-generate-key",
+            "Release test <release-test@example.invalid>",
+        ])
+        .args(["rsa2048", "sign", "never"])
+        .env("GNUPGHOME", home.path())
+        .output()
+        .unwrap();
+    assert!(
+        generate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generate.stderr)
+    );
+    let key = ["--gpg-key", "release-test@example.invalid"];
+    let out = tempfile::tempdir().unwrap();
+    let arm64 = format!("{NAME}_{VERSION}_linux_arm64.zip");
+
+    // Two runs with one key: the arm64 zip of the first is vouched for by its signed sums.
+    let first = [&key[..], &["--target", "aarch64-unknown-linux-gnu"]].concat();
+    let (succeeded, stderr) = run_release(out.path(), &first, Some(home.path()));
+    assert!(succeeded, "{stderr}");
+    let (succeeded, stderr) = run_release(out.path(), &key, Some(home.path()));
+    assert!(succeeded, "{stderr}");
+    let sums = read(&out.path().join(sums_name()));
+    let listed: Vec<&str> = sums.lines().filter_map(|l| l.split("  ").nth(1)).collect();
+    let manifest = format!("{NAME}_{VERSION}_manifest.json");
+    assert_eq!(
+        listed,
+        [zip_name().as_str(), arm64.as_str(), manifest.as_str()]
+    );
+    assert_signed_by(
+        &out.path().join("signing-key.asc"),
+        &out.path().join(format!("{}.sig", sums_name())),
+        &out.path().join(sums_name()),
+    );
+
+    // Changed since it was signed: refused by name, and the signed files stay as they were.
+    let signature_path = out.path().join(format!("{}.sig", sums_name()));
+    let signature = std::fs::read(&signature_path).unwrap();
+    let zip = out.path().join(&arm64);
+    let mut bytes = std::fs::read(&zip).unwrap();
+    bytes.extend_from_slice(b"planted");
+    std::fs::write(&zip, bytes).unwrap();
+    let (succeeded, stderr) = run_release(out.path(), &key, Some(home.path()));
+    assert!(!succeeded);
+    assert!(stderr.contains(&arm64), "{stderr}");
+    assert_eq!(read(&out.path().join(sums_name())), sums);
+    assert_eq!(std::fs::read(&signature_path).unwrap(), signature);
+
+    // Unchanged but signed by another key than this run's: refused too.
+    std::fs::write(
+        &zip,
+        std::fs::read(&zip)
+            .unwrap()
+            .strip_suffix(b"planted")
+            .unwrap(),
+    )
+    .unwrap();
+    let (succeeded, stderr) = run_release(out.path(), &["--throwaway-key"], None);
+    assert!(!succeeded);
+    assert!(stderr.contains(&arm64), "{stderr}");
+    let _ = Command::new("gpgconf")
+        .args(["--kill", "gpg-agent"])
+        .env("GNUPGHOME", home.path())
+        .output();
+}
