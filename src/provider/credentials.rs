@@ -158,8 +158,20 @@ pub fn resolve(
     let mut unknown = Diagnostics::new();
     let api_key = lookup(config, "api_key", API_KEY_ENV, env, &mut unknown);
     let token = lookup(config, "oidc_token", OIDC_TOKEN_ENV, env, &mut unknown);
-    let token_file = lookup(config, "oidc_token_file", OIDC_TOKEN_FILE_ENV, env, &mut unknown);
-    let audience = lookup(config, "oidc_audience", OIDC_AUDIENCE_ENV, env, &mut unknown);
+    let token_file = lookup(
+        config,
+        "oidc_token_file",
+        OIDC_TOKEN_FILE_ENV,
+        env,
+        &mut unknown,
+    );
+    let audience = lookup(
+        config,
+        "oidc_audience",
+        OIDC_AUDIENCE_ENV,
+        env,
+        &mut unknown,
+    );
     if unknown.has_errors() {
         diags.extend(unknown);
         return None;

@@ -24,6 +24,10 @@ pub const AUDIENCE: &str = "truefoundry";
 /// The workspace whose tokens act as virtual account [`VIRTUAL_ACCOUNT`].
 pub const WORKSPACE: &str = "secrets-prod";
 pub const VIRTUAL_ACCOUNT: &str = "secrets-prod";
+/// A second workspace, mapped to a second virtual account of the same tenant: a token of it
+/// tells which token a request carried.
+pub const OTHER_WORKSPACE: &str = "secrets-rotated";
+pub const OTHER_VIRTUAL_ACCOUNT: &str = "secrets-rotated";
 pub const RSA_KID: &str = "rsa-1";
 pub const EC_KID: &str = "ec-1";
 
@@ -148,10 +152,12 @@ impl Issuer {
             "name": "hcp-terraform", "issuer": ISSUER, "audiences": [AUDIENCE],
             "jwks_file": "hcp-jwks.json", "virtual_account_claim": "terraform_workspace_name",
         }]);
-        config["virtual_accounts"] = json!([{
-            "name": VIRTUAL_ACCOUNT, "tenant": "acme", "tenant_admin": true,
-            "identity_provider": "hcp-terraform", "claim_value": WORKSPACE,
-        }]);
+        config["virtual_accounts"] = json!([
+            {"name": VIRTUAL_ACCOUNT, "tenant": "acme", "tenant_admin": true,
+             "identity_provider": "hcp-terraform", "claim_value": WORKSPACE},
+            {"name": OTHER_VIRTUAL_ACCOUNT, "tenant": "acme", "tenant_admin": true,
+             "identity_provider": "hcp-terraform", "claim_value": OTHER_WORKSPACE},
+        ]);
         std::fs::write(dir.join("hcp-jwks.json"), self.jwks().to_string()).unwrap();
         let path = dir.join("emulator.json");
         std::fs::write(&path, config.to_string()).unwrap();
@@ -169,4 +175,59 @@ fn rsa_sign(key: &RsaKeyPair, message: &str) -> Vec<u8> {
     )
     .unwrap();
     signature
+}
+
+/// The request token GitHub Actions would hand the job.
+pub const GITHUB_REQUEST_TOKEN: &str = "gh-request-token-canary-7d1f";
+
+/// A stand-in for GitHub Actions' token endpoint on 127.0.0.1: `GET /token?audience=…` with the
+/// request token answers `{"value": <token>}`; it records the audiences it was asked for.
+pub struct GitHubTokenEndpoint {
+    pub url: String,
+    pub audiences: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl GitHubTokenEndpoint {
+    pub fn start(token: String) -> GitHubTokenEndpoint {
+        use axum::extract::{Query, State};
+        use axum::http::{HeaderMap, StatusCode};
+
+        type Shared = (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+        async fn answer(
+            State((token, audiences)): State<Shared>,
+            headers: HeaderMap,
+            Query(query): Query<std::collections::HashMap<String, String>>,
+        ) -> Result<axum::Json<Json>, StatusCode> {
+            let expected = format!("Bearer {GITHUB_REQUEST_TOKEN}");
+            if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&expected) {
+                return Err(StatusCode::UNAUTHORIZED);
+            }
+            audiences
+                .lock()
+                .unwrap()
+                .push(query.get("audience").cloned().unwrap_or_default());
+            Ok(axum::Json(json!({"count": 1, "value": token})))
+        }
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let audiences = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new()
+            .route("/token", axum::routing::get(answer))
+            .with_state((token, audiences.clone()));
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        GitHubTokenEndpoint {
+            url: format!("http://{addr}/token?api-version=2.0"),
+            audiences,
+            _runtime: runtime,
+        }
+    }
 }

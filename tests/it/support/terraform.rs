@@ -297,7 +297,13 @@ fn empty_cli_config() -> PathBuf {
 fn clean_environment(command: &mut Command, cli_config: &Path) {
     for (key, _) in std::env::vars_os() {
         let name = key.to_string_lossy();
-        if name.starts_with("TF_") || name.starts_with("TFY_") || name == "CHECKPOINT_DISABLE" {
+        // Also the workload identity tokens HCP Terraform and GitHub Actions hand a job.
+        if name.starts_with("TF_")
+            || name.starts_with("TFY_")
+            || name.starts_with("TFC_WORKLOAD_IDENTITY_")
+            || name.starts_with("ACTIONS_ID_TOKEN_")
+            || name == "CHECKPOINT_DISABLE"
+        {
             command.env_remove(&key);
         }
     }
