@@ -654,4 +654,30 @@ mod tests {
         check_not_expired(&unsigned_jwt("{}"), &source, 0, &mut diags);
         assert!(!diags.has_errors());
     }
+
+    #[tokio::test]
+    async fn a_github_endpoint_in_clear_text_to_another_machine_gets_no_request_token() {
+        let mut client = ClientConfig {
+            host: "https://acme.example".to_owned(),
+            api_key: SecretValue::default(),
+            max_retries: 0,
+            request_timeout: std::time::Duration::from_secs(1),
+            ca_cert_pem: None,
+            terraform_version: "test".to_owned(),
+        };
+        let credentials = Credentials::GitHubActions {
+            request_url: "http://token.example/token?api-version=2.0".to_owned(),
+            request_token: SecretValue::new("request-canary"),
+            audience: "truefoundry".to_owned(),
+        };
+        let diags = prepare(credentials, &mut client).await.err().unwrap();
+        let diag = diags.iter().next().unwrap();
+        assert_eq!(diag.summary, "Workload Identity Token Unavailable");
+        assert!(
+            diag.detail.contains("is not an https:// URL"),
+            "{}",
+            diag.detail
+        );
+        assert!(!diag.detail.contains("request-canary"));
+    }
 }

@@ -425,3 +425,41 @@ fn each_refused_token_fails_the_plan_with_its_message_after_one_identity_check()
         );
     });
 }
+
+/// A server that echoes the bearer token in its error gets it redacted, for a token read from a
+/// file (after a rotation too) just as for an API key.
+#[tokio::test]
+async fn a_token_echoed_by_the_server_is_redacted_from_the_error() {
+    use crate::support::stub::{Canned, Stub};
+
+    let issuer = Issuer::new();
+    let stub = Stub::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    let first = issuer.token(jwt::WORKSPACE);
+    std::fs::write(&file, &first).unwrap();
+    let client = Client::with_token_file(
+        ClientConfig {
+            host: stub.base_url.clone(),
+            api_key: SecretValue::new(first.clone()),
+            max_retries: 0,
+            request_timeout: Duration::from_secs(10),
+            ca_cert_pem: None,
+            terraform_version: "test".to_owned(),
+        },
+        file.clone(),
+    )
+    .unwrap();
+    let rotated = issuer.token(jwt::OTHER_WORKSPACE);
+    for token in [&first, &rotated] {
+        std::fs::write(dir.path().join("next"), token).unwrap();
+        std::fs::rename(dir.path().join("next"), &file).unwrap();
+        stub.answer_everything(Some(Canned::json(
+            401,
+            json!({"message": format!("bad token: Bearer {token}")}),
+        )));
+        let error = client.session().await.unwrap_err().to_string();
+        assert!(error.contains("bad token: Bearer <redacted>"), "{error}");
+        assert_token_absent(token, "the error", &error);
+    }
+}
