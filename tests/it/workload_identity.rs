@@ -10,7 +10,7 @@ use truefoundry_provider::client::{Client, ClientConfig, ListGroupsQuery, Secret
 use crate::support::emulator::{ACME_KEY, Emulator, LoggedRequest};
 use crate::support::hcl::GroupHcl;
 use crate::support::jwt::{self, GITHUB_REQUEST_TOKEN, GitHubTokenEndpoint, Issuer, Signing};
-use crate::support::terraform::{Run, Terraform, Workspace, for_each_terraform};
+use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
 
 const SESSION_PATH: &str = "/api/svc/v1/x/users/info";
 
@@ -56,11 +56,7 @@ fn the_emulator_refuses_each_bad_token_with_its_reason_and_never_the_token() {
     let issuer = Issuer::new();
     let (_dir, emulator) = emulator_trusting(&issuer);
     let claims = Issuer::hcp_claims(jwt::WORKSPACE);
-    let with = |name: &str, value: serde_json::Value| {
-        let mut claims = claims.clone();
-        claims[name] = value;
-        claims
-    };
+    let with = Issuer::hcp_claims_with;
     let now = jwt::now();
     let cases = [
         (
@@ -166,15 +162,6 @@ fn group_tf(name: &str, secrets: &[(&str, &str)]) -> String {
     GroupHcl::new("g", name)
         .map("secrets", secrets.iter().copied())
         .to_string()
-}
-
-/// The output with Terraform's diagnostic boxes and line wrapping undone.
-fn flat(run: &Run) -> String {
-    run.output()
-        .replace('│', " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Panics naming the place when `token` (or its signature, the part no decoding shows) is in
@@ -307,11 +294,7 @@ fn each_refused_token_fails_the_plan_with_its_message_after_one_identity_check()
     let issuer = Issuer::new();
     let (_dir, emulator) = emulator_trusting(&issuer);
     let claims = Issuer::hcp_claims(jwt::WORKSPACE);
-    let with = |name: &str, value: serde_json::Value| {
-        let mut claims = claims.clone();
-        claims[name] = value;
-        claims
-    };
+    let with = Issuer::hcp_claims_with;
     let expired_at = jwt::now() - 600;
     // (token, summary, what the detail says, identity checks sent)
     let cases = [
@@ -369,7 +352,7 @@ fn each_refused_token_fails_the_plan_with_its_message_after_one_identity_check()
             ws.set_env("TFC_WORKLOAD_IDENTITY_TOKEN", token);
             let mark = emulator.mark();
             let run = ws.run(&["plan"]).expect_failure();
-            let output = flat(&run);
+            let output = run.flat_output();
             assert!(output.contains(summary), "{summary}\n{run}");
             assert!(output.contains(detail), "{detail}\n{run}");
             assert!(
@@ -402,7 +385,7 @@ fn each_refused_token_fails_the_plan_with_its_message_after_one_identity_check()
         ws.set_env("TFY_OIDC_TOKEN", issuer.token(jwt::WORKSPACE));
         let mark = emulator.mark();
         let run = ws.run(&["plan"]).expect_failure();
-        let output = flat(&run);
+        let output = run.flat_output();
         assert!(
             output.contains("Conflicting TrueFoundry Credentials"),
             "{run}"
@@ -417,7 +400,7 @@ fn each_refused_token_fails_the_plan_with_its_message_after_one_identity_check()
         ws.set_env("TFY_API_KEY", "");
         ws.set_env("TFY_OIDC_TOKEN", "");
         let run = ws.run(&["plan"]).expect_failure();
-        let output = flat(&run);
+        let output = run.flat_output();
         assert!(output.contains("Missing TrueFoundry API Key"), "{run}");
         assert!(
             output.contains("HCP Terraform's TFC_WORKLOAD_IDENTITY_TOKEN_TRUEFOUNDRY and TFC_WORKLOAD_IDENTITY_TOKEN"),

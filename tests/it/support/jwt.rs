@@ -101,6 +101,13 @@ impl Issuer {
         })
     }
 
+    /// [`Self::hcp_claims`] of [`WORKSPACE`] with claim `name` set to `value`.
+    pub fn hcp_claims_with(name: &str, value: Json) -> Json {
+        let mut claims = Self::hcp_claims(WORKSPACE);
+        claims[name] = value;
+        claims
+    }
+
     /// A token for `workspace`, signed with RS256.
     pub fn token(&self, workspace: &str) -> String {
         self.sign(Signing::Rs256, &Self::hcp_claims(workspace))

@@ -636,6 +636,16 @@ impl Run {
         self
     }
 
+    /// The output with Terraform's wrapping and box drawing undone: words separated by one
+    /// space, so a diagnostic's sentence can be looked for whole.
+    pub fn flat_output(&self) -> String {
+        self.output()
+            .replace('│', " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// Panics with the report unless the output contains every one of `needles`.
     #[track_caller]
     pub fn expect_output_contains(self, needles: &[&str]) -> Self {
