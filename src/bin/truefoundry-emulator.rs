@@ -20,7 +20,8 @@ Options:
   --listen ADDR            address to listen on (default 127.0.0.1:8787; port 0 picks a free port)
   --data-dir DIR           keep state in DIR across restarts (default: in memory)
   --config FILE            JSON file with tenants, integrations, API keys and, optionally,
-                           active_deployments by secret FQN (default: tenant `demo`, one
+                           active_deployments by secret FQN, identity_providers (JWKS files
+                           relative to FILE) and virtual_accounts (default: tenant `demo`, one
                            tenant-admin key from TFY_API_KEY, or a generated one)
   --request-log FILE       append one JSON line per request to FILE (default: stderr)
   --tls-cert FILE          serve HTTPS with this PEM certificate chain (needs --tls-key)
@@ -132,11 +133,7 @@ fn number<T: std::str::FromStr>(flag: &str, text: &str) -> anyhow::Result<T> {
 
 fn options(args: Args) -> anyhow::Result<EmulatorOptions> {
     let config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            EmulatorConfig::from_json(&text).with_context(|| format!("in {}", path.display()))?
-        }
+        Some(path) => EmulatorConfig::from_file(path)?,
         None => {
             let key = match std::env::var("TFY_API_KEY") {
                 Ok(key) if !key.trim().is_empty() => key,

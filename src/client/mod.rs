@@ -15,7 +15,9 @@
 //! - `Retry-After` is honoured up to 30 seconds; without it the backoff is 200 ms doubling to 5 s.
 
 mod base;
+mod bearer;
 mod failure;
+mod github_actions;
 mod retry;
 mod secret;
 mod transport;
@@ -35,6 +37,7 @@ use wire::{
 };
 
 pub use base::{InvalidHost, api_base};
+pub use github_actions::github_actions_token;
 pub use secret::SecretValue;
 pub use types::*;
 
@@ -43,6 +46,7 @@ pub use types::*;
 pub struct ClientConfig {
     /// `https://host` (the `/api/svc` prefix is added by the client), read by [`api_base`].
     pub host: String,
+    /// The bearer token: an API key, or a workload identity token (a JWT).
     pub api_key: SecretValue,
     pub max_retries: u32,
     pub request_timeout: Duration,
@@ -159,6 +163,16 @@ impl Client {
     pub fn new(config: ClientConfig) -> Result<Self> {
         Ok(Client {
             transport: Arc::new(Transport::new(config)?),
+        })
+    }
+
+    /// A client whose bearer token is the content of the file at `path`, read again whenever the
+    /// file changes; `config.api_key` is the content the caller read first.
+    pub fn with_token_file(config: ClientConfig, path: std::path::PathBuf) -> Result<Self> {
+        let mut transport = Transport::new(config)?;
+        transport.read_token_from(path);
+        Ok(Client {
+            transport: Arc::new(transport),
         })
     }
 

@@ -1,4 +1,4 @@
-//! One HTTP exchange with the API, retried when that is safe: the only code that touches reqwest.
+//! One HTTP exchange with the API, retried when that is safe: the only code that sends API requests.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -8,6 +8,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use super::base::api_base;
+use super::bearer::{Bearer, Credential, TokenFile};
 use super::failure::{self, CallSite, Redactor};
 use super::retry;
 use super::{ClientConfig, Error, Result, SecretValue};
@@ -82,8 +83,8 @@ enum Attempt {
 pub(super) struct Transport {
     http: reqwest::Client,
     base: Url,
-    /// Kept only so an echo of it can be redacted from error text.
-    api_key: SecretValue,
+    /// Sent with every request; also redacted from error text.
+    bearer: Bearer,
     max_retries: u32,
     request_timeout: Duration,
     attempts_sent: AtomicU64,
@@ -110,7 +111,7 @@ impl Transport {
             ));
         }
         let mut builder = reqwest::Client::builder()
-            .default_headers(default_headers(&config.api_key)?)
+            .default_headers(default_headers())
             .user_agent(user_agent(
                 &config.terraform_version,
                 std::env::var("TF_APPEND_USER_AGENT").ok().as_deref(),
@@ -129,12 +130,20 @@ impl Transport {
         Ok(Transport {
             http,
             base,
-            api_key: config.api_key,
+            bearer: Bearer::Fixed(Credential::new(config.api_key)?),
             max_retries: config.max_retries,
             request_timeout: config.request_timeout,
             attempts_sent: AtomicU64::new(0),
             body_limit: BODY_LIMIT,
         })
+    }
+
+    /// Sends the token read from `path` (read again whenever the file changes) instead of the
+    /// configured one, which is the file's content as the caller first read it.
+    pub fn read_token_from(&mut self, path: std::path::PathBuf) {
+        if let Bearer::Fixed(first) = &self.bearer {
+            self.bearer = Bearer::File(TokenFile::new(path, first.clone()));
+        }
     }
 
     pub fn base(&self) -> &Url {
@@ -148,28 +157,21 @@ impl Transport {
 
     /// Sends the request (with retries) and decodes a success body as `T`.
     pub async fn call<T: DeserializeOwned>(&self, request: &ApiRequest<'_>) -> Result<T> {
-        let body = self.exchange(request).await?;
+        // One token for all attempts of a call, so the redactor knows what was sent.
+        let credential = self.bearer.current();
+        let body = self.exchange(request, &credential).await?;
         serde_json::from_slice(&body).map_err(|error| {
-            failure::decode_error(site(request), &body, &error, &self.redactor(request))
+            let redactor = redactor(request, &credential.token);
+            failure::decode_error(site(request), &body, &error, &redactor)
         })
     }
 
-    fn redactor<'r>(&'r self, request: &ApiRequest<'r>) -> Redactor<'r> {
-        Redactor::new(
-            request
-                .sent_values
-                .iter()
-                .copied()
-                .chain([self.api_key.expose()]),
-        )
-    }
-
     /// The body of the first success, or the error of the last attempt.
-    async fn exchange(&self, request: &ApiRequest<'_>) -> Result<Vec<u8>> {
+    async fn exchange(&self, request: &ApiRequest<'_>, credential: &Credential) -> Result<Vec<u8>> {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let outcome = match self.attempt(request, attempt).await {
+            let outcome = match self.attempt(request, attempt, credential).await {
                 Attempt::Answered { status, body, .. } if status.is_success() => return Ok(body),
                 other => other,
             };
@@ -197,7 +199,7 @@ impl Transport {
                 Attempt::Oversized { .. } => (false, None),
             };
             if !may_retry || attempt > self.max_retries {
-                return Err(self.final_error(request, outcome, attempt));
+                return Err(self.final_error(request, outcome, attempt, &credential.token));
             }
             let wait = wait_hint.unwrap_or_else(|| retry::backoff(attempt, fastrand::f64()));
             tracing::debug!(
@@ -212,10 +214,18 @@ impl Transport {
     }
 
     /// One try, bounded by the request timeout, logged without bodies.
-    async fn attempt(&self, request: &ApiRequest<'_>, attempt: u32) -> Attempt {
+    async fn attempt(
+        &self,
+        request: &ApiRequest<'_>,
+        attempt: u32,
+        credential: &Credential,
+    ) -> Attempt {
         let mut url = self.base.clone();
         url.set_path(&format!("{}{}", self.base.path(), request.path));
-        let mut builder = self.http.request(request.method.clone(), url);
+        let mut builder = self
+            .http
+            .request(request.method.clone(), url)
+            .header(header::AUTHORIZATION, credential.header.clone());
         if !request.query.is_empty() {
             builder = builder.query(&request.query);
         }
@@ -274,7 +284,7 @@ impl Transport {
             Attempt::Failed { message, .. } => tracing::debug!(
                 method = %request.method,
                 path = %request.path,
-                error = %self.redactor(request).redact(message),
+                error = %redactor(request, &credential.token).redact(message),
                 attempt,
                 elapsed_ms,
                 "TrueFoundry API call failed"
@@ -283,7 +293,13 @@ impl Transport {
         outcome
     }
 
-    fn final_error(&self, request: &ApiRequest<'_>, outcome: Attempt, attempts: u32) -> Error {
+    fn final_error(
+        &self,
+        request: &ApiRequest<'_>,
+        outcome: Attempt,
+        attempts: u32,
+        token: &SecretValue,
+    ) -> Error {
         let site = site(request);
         match outcome {
             Attempt::Answered { status, body, .. } => failure::status_error(
@@ -291,13 +307,13 @@ impl Transport {
                 status.as_u16(),
                 attempts,
                 &body,
-                &self.redactor(request),
+                &redactor(request, token),
             ),
             Attempt::Failed { message, .. } => Error::Transport {
                 method: site.method.to_owned(),
                 path: site.path.to_owned(),
                 attempts,
-                message: self.redactor(request).redact(&message),
+                message: redactor(request, token).redact(&message),
             },
             Attempt::Oversized { status } => Error::Decode {
                 method: site.method.to_owned(),
@@ -330,20 +346,15 @@ fn site<'r>(request: &'r ApiRequest<'_>) -> CallSite<'r> {
     }
 }
 
-fn default_headers(api_key: &SecretValue) -> Result<HeaderMap> {
-    if api_key.expose().trim().is_empty() {
-        return Err(Error::Config("the API key is empty".into()));
-    }
-    let mut auth =
-        HeaderValue::from_str(&format!("Bearer {}", api_key.expose())).map_err(|_| {
-            Error::Config("the API key contains characters that cannot be sent in a header".into())
-        })?;
-    // Keeps the header out of reqwest's own Debug output.
-    auth.set_sensitive(true);
+/// The values one request carried, and the bearer token it was sent with.
+fn redactor<'r>(request: &ApiRequest<'r>, token: &'r SecretValue) -> Redactor<'r> {
+    Redactor::new(request.sent_values.iter().copied().chain([token.expose()]))
+}
+
+fn default_headers() -> HeaderMap {
     let mut headers = HeaderMap::new();
-    headers.insert(header::AUTHORIZATION, auth);
     headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-    Ok(headers)
+    headers
 }
 
 fn user_agent(terraform_version: &str, appended: Option<&str>) -> Result<HeaderValue> {
@@ -471,7 +482,7 @@ mod tests {
     #[test]
     fn bad_api_keys_and_ca_certificates_are_config_errors_without_the_key() {
         for key in ["", "line\nbreak"] {
-            let error = default_headers(&SecretValue::new(key)).err();
+            let error = Credential::new(SecretValue::new(key)).err();
             let text = error.map(|e| e.to_string()).unwrap_or_default();
             assert!(
                 text.starts_with("client configuration: the API key"),

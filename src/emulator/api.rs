@@ -31,6 +31,7 @@ use super::wire::{
     ManifestPutIn, NamedIdOut, OwnedBy, PageOut, PaginationOut, SecretEntryIn, SecretGroupOut,
     SecretOut, SecretVersionOut, SecretsPutIn, SessionOut, SubjectOut,
 };
+use super::workload_identity;
 use super::{API_PREFIX, AppState, EmulatorConfig};
 
 /// A query string as name/value pairs (repeated names kept), or why it did not parse.
@@ -75,7 +76,8 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     )
 }
 
-/// `Authorization: Bearer <key>` resolved against the configured keys; 401 otherwise. The scheme
+/// `Authorization: Bearer <key>` resolved against the configured keys, else, when it is a JWT and
+/// identity providers are configured, as a workload identity token; 401 otherwise. The scheme
 /// is case-insensitive (RFC 9110); every configured token is compared in constant time, so the
 /// answer's timing tells nothing about how much of a token was right.
 impl FromRequestParts<AppState> for Caller {
@@ -97,15 +99,29 @@ impl FromRequestParts<AppState> for Caller {
                 found = Some(key);
             }
         }
-        let key = found.ok_or_else(ApiError::unauthorized)?;
+        let config = &state.shared.config;
+        let caller = match found {
+            Some(key) => Caller {
+                tenant: key.tenant.clone(),
+                subject: key.subject.clone(),
+                tenant_admin: key.tenant_admin,
+            },
+            None if !config.identity_providers.is_empty()
+                && workload_identity::looks_like_jwt(token) =>
+            {
+                let account = workload_identity::virtual_account(config, token)?;
+                Caller {
+                    tenant: account.tenant.clone(),
+                    subject: account.subject(),
+                    tenant_admin: account.tenant_admin,
+                }
+            }
+            None => return Err(ApiError::unauthorized()),
+        };
         if let Some(slot) = parts.extensions.get::<LogSlot>() {
-            slot.update(|fields| fields.subject = Some(key.subject.clone()));
+            slot.update(|fields| fields.subject = Some(caller.subject.clone()));
         }
-        Ok(Caller {
-            tenant: key.tenant.clone(),
-            subject: key.subject.clone(),
-            tenant_admin: key.tenant_admin,
-        })
+        Ok(caller)
     }
 }
 

@@ -1,11 +1,15 @@
-//! The emulator's configuration: tenants, secret-store integrations, API keys and fault switches.
-//! Parsed strictly (unknown keys are an error) so a typo in a test fixture fails loudly.
+//! The emulator's configuration: tenants, secret-store integrations, API keys, identity providers
+//! with their virtual accounts, and fault switches. Parsed strictly (unknown keys are an error)
+//! so a typo in a test fixture fails loudly.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::bail;
+use jsonwebtoken::jwk::JwkSet;
+
+use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use super::variants::Variant;
@@ -100,6 +104,42 @@ pub struct ApiKeyConfig {
     pub tenant_admin: bool,
 }
 
+/// An identity provider whose JWTs are accepted as bearer tokens (TrueFoundry's "Identity
+/// Providers"): signed by a key of its JWKS, from its issuer, for one of its audiences.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityProviderConfig {
+    pub name: String,
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    /// Relative to the configuration file; read once, at start.
+    pub jwks_file: PathBuf,
+    /// The claim whose value picks the virtual account.
+    pub virtual_account_claim: String,
+    /// The keys of `jwks_file`, loaded by [`EmulatorConfig::from_file`].
+    #[serde(skip)]
+    pub jwks: JwkSet,
+}
+
+/// A virtual account a token of an identity provider acts as, when its claim has `claim_value`.
+/// Its subject is `virtualaccount:<name>`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VirtualAccountConfig {
+    pub name: String,
+    pub tenant: String,
+    #[serde(default)]
+    pub tenant_admin: bool,
+    pub identity_provider: String,
+    pub claim_value: String,
+}
+
+impl VirtualAccountConfig {
+    pub fn subject(&self) -> String {
+        format!("virtualaccount:{}", self.name)
+    }
+}
+
 /// Injected failures on `/api/svc` routes, drawn from one seeded generator so a run is repeatable.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Faults {
@@ -181,6 +221,10 @@ struct ConfigFile {
     variants: Vec<String>,
     #[serde(default)]
     active_deployments: BTreeMap<String, u32>,
+    #[serde(default)]
+    identity_providers: Vec<IdentityProviderConfig>,
+    #[serde(default)]
+    virtual_accounts: Vec<VirtualAccountConfig>,
 }
 
 #[derive(Clone, Debug)]
@@ -198,6 +242,8 @@ pub struct EmulatorConfig {
     /// the `activeDeploymentsCount` reported for it. The emulator runs no deployments, so this is
     /// the only way a secret comes to be in use.
     pub active_deployments: BTreeMap<String, u32>,
+    pub identity_providers: Vec<IdentityProviderConfig>,
+    pub virtual_accounts: Vec<VirtualAccountConfig>,
 }
 
 impl EmulatorConfig {
@@ -223,9 +269,39 @@ impl EmulatorConfig {
             faults: Faults::default(),
             variants: BTreeSet::new(),
             active_deployments: BTreeMap::new(),
+            identity_providers: Vec::new(),
+            virtual_accounts: Vec::new(),
         }
     }
 
+    /// Reads a configuration file; the JWKS files it names are read relative to its directory.
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut config =
+            Self::from_json(&text).with_context(|| format!("in {}", path.display()))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for provider in &mut config.identity_providers {
+            let jwks_path = dir.join(&provider.jwks_file);
+            let jwks = std::fs::read_to_string(&jwks_path).with_context(|| {
+                format!(
+                    "cannot read the JWKS of identity provider {:?} ({})",
+                    provider.name,
+                    jwks_path.display()
+                )
+            })?;
+            provider.jwks = serde_json::from_str(&jwks).with_context(|| {
+                format!(
+                    "the JWKS of identity provider {:?} ({}) is not a valid JWK set",
+                    provider.name,
+                    jwks_path.display()
+                )
+            })?;
+        }
+        Ok(config)
+    }
+
+    /// Parses a configuration; identity providers get no keys (see [`Self::from_file`]).
     pub fn from_json(text: &str) -> anyhow::Result<Self> {
         let file: ConfigFile = serde_json::from_str(text).map_err(|error| {
             anyhow::anyhow!(
@@ -263,6 +339,8 @@ impl EmulatorConfig {
                 .map(|name| Variant::parse(name))
                 .collect::<anyhow::Result<_>>()?,
             active_deployments: file.active_deployments,
+            identity_providers: file.identity_providers,
+            virtual_accounts: file.virtual_accounts,
         };
         config.validate()?;
         Ok(config)
@@ -363,7 +441,71 @@ impl EmulatorConfig {
                 ),
             }
         }
+        self.validate_identity_providers(&tenants)?;
         self.faults.validate()
+    }
+
+    fn validate_identity_providers(&self, tenants: &HashSet<&str>) -> anyhow::Result<()> {
+        let mut names = HashSet::new();
+        let mut issuers = HashSet::new();
+        for provider in &self.identity_providers {
+            if provider.name.is_empty() || !names.insert(provider.name.as_str()) {
+                bail!(
+                    "identity provider {:?} needs a name of its own",
+                    provider.name
+                );
+            }
+            // One provider per issuer: a token's `iss` picks the keys it is checked against.
+            if !issuers.insert(provider.issuer.as_str()) {
+                bail!(
+                    "identity provider {:?} repeats another's issuer {:?}",
+                    provider.name,
+                    provider.issuer
+                );
+            }
+            if provider.audiences.is_empty() || provider.virtual_account_claim.is_empty() {
+                bail!(
+                    "identity provider {:?} needs audiences and a virtual_account_claim",
+                    provider.name
+                );
+            }
+        }
+        let mut accounts = HashSet::new();
+        let mut mappings = HashSet::new();
+        for account in &self.virtual_accounts {
+            if !accounts.insert(account.name.as_str()) {
+                bail!("virtual account {:?} is declared twice", account.name);
+            }
+            if !is_valid_subject(&account.subject(), &SUBJECT_KINDS) {
+                bail!("virtual account {:?} needs a name", account.name);
+            }
+            if !tenants.contains(account.tenant.as_str()) {
+                bail!(
+                    "virtual account {:?} names an undeclared tenant {:?}",
+                    account.name,
+                    account.tenant
+                );
+            }
+            if !names.contains(account.identity_provider.as_str()) {
+                bail!(
+                    "virtual account {:?} names an undeclared identity provider {:?}",
+                    account.name,
+                    account.identity_provider
+                );
+            }
+            if !mappings.insert((
+                account.identity_provider.as_str(),
+                account.claim_value.as_str(),
+            )) {
+                bail!(
+                    "virtual account {:?} repeats another's claim value {:?} of identity provider {:?}",
+                    account.name,
+                    account.claim_value,
+                    account.identity_provider
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The `activeDeploymentsCount` of the secret with this FQN (0 when the file names none).
@@ -595,6 +737,78 @@ mod tests {
             r#""tfy-secret://acme:pay:DB": -1"#,
         ] {
             assert!(EmulatorConfig::from_json(&with(bad)).is_err(), "{bad}");
+        }
+    }
+
+    fn with_identity(text: &str) -> String {
+        FULL.replacen(
+            '{',
+            &format!(
+                r#"{{"identity_providers": [{{"name": "hcp", "issuer": "https://app.terraform.io",
+                    "audiences": ["truefoundry"], "jwks_file": "keys/jwks.json",
+                    "virtual_account_claim": "terraform_workspace_name"}}],
+                  "virtual_accounts": [{text}],"#
+            ),
+            1,
+        )
+    }
+
+    const ACCOUNT: &str = r#"{"name": "secrets-prod", "tenant": "acme", "tenant_admin": true,
+        "identity_provider": "hcp", "claim_value": "secrets-prod"}"#;
+
+    #[test]
+    fn identity_providers_load_their_jwks_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("keys")).unwrap();
+        let path = dir.path().join("emulator.json");
+        std::fs::write(&path, with_identity(ACCOUNT)).unwrap();
+        let error = format!("{:#}", EmulatorConfig::from_file(&path).unwrap_err());
+        assert!(
+            error.contains("JWKS of identity provider \"hcp\""),
+            "{error}"
+        );
+        std::fs::write(
+            dir.path().join("keys/jwks.json"),
+            r#"{"keys": [{"kty": "EC", "kid": "k1", "crv": "P-256", "x": "AA", "y": "AA"}]}"#,
+        )
+        .unwrap();
+        let config = EmulatorConfig::from_file(&path).unwrap();
+        assert!(config.identity_providers[0].jwks.find("k1").is_some());
+        assert_eq!(
+            config.virtual_accounts[0].subject(),
+            "virtualaccount:secrets-prod"
+        );
+    }
+
+    #[test]
+    fn virtual_accounts_must_name_declared_tenants_providers_and_distinct_claims() {
+        EmulatorConfig::from_json(&with_identity(ACCOUNT)).unwrap();
+        for (bad, why) in [
+            (
+                ACCOUNT.replace("\"tenant\": \"acme\"", "\"tenant\": \"globex\""),
+                "undeclared tenant",
+            ),
+            (
+                ACCOUNT.replace("\"hcp\"", "\"github\""),
+                "undeclared identity provider",
+            ),
+            (
+                format!(
+                    "{ACCOUNT}, {}",
+                    ACCOUNT.replace("\"secrets-prod\",", "\"other\",")
+                ),
+                "repeats another's claim value",
+            ),
+            (
+                ACCOUNT.replace("\"secrets-prod\",", "\"\","),
+                "needs a name",
+            ),
+        ] {
+            let error = format!(
+                "{:#}",
+                EmulatorConfig::from_json(&with_identity(&bad)).unwrap_err()
+            );
+            assert!(error.contains(why), "{why}: {error}");
         }
     }
 

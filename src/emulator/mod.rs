@@ -33,6 +33,7 @@ mod tls;
 mod variant_tests;
 mod variants;
 mod wire;
+mod workload_identity;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -48,7 +49,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{
     ApiKeyConfig, DEMO_INTEGRATION, DEMO_SUBJECT, DEMO_TENANT, EmulatorConfig, Faults,
-    IntegrationConfig, Sensitive, TenantConfig,
+    IdentityProviderConfig, IntegrationConfig, Sensitive, TenantConfig, VirtualAccountConfig,
 };
 
 pub use serve::{DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServeLimits};

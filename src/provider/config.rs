@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use url::{Host, Url};
 
+use super::credentials::{self, Credentials};
 use crate::client::{ClientConfig, InvalidHost, SecretValue, api_base};
 use crate::diag::{AttributePath, Diagnostics};
 use crate::schema::{Attribute, Schema};
 use crate::value::{Type, Value};
 
 pub const HOST_ENV: &str = "TFY_HOST";
-pub const API_KEY_ENV: &str = "TFY_API_KEY";
+pub use super::credentials::API_KEY_ENV;
 pub const CA_CERT_ENV: &str = "TFY_CA_CERT";
 pub const DEFAULT_MAX_RETRIES: u32 = 5;
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
@@ -34,9 +35,37 @@ pub fn schema() -> Schema {
                 "api_key",
                 Type::String,
                 "API key (personal access token or virtual account token) used as the bearer token. May also \
-                 be provided via the `TFY_API_KEY` environment variable.",
+                 be provided via the `TFY_API_KEY` environment variable. Without one, the provider uses a \
+                 workload identity token: `oidc_token`, `oidc_token_file`, HCP Terraform's \
+                 `TFC_WORKLOAD_IDENTITY_TOKEN_TRUEFOUNDRY` or `TFC_WORKLOAD_IDENTITY_TOKEN`, or GitHub \
+                 Actions' token (see `oidc_audience`), in that order.",
             )
             .sensitive(),
+            Attribute::optional(
+                "oidc_token",
+                Type::String,
+                "A workload identity token (a JWT from your identity provider) to send instead of an API \
+                 key; TrueFoundry checks it against an identity provider and acts as the virtual account \
+                 mapped to it. May also be provided via the `TFY_OIDC_TOKEN` environment variable. \
+                 Conflicts with an API key and with `oidc_token_file`.",
+            )
+            .sensitive(),
+            Attribute::optional(
+                "oidc_token_file",
+                Type::String,
+                "Path of a file holding a workload identity token, such as a Kubernetes projected \
+                 service-account token; read again whenever it changes, so a rotated token is picked up \
+                 during a long apply. May also be provided via the `TFY_OIDC_TOKEN_FILE` environment \
+                 variable. Conflicts with an API key and with `oidc_token`.",
+            ),
+            Attribute::optional(
+                "oidc_audience",
+                Type::String,
+                "Audience to request a token for, from token endpoints that take one: in GitHub Actions \
+                 (with `permissions: id-token: write`), the provider requests a token for this audience \
+                 when no API key or other token is set. May also be provided via the `TFY_OIDC_AUDIENCE` \
+                 environment variable.",
+            ),
             Attribute::optional(
                 "max_retries",
                 Type::Number,
@@ -86,16 +115,24 @@ pub fn validate(config: &Value) -> Diagnostics {
     diags
 }
 
+/// The resolved provider configuration: the client's settings, and the credential it sends (in
+/// `client.api_key`, except for a token still to be requested from GitHub Actions).
+#[derive(Debug)]
+pub struct Settings {
+    pub client: ClientConfig,
+    pub credentials: Credentials,
+}
+
 /// Resolves the provider configuration: configuration beats environment.
 pub fn resolve(
     config: &Value,
     env: &dyn Fn(&str) -> Option<String>,
     terraform_version: &str,
-) -> Result<ClientConfig, Diagnostics> {
+) -> Result<Settings, Diagnostics> {
     let mut diags = validate(config);
 
-    let host = required_setting(config, "host", HOST_ENV, env, &mut diags);
-    let api_key = required_setting(config, "api_key", API_KEY_ENV, env, &mut diags);
+    let host = host_setting(config, env, &mut diags);
+    let credentials = credentials::resolve(config, env, &mut diags);
     if let Some(host) = &host
         && config.get("host").is_null()
         && let Err(problem) = check_host(host)
@@ -134,17 +171,25 @@ pub fn resolve(
     let timeout =
         whole_number(config, "request_timeout").unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECS as i64);
 
-    if diags.has_errors() {
+    let (Some(host), Some(credentials), false) = (host, credentials, diags.has_errors()) else {
         return Err(diags);
-    }
-    Ok(ClientConfig {
-        // As checked: the client reads it with the same `api_base`.
-        host: host.unwrap_or_default(),
-        api_key: SecretValue::new(api_key.unwrap_or_default()),
-        max_retries: max_retries as u32,
-        request_timeout: Duration::from_secs(timeout.max(1) as u64),
-        ca_cert_pem,
-        terraform_version: terraform_version.to_owned(),
+    };
+    let api_key = match &credentials {
+        Credentials::ApiKey(key) => key.clone(),
+        Credentials::Token { token, .. } => token.clone(),
+        Credentials::GitHubActions { .. } => SecretValue::default(),
+    };
+    Ok(Settings {
+        client: ClientConfig {
+            // As checked: the client reads it with the same `api_base`.
+            host,
+            api_key,
+            max_retries: max_retries as u32,
+            request_timeout: Duration::from_secs(timeout.max(1) as u64),
+            ca_cert_pem,
+            terraform_version: terraform_version.to_owned(),
+        },
+        credentials,
     })
 }
 
@@ -152,37 +197,31 @@ fn whole_number(config: &Value, name: &str) -> Option<i64> {
     config.get(name).as_number().and_then(|n| n.as_i64())
 }
 
-/// A string setting that must end up non-empty, from the configuration or else the environment.
-fn required_setting(
+/// The host, from the configuration or else the environment; it must end up non-empty.
+fn host_setting(
     config: &Value,
-    name: &str,
-    env_name: &str,
     env: &dyn Fn(&str) -> Option<String>,
     diags: &mut Diagnostics,
 ) -> Option<String> {
-    let (title, what) = match name {
-        "host" => ("Host", "host URL"),
-        _ => ("API Key", "API key"),
-    };
-    match config.get(name) {
+    match config.get("host") {
         Value::Unknown => {
             diags.error_at(
-                AttributePath::root(name),
-                format!("Unknown TrueFoundry {title}"),
-                unknown_detail(name, env_name),
+                AttributePath::root("host"),
+                "Unknown TrueFoundry Host",
+                unknown_detail("host", HOST_ENV),
             );
             None
         }
         Value::String(value) if !value.is_empty() => Some(value.clone()),
-        _ => match env(env_name).filter(|value| !value.is_empty()) {
+        _ => match env(HOST_ENV).filter(|value| !value.is_empty()) {
             Some(value) => Some(value),
             None => {
                 diags.error_at(
-                    AttributePath::root(name),
-                    format!("Missing TrueFoundry {title}"),
+                    AttributePath::root("host"),
+                    "Missing TrueFoundry Host",
                     format!(
-                        "The provider cannot reach TrueFoundry without a {what}. Set `{name}` in the provider \
-                         configuration or the {env_name} environment variable."
+                        "The provider cannot reach TrueFoundry without a host URL. Set `host` in the provider \
+                         configuration or the {HOST_ENV} environment variable."
                     ),
                 );
                 None
@@ -191,7 +230,7 @@ fn required_setting(
     }
 }
 
-fn unknown_detail(name: &str, env_name: &str) -> String {
+pub(super) fn unknown_detail(name: &str, env_name: &str) -> String {
     format!(
         "The provider cannot be configured because `{name}` depends on a value that is only known after \
          apply. Set it to a value known at plan time, use the {env_name} environment variable, or apply the \
@@ -239,7 +278,7 @@ fn check_host(host: &str) -> Result<Url, HostProblem> {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
+pub(super) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         // The parser has lowercased the name already.
         Some(Host::Domain(name)) => name == "localhost",
@@ -306,7 +345,8 @@ mod tests {
             &env,
             "1.0.3",
         )
-        .unwrap();
+        .unwrap()
+        .client;
         assert_eq!(
             resolved.host, "https://cfg.example.com/",
             "passed on as checked"
@@ -547,7 +587,7 @@ mod tests {
             for resolved in configured {
                 match resolved {
                     Ok(resolved) => {
-                        let client = Client::new(resolved);
+                        let client = Client::new(resolved.client);
                         prop_assert!(client.is_ok(), "accepted but no client: {host:?}");
                         let destination = client.as_ref().map(Client::base_url).ok();
                         let destination = destination.cloned().unwrap_or_else(|| unreachable!());

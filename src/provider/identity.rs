@@ -8,8 +8,9 @@
 
 use std::collections::BTreeSet;
 
+use super::credentials::{self, TokenSource};
 use super::errors::{HOST_FIX, HOST_NOT_THE_API, api_error};
-use crate::client::{self, Client, Session};
+use crate::client::{self, Client, SecretValue, Session};
 use crate::diag::{AttributePath, Diagnostics};
 
 /// What the provider knows about its API key.
@@ -34,7 +35,11 @@ pub enum NotFound {
 /// Asks the control plane who the API key is: one request, plus one more only when the session
 /// endpoint does not answer, to tell a control plane without it from a wrong host. Errors name
 /// the setting to fix; a missing endpoint is a warning, never silent.
-pub async fn learn(client: &Client, host: &str) -> (Option<Identity>, Diagnostics) {
+pub async fn learn(
+    client: &Client,
+    host: &str,
+    workload_token: Option<&(SecretValue, TokenSource)>,
+) -> (Option<Identity>, Diagnostics) {
     let mut diags = Diagnostics::new();
     let identity = match client.session().await {
         Ok(session) => match session.tenant_name.clone() {
@@ -58,12 +63,12 @@ pub async fn learn(client: &Client, host: &str) -> (Option<Identity>, Diagnostic
                 Some(Identity::Unknown)
             }
             Err(probe) => {
-                refuse(&mut diags, host, &probe);
+                refuse(&mut diags, host, &probe, workload_token);
                 None
             }
         },
         Err(err) => {
-            refuse(&mut diags, host, &err);
+            refuse(&mut diags, host, &err, workload_token);
             None
         }
     };
@@ -82,7 +87,15 @@ fn is_missing_endpoint(err: &client::Error) -> bool {
 }
 
 /// The configuration error for a session request (or probe) that failed.
-fn refuse(diags: &mut Diagnostics, host: &str, err: &client::Error) {
+fn refuse(
+    diags: &mut Diagnostics,
+    host: &str,
+    err: &client::Error,
+    workload_token: Option<&(SecretValue, TokenSource)>,
+) {
+    if let (client::Error::Unauthorized { .. }, Some((token, source))) = (err, workload_token) {
+        return credentials::refused(diags, host, token, source, err);
+    }
     match err {
         client::Error::Unauthorized { .. } => diags.error_at(
             AttributePath::root("api_key"),

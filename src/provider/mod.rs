@@ -4,6 +4,7 @@
 #[cfg(test)]
 mod api_model;
 mod config;
+mod credentials;
 mod errors;
 pub mod group_values;
 pub mod identity;
@@ -120,12 +121,22 @@ impl server::Provider for TrueFoundryProvider {
 
     async fn configure(&self, request: ConfigureRequest) -> Diagnostics {
         let env = |name: &str| std::env::var(name).ok();
-        let config = match config::resolve(&request.config, &env, &request.terraform_version) {
-            Ok(config) => config,
+        let settings = match config::resolve(&request.config, &env, &request.terraform_version) {
+            Ok(settings) => settings,
+            Err(diags) => return diags,
+        };
+        let mut config = settings.client;
+        let workload_token = match credentials::prepare(settings.credentials, &mut config).await {
+            Ok(token) => token,
             Err(diags) => return diags,
         };
         let host = config.host.clone();
-        let client = match Client::new(config) {
+        let token = config.api_key.clone();
+        let client = match workload_token.as_ref().and_then(|token| token.file.clone()) {
+            Some(file) => Client::with_token_file(config, file),
+            None => Client::new(config),
+        };
+        let client = match client {
             Ok(client) => client,
             Err(err) => {
                 let mut diags = Diagnostics::new();
@@ -139,7 +150,8 @@ impl server::Provider for TrueFoundryProvider {
             }
         };
         // Proves the host and the key before anything is planned, even a plan that only creates.
-        let (identity, diags) = identity::learn(&client, &host).await;
+        let workload_token = workload_token.map(|workload| (token, workload.source));
+        let (identity, diags) = identity::learn(&client, &host, workload_token.as_ref()).await;
         if let Some(identity) = identity {
             // Terraform configures each provider process once; a second call keeps the first.
             let _ = self.context.identity.set(identity);

@@ -13,12 +13,13 @@ use serde_json::json;
 use truefoundry_provider::client::{ListSecretsQuery, SecretGroup, SecretUpdate, SecretValue};
 
 use crate::support::emulator::{self, ACME_KEY, Emulator, GLOBEX_KEY};
+use crate::support::jwt::{self, Issuer};
 use crate::support::terraform::{
     Terraform, Workspace, for_each_terraform, for_each_terraform_at_least,
 };
 
 /// Every example folder under examples/ (modules excepted); each has a test below.
-const EXAMPLES: [&str; 13] = [
+const EXAMPLES: [&str; 14] = [
     "data-sources/truefoundry_secret",
     "data-sources/truefoundry_secret_group",
     "data-sources/truefoundry_secret_groups",
@@ -28,6 +29,7 @@ const EXAMPLES: [&str; 13] = [
     "recipes/multi-tenant",
     "recipes/placeholder-key",
     "recipes/team-keys-in-shared-group",
+    "recipes/workload-identity",
     "recipes/write-only-migration",
     "resources/truefoundry_secret",
     "resources/truefoundry_secret_group",
@@ -296,6 +298,38 @@ fn provider_example_applies() {
         assert!(server_group(&emulator, ACME_KEY, "acme:provider-example").is_some());
         ws.destroy();
         assert!(server_group(&emulator, ACME_KEY, "acme:provider-example").is_none());
+    });
+}
+
+#[test]
+fn workload_identity_recipe_applies_with_an_hcp_terraform_token_and_no_api_key() {
+    let issuer = Issuer::new();
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::start_with_config(&issuer.emulator_config(dir.path()));
+    for_each_terraform(|terraform| {
+        let mut ws = example_workspace(terraform, &emulator, "recipes/workload-identity");
+        ws.set_env("TFY_API_KEY", "")
+            .set_env(
+                "TFC_WORKLOAD_IDENTITY_TOKEN_TRUEFOUNDRY",
+                issuer.token(jwt::WORKSPACE),
+            )
+            .set_env("TF_VAR_db_password", "hunter2-from-ci");
+        apply_then_plan_empty(&ws);
+        let group = server_group(&emulator, ACME_KEY, "acme:payments-ci").expect("created");
+        assert_eq!(
+            group.created_by.as_deref(),
+            Some("virtualaccount:secrets-prod")
+        );
+        assert_eq!(
+            server_values(&emulator, ACME_KEY, "acme:payments-ci"),
+            values(&[("DB_PASSWORD", "hunter2-from-ci")])
+        );
+        assert_eq!(
+            ws.outputs_json()["db_password_ref"]["value"],
+            "tfy-secret://acme:payments-ci:DB_PASSWORD"
+        );
+        ws.destroy();
+        assert!(server_group(&emulator, ACME_KEY, "acme:payments-ci").is_none());
     });
 }
 

@@ -20,19 +20,10 @@ fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Works
     ws
 }
 
-/// The output with Terraform's wrapping and box drawing undone: words separated by one space.
-fn flat(run: &Run) -> String {
-    run.output()
-        .replace('│', " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Panics unless the (unwrapped) output holds every needle, and holds no canary.
 #[track_caller]
 fn expect_said(run: &Run, needles: &[&str]) {
-    let text = flat(run);
+    let text = run.flat_output();
     for needle in needles {
         assert!(text.contains(needle), "output lacks {needle:?}\n{run}");
     }
@@ -227,7 +218,7 @@ fn replacing_a_group_warns_that_its_references_change() {
                 "USED (3 deployments)",
             ],
         );
-        assert!(!flat(&plan).contains("Secrets In Use By Deployments"));
+        assert!(!plan.flat_output().contains("Secrets In Use By Deployments"));
         expect_no_canary(&ws.apply());
         assert!(emulator.secret_values("sd-old").is_none());
         let new = emulator
@@ -244,7 +235,7 @@ fn replacing_a_group_warns_that_its_references_change() {
             &apply,
             &["Secret References Will Change", "deleted with its 2 keys"],
         );
-        assert!(!flat(&apply).contains("reports deployments using"));
+        assert!(!apply.flat_output().contains("reports deployments using"));
         assert!(emulator.secret_values("sd-new").is_none());
 
         // A new secret store keeps the references' text but not the secrets behind them.

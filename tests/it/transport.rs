@@ -236,7 +236,7 @@ fn a_certificate_for_another_name_is_refused_even_from_a_trusted_ca() {
 /// `the_provider_reaches_a_private_ca_control_plane_only_when_it_trusts_the_ca` and
 /// `a_certificate_for_another_name_is_refused_even_from_a_trusted_ca`.
 #[test]
-fn the_provider_block_has_no_setting_beyond_its_five() {
+fn the_provider_block_has_no_setting_beyond_its_eight() {
     block_on(async {
         let plugin = PluginProcess::start(Launch::default()).await.unwrap();
         let mut client = plugin.connect(Terraform::V1_11).await.unwrap();
@@ -254,6 +254,9 @@ fn the_provider_block_has_no_setting_beyond_its_five() {
                 "ca_cert_pem",
                 "host",
                 "max_retries",
+                "oidc_audience",
+                "oidc_token",
+                "oidc_token_file",
                 "request_timeout"
             ],
             "the provider block's settings"

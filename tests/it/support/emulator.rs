@@ -32,6 +32,8 @@ pub struct LoggedRequest {
     pub method: String,
     pub path: String,
     pub status: Option<u16>,
+    /// Who the request's bearer token was, when the emulator knew it.
+    pub subject: Option<String>,
     pub keys: Vec<String>,
     pub keys_with_value: Vec<String>,
     /// Keys whose values a listing's answer carried.
@@ -60,6 +62,7 @@ impl LoggedRequest {
             method: j["method"].as_str().unwrap_or_default().to_owned(),
             path: j["path"].as_str().unwrap_or_default().to_owned(),
             status: j["status"].as_u64().map(|s| s as u16),
+            subject: j["subject"].as_str().map(str::to_owned),
             keys: strings("keys"),
             keys_with_value: strings("keys_with_value"),
             values_returned: strings("values_returned"),

@@ -297,7 +297,13 @@ fn empty_cli_config() -> PathBuf {
 fn clean_environment(command: &mut Command, cli_config: &Path) {
     for (key, _) in std::env::vars_os() {
         let name = key.to_string_lossy();
-        if name.starts_with("TF_") || name.starts_with("TFY_") || name == "CHECKPOINT_DISABLE" {
+        // Also the workload identity tokens HCP Terraform and GitHub Actions hand a job.
+        if name.starts_with("TF_")
+            || name.starts_with("TFY_")
+            || name.starts_with("TFC_WORKLOAD_IDENTITY_")
+            || name.starts_with("ACTIONS_ID_TOKEN_")
+            || name == "CHECKPOINT_DISABLE"
+        {
             command.env_remove(&key);
         }
     }
@@ -628,6 +634,16 @@ impl Run {
             "command was expected to fail\n{self}"
         );
         self
+    }
+
+    /// The output with Terraform's wrapping and box drawing undone: words separated by one
+    /// space, so a diagnostic's sentence can be looked for whole.
+    pub fn flat_output(&self) -> String {
+        self.output()
+            .replace('│', " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// Panics with the report unless the output contains every one of `needles`.
