@@ -15,6 +15,7 @@
 //! - `Retry-After` is honoured up to 30 seconds; without it the backoff is 200 ms doubling to 5 s.
 
 mod base;
+mod echo;
 mod failure;
 mod retry;
 mod secret;

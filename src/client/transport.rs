@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use super::base::api_base;
-use super::failure::{self, CallSite, Redactor};
+use super::failure::{self, CallSite, Secrets};
 use super::retry;
 use super::{ClientConfig, Error, Result, SecretValue};
 
@@ -82,7 +82,7 @@ enum Attempt {
 pub(super) struct Transport {
     http: reqwest::Client,
     base: Url,
-    /// Kept only so an echo of it can be redacted from error text.
+    /// Kept only so a server text echoing it can be withheld.
     api_key: SecretValue,
     max_retries: u32,
     request_timeout: Duration,
@@ -150,17 +150,14 @@ impl Transport {
     pub async fn call<T: DeserializeOwned>(&self, request: &ApiRequest<'_>) -> Result<T> {
         let body = self.exchange(request).await?;
         serde_json::from_slice(&body).map_err(|error| {
-            failure::decode_error(site(request), &body, &error, &self.redactor(request))
+            failure::decode_error(site(request), &body, &error, &self.secrets(request))
         })
     }
 
-    fn redactor<'r>(&'r self, request: &ApiRequest<'r>) -> Redactor<'r> {
-        Redactor::new(
-            request
-                .sent_values
-                .iter()
-                .copied()
-                .chain([self.api_key.expose()]),
+    fn secrets<'r>(&'r self, request: &ApiRequest<'r>) -> Secrets<'r> {
+        Secrets::new(
+            request.sent_values.iter().copied(),
+            Some(self.api_key.expose()),
         )
     }
 
@@ -274,7 +271,7 @@ impl Transport {
             Attempt::Failed { message, .. } => tracing::debug!(
                 method = %request.method,
                 path = %request.path,
-                error = %self.redactor(request).redact(message),
+                error = %self.secrets(request).screen(message),
                 attempt,
                 elapsed_ms,
                 "TrueFoundry API call failed"
@@ -291,13 +288,13 @@ impl Transport {
                 status.as_u16(),
                 attempts,
                 &body,
-                &self.redactor(request),
+                &self.secrets(request),
             ),
             Attempt::Failed { message, .. } => Error::Transport {
                 method: site.method.to_owned(),
                 path: site.path.to_owned(),
                 attempts,
-                message: self.redactor(request).redact(&message),
+                message: self.secrets(request).screen(&message),
             },
             Attempt::Oversized { status } => Error::Decode {
                 method: site.method.to_owned(),
