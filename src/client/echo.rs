@@ -314,7 +314,10 @@ mod tests {
 
     #[test]
     fn short_values_count_only_as_whole_tokens() {
-        assert!(!echoes("user:viewer@acme.example needs acme:viewgrp-acme", "v"));
+        assert!(!echoes(
+            "user:viewer@acme.example needs acme:viewgrp-acme",
+            "v"
+        ));
         assert!(echoes(r#"{"secrets":[{"key":"K","value":"v"}]}"#, "v"));
         assert!(echoes("needs the role secret-group-editor", "editor"));
         assert!(!echoes("needs the role secret-group-editors", "editor"));

@@ -383,7 +383,11 @@ mod tests {
         let with_value = |value: &str| error_text(403, &body, &[value]);
         assert!(with_value("editor").ends_with(WITHHELD));
         assert!(!with_value("editor").contains("editor"));
-        assert_eq!(with_value("v"), with_value("q"), "a short value inside words");
+        assert_eq!(
+            with_value("v"),
+            with_value("q"),
+            "a short value inside words"
+        );
         assert!(with_value("v").ends_with(message));
     }
 
@@ -424,7 +428,10 @@ mod tests {
         let body = serde_json::json!({"statusCode": 422, "message": message}).to_string();
         let text = error_text(422, &body, &[secret]);
         assert!(text.ends_with(WITHHELD), "{text}");
-        assert!(error_text(422, &body, &[]).ends_with('…'), "cut short when shown");
+        assert!(
+            error_text(422, &body, &[]).ends_with('…'),
+            "cut short when shown"
+        );
     }
 
     #[test]

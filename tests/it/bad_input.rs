@@ -15,6 +15,7 @@
 //! - `# expect-warning: …` (files in `accepted/`): configurations that must be accepted, with
 //!   at most the warnings listed — keys differing only in case, unknown roles, unknown values.
 
+mod echo_corpus;
 mod leaks;
 pub mod responses;
 
