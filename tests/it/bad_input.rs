@@ -18,6 +18,7 @@
 mod echo_corpus;
 mod leaks;
 pub mod responses;
+mod terminal;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
