@@ -148,10 +148,19 @@ impl Transport {
 
     /// Sends the request (with retries) and decodes a success body as `T`.
     pub async fn call<T: DeserializeOwned>(&self, request: &ApiRequest<'_>) -> Result<T> {
+        Ok(self.call_sized(request).await?.0)
+    }
+
+    /// [`Transport::call`], also saying how many bytes the answer had (listings bound them).
+    pub async fn call_sized<T: DeserializeOwned>(
+        &self,
+        request: &ApiRequest<'_>,
+    ) -> Result<(T, usize)> {
         let body = self.exchange(request).await?;
-        serde_json::from_slice(&body).map_err(|error| {
+        let decoded = serde_json::from_slice(&body).map_err(|error| {
             failure::decode_error(site(request), &body, &error, &self.secrets(request))
-        })
+        })?;
+        Ok((decoded, body.len()))
     }
 
     fn secrets<'r>(&'r self, request: &ApiRequest<'r>) -> Secrets<'r> {

@@ -17,6 +17,7 @@
 
 mod echo_corpus;
 mod leaks;
+mod listings;
 pub mod responses;
 mod terminal;
 

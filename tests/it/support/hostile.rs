@@ -113,11 +113,16 @@ impl Hostile {
                 }
             },
         );
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind a loopback port");
+        // Bound outside the runtime, so a test already inside one (tokio::test) may start it.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking socket");
         let base_url = format!("http://{}", listener.local_addr().expect("its address"));
-        runtime.spawn(async move { axum::serve(listener, app).await });
+        runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+            axum::serve(listener, app).await
+        });
         Hostile {
             base_url,
             seen,
