@@ -19,6 +19,7 @@ mod echo_corpus;
 mod leaks;
 mod listings;
 pub mod responses;
+mod role_shapes;
 mod terminal;
 
 use std::path::{Path, PathBuf};
