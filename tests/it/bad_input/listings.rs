@@ -263,3 +263,46 @@ fn terraform_reading_an_endless_listing_fails_with_a_clear_error() {
         }
     });
 }
+
+/// With the real CLI: a group whose listing holds key `K` twice, with two values, is not read
+/// as one of them (which planned an update); importing it fails naming the key.
+#[test]
+fn terraform_refuses_a_group_listing_a_key_twice() {
+    let server = Hostile::start(|request| match request.route().as_str() {
+        "GET /v1/secret-groups/twice-acme" => {
+            let mut group = group("twice-acme");
+            group["associatedSecrets"] = json!([
+                {"id": "s-1", "fqn": "tfy-secret://acme:twice-acme:K", "name": "K"},
+                {"id": "s-2", "fqn": "tfy-secret://acme:twice-acme:K", "name": "K"},
+            ]);
+            Reply::json(200, json!({"data": group}))
+        }
+        "POST /v1/secrets" => Reply::json(
+            200,
+            json!({"data": [secret("s-1", "K", "twice-acme"), secret("s-2", "K", "twice-acme")],
+                   "pagination": {"total": 2}}),
+        ),
+        _ => plain_answer(request),
+    });
+    for_each_terraform(|terraform| {
+        let mut ws = Workspace::with_main(
+            terraform,
+            "resource \"truefoundry_secret_group\" \"g\" {\n  name    = \"twice-acme\"\n  \
+             secrets = { K = \"v\" }\n}\n",
+        );
+        ws.set_env("TFY_HOST", &server.base_url)
+            .set_env("TFY_API_KEY", "tfy-listing-key");
+        let run = ws
+            .run(&["import", "truefoundry_secret_group.g", "twice-acme"])
+            .expect_failure();
+        let flat = run.output().split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains("the listing holds the key `K` of the secret group `twice-acme` twice"),
+            "{run}"
+        );
+        assert!(
+            ws.run(&["state", "list"]).stdout.trim().is_empty(),
+            "nothing was imported"
+        );
+    });
+}
