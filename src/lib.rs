@@ -8,6 +8,7 @@ pub mod docs;
 pub mod emulator;
 pub mod logging;
 pub mod plugin;
+pub mod printable;
 pub mod provider;
 pub mod schema;
 pub mod server;

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write as _;
 
+use crate::printable;
+
 use time::OffsetDateTime;
 use time::macros::format_description;
 use tracing::field::{Field, Visit};
@@ -149,7 +151,8 @@ struct JsonFields(BTreeMap<String, serde_json::Value>);
 
 impl Visit for JsonFields {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), value.into());
+        self.0
+            .insert(field.name().into(), printable::for_log(value).into());
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
@@ -169,8 +172,10 @@ impl Visit for JsonFields {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        // `%value` fields (Display) come here too: server text, names from the configuration.
+        let text = format!("{value:?}");
         self.0
-            .insert(field.name().into(), format!("{value:?}").into());
+            .insert(field.name().into(), printable::for_log(&text).into());
     }
 }
 

@@ -1,16 +1,21 @@
 //! Turning a failed call into an [`Error`] whose text is safe to show anywhere.
 //!
-//! The server's words are untrusted: an error page may echo the request, so every value this
-//! request sent (secret values, the API key) is replaced before the text is kept, and the text is
-//! cut short afterwards (cutting first could leave half a secret behind).
+//! The server's words are untrusted: an error page may echo the request. A text that holds a
+//! secret this call sent or read, or the API key, in any form `echo` knows, is withheld whole
+//! (see `echo.rs` for why nothing is replaced in place); a text that is shown is cut short.
 
 use serde_json::Value as Json;
 
 use super::Error;
+pub(super) use super::echo::Secrets;
 
 /// Longest server message kept in an error, in characters.
 const MESSAGE_LIMIT: usize = 200;
-const REDACTED: &str = "<redacted>";
+/// Longest server text checked for echoes; a longer one is no message and is not shown.
+const CHECK_LIMIT: usize = 64 * 1024;
+/// Said in place of server text that echoed a secret.
+pub(super) const WITHHELD: &str =
+    "the server's message is not shown because it repeats a secret value or the API key";
 /// Field names spelled out in a validation message; `details` keeps them all.
 const FIELDS_NAMED: usize = 8;
 
@@ -21,38 +26,26 @@ pub(super) struct CallSite<'a> {
     pub path: &'a str,
 }
 
-/// The values one request carried that must never come back in an error.
-/// Holds borrowed secrets, so it deliberately has no `Debug`.
-pub(super) struct Redactor<'a> {
-    values: Vec<&'a str>,
-}
-
-impl<'a> Redactor<'a> {
-    pub fn new(values: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut values: Vec<&str> = values.into_iter().filter(|v| !v.is_empty()).collect();
-        // Longest first, so a value containing a shorter one is replaced whole.
-        values.sort_by_key(|value| std::cmp::Reverse(value.len()));
-        Redactor { values }
-    }
-
-    pub fn redact(&self, text: &str) -> String {
-        let mut text = text.to_owned();
-        for value in &self.values {
-            text = text.replace(value, REDACTED);
-            // An echo inside a JSON or HTML page may carry the value in its JSON-escaped form.
-            if let Ok(quoted) = serde_json::to_string(value) {
-                let escaped = &quoted[1..quoted.len() - 1];
-                if escaped != *value {
-                    text = text.replace(escaped, REDACTED);
-                }
-            }
+impl Secrets<'_> {
+    /// `text` cut to [`MESSAGE_LIMIT`] characters, or [`WITHHELD`] when it echoes a secret.
+    /// The check comes first: cutting could leave half a secret behind.
+    pub fn screen(&self, text: &str) -> String {
+        match self.withheld(text) {
+            Some(reason) => reason,
+            None => truncate(text.trim()),
         }
-        text
     }
 
-    /// Redacted, then cut to [`MESSAGE_LIMIT`] characters.
-    fn clean(&self, text: &str) -> String {
-        truncate(&self.redact(text.trim()))
+    /// Why `text` may not be shown, if it may not.
+    fn withheld(&self, text: &str) -> Option<String> {
+        if text.len() > CHECK_LIMIT {
+            return Some(format!(
+                "the server's message is not shown: at {} bytes it is too long to check for \
+                 repeated secrets",
+                text.len()
+            ));
+        }
+        self.echoed_in(text).then(|| WITHHELD.to_owned())
     }
 }
 
@@ -69,17 +62,29 @@ struct ServerReport {
     fields: Vec<String>,
 }
 
-fn read_report(status: u16, body: &[u8], redactor: &Redactor<'_>) -> ServerReport {
+fn read_report(status: u16, body: &[u8], secrets: &Secrets<'_>) -> ServerReport {
     let text = String::from_utf8_lossy(body);
     let (message, fields) = match serde_json::from_slice::<Json>(body) {
         Ok(json) => (json_message(&json), detail_fields(&json)),
         Err(_) => (text_message(&text), Vec::new()),
     };
+    // The whole body is checked, not just the message: the server's text is shown whole or not
+    // at all. The fields it blamed are kept when they echo nothing themselves.
+    let fields = fields
+        .iter()
+        .filter(|field| secrets.withheld(field).is_none())
+        .map(|field| truncate(field))
+        .collect();
+    if let Some(reason) = secrets.withheld(&text) {
+        return ServerReport {
+            message: reason,
+            fields,
+        };
+    }
     let message = match message {
-        Some(message) if !message.trim().is_empty() => redactor.clean(&message),
+        Some(message) if !message.trim().is_empty() => secrets.screen(&message),
         _ => reason(status),
     };
-    let fields = fields.iter().map(|field| redactor.clean(field)).collect();
     ServerReport { message, fields }
 }
 
@@ -159,7 +164,7 @@ pub(super) fn status_error(
     status: u16,
     attempts: u32,
     body: &[u8],
-    redactor: &Redactor<'_>,
+    secrets: &Secrets<'_>,
 ) -> Error {
     let method = site.method.to_owned();
     let path = site.path.to_owned();
@@ -170,7 +175,7 @@ pub(super) fn status_error(
             attempts,
         };
     }
-    let ServerReport { message, fields } = read_report(status, body, redactor);
+    let ServerReport { message, fields } = read_report(status, body, secrets);
     if status == 404 && !is_api_error_body(body) {
         return Error::NotTheApi {
             method,
@@ -243,30 +248,37 @@ pub(super) fn decode_error(
     site: CallSite<'_>,
     body: &[u8],
     error: &serde_json::Error,
-    redactor: &Redactor<'_>,
+    secrets: &Secrets<'_>,
 ) -> Error {
-    let message = match serde_json::from_slice::<Json>(body) {
+    let text = String::from_utf8_lossy(body);
+    let json = serde_json::from_slice::<Json>(body).ok();
+    // Values this answer carries are values being read: no text from it may show them. The body
+    // itself holds them, so only the text to be shown is checked against them.
+    let read = json.as_ref().map(read_values).unwrap_or_default();
+    let with_read = secrets.with(&read);
+    let shown = |message: &str| match secrets.withheld(&text) {
+        Some(reason) => reason,
+        None => with_read.screen(message),
+    };
+    let message = match json {
         // Some gateways answer 200 with an error body; its message is the useful part.
-        Ok(json) if json.get("statusCode").is_some() => match json_message(&json) {
-            Some(message) => format!(
-                "an error body with status 200: {}",
-                redactor.clean(&message)
-            ),
+        Some(json) if json.get("statusCode").is_some() => match json_message(&json) {
+            Some(message) => format!("an error body with status 200: {}", shown(&message)),
             None => "an error body with status 200".to_owned(),
         },
-        Ok(_) => format!(
+        Some(_) => format!(
             "the JSON does not have the expected shape: {}",
-            redactor.clean(&without_quoted_text(&error.to_string()))
+            shown(&without_quoted_text(&error.to_string()))
         ),
-        Err(_) if body.is_empty() => "an empty body where JSON was expected".to_owned(),
+        None if body.is_empty() => "an empty body where JSON was expected".to_owned(),
         // Broken JSON (cut off, say) of a success may be a list of secrets with their values:
         // none of its text is quoted.
-        Err(_) if matches!(body.trim_ascii_start().first(), Some(b'{' | b'[')) => format!(
+        None if matches!(body.trim_ascii_start().first(), Some(b'{' | b'[')) => format!(
             "JSON that is cut off or malformed ({} bytes; not shown, as it may hold secret values)",
             body.len()
         ),
-        Err(_) => match text_message(&String::from_utf8_lossy(body)) {
-            Some(text) => format!("not JSON: {}", redactor.clean(&text)),
+        None => match text_message(&text) {
+            Some(message) => format!("not JSON: {}", shown(&message)),
             None => "not JSON".to_owned(),
         },
     };
@@ -275,6 +287,27 @@ pub(super) fn decode_error(
         path: site.path.to_owned(),
         message,
     }
+}
+
+/// Every string under a `value` field, at any depth: the secret values an answer carries.
+fn read_values(json: &Json) -> Vec<String> {
+    let mut values = Vec::new();
+    let mut stack = vec![json];
+    while let Some(node) = stack.pop() {
+        match node {
+            Json::Object(object) => {
+                for (name, inner) in object {
+                    match inner {
+                        Json::String(value) if name == "value" => values.push(value.clone()),
+                        _ => stack.push(inner),
+                    }
+                }
+            }
+            Json::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    values
 }
 
 /// serde quotes the offending input (`invalid type: string "…"`), which may be a secret value
@@ -321,29 +354,50 @@ mod tests {
             status,
             1,
             body.as_bytes(),
-            &Redactor::new(sent.iter().copied()),
+            &Secrets::new(sent.iter().copied(), None),
         )
         .to_string()
     }
 
     #[test]
-    fn every_sent_value_is_redacted_in_raw_and_escaped_form() {
-        let redactor = Redactor::new(["s3cr\"et", "s3cr", "", "key-123"]);
-        let text = redactor.redact(r#"got s3cr"et and s3cr\"et with key-123, s3cr"#);
+    fn a_text_echoing_a_value_is_withheld_whole_never_in_part() {
+        let secrets = Secrets::new(["s3cr\"et", "s3cr", "", "key-12345"], None);
+        for text in [
+            r#"got s3cr\"et"#,
+            "got key-12345 back",
+            "the s3cr field",
+            "got s3cr",
+        ] {
+            assert_eq!(secrets.screen(text), WITHHELD, "{text}");
+        }
+        assert_eq!(secrets.screen(" the s3cret field "), "the s3cret field");
+    }
+
+    /// The message a viewer key got for the value `editor`, and for `v`: neither may tell the
+    /// value by what is left of the text.
+    #[test]
+    fn the_shown_text_does_not_depend_on_a_short_values_characters() {
+        let message = "user:viewer@acme.example cannot write acme:viewgrp-acme: it needs the role \
+                       secret-group-editor";
+        let body = serde_json::json!({"statusCode": 403, "message": message}).to_string();
+        let with_value = |value: &str| error_text(403, &body, &[value]);
+        assert!(with_value("editor").ends_with(WITHHELD));
+        assert!(!with_value("editor").contains("editor"));
         assert_eq!(
-            text,
-            "got <redacted> and <redacted> with <redacted>, <redacted>"
+            with_value("v"),
+            with_value("q"),
+            "a short value inside words"
         );
+        assert!(with_value("v").ends_with(message));
     }
 
     proptest::proptest! {
-        /// Whatever a server wraps around or between the values, none survives redaction, in
-        /// raw or JSON-escaped form, even once the message is cut short. The alphabet leaves
-        /// out the characters of the marker, so a marker cannot itself spell a value.
+        /// Whatever a server wraps around or between the values, none survives, in raw or
+        /// JSON-escaped form, even once the message is cut short.
         #[test]
-        fn no_sent_value_survives_redaction(
+        fn no_sent_value_survives(
             values in proptest::collection::vec("[A-Z0-9\"\\\n ]{1,12}", 1..4),
-            fillers in proptest::collection::vec("[A-Z0-9 :{}\"]{0,40}", 1..6),
+            fillers in proptest::collection::vec("[a-z :{}\"]{0,40}", 1..6),
             picks in proptest::collection::vec(0usize..8, 1..10),
         ) {
             let mut text = String::new();
@@ -356,24 +410,28 @@ mod tests {
                     text.push_str(&serde_json::to_string(value).unwrap_or_default());
                 }
             }
-            let redactor = Redactor::new(values.iter().map(String::as_str));
-            let cleaned = redactor.clean(&text);
+            let secrets = Secrets::new(values.iter().map(String::as_str), None);
+            let shown = secrets.screen(&text);
             for value in &values {
-                let escaped = serde_json::to_string(value).unwrap_or_default();
-                proptest::prop_assert!(!cleaned.contains(value.as_str()), "{value:?} in {cleaned:?}");
-                proptest::prop_assert!(!cleaned.contains(&escaped[1..escaped.len() - 1]));
+                let value = value.trim();
+                if value.chars().count() >= super::super::echo::SHORT {
+                    proptest::prop_assert!(!shown.contains(value), "{value:?} in {shown:?}");
+                }
             }
         }
     }
 
     #[test]
-    fn redaction_happens_before_truncation() {
+    fn the_echo_check_happens_before_truncation() {
         let secret = "CANARY-0123456789";
         let message = format!("{}{secret}", "x".repeat(MESSAGE_LIMIT - 5));
         let body = serde_json::json!({"statusCode": 422, "message": message}).to_string();
         let text = error_text(422, &body, &[secret]);
-        assert!(!text.contains("CANARY"), "{text}");
-        assert!(text.ends_with('…'), "{text}");
+        assert!(text.ends_with(WITHHELD), "{text}");
+        assert!(
+            error_text(422, &body, &[]).ends_with('…'),
+            "cut short when shown"
+        );
     }
 
     #[test]
@@ -392,7 +450,7 @@ mod tests {
             (500, |e| matches!(e, Error::Server { status: 500, .. })),
         ];
         for (status, is_expected) in cases {
-            let error = status_error(SITE, status, 1, body.as_bytes(), &Redactor::new([]));
+            let error = status_error(SITE, status, 1, body.as_bytes(), &Secrets::new([], None));
             assert!(is_expected(&error), "{status} gave {error:?}");
             let text = error.to_string();
             assert!(text.starts_with("PUT /v1/secret-groups/sg1: "), "{text}");
@@ -406,7 +464,7 @@ mod tests {
     fn validation_details_are_field_names_only() {
         let body = r#"{"statusCode":422,"message":"invalid","details":[
             {"field":"secrets[1].key","value":"leaked"},{"property":"name"},{"other":"x"},"free text"]}"#;
-        let error = status_error(SITE, 422, 1, body.as_bytes(), &Redactor::new([]));
+        let error = status_error(SITE, 422, 1, body.as_bytes(), &Secrets::new([], None));
         let Error::Validation {
             details, message, ..
         } = &error
@@ -429,7 +487,7 @@ mod tests {
             422,
             1,
             body.to_string().as_bytes(),
-            &Redactor::new([]),
+            &Secrets::new([], None),
         );
         let Error::Validation {
             details, message, ..
@@ -447,7 +505,7 @@ mod tests {
     #[test]
     fn a_404_without_the_apis_error_body_is_not_a_missing_object() {
         let not_the_api = |body: &str| {
-            let error = status_error(SITE, 404, 1, body.as_bytes(), &Redactor::new([]));
+            let error = status_error(SITE, 404, 1, body.as_bytes(), &Secrets::new([], None));
             matches!(error, Error::NotTheApi { .. })
         };
         assert!(not_the_api("<html><title>Not Found</title></html>"));
@@ -477,7 +535,7 @@ mod tests {
             .err()
             .expect("a type error");
         assert!(serde_error.to_string().contains("RESPONSE-SECRET"));
-        let text = decode_error(SITE, body, &serde_error, &Redactor::new([])).to_string();
+        let text = decode_error(SITE, body, &serde_error, &Secrets::new([], None)).to_string();
         assert!(
             text.contains("does not have the expected shape: invalid type"),
             "{text}"
@@ -496,13 +554,13 @@ mod tests {
             .err()
             .expect("a type error");
         assert!(serde_error.to_string().contains("31337424242"));
-        let text = decode_error(SITE, body, &serde_error, &Redactor::new([])).to_string();
+        let text = decode_error(SITE, body, &serde_error, &Secrets::new([], None)).to_string();
         assert!(!text.contains("31337424242"), "{text}");
         assert!(text.contains("integer `…`"), "{text}");
 
         let cut = br#" {"data": [{"name": "K", "value": "RESPONSE-SECR"#;
         let serde_error = serde_json::from_slice::<u8>(cut).expect_err("cut off");
-        let text = decode_error(SITE, cut, &serde_error, &Redactor::new([])).to_string();
+        let text = decode_error(SITE, cut, &serde_error, &Secrets::new([], None)).to_string();
         assert!(!text.contains("RESPONSE-SECR"), "{text}");
         assert!(text.contains("cut off or malformed"), "{text}");
     }
@@ -511,7 +569,7 @@ mod tests {
     fn a_200_error_body_is_reported_by_its_message() {
         let body = br#"{"statusCode": 500, "message": "backend exploded"}"#;
         let serde_error = serde_json::from_slice::<u8>(b"x").expect_err("not JSON");
-        let text = decode_error(SITE, body, &serde_error, &Redactor::new([])).to_string();
+        let text = decode_error(SITE, body, &serde_error, &Secrets::new([], None)).to_string();
         assert!(
             text.ends_with("an error body with status 200: backend exploded"),
             "{text}"

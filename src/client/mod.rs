@@ -11,11 +11,13 @@
 //! - Status classes: 400 and any other unlisted 4xx are `Validation`; 3xx is not followed (the
 //!   bearer token stays with the configured host) and is reported as `Decode`.
 //! - Lists page by what each page held, stopping at an empty page or at `total`, and fail rather
-//!   than loop when a server returns the same page twice.
+//!   than loop when a server returns the same page twice, an id twice, or pages past the
+//!   `LIST_MAX_*` bounds.
 //! - `Retry-After` is honoured up to 30 seconds; without it the backoff is 200 ms doubling to 5 s.
 
 mod base;
 mod bearer;
+mod echo;
 mod failure;
 mod github_actions;
 mod retry;
@@ -24,6 +26,7 @@ mod transport;
 mod types;
 mod wire;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -148,6 +151,15 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// Items asked for per page: the largest page the API allows, so a group of up to 1000 keys is
 /// read in one request.
 const PAGE_SIZE: u64 = 1000;
+
+/// Bounds on one listing, whatever `total` a server announces: a pager that never ends must
+/// end in an error, not in the runner's memory. DECISION: far above the largest tenant we can
+/// imagine (100,000 groups, or keys in a group); pages are bounded apart from items so a server
+/// that pages one item at a time still reaches the item bound, and bytes so that large items
+/// cannot hold more than this much answer text.
+const LIST_MAX_ITEMS: usize = 100_000;
+const LIST_MAX_PAGES: usize = 10_000;
+const LIST_MAX_BYTES: usize = 128 * 1024 * 1024;
 
 const GROUPS_PATH: &str = "/v1/secret-groups";
 const SECRETS_PATH: &str = "/v1/secrets";
@@ -304,8 +316,15 @@ impl Client {
             // A read despite the POST: repeating it is harmless.
             ApiRequest::new(Method::POST, SECRETS_PATH.to_owned()).json(&body, Vec::new())
         };
-        self.collect_pages::<WireSecret, Secret>(page_request, |secret| &secret.id)
-            .await
+        let secrets = self
+            .collect_pages::<WireSecret, Secret>(page_request, |secret| &secret.id)
+            .await?;
+        check_secret_listing(query, &secrets).map_err(|message| Error::Decode {
+            method: Method::POST.to_string(),
+            path: SECRETS_PATH.to_owned(),
+            message,
+        })?;
+        Ok(secrets)
     }
 
     /// `GET /v1/secrets/{id}`.
@@ -337,7 +356,8 @@ impl Client {
 
     /// Walks an offset-paged list. Stops at an empty page (the SDKs' rule) or once `total` items
     /// are in hand, and advances by what each page held, so a server that caps `limit` lower
-    /// than asked still pages correctly.
+    /// than asked still pages correctly. Fails past the `LIST_MAX_*` bounds, when an id comes
+    /// twice, and when the server returns the same page twice.
     async fn collect_pages<W, T>(
         &self,
         page_request: impl Fn(u64) -> Result<ApiRequest<'static>>,
@@ -348,35 +368,102 @@ impl Client {
         T: From<W>,
     {
         let mut items: Vec<T> = Vec::new();
+        let mut ids: HashSet<String> = HashSet::new();
         let mut offset = 0;
+        let mut pages = 0;
+        let mut bytes = 0;
         let mut previous_first_id: Option<String> = None;
         loop {
             let request = page_request(offset)?;
-            let page: Page<W> = self.transport.call(&request).await?;
+            let (page, size): (Page<W>, usize) = self.transport.call_sized(&request).await?;
+            pages += 1;
+            bytes += size;
             let total = page.pagination.and_then(|pagination| pagination.total);
             let page_items: Vec<T> = page.data.into_iter().map(T::from).collect();
             let Some(first) = page_items.first() else {
                 break;
             };
+            let broken = |message: String| Error::Decode {
+                method: request.method.to_string(),
+                path: request.path.clone(),
+                message,
+            };
             // A server that ignores `offset` would otherwise be paged forever.
             let first_id = id_of(first).to_owned();
             if previous_first_id.as_deref() == Some(first_id.as_str()) {
-                return Err(Error::Decode {
-                    method: request.method.to_string(),
-                    path: request.path.clone(),
-                    message: "the same page came back twice; the server seems to ignore `offset`"
-                        .into(),
-                });
+                return Err(broken(
+                    "the same page came back twice; the server seems to ignore `offset`".into(),
+                ));
             }
             previous_first_id = Some(first_id);
+            for item in &page_items {
+                if !ids.insert(id_of(item).to_owned()) {
+                    return Err(broken(format!(
+                        "the listing holds the id `{}` twice (a server fault, or the list \
+                         changed while it was read: try again); nothing was decided from it",
+                        id_of(item)
+                    )));
+                }
+            }
             offset += page_items.len() as u64;
             items.extend(page_items);
+            if items.len() > LIST_MAX_ITEMS || pages >= LIST_MAX_PAGES || bytes > LIST_MAX_BYTES {
+                let announced = total.map_or(String::new(), |total| {
+                    format!(" (the server announced {total} in all)")
+                });
+                return Err(broken(format!(
+                    "the listing does not end: {pages} pages, {} items and {bytes} bytes were \
+                     read{announced}, past this provider's bounds of {LIST_MAX_PAGES} pages, \
+                     {LIST_MAX_ITEMS} items and {LIST_MAX_BYTES} bytes. Reading stopped there; \
+                     check that `host` points at a TrueFoundry control plane",
+                    items.len()
+                )));
+            }
             if total.is_some_and(|total| offset >= total) {
                 break;
             }
         }
         Ok(items)
     }
+}
+
+/// The API's rules for a listing of secrets that callers build on: a group's listing holds only
+/// that group's secrets, and no key twice in a group. Picking one of two entries for a key would
+/// plan an update (or keep the wrong value) on the server's say-so.
+fn check_secret_listing(
+    query: &ListSecretsQuery,
+    secrets: &[Secret],
+) -> std::result::Result<(), String> {
+    let mut keys: HashSet<(&str, &str)> = HashSet::new();
+    for secret in secrets {
+        if let Some(group) = query.secret_group_id.as_deref()
+            && !secret.secret_group_id.is_empty()
+            && secret.secret_group_id != group
+        {
+            return Err(format!(
+                "the listing of the secret group `{group}` holds the secret `{}` (key `{}`) of \
+                 another group, `{}`; nothing was decided from it",
+                secret.id, secret.name, secret.secret_group_id
+            ));
+        }
+        // A listing by FQNs from a server that names no group has nothing to compare keys in.
+        let Some(group) = query
+            .secret_group_id
+            .as_deref()
+            .or(Some(secret.secret_group_id.as_str()))
+            .filter(|group| !group.is_empty())
+        else {
+            continue;
+        };
+        if !keys.insert((group, &secret.name)) {
+            return Err(format!(
+                "the listing holds the key `{}` of the secret group `{group}` twice, which the \
+                 API never does; nothing was decided from it",
+                secret.name
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `{collection}/{id}` with the id escaped; ids that cannot name one object are refused here,

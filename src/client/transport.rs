@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::base::api_base;
 use super::bearer::{Bearer, Credential, TokenFile};
-use super::failure::{self, CallSite, Redactor};
+use super::failure::{self, CallSite, Secrets};
 use super::retry;
 use super::{ClientConfig, Error, Result, SecretValue};
 
@@ -83,7 +83,7 @@ enum Attempt {
 pub(super) struct Transport {
     http: reqwest::Client,
     base: Url,
-    /// Sent with every request; also redacted from error text.
+    /// Sent with every request; a server text echoing it is withheld.
     bearer: Bearer,
     max_retries: u32,
     request_timeout: Duration,
@@ -157,13 +157,26 @@ impl Transport {
 
     /// Sends the request (with retries) and decodes a success body as `T`.
     pub async fn call<T: DeserializeOwned>(&self, request: &ApiRequest<'_>) -> Result<T> {
-        // One token for all attempts of a call, so the redactor knows what was sent.
+        Ok(self.call_sized(request).await?.0)
+    }
+
+    /// [`Transport::call`], also saying how many bytes the answer had (listings bound them).
+    pub async fn call_sized<T: DeserializeOwned>(
+        &self,
+        request: &ApiRequest<'_>,
+    ) -> Result<(T, usize)> {
+        // One token for all attempts of a call, so the echo check knows what was sent.
         let credential = self.bearer.current();
         let body = self.exchange(request, &credential).await?;
-        serde_json::from_slice(&body).map_err(|error| {
-            let redactor = redactor(request, &credential.token);
-            failure::decode_error(site(request), &body, &error, &redactor)
-        })
+        let decoded = serde_json::from_slice(&body).map_err(|error| {
+            failure::decode_error(
+                site(request),
+                &body,
+                &error,
+                &secrets(request, &credential.token),
+            )
+        })?;
+        Ok((decoded, body.len()))
     }
 
     /// The body of the first success, or the error of the last attempt.
@@ -284,7 +297,7 @@ impl Transport {
             Attempt::Failed { message, .. } => tracing::debug!(
                 method = %request.method,
                 path = %request.path,
-                error = %redactor(request, &credential.token).redact(message),
+                error = %secrets(request, &credential.token).screen(message),
                 attempt,
                 elapsed_ms,
                 "TrueFoundry API call failed"
@@ -307,13 +320,13 @@ impl Transport {
                 status.as_u16(),
                 attempts,
                 &body,
-                &redactor(request, token),
+                &secrets(request, token),
             ),
             Attempt::Failed { message, .. } => Error::Transport {
                 method: site.method.to_owned(),
                 path: site.path.to_owned(),
                 attempts,
-                message: redactor(request, token).redact(&message),
+                message: secrets(request, token).screen(&message),
             },
             Attempt::Oversized { status } => Error::Decode {
                 method: site.method.to_owned(),
@@ -346,9 +359,10 @@ fn site<'r>(request: &'r ApiRequest<'_>) -> CallSite<'r> {
     }
 }
 
-/// The values one request carried, and the bearer token it was sent with.
-fn redactor<'r>(request: &ApiRequest<'r>, token: &'r SecretValue) -> Redactor<'r> {
-    Redactor::new(request.sent_values.iter().copied().chain([token.expose()]))
+/// The values one request carried, and the bearer token it was sent with: what its server
+/// text may not repeat.
+fn secrets<'r>(request: &ApiRequest<'r>, token: &'r SecretValue) -> Secrets<'r> {
+    Secrets::new(request.sent_values.iter().copied(), Some(token.expose()))
 }
 
 fn default_headers() -> HeaderMap {

@@ -70,20 +70,16 @@ pub struct Session {
     /// `<type>:<slug>`, such as `user:alice@example.com`: the form collaborators use.
     pub subject: String,
     pub tenant_name: Option<String>,
+    /// True only when a role says so beyond doubt (see `wire::is_tenant_admin_role`).
+    pub tenant_admin: bool,
+    /// The roles' names, for messages; not evidence of anything.
     pub roles: Vec<String>,
     pub teams: Vec<String>,
 }
 
-/// Role names that make a subject an administrator of its whole tenant.
-/// DECISION: the API reference lists `roles` without their names; TrueFoundry calls the role
-/// "Tenant Admin", so both spellings are taken.
-const TENANT_ADMIN_ROLES: [&str; 2] = ["tenant-admin", "admin"];
-
 impl Session {
     pub fn is_tenant_admin(&self) -> bool {
-        self.roles
-            .iter()
-            .any(|role| TENANT_ADMIN_ROLES.contains(&role.as_str()))
+        self.tenant_admin
     }
 
     /// Every subject a collaborator entry could name to give this key access: itself and its

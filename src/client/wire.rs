@@ -101,12 +101,67 @@ fn name_of(json: &Json) -> Option<String> {
     }
 }
 
+/// The one role name that makes a subject an administrator of its whole tenant.
+/// DECISION: the API reference lists `roles` as role names without naming them; TrueFoundry's
+/// tenant administrator role is `tenant-admin`. A bare `admin` could be any resource's admin, so
+/// it does not count.
+const TENANT_ADMIN_ROLE: &str = "tenant-admin";
+/// Fields a role object may have and still be read; any other makes its shape unknown.
+const ROLE_FIELDS: [&str; 7] = [
+    "name",
+    "slug",
+    "id",
+    "displayName",
+    "description",
+    "resourceType",
+    "scope",
+];
+
+/// Whether one entry of `roles` says, beyond doubt, that the key is its tenant's admin: the
+/// name `tenant-admin`, alone or as the `name`/`slug` of an object whose scope (when given) is
+/// the tenant. A role given by `id` only, one scoped to another resource, and any object with
+/// fields this provider does not know leave the key a non-admin, the cautious reading (a 404 is
+/// then no proof of deletion).
+fn is_tenant_admin_role(role: &Json) -> bool {
+    match role {
+        Json::String(name) => name == TENANT_ADMIN_ROLE,
+        Json::Object(object) => {
+            let named = ["name", "slug"]
+                .iter()
+                .any(|field| object.get(*field).and_then(Json::as_str) == Some(TENANT_ADMIN_ROLE));
+            let tenant_scoped = ["resourceType", "scope"].iter().all(|field| {
+                matches!(object.get(*field), None | Some(Json::Null))
+                    || object.get(*field).and_then(Json::as_str) == Some("tenant")
+            });
+            let known_shape = object
+                .keys()
+                .all(|field| ROLE_FIELDS.contains(&field.as_str()));
+            named && tenant_scoped && known_shape
+        }
+        _ => false,
+    }
+}
+
+/// A role's name for messages: a string, or an object's `name`/`slug` (never its `id`, which
+/// names nothing a reader knows).
+fn role_name(role: &Json) -> Option<String> {
+    match role {
+        Json::String(name) => Some(name.clone()),
+        Json::Object(object) => ["name", "slug"]
+            .iter()
+            .find_map(|field| object.get(*field).and_then(Json::as_str))
+            .map(str::to_owned),
+        _ => None,
+    }
+}
+
 impl From<WireSession> for Session {
     fn from(wire: WireSession) -> Self {
         Session {
             subject: format!("{}:{}", wire.subject_type, wire.subject_slug),
             tenant_name: wire.tenant_name.filter(|tenant| !tenant.is_empty()),
-            roles: wire.roles.iter().filter_map(name_of).collect(),
+            tenant_admin: wire.roles.iter().any(is_tenant_admin_role),
+            roles: wire.roles.iter().filter_map(role_name).collect(),
             teams: wire.teams.iter().flatten().filter_map(name_of).collect(),
         }
     }
@@ -274,6 +329,56 @@ pub(super) struct ListSecretsRequest<'a> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn session_with_roles(roles: Json) -> Session {
+        serde_json::from_value::<WireSession>(json!({
+            "subjectSlug": "v@acme", "subjectType": "user", "tenantName": "acme", "roles": roles,
+        }))
+        .map(Session::from)
+        .expect("a session")
+    }
+
+    #[test]
+    fn only_the_tenant_admin_role_at_tenant_scope_makes_a_tenant_admin() {
+        let admin = [
+            json!(["tenant-admin"]),
+            json!([{"name": "tenant-admin"}]),
+            json!([{"slug": "tenant-admin", "resourceType": "tenant"}]),
+            json!([{"id": "r1", "name": "tenant-admin", "scope": "tenant"}]),
+            json!(["tenant-member", {"name": "tenant-admin", "resourceType": null}]),
+        ];
+        for roles in admin {
+            assert!(
+                session_with_roles(roles.clone()).is_tenant_admin(),
+                "{roles}"
+            );
+        }
+        let cautious = [
+            json!([]),
+            json!(["admin"]),
+            json!(["Tenant Admin"]),
+            json!(["tenant-member"]),
+            json!([{"id": "admin", "resourceType": "workspace"}]),
+            json!([{"id": "tenant-admin"}]),
+            json!([{"name": "tenant-admin", "resourceType": "workspace"}]),
+            json!([{"name": "tenant-admin", "scope": "secret-group"}]),
+            json!([{"name": "tenant-admin", "resourceFqn": "acme:ws"}]),
+            json!([{"name": {"en": "tenant-admin"}}]),
+            json!([["tenant-admin"]]),
+            json!([true, 1, null]),
+        ];
+        for roles in cautious {
+            assert!(
+                !session_with_roles(roles.clone()).is_tenant_admin(),
+                "{roles}"
+            );
+        }
+        assert_eq!(
+            session_with_roles(json!([{"id": "admin"}, {"name": "viewer", "id": "r2"}])).roles,
+            ["viewer"],
+            "a role given only by id has no name"
+        );
+    }
 
     fn group_from(json: Json) -> SecretGroup {
         serde_json::from_value::<WireSecretGroup>(json)

@@ -227,6 +227,9 @@ pub(crate) struct SecretEntry {
 }
 
 /// Group names: the part after the tenant in `<tenant>:<name>`, and a segment of secret FQNs.
+/// Like keys, names with control, bidirectional or invisible characters are refused (they print
+/// as another name, or drive the terminal showing them), and so are names longer than
+/// [`MAX_NAME_CHARS`].
 pub(crate) fn name_problem(name: &str) -> Option<&'static str> {
     if name.is_empty()
         || name
@@ -234,10 +237,19 @@ pub(crate) fn name_problem(name: &str) -> Option<&'static str> {
             .any(|c| c == ':' || c == '/' || c.is_whitespace())
     {
         Some("must be non-empty, without ':', '/' or whitespace")
+    } else if name.chars().any(crate::printable::is_unsafe) {
+        Some("must not contain control, bidirectional or invisible characters")
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        Some("must be at most 128 characters long")
     } else {
         None
     }
 }
+
+/// The longest group name taken. DECISION: the API's limit is not public; a name is one segment
+/// of secret FQNs (`tfy-secret://tenant:name:key`) and of the secret store's own names, so it
+/// gets the same cap as a key. The provider refuses longer names at plan time.
+pub(crate) const MAX_NAME_CHARS: usize = 128;
 
 /// Key names the API can address: the key is the last segment of a `:`-separated FQN and a path
 /// segment in references, so `:`, `/` and whitespace are refused (the real rules are not public).

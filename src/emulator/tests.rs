@@ -1073,6 +1073,43 @@ async fn an_id_that_is_not_utf8_gets_the_api_error_body() {
 }
 
 #[tokio::test]
+async fn group_names_with_control_bidi_or_invisible_characters_or_too_long_are_refused() {
+    let app = router();
+    let long = "a".repeat(super::store::MAX_NAME_CHARS + 1);
+    for name in [
+        "\u{1b}]0;TITLE\u{7}db-acme",
+        "db\u{1b}[2J-acme",
+        "db-\u{202e}emca",
+        "db\u{2066}-acme",
+        "db\u{200b}-acme",
+        "db\u{feff}-acme",
+        "db\u{85}-acme",
+        long.as_str(),
+    ] {
+        let (status, body) = call(
+            &app,
+            "PUT",
+            "/secret-groups",
+            Some("t-admin"),
+            Some(manifest(name, json!([]))),
+        )
+        .await;
+        assert_eq!(status, 422, "{name:?}: {body}");
+        assert_eq!(body["details"][0]["field"], "manifest.name", "{name:?}");
+    }
+    let longest = "a".repeat(super::store::MAX_NAME_CHARS);
+    let (status, body) = call(
+        &app,
+        "PUT",
+        "/secret-groups",
+        Some("t-admin"),
+        Some(manifest(&longest, json!([]))),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
 async fn keys_with_control_or_bidirectional_override_characters_are_refused() {
     let app = router();
     let id = shared_group(&app).await;

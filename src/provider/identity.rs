@@ -215,6 +215,7 @@ mod tests {
             session: Session {
                 subject: subject.to_owned(),
                 tenant_name: Some(tenant.to_owned()),
+                tenant_admin: roles.contains(&"tenant-admin"),
                 roles: roles.iter().map(|r| (*r).to_owned()).collect(),
                 teams: teams.iter().map(|t| (*t).to_owned()).collect(),
             },

@@ -6,6 +6,7 @@ use super::ClientCapabilities;
 use super::proto::google::protobuf::Timestamp;
 use super::proto::tfplugin6 as pb;
 use crate::diag::{AttributePath, Diagnostic, Diagnostics, PathStep, Severity};
+use crate::printable;
 use crate::schema::{Attribute, AttributeType, Block, Nesting, Schema};
 use crate::value::{self, Type, Value};
 
@@ -113,8 +114,10 @@ pub fn diagnostics_to_proto(diagnostics: &Diagnostics) -> Vec<pb::Diagnostic> {
                 Severity::Error => pb::diagnostic::Severity::Error,
                 Severity::Warning => pb::diagnostic::Severity::Warning,
             } as i32,
-            summary: diagnostic.summary.clone(),
-            detail: diagnostic.detail.clone(),
+            // The one way out for every diagnostic: server and configuration text in it cannot
+            // drive the terminal.
+            summary: printable::for_terminal(&diagnostic.summary).into_owned(),
+            detail: printable::for_terminal(&diagnostic.detail).into_owned(),
             attribute: diagnostic
                 .path
                 .as_ref()

@@ -15,8 +15,12 @@
 //! - `# expect-warning: …` (files in `accepted/`): configurations that must be accepted, with
 //!   at most the warnings listed — keys differing only in case, unknown roles, unknown values.
 
+mod echo_corpus;
 mod leaks;
+mod listings;
 pub mod responses;
+mod role_shapes;
+mod terminal;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

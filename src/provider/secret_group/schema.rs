@@ -48,7 +48,9 @@ pub fn resource_schema() -> Schema {
             Attribute::required(
                 "name",
                 Type::String,
-                "Name of the secret group, unique within the tenant. Changing it replaces the group, \
+                "Name of the secret group, unique within the tenant: at most 128 characters, \
+                 without `:`, white space, or control, bidirectional or invisible characters. \
+                 Changing it replaces the group, \
                  and with it every secret's `tfy-secret://` reference (the plan warns). \
                  TrueFoundry recommends a suffix naming the tenant, such as `payments-acme`.",
             ),

@@ -7,10 +7,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::schema::KNOWN_ROLES;
 use crate::diag::{AttributePath, Diagnostics};
+use crate::printable;
 use crate::value::Value;
 
 /// Longest secret key accepted.
 pub const MAX_KEY_LEN: usize = 128;
+/// Longest group name accepted, in characters. DECISION: the API's limit is not public; a name
+/// is a segment of the same FQNs a key ends, so it gets the key's cap (the emulator refuses
+/// longer names with 422).
+pub const MAX_NAME_CHARS: usize = 128;
 /// Subject kinds a collaborator may be: every `SubjectType` of the API definition. No value
 /// size limit is checked here: each secret store has its own (AWS SSM 4–8 KB, Azure 25 KB), so
 /// the API's refusal is reported instead, naming the key (see `errors::secrets_write_error`).
@@ -55,6 +60,27 @@ fn validate_name(name: &Value, diags: &mut Diagnostics) {
             path,
             "Empty Secret Group Name",
             "Give the secret group a name.",
+        );
+    } else if let Some(c) = name.chars().find(|c| printable::is_unsafe(*c)) {
+        diags.error_at(
+            path,
+            "Invalid Secret Group Name",
+            format!(
+                "The name holds U+{:04X}, a control, bidirectional or invisible character: such a \
+                 name prints as another, or changes the terminal that shows it. Use letters, \
+                 digits and dashes.",
+                c as u32
+            ),
+        );
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        diags.error_at(
+            path,
+            "Secret Group Name Too Long",
+            format!(
+                "The name has {} characters; a secret group name may have at most \
+                 {MAX_NAME_CHARS}. Shorten it.",
+                name.chars().count()
+            ),
         );
     } else if name.contains(':') || name.chars().any(char::is_whitespace) {
         diags.error_at(
@@ -292,6 +318,26 @@ mod tests {
             found(&validate(&config(&[("name", "a b-acme".into())]))),
             vec![e("Invalid Secret Group Name")]
         );
+        for hostile in [
+            "\u{1b}]0;TITLE\u{7}db-acme",
+            "db\u{1b}[2J-acme",
+            "db-\u{202e}emca",
+            "db\u{2066}-acme",
+            "db\u{200b}-acme",
+            "db\u{85}-acme",
+        ] {
+            assert_eq!(
+                found(&validate(&config(&[("name", hostile.into())]))),
+                vec![e("Invalid Secret Group Name")],
+                "{hostile:?}"
+            );
+        }
+        let long = "a".repeat(MAX_NAME_CHARS + 1);
+        assert_eq!(
+            found(&validate(&config(&[("name", long.as_str().into())]))),
+            vec![e("Secret Group Name Too Long")]
+        );
+        assert!(validate(&config(&[("name", "a".repeat(MAX_NAME_CHARS).into())])).is_empty());
         assert_eq!(
             found(&validate(&config(&[("name", "db".into())]))),
             vec![(

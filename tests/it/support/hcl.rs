@@ -4,7 +4,7 @@
 //! for a corpus file.
 //!
 //! Supported: `#` and `//` comments, blocks with string labels, attributes, strings (escapes
-//! `\"`, `\\`, `\n`, `\t`, `$${`, `%%{`), numbers, `true`/`false`/`null`, tuples `[...]`,
+//! `\"`, `\\`, `\n`, `\t`, `\uNNNN`, `$${`, `%%{`), numbers, `true`/`false`/`null`, tuples `[...]`,
 //! objects `{ k = v }` (or `k: v`), references such as `truefoundry_secret_group.other.id` and
 //! interpolated strings (both unknown at plan time, as Terraform sends them for a resource not yet
 //! created), and one function, `format("%0<width>s", "text")`, to build oversize values without
@@ -172,7 +172,20 @@ fn lex(text: &str) -> Vec<Token> {
             while chars[i] != '"' {
                 if chars[i] == '\\' {
                     i += 1;
+                    let unicode = chars[i] == 'u'
+                        && chars
+                            .get(i + 1..i + 5)
+                            .is_some_and(|digits| digits.iter().all(char::is_ascii_hexdigit));
                     s.push(match chars[i] {
+                        // `\uNNNN`, as HCL reads it.
+                        'u' if unicode => {
+                            let digits: String = chars[i + 1..i + 5].iter().collect();
+                            i += 4;
+                            u32::from_str_radix(&digits, 16)
+                                .ok()
+                                .and_then(char::from_u32)
+                                .unwrap_or(char::REPLACEMENT_CHARACTER)
+                        }
                         'n' => '\n',
                         't' => '\t',
                         other => other,

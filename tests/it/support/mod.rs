@@ -3,6 +3,7 @@
 pub mod chaos;
 pub mod emulator;
 pub mod hcl;
+pub mod hostile;
 pub mod jwt;
 pub mod pki;
 pub mod stub;
