@@ -224,8 +224,8 @@ fn implicit(
             request_token: SecretValue::new(request_token),
             audience: audience.value,
         }),
-        (github, _) => {
-            missing(diags, github.is_some());
+        (github, audience) => {
+            missing(diags, github.is_some(), audience.is_some());
             None
         }
     }
@@ -274,15 +274,18 @@ fn conflict(diags: &mut Diagnostics, token: &Found, other: &Found) {
     }
 }
 
-fn missing(diags: &mut Diagnostics, github_without_audience: bool) {
-    let github = if github_without_audience {
-        format!(
+fn missing(diags: &mut Diagnostics, github_present: bool, audience_set: bool) {
+    let github = match (github_present, audience_set) {
+        (true, false) => format!(
             " GitHub Actions' token endpoint is available here ({GITHUB_URL_ENV} is set), but \
              `oidc_audience` ({OIDC_AUDIENCE_ENV}) is not: set it to an audience of TrueFoundry's \
              identity provider to use it."
-        )
-    } else {
-        String::new()
+        ),
+        (false, true) => format!(
+            " `oidc_audience` is set, but {GITHUB_URL_ENV} and {GITHUB_REQUEST_TOKEN_ENV} are \
+             not: in GitHub Actions, give the job `permissions: id-token: write`."
+        ),
+        _ => String::new(),
     };
     diags.error_at(
         AttributePath::root("api_key"),
@@ -535,6 +538,11 @@ mod tests {
             outcome(&none, &hcp[2..]).unwrap_err(),
             vec!["Missing TrueFoundry API Key"]
         );
+        assert_eq!(
+            outcome(&config(&[("oidc_audience", "tfy")]), &hcp[2..3]).unwrap_err(),
+            vec!["Missing TrueFoundry API Key"],
+            "the endpoint needs its request token too"
+        );
         // The attribute beats its variable; empty is unset.
         assert_eq!(
             outcome(
@@ -582,10 +590,25 @@ mod tests {
 
     #[test]
     fn no_credential_names_every_place_looked() {
+        let mut nothing = Diagnostics::new();
+        assert!(resolve(&config(&[]), &|_| None, &mut nothing).is_none());
+        let diag_of_nothing = nothing.iter().next().unwrap();
+        assert_eq!(diag_of_nothing.path, Some(AttributePath::root("api_key")));
         let mut diags = Diagnostics::new();
-        assert!(resolve(&config(&[]), &|_| None, &mut diags).is_none());
-        let diag = diags.iter().next().unwrap();
-        assert_eq!(diag.path, Some(AttributePath::root("api_key")));
+        resolve(&config(&[("oidc_audience", "tfy")]), &|_| None, &mut diags);
+        let detail = &diags.iter().next().unwrap().detail;
+        assert!(detail.contains("permissions: id-token: write"), "{detail}");
+        let mut diags = Diagnostics::new();
+        let github = |name: &str| {
+            (name == GITHUB_URL_ENV || name == GITHUB_REQUEST_TOKEN_ENV).then(|| "x".to_owned())
+        };
+        resolve(&config(&[]), &github, &mut diags);
+        let detail = &diags.iter().next().unwrap().detail;
+        assert!(
+            detail.contains("but `oidc_audience` (TFY_OIDC_AUDIENCE) is not"),
+            "{detail}"
+        );
+        let diag = diag_of_nothing;
         for place in [
             "`api_key`",
             API_KEY_ENV,

@@ -271,11 +271,26 @@ fn terraform_applies_with_a_workload_identity_token_and_no_api_key_anywhere() {
             "{planned:?}"
         );
 
+        // A request token the endpoint refuses: the plan fails before any API request.
+        ws.set_env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-wrong-request-token");
+        let mark = emulator.mark();
+        let run = ws.run(&["plan"]).expect_failure();
+        let output = run.flat_output();
+        assert!(
+            output.contains("Workload Identity Token Unavailable"),
+            "{run}"
+        );
+        assert!(output.contains("the endpoint answered 401"), "{run}");
+        assert!(!output.contains("gh-wrong-request-token"), "{run}");
+        assert!(emulator.requests_since(mark).is_empty());
+        runs.push(run);
+
         let log = std::fs::read_to_string(&trace).unwrap();
         assert!(
             log.contains("TrueFoundry API call"),
             "the trace log has the provider's lines"
         );
+        assert!(!log.contains("gh-wrong-request-token"));
         for token in tokens
             .iter()
             .map(String::as_str)
