@@ -18,7 +18,7 @@ use serde_json::Value as Json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::client::{self, ClientConfig, SecretValue};
+use crate::client::{self, Client, ClientConfig, SecretValue};
 use crate::diag::{AttributePath, Diagnostics};
 use crate::value::Value;
 
@@ -304,7 +304,37 @@ fn missing(diags: &mut Diagnostics, github_present: bool, audience_set: bool) {
 /// A workload identity token in use: where it came from, and the file to read it again from.
 pub struct WorkloadToken {
     pub source: TokenSource,
-    pub file: Option<PathBuf>,
+    renewal: Renewal,
+}
+
+/// Where a token in use comes from again when it changes or expires.
+enum Renewal {
+    None,
+    File(PathBuf),
+    GitHubActions {
+        request_url: url::Url,
+        request_token: SecretValue,
+        audience: String,
+    },
+}
+
+/// The client for `config` (whose `api_key` holds the first token), renewing `token` the way
+/// its source allows.
+pub fn client(config: ClientConfig, token: Option<&WorkloadToken>) -> client::Result<Client> {
+    match token.map(|token| &token.renewal) {
+        None | Some(Renewal::None) => Client::new(config),
+        Some(Renewal::File(path)) => Client::with_token_file(config, path.clone()),
+        Some(Renewal::GitHubActions {
+            request_url,
+            request_token,
+            audience,
+        }) => Client::with_github_actions_token(
+            config,
+            request_url.clone(),
+            request_token.clone(),
+            audience.clone(),
+        ),
+    }
 }
 
 /// Completes the credential before the first API request: requests GitHub Actions' token into
@@ -315,16 +345,27 @@ pub async fn prepare(
 ) -> Result<Option<WorkloadToken>, Diagnostics> {
     let token = match credentials {
         Credentials::ApiKey(_) => return Ok(None),
-        Credentials::Token { file, source, .. } => WorkloadToken { source, file },
+        Credentials::Token { file, source, .. } => WorkloadToken {
+            source,
+            renewal: file.map_or(Renewal::None, Renewal::File),
+        },
         Credentials::GitHubActions {
             request_url,
             request_token,
             audience,
         } => {
             let source = TokenSource::github_actions(&audience);
-            client.api_key =
+            let (request_url, token) =
                 github_actions(&request_url, &request_token, &audience, client, &source).await?;
-            WorkloadToken { source, file: None }
+            client.api_key = token;
+            WorkloadToken {
+                source,
+                renewal: Renewal::GitHubActions {
+                    request_url,
+                    request_token,
+                    audience,
+                },
+            }
         }
     };
     let mut diags = Diagnostics::new();
@@ -342,7 +383,7 @@ async fn github_actions(
     audience: &str,
     client: &ClientConfig,
     source: &TokenSource,
-) -> Result<SecretValue, Diagnostics> {
+) -> Result<(url::Url, SecretValue), Diagnostics> {
     let fail = |why: String| {
         let mut diags = Diagnostics::new();
         diags.error(
@@ -361,9 +402,10 @@ async fn github_actions(
         .ok()
         .filter(|url| url.scheme() == "https" || super::config::is_loopback(url))
         .ok_or_else(|| fail(format!("{GITHUB_URL_ENV} is not an https:// URL")))?;
-    client::github_actions_token(&url, request_token, audience, client.request_timeout)
+    let token = client::github_actions_token(&url, request_token, audience, client.request_timeout)
         .await
-        .map_err(fail)
+        .map_err(fail)?;
+    Ok((url, token))
 }
 
 /// What a JWT says about itself, decoded without checking the signature: for messages only.
@@ -372,7 +414,6 @@ pub struct Claims {
     pub issuer: Option<String>,
     pub audience: Option<String>,
     pub subject: Option<String>,
-    pub expires: Option<i64>,
 }
 
 impl Claims {
@@ -396,7 +437,6 @@ impl Claims {
             issuer: text("iss"),
             audience: text("aud"),
             subject: text("sub"),
-            expires: claims["exp"].as_i64(),
         }
     }
 }
@@ -415,7 +455,7 @@ pub fn check_not_expired(
     now: i64,
     diags: &mut Diagnostics,
 ) {
-    let Some(expires) = Claims::of(token).expires.filter(|expires| *expires <= now) else {
+    let Some(expires) = client::token_expiry(token).filter(|expires| *expires <= now) else {
         return;
     };
     let detail = format!(
