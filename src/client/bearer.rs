@@ -1,15 +1,21 @@
 //! The bearer token every request carries: fixed (an API key, or a workload identity token given
-//! as text), or read from a file and read again whenever the file changes, since Kubernetes and
-//! other token issuers rotate projected token files while a long apply runs.
+//! as text); read from a file and read again whenever the file changes, since Kubernetes and
+//! other token issuers rotate projected token files while a long apply runs; or requested from
+//! GitHub Actions' endpoint again shortly before it expires (its tokens live minutes).
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::HeaderValue;
+use url::Url;
 
+use super::github_actions::github_actions_token;
 use super::secret::SecretValue;
 use super::{Error, Result};
+
+/// A requested token is renewed when it has less than this left.
+const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(60);
 
 /// A token and the `Authorization` header that sends it.
 #[derive(Clone)]
@@ -38,15 +44,86 @@ impl Credential {
 pub(super) enum Bearer {
     Fixed(Credential),
     File(TokenFile),
+    GitHubActions(RequestedToken),
 }
 
 impl Bearer {
-    /// The credential to send now: for a file, its content as of this call.
-    pub fn current(&self) -> Credential {
+    /// The credential to send now: for a file, its content as of this call; for a requested
+    /// token, a new one when the last is about to expire.
+    pub async fn current(&self) -> Credential {
         match self {
             Bearer::Fixed(credential) => credential.clone(),
             Bearer::File(file) => file.current(),
+            Bearer::GitHubActions(requested) => requested.current().await,
         }
+    }
+}
+
+/// The `exp` of a JWT, read without checking its signature; `None` for any other token.
+pub fn token_expiry(token: &SecretValue) -> Option<i64> {
+    let claims =
+        jsonwebtoken::dangerous::insecure_decode_claims::<serde_json::Value>(token.expose())
+            .ok()?;
+    claims["exp"].as_i64()
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64)
+}
+
+/// Where GitHub Actions hands out tokens, and the one last received.
+pub(super) struct RequestedToken {
+    pub request_url: Url,
+    pub request_token: SecretValue,
+    pub audience: String,
+    pub timeout: Duration,
+    last: tokio::sync::Mutex<Credential>,
+}
+
+impl RequestedToken {
+    pub fn new(
+        request_url: Url,
+        request_token: SecretValue,
+        audience: String,
+        timeout: Duration,
+        first: Credential,
+    ) -> Self {
+        RequestedToken {
+            request_url,
+            request_token,
+            audience,
+            timeout,
+            last: tokio::sync::Mutex::new(first),
+        }
+    }
+
+    /// The last token, or a new one when it expires within [`RENEW_BEFORE_EXPIRY`]. A failed
+    /// renewal keeps the last token: the server then says whether it still takes it.
+    async fn current(&self) -> Credential {
+        let mut last = self.last.lock().await;
+        let expiring = token_expiry(&last.token)
+            .is_some_and(|expiry| expiry - unix_now() < RENEW_BEFORE_EXPIRY.as_secs() as i64);
+        if expiring {
+            let renewed = github_actions_token(
+                &self.request_url,
+                &self.request_token,
+                &self.audience,
+                self.timeout,
+            )
+            .await;
+            match renewed.map(Credential::new) {
+                Ok(Ok(credential)) => {
+                    tracing::debug!("requested a new token from GitHub Actions' endpoint");
+                    *last = credential;
+                }
+                Ok(Err(_)) | Err(_) => tracing::debug!(
+                    "renewing the token from GitHub Actions' endpoint failed; keeping the last one"
+                ),
+            }
+        }
+        last.clone()
     }
 }
 

@@ -40,6 +40,7 @@ use wire::{
 };
 
 pub use base::{InvalidHost, api_base};
+pub use bearer::token_expiry;
 pub use github_actions::github_actions_token;
 pub use secret::SecretValue;
 pub use types::*;
@@ -183,6 +184,21 @@ impl Client {
     pub fn with_token_file(config: ClientConfig, path: std::path::PathBuf) -> Result<Self> {
         let mut transport = Transport::new(config)?;
         transport.read_token_from(path);
+        Ok(Client {
+            transport: Arc::new(transport),
+        })
+    }
+
+    /// A client whose bearer token came from GitHub Actions' endpoint (`config.api_key`), and
+    /// is requested from it again shortly before it expires, so a long apply keeps working.
+    pub fn with_github_actions_token(
+        config: ClientConfig,
+        request_url: reqwest::Url,
+        request_token: SecretValue,
+        audience: String,
+    ) -> Result<Self> {
+        let mut transport = Transport::new(config)?;
+        transport.renew_token_from_github_actions(request_url, request_token, audience);
         Ok(Client {
             transport: Arc::new(transport),
         })

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use super::base::api_base;
-use super::bearer::{Bearer, Credential, TokenFile};
+use super::bearer::{Bearer, Credential, RequestedToken, TokenFile};
 use super::failure::{self, CallSite, Secrets};
 use super::retry;
 use super::{ClientConfig, Error, Result, SecretValue};
@@ -146,6 +146,25 @@ impl Transport {
         }
     }
 
+    /// Sends the configured token, which GitHub Actions' endpoint gave the caller, and requests
+    /// a new one from it shortly before it expires.
+    pub fn renew_token_from_github_actions(
+        &mut self,
+        request_url: Url,
+        request_token: SecretValue,
+        audience: String,
+    ) {
+        if let Bearer::Fixed(first) = &self.bearer {
+            self.bearer = Bearer::GitHubActions(RequestedToken::new(
+                request_url,
+                request_token,
+                audience,
+                self.request_timeout,
+                first.clone(),
+            ));
+        }
+    }
+
     pub fn base(&self) -> &Url {
         &self.base
     }
@@ -166,7 +185,7 @@ impl Transport {
         request: &ApiRequest<'_>,
     ) -> Result<(T, usize)> {
         // One token for all attempts of a call, so the echo check knows what was sent.
-        let credential = self.bearer.current();
+        let credential = self.bearer.current().await;
         let body = self.exchange(request, &credential).await?;
         let decoded = serde_json::from_slice(&body).map_err(|error| {
             failure::decode_error(

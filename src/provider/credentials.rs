@@ -18,7 +18,7 @@ use serde_json::Value as Json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::client::{self, ClientConfig, SecretValue};
+use crate::client::{self, Client, ClientConfig, SecretValue};
 use crate::diag::{AttributePath, Diagnostics};
 use crate::value::Value;
 
@@ -224,8 +224,8 @@ fn implicit(
             request_token: SecretValue::new(request_token),
             audience: audience.value,
         }),
-        (github, _) => {
-            missing(diags, github.is_some());
+        (github, audience) => {
+            missing(diags, github.is_some(), audience.is_some());
             None
         }
     }
@@ -274,15 +274,18 @@ fn conflict(diags: &mut Diagnostics, token: &Found, other: &Found) {
     }
 }
 
-fn missing(diags: &mut Diagnostics, github_without_audience: bool) {
-    let github = if github_without_audience {
-        format!(
+fn missing(diags: &mut Diagnostics, github_present: bool, audience_set: bool) {
+    let github = match (github_present, audience_set) {
+        (true, false) => format!(
             " GitHub Actions' token endpoint is available here ({GITHUB_URL_ENV} is set), but \
              `oidc_audience` ({OIDC_AUDIENCE_ENV}) is not: set it to an audience of TrueFoundry's \
              identity provider to use it."
-        )
-    } else {
-        String::new()
+        ),
+        (false, true) => format!(
+            " `oidc_audience` is set, but {GITHUB_URL_ENV} and {GITHUB_REQUEST_TOKEN_ENV} are \
+             not: in GitHub Actions, give the job `permissions: id-token: write`."
+        ),
+        _ => String::new(),
     };
     diags.error_at(
         AttributePath::root("api_key"),
@@ -301,7 +304,37 @@ fn missing(diags: &mut Diagnostics, github_without_audience: bool) {
 /// A workload identity token in use: where it came from, and the file to read it again from.
 pub struct WorkloadToken {
     pub source: TokenSource,
-    pub file: Option<PathBuf>,
+    renewal: Renewal,
+}
+
+/// Where a token in use comes from again when it changes or expires.
+enum Renewal {
+    None,
+    File(PathBuf),
+    GitHubActions {
+        request_url: url::Url,
+        request_token: SecretValue,
+        audience: String,
+    },
+}
+
+/// The client for `config` (whose `api_key` holds the first token), renewing `token` the way
+/// its source allows.
+pub fn client(config: ClientConfig, token: Option<&WorkloadToken>) -> client::Result<Client> {
+    match token.map(|token| &token.renewal) {
+        None | Some(Renewal::None) => Client::new(config),
+        Some(Renewal::File(path)) => Client::with_token_file(config, path.clone()),
+        Some(Renewal::GitHubActions {
+            request_url,
+            request_token,
+            audience,
+        }) => Client::with_github_actions_token(
+            config,
+            request_url.clone(),
+            request_token.clone(),
+            audience.clone(),
+        ),
+    }
 }
 
 /// Completes the credential before the first API request: requests GitHub Actions' token into
@@ -312,16 +345,27 @@ pub async fn prepare(
 ) -> Result<Option<WorkloadToken>, Diagnostics> {
     let token = match credentials {
         Credentials::ApiKey(_) => return Ok(None),
-        Credentials::Token { file, source, .. } => WorkloadToken { source, file },
+        Credentials::Token { file, source, .. } => WorkloadToken {
+            source,
+            renewal: file.map_or(Renewal::None, Renewal::File),
+        },
         Credentials::GitHubActions {
             request_url,
             request_token,
             audience,
         } => {
             let source = TokenSource::github_actions(&audience);
-            client.api_key =
+            let (request_url, token) =
                 github_actions(&request_url, &request_token, &audience, client, &source).await?;
-            WorkloadToken { source, file: None }
+            client.api_key = token;
+            WorkloadToken {
+                source,
+                renewal: Renewal::GitHubActions {
+                    request_url,
+                    request_token,
+                    audience,
+                },
+            }
         }
     };
     let mut diags = Diagnostics::new();
@@ -339,7 +383,7 @@ async fn github_actions(
     audience: &str,
     client: &ClientConfig,
     source: &TokenSource,
-) -> Result<SecretValue, Diagnostics> {
+) -> Result<(url::Url, SecretValue), Diagnostics> {
     let fail = |why: String| {
         let mut diags = Diagnostics::new();
         diags.error(
@@ -358,9 +402,10 @@ async fn github_actions(
         .ok()
         .filter(|url| url.scheme() == "https" || super::config::is_loopback(url))
         .ok_or_else(|| fail(format!("{GITHUB_URL_ENV} is not an https:// URL")))?;
-    client::github_actions_token(&url, request_token, audience, client.request_timeout)
+    let token = client::github_actions_token(&url, request_token, audience, client.request_timeout)
         .await
-        .map_err(fail)
+        .map_err(fail)?;
+    Ok((url, token))
 }
 
 /// What a JWT says about itself, decoded without checking the signature: for messages only.
@@ -369,7 +414,6 @@ pub struct Claims {
     pub issuer: Option<String>,
     pub audience: Option<String>,
     pub subject: Option<String>,
-    pub expires: Option<i64>,
 }
 
 impl Claims {
@@ -393,7 +437,6 @@ impl Claims {
             issuer: text("iss"),
             audience: text("aud"),
             subject: text("sub"),
-            expires: claims["exp"].as_i64(),
         }
     }
 }
@@ -412,7 +455,7 @@ pub fn check_not_expired(
     now: i64,
     diags: &mut Diagnostics,
 ) {
-    let Some(expires) = Claims::of(token).expires.filter(|expires| *expires <= now) else {
+    let Some(expires) = client::token_expiry(token).filter(|expires| *expires <= now) else {
         return;
     };
     let detail = format!(
@@ -535,6 +578,11 @@ mod tests {
             outcome(&none, &hcp[2..]).unwrap_err(),
             vec!["Missing TrueFoundry API Key"]
         );
+        assert_eq!(
+            outcome(&config(&[("oidc_audience", "tfy")]), &hcp[2..3]).unwrap_err(),
+            vec!["Missing TrueFoundry API Key"],
+            "the endpoint needs its request token too"
+        );
         // The attribute beats its variable; empty is unset.
         assert_eq!(
             outcome(
@@ -582,10 +630,25 @@ mod tests {
 
     #[test]
     fn no_credential_names_every_place_looked() {
+        let mut nothing = Diagnostics::new();
+        assert!(resolve(&config(&[]), &|_| None, &mut nothing).is_none());
+        let diag_of_nothing = nothing.iter().next().unwrap();
+        assert_eq!(diag_of_nothing.path, Some(AttributePath::root("api_key")));
         let mut diags = Diagnostics::new();
-        assert!(resolve(&config(&[]), &|_| None, &mut diags).is_none());
-        let diag = diags.iter().next().unwrap();
-        assert_eq!(diag.path, Some(AttributePath::root("api_key")));
+        resolve(&config(&[("oidc_audience", "tfy")]), &|_| None, &mut diags);
+        let detail = &diags.iter().next().unwrap().detail;
+        assert!(detail.contains("permissions: id-token: write"), "{detail}");
+        let mut diags = Diagnostics::new();
+        let github = |name: &str| {
+            (name == GITHUB_URL_ENV || name == GITHUB_REQUEST_TOKEN_ENV).then(|| "x".to_owned())
+        };
+        resolve(&config(&[]), &github, &mut diags);
+        let detail = &diags.iter().next().unwrap().detail;
+        assert!(
+            detail.contains("but `oidc_audience` (TFY_OIDC_AUDIENCE) is not"),
+            "{detail}"
+        );
+        let diag = diag_of_nothing;
         for place in [
             "`api_key`",
             API_KEY_ENV,

@@ -132,11 +132,7 @@ impl server::Provider for TrueFoundryProvider {
         };
         let host = config.host.clone();
         let token = config.api_key.clone();
-        let client = match workload_token.as_ref().and_then(|token| token.file.clone()) {
-            Some(file) => Client::with_token_file(config, file),
-            None => Client::new(config),
-        };
-        let client = match client {
+        let client = match credentials::client(config, workload_token.as_ref()) {
             Ok(client) => client,
             Err(err) => {
                 let mut diags = Diagnostics::new();

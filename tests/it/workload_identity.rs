@@ -188,7 +188,7 @@ fn terraform_applies_with_a_workload_identity_token_and_no_api_key_anywhere() {
     let issuer = Issuer::new();
     let (dir, emulator) = emulator_trusting(&issuer);
     let github_token = issuer.sign(Signing::Es256, &Issuer::hcp_claims(jwt::WORKSPACE));
-    let github = GitHubTokenEndpoint::start(github_token.clone());
+    let github = GitHubTokenEndpoint::start(vec![github_token.clone()]);
     for_each_terraform(|terraform| {
         let name = format!("wi-{}", terraform.version.replace('.', "-"));
         let mut ws = workspace(terraform, &emulator, &group_tf(&name, &[("A", "a")]));
@@ -271,11 +271,26 @@ fn terraform_applies_with_a_workload_identity_token_and_no_api_key_anywhere() {
             "{planned:?}"
         );
 
+        // A request token the endpoint refuses: the plan fails before any API request.
+        ws.set_env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-wrong-request-token");
+        let mark = emulator.mark();
+        let run = ws.run(&["plan"]).expect_failure();
+        let output = run.flat_output();
+        assert!(
+            output.contains("Workload Identity Token Unavailable"),
+            "{run}"
+        );
+        assert!(output.contains("the endpoint answered 401"), "{run}");
+        assert!(!output.contains("gh-wrong-request-token"), "{run}");
+        assert!(emulator.requests_since(mark).is_empty());
+        runs.push(run);
+
         let log = std::fs::read_to_string(&trace).unwrap();
         assert!(
             log.contains("TrueFoundry API call"),
             "the trace log has the provider's lines"
         );
+        assert!(!log.contains("gh-wrong-request-token"));
         for token in tokens
             .iter()
             .map(String::as_str)
@@ -446,4 +461,47 @@ async fn a_token_echoed_by_the_server_is_withheld_from_the_error() {
         assert!(!error.contains("bad token"), "{error}");
         assert_token_absent(token, "the error", &error);
     }
+}
+
+/// GitHub Actions' tokens live minutes: one about to expire is requested again before a call.
+#[test]
+fn a_github_actions_token_is_requested_again_shortly_before_it_expires() {
+    let issuer = Issuer::new();
+    let (_dir, emulator) = emulator_trusting(&issuer);
+    let expiring = issuer.sign(
+        Signing::Es256,
+        &Issuer::hcp_claims_with("exp", json!(jwt::now() + 30)),
+    );
+    let next = issuer.token(jwt::OTHER_WORKSPACE);
+    let github = GitHubTokenEndpoint::start(vec![expiring, next]);
+    let url = reqwest::Url::parse(&github.url).unwrap();
+    let request_token = SecretValue::new(GITHUB_REQUEST_TOKEN);
+    let first = emulator
+        .block_on(truefoundry_provider::client::github_actions_token(
+            &url,
+            &request_token,
+            jwt::AUDIENCE,
+            Duration::from_secs(10),
+        ))
+        .unwrap();
+    let config = ClientConfig {
+        host: emulator.base_url.clone(),
+        api_key: first,
+        max_retries: 0,
+        request_timeout: Duration::from_secs(10),
+        ca_cert_pem: None,
+        terraform_version: "test".to_owned(),
+    };
+    let client =
+        Client::with_github_actions_token(config, url, request_token, jwt::AUDIENCE.to_owned())
+            .unwrap();
+    for _ in 0..2 {
+        let session = emulator.block_on(client.session()).unwrap();
+        assert_eq!(session.subject, "virtualaccount:secrets-rotated");
+    }
+    assert_eq!(
+        *github.audiences.lock().unwrap(),
+        [jwt::AUDIENCE, jwt::AUDIENCE],
+        "one renewal, then the renewed token is kept"
+    );
 }

@@ -188,7 +188,8 @@ fn rsa_sign(key: &RsaKeyPair, message: &str) -> Vec<u8> {
 pub const GITHUB_REQUEST_TOKEN: &str = "gh-request-token-canary-7d1f";
 
 /// A stand-in for GitHub Actions' token endpoint on 127.0.0.1: `GET /token?audience=…` with the
-/// request token answers `{"value": <token>}`; it records the audiences it was asked for.
+/// request token answers `{"value": <token>}`, the n-th request the n-th of its tokens (the last
+/// one again once they run out); it records the audiences it was asked for.
 pub struct GitHubTokenEndpoint {
     pub url: String,
     pub audiences: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
@@ -196,13 +197,13 @@ pub struct GitHubTokenEndpoint {
 }
 
 impl GitHubTokenEndpoint {
-    pub fn start(token: String) -> GitHubTokenEndpoint {
+    pub fn start(tokens: Vec<String>) -> GitHubTokenEndpoint {
         use axum::extract::{Query, State};
         use axum::http::{HeaderMap, StatusCode};
 
-        type Shared = (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+        type Shared = (Vec<String>, std::sync::Arc<std::sync::Mutex<Vec<String>>>);
         async fn answer(
-            State((token, audiences)): State<Shared>,
+            State((tokens, audiences)): State<Shared>,
             headers: HeaderMap,
             Query(query): Query<std::collections::HashMap<String, String>>,
         ) -> Result<axum::Json<Json>, StatusCode> {
@@ -210,10 +211,9 @@ impl GitHubTokenEndpoint {
             if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&expected) {
                 return Err(StatusCode::UNAUTHORIZED);
             }
-            audiences
-                .lock()
-                .unwrap()
-                .push(query.get("audience").cloned().unwrap_or_default());
+            let mut audiences = audiences.lock().unwrap();
+            let token = &tokens[audiences.len().min(tokens.len() - 1)];
+            audiences.push(query.get("audience").cloned().unwrap_or_default());
             Ok(axum::Json(json!({"count": 1, "value": token})))
         }
 
@@ -229,7 +229,7 @@ impl GitHubTokenEndpoint {
         let addr = listener.local_addr().unwrap();
         let app = axum::Router::new()
             .route("/token", axum::routing::get(answer))
-            .with_state((token, audiences.clone()));
+            .with_state((tokens, audiences.clone()));
         runtime.spawn(async move { axum::serve(listener, app).await });
         GitHubTokenEndpoint {
             url: format!("http://{addr}/token?api-version=2.0"),
