@@ -295,7 +295,11 @@ fn terraform_refuses_a_group_listing_a_key_twice() {
         let run = ws
             .run(&["import", "truefoundry_secret_group.g", "twice-acme"])
             .expect_failure();
-        let flat = run.output().split_whitespace().collect::<Vec<_>>().join(" ");
+        let flat = run
+            .output()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         assert!(
             flat.contains("the listing holds the key `K` of the secret group `twice-acme` twice"),
             "{run}"
