@@ -1,8 +1,9 @@
 //! TrueFoundry REST client for secret groups and secrets. Knows nothing of Terraform.
 //!
 //! Layout: `transport` sends one call (auth, timeouts, retries, logging), `failure` turns a failed
-//! call into an [`Error`] that is safe to print, `retry` holds the backoff rules, `wire` the JSON
-//! shapes. This file maps each operation onto its route.
+//! call into an [`Error`] that is safe to print (`echo` finds a secret the server repeated, in
+//! any encoding), `retry` holds the backoff rules, `wire` the JSON shapes. This file maps each
+//! operation onto its route.
 //!
 //! Choices where the API reference is silent or unsure:
 //! - `dryRun` is always sent with a manifest; `forceDelete` only when true (older control planes
