@@ -36,10 +36,11 @@ pub(super) struct Secrets<'a> {
 }
 
 impl<'a> Secrets<'a> {
+    /// Blank values are left out: white space tells nothing, and would match nearly any text.
     pub fn new(values: impl IntoIterator<Item = &'a str>, api_key: Option<&'a str>) -> Self {
         Secrets {
-            values: values.into_iter().filter(|v| !v.is_empty()).collect(),
-            api_key: api_key.filter(|key| !key.is_empty()),
+            values: values.into_iter().filter(|v| !is_blank(v)).collect(),
+            api_key: api_key.filter(|key| !is_blank(key)),
         }
     }
 
@@ -50,7 +51,7 @@ impl<'a> Secrets<'a> {
                 .values
                 .iter()
                 .copied()
-                .chain(more.iter().map(String::as_str).filter(|v| !v.is_empty()))
+                .chain(more.iter().map(String::as_str).filter(|v| !is_blank(v)))
                 .collect(),
             api_key: self.api_key,
         }
@@ -77,6 +78,10 @@ impl<'a> Secrets<'a> {
             .iter()
             .any(|form| holds(form, key) || holds(&form.to_lowercase(), &key_lower))
     }
+}
+
+fn is_blank(text: &str) -> bool {
+    text.trim().is_empty()
 }
 
 /// Whether `form` holds `value`, raw or (for a value that is not short) base64-encoded.
@@ -320,6 +325,7 @@ mod tests {
         ));
         assert!(echoes(r#"{"secrets":[{"key":"K","value":"v"}]}"#, "v"));
         assert!(echoes("needs the role secret-group-editor", "editor"));
+        assert!(!echoes("a message. (with punctuation)", " "));
         assert!(!echoes("needs the role secret-group-editors", "editor"));
     }
 

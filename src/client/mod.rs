@@ -1,8 +1,9 @@
 //! TrueFoundry REST client for secret groups and secrets. Knows nothing of Terraform.
 //!
 //! Layout: `transport` sends one call (auth, timeouts, retries, logging), `failure` turns a failed
-//! call into an [`Error`] that is safe to print, `retry` holds the backoff rules, `wire` the JSON
-//! shapes. This file maps each operation onto its route.
+//! call into an [`Error`] that is safe to print (`echo` finds a secret the server repeated, in
+//! any encoding), `retry` holds the backoff rules, `wire` the JSON shapes. This file maps each
+//! operation onto its route.
 //!
 //! Choices where the API reference is silent or unsure:
 //! - `dryRun` is always sent with a manifest; `forceDelete` only when true (older control planes
@@ -241,8 +242,13 @@ impl Client {
             }
             Ok(request.query("limit", PAGE_SIZE).query("offset", offset))
         };
-        self.collect_pages::<WireSecretGroup, SecretGroup>(page_request, |group| &group.id)
-            .await
+        let groups = self
+            .collect_pages::<WireSecretGroup, SecretGroup>(page_request, |group| &group.id)
+            .await?;
+        for group in &groups {
+            check_group_keys(&Method::GET, GROUPS_PATH, group)?;
+        }
+        Ok(groups)
     }
 
     /// The group with this FQN (`tenant:name`), if the caller can see it.
@@ -263,7 +269,9 @@ impl Client {
     pub async fn get_secret_group(&self, id: &str) -> Result<SecretGroup> {
         let request = ApiRequest::new(Method::GET, object_path(&Method::GET, GROUPS_PATH, id)?);
         let envelope: Envelope<WireSecretGroup> = self.transport.call(&request).await?;
-        Ok(envelope.data.into())
+        let group = envelope.data.into();
+        check_group_keys(&request.method, &request.path, &group)?;
+        Ok(group)
     }
 
     /// `PUT /v1/secret-groups`: create or update by name.
@@ -440,6 +448,27 @@ impl Client {
             }
         }
         Ok(items)
+    }
+}
+
+/// A group read lists each of its keys once; one listed twice is not read as either.
+fn check_group_keys(method: &Method, path: &str, group: &SecretGroup) -> Result<()> {
+    let mut keys = HashSet::new();
+    match group
+        .associated_secrets
+        .iter()
+        .find(|secret| !keys.insert(secret.name.as_str()))
+    {
+        None => Ok(()),
+        Some(twice) => Err(Error::Decode {
+            method: method.to_string(),
+            path: path.to_owned(),
+            message: format!(
+                "the secret group `{}` lists the key `{}` twice, which the API never does; \
+                 nothing was decided from it",
+                group.id, twice.name
+            ),
+        }),
     }
 }
 

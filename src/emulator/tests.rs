@@ -1075,6 +1075,10 @@ async fn an_id_that_is_not_utf8_gets_the_api_error_body() {
 #[tokio::test]
 async fn group_names_with_control_bidi_or_invisible_characters_or_too_long_are_refused() {
     let app = router();
+    let create = async |name: &str| {
+        let manifest = Some(manifest(name, json!([])));
+        call(&app, "PUT", "/secret-groups", Some("t-admin"), manifest).await
+    };
     let long = "a".repeat(super::store::MAX_NAME_CHARS + 1);
     for name in [
         "\u{1b}]0;TITLE\u{7}db-acme",
@@ -1086,26 +1090,11 @@ async fn group_names_with_control_bidi_or_invisible_characters_or_too_long_are_r
         "db\u{85}-acme",
         long.as_str(),
     ] {
-        let (status, body) = call(
-            &app,
-            "PUT",
-            "/secret-groups",
-            Some("t-admin"),
-            Some(manifest(name, json!([]))),
-        )
-        .await;
+        let (status, body) = create(name).await;
         assert_eq!(status, 422, "{name:?}: {body}");
         assert_eq!(body["details"][0]["field"], "manifest.name", "{name:?}");
     }
-    let longest = "a".repeat(super::store::MAX_NAME_CHARS);
-    let (status, body) = call(
-        &app,
-        "PUT",
-        "/secret-groups",
-        Some("t-admin"),
-        Some(manifest(&longest, json!([]))),
-    )
-    .await;
+    let (status, body) = create(&"a".repeat(super::store::MAX_NAME_CHARS)).await;
     assert_eq!(status, 200, "{body}");
 }
 

@@ -93,13 +93,28 @@ fn cases() -> Vec<(String, &'static str, &'static str, &'static str)> {
     cases
 }
 
-/// The secrets write of group `leak-<encoding>-<who>-<kind>` answers with an echo.
+/// What the API told a viewer key writing a value, whatever the value: a value of `editor` or
+/// `v` must not change how much of it is shown, or where.
+const VIEWER_REFUSAL: &str = "user:viewer@acme.example cannot write acme:viewgrp-acme: it needs \
+                              the role secret-group-editor";
+/// Groups whose write is refused with [`VIEWER_REFUSAL`], and the value each writes.
+const VIEWER_CASES: [(&str, &str); 3] = [
+    ("viewer-editor", "editor"),
+    ("viewer-v", "v"),
+    ("viewer-q", "q"),
+];
+
+/// The secrets write of group `leak-<encoding>-<who>-<kind>` answers with an echo; that of a
+/// `viewer-*` group with [`VIEWER_REFUSAL`].
 fn echoing_server(request: &Request) -> Reply {
     let Some(id) = request.path.strip_prefix("/v1/secret-groups/") else {
         return plain_answer(request);
     };
     if request.method.as_str() != "PUT" {
         return plain_answer(request);
+    }
+    if id.starts_with("viewer-") {
+        return Reply::json(403, json!({"statusCode": 403, "message": VIEWER_REFUSAL}));
     }
     let Some((_, encoding, who, kind)) = cases().into_iter().find(|case| case.0 == id) else {
         return plain_answer(request);
@@ -138,6 +153,12 @@ fn no_encoding_of_an_echoed_secret_reaches_terraform_output_or_its_trace_log() {
                 value_canary(n)
             )
         })
+        .chain(VIEWER_CASES.iter().map(|(name, value)| {
+            format!(
+                "resource \"truefoundry_secret_group\" \"{name}\" {{\n  name    = \"{name}\"\n  \
+                 secrets = {{ K = \"{value}\" }}\n}}\n"
+            )
+        }))
         .collect();
     let mut forbidden: Vec<String> = ENCODINGS
         .iter()
@@ -171,9 +192,32 @@ fn no_encoding_of_an_echoed_secret_reaches_terraform_output_or_its_trace_log() {
         }
         assert_eq!(
             flat.matches(WITHHELD).count(),
-            cases.len(),
-            "every case is withheld:\n{output}"
+            cases.len() + 1,
+            "every case is withheld, and the refusal that names `editor`:\n{output}"
         );
+        // The refusals for `v` and `q` are shown whole, alike: `v` inside words is no echo.
+        let refusal = |name: &str| {
+            let marker = format!("/v1/secret-groups/{name}:");
+            let start = flat.find(&marker).expect("the group's error") + marker.len();
+            flat[start..]
+                .split(" Error: ")
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(refusal("viewer-editor").contains(WITHHELD));
+        // Nothing of the server's text is left (the provider's own advice names roles).
+        assert!(
+            !refusal("viewer-editor").contains("viewgrp"),
+            "{}",
+            refusal("viewer-editor")
+        );
+        assert!(
+            refusal("viewer-v").contains(VIEWER_REFUSAL),
+            "{}",
+            refusal("viewer-v")
+        );
+        assert_eq!(refusal("viewer-v"), refusal("viewer-q"));
         for form in &forbidden {
             assert!(!output.contains(form.as_str()), "{form} in the output");
             assert!(!trace.contains(form.as_str()), "{form} in the trace log");

@@ -139,11 +139,21 @@ fn listing_server(groups: Vec<Json>, secrets: Vec<Json>) -> Hostile {
 
 #[tokio::test]
 async fn a_listing_that_breaks_the_apis_rules_is_an_error_naming_the_break() {
-    let cases: [(&str, Hostile, &str); 4] = [
+    let mut key_twice = group("g-2");
+    key_twice["associatedSecrets"] = json!([
+        {"id": "s-1", "fqn": "tfy-secret://acme:g-2:K", "name": "K"},
+        {"id": "s-2", "fqn": "tfy-secret://acme:g-2:K", "name": "K"},
+    ]);
+    let cases: [(&str, Hostile, &str); 5] = [
         (
             "groups",
             listing_server(vec![group("g-1"), group("g-2"), group("g-1")], vec![]),
             "the listing holds the id `g-1` twice",
+        ),
+        (
+            "groups",
+            listing_server(vec![group("g-1"), key_twice], vec![]),
+            "the secret group `g-2` lists the key `K` twice",
         ),
         (
             "secrets",
@@ -273,7 +283,6 @@ fn terraform_refuses_a_group_listing_a_key_twice() {
             let mut group = group("twice-acme");
             group["associatedSecrets"] = json!([
                 {"id": "s-1", "fqn": "tfy-secret://acme:twice-acme:K", "name": "K"},
-                {"id": "s-2", "fqn": "tfy-secret://acme:twice-acme:K", "name": "K"},
             ]);
             Reply::json(200, json!({"data": group}))
         }
