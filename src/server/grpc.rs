@@ -105,8 +105,9 @@ impl ProviderService {
 
     fn server_capabilities() -> pb::ServerCapabilities {
         pb::ServerCapabilities {
-            // Destroy needs no plan from us, and Terraform 1.0 never asks for one anyway.
-            plan_destroy: false,
+            // Terraform 1.3 and later then ask us to plan a destroy too, which lets the plan warn
+            // of a destroy the apply will refuse (keys in use); Terraform 1.0 never asks.
+            plan_destroy: true,
             // Terraform fetches the schema per process; computing it is cheap.
             get_provider_schema_optional: false,
             move_resource_state: false,

@@ -22,11 +22,7 @@ fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Works
 
 /// The output with Terraform's wrapping and box drawing undone: words separated by one space.
 fn flat(run: &Run) -> String {
-    run.output()
-        .replace('│', " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    run.flat_output()
 }
 
 /// Panics unless the (unwrapped) output holds every needle, and holds no canary.

@@ -233,6 +233,49 @@ mod tests {
     }
 
     #[test]
+    fn a_key_moved_into_secrets_is_sent_only_when_the_server_holds_another_value() {
+        let before = prior(
+            SecretMaps {
+                wo_versions: map(&[("HOST", "1")]),
+                initial: map(&[("SEED", "")]),
+                ..SecretMaps::default()
+            },
+            &[("HOST", 1), ("SEED", 4)],
+        );
+        let config = SecretMaps {
+            secrets: map(&[("HOST", "db"), ("SEED", "s")]),
+            ..SecretMaps::default()
+        };
+        assert_eq!(
+            before.values_to_compare(&config),
+            BTreeSet::from(["HOST".to_owned(), "SEED".to_owned()])
+        );
+        let plan_with = |read: &[(&str, &str)]| {
+            let mut before = before.clone();
+            before.add_values_read(
+                read.iter()
+                    .map(|(k, v)| ((*k).to_owned(), SecretValue::new(*v)))
+                    .collect(),
+            );
+            let plan = plan_keys(
+                Some(&before),
+                &config,
+                &Private::default(),
+                Some("acme"),
+                Some("g"),
+            );
+            plan.written
+        };
+        assert!(plan_with(&[("HOST", "db"), ("SEED", "s")]).is_empty());
+        assert_eq!(
+            plan_with(&[("HOST", "db"), ("SEED", "other")]),
+            BTreeSet::from(["SEED".to_owned()])
+        );
+        // Not read (a viewer's key): sent, since nothing says it is the same.
+        assert_eq!(plan_with(&[]).len(), 2);
+    }
+
+    #[test]
     fn an_initial_value_is_sent_only_to_create_its_key() {
         let config = SecretMaps {
             initial: map(&[("P", "set-me")]),

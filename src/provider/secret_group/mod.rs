@@ -11,7 +11,7 @@ mod dry_run;
 mod import;
 pub mod keys;
 pub mod model;
-mod plan;
+pub mod plan;
 mod read;
 mod references;
 pub mod remote;
@@ -161,7 +161,8 @@ fn report_refusal(response: &mut ApplyResponse, refusal: &Refusal) {
             "Secrets Changed Outside Terraform",
             format!(
                 "These keys of the secret group changed outside Terraform since the plan: {}. Nothing \
-                 was written. Run `terraform plan` again to see the change, then apply.",
+                 was written. Run `terraform plan` again with refresh (not `-refresh=false`, which \
+                 does not read the group) to see the change, then apply.",
                 keys.join(", ")
             ),
         ),
@@ -213,8 +214,8 @@ fn warn_about_concurrent_change(
         ));
     }
     detail.push_str(
-        " Run `terraform plan` to see the difference, and make sure only one configuration manages \
-         this group.",
+        " Run `terraform plan` with refresh (not `-refresh=false`) to see the difference, and make \
+         sure only one configuration manages this group.",
     );
     response
         .diagnostics

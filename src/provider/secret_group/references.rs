@@ -41,6 +41,33 @@ pub fn check_references(request: &PlanRequest, deleted: &[String], response: &mu
     }
 }
 
+/// A destroy plan (`terraform plan -destroy`, Terraform 1.3 or later asks the provider) of a
+/// group whose keys deployments used at the last refresh, while the state does not allow
+/// deleting them: the apply will refuse it, so the plan says so now, at `delete_in_use`.
+pub fn warn_about_destroy(request: &PlanRequest, response: &mut PlanResponse) {
+    let prior_state = &request.prior_state;
+    if prior_state.is_null() || in_use::allowed(prior_state) {
+        return;
+    }
+    let counts = Private::decode(&request.prior_private).in_use;
+    let used = in_use_among(&counts, |_| true);
+    if used.is_empty() {
+        return;
+    }
+    response.diagnostics.warning_at(
+        AttributePath::root(DELETE_IN_USE),
+        "Destroy Will Be Refused",
+        format!(
+            "At the last refresh, deployments still used these secrets of the secret group {}: {}. \
+             Applying this destroy will stop with an error and delete nothing, since the state does \
+             not set `delete_in_use = true`. Update those deployments first, or set \
+             `delete_in_use = true` on the resource and apply that before destroying.",
+            Group::of(prior_state).label(),
+            in_use::describe(&used)
+        ),
+    );
+}
+
 fn in_use_among(counts: &BTreeMap<String, u64>, deleting: impl Fn(&str) -> bool) -> Vec<InUse> {
     in_use::keys_in_use(
         counts

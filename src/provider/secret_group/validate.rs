@@ -5,7 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::describe;
 use super::schema::KNOWN_ROLES;
+use crate::client::Collaborator;
 use crate::diag::{AttributePath, Diagnostics};
 use crate::value::Value;
 
@@ -73,28 +75,37 @@ fn validate_name(name: &Value, diags: &mut Diagnostics) {
     }
 }
 
+/// Each problem names the entry it is about and points at `collaborators`: the attribute is a
+/// set, which reaches the provider in Terraform's order, not the configuration's, and Terraform
+/// places a path with an index into a set at the whole resource block.
 fn validate_collaborators(collaborators: &[Value], diags: &mut Diagnostics) {
+    let path = || AttributePath::root("collaborators");
     let mut seen = BTreeSet::new();
-    for (index, collaborator) in collaborators.iter().enumerate() {
-        let path = AttributePath::root("collaborators").index(index as i64);
+    for collaborator in collaborators {
+        let subject_text = collaborator.get("subject").as_str().unwrap_or("?");
+        let role_text = collaborator.get("role_id").as_str().unwrap_or("?");
+        let entry = describe(&[Collaborator {
+            subject: subject_text.to_owned(),
+            role_id: role_text.to_owned(),
+        }]);
         if let Some(subject) = collaborator.get("subject").as_str() {
             let kind_ok = subject
                 .split_once(':')
                 .is_some_and(|(kind, rest)| SUBJECT_KINDS.contains(&kind) && !rest.is_empty());
             if !kind_ok {
                 diags.error_at(
-                    path.clone().attr("subject"),
+                    path(),
                     "Invalid Collaborator Subject",
                     format!(
-                        "A subject is `<kind>:<name>` with kind one of {}, such as `user:alice@example.com` \
-                         or `team:payments`.",
+                        "The collaborator {entry} has no valid subject. A subject is `<kind>:<name>` with \
+                         kind one of {}, such as `user:alice@example.com` or `team:payments`.",
                         SUBJECT_KINDS.join(", ")
                     ),
                 );
             }
             if !seen.insert(subject.to_owned()) {
                 diags.error_at(
-                    path.clone().attr("subject"),
+                    path(),
                     "Duplicate Collaborator",
                     format!(
                         "The subject `{subject}` is listed more than once. A subject holds one role: keep \
@@ -106,10 +117,11 @@ fn validate_collaborators(collaborators: &[Value], diags: &mut Diagnostics) {
         if let Some(role) = collaborator.get("role_id").as_str() {
             if role.is_empty() {
                 diags.error_at(
-                    path.attr("role_id"),
+                    path(),
                     "Empty Role",
                     format!(
-                        "Set `role_id` to a role such as {}.",
+                        "The collaborator `{subject_text}` has an empty `role_id`. Set it to a role such \
+                         as {}.",
                         KNOWN_ROLES.join(", ")
                     ),
                 );
@@ -117,11 +129,11 @@ fn validate_collaborators(collaborators: &[Value], diags: &mut Diagnostics) {
                 // An error, not a warning: TrueFoundry refuses any other role, and finding out at
                 // apply time may be after a replacement destroyed the old group.
                 diags.error_at(
-                    path.attr("role_id"),
+                    path(),
                     "Invalid Role",
                     format!(
-                        "`{role}` is not a secret-group role. Use one of the roles TrueFoundry documents: \
-                         {}.",
+                        "The collaborator {entry} has `{role}`, which is not a secret-group role. Use one of \
+                         the roles TrueFoundry documents: {}.",
                         KNOWN_ROLES.join(", ")
                     ),
                 );
@@ -329,26 +341,38 @@ mod tests {
                 (
                     Severity::Error,
                     "Invalid Collaborator Subject".to_owned(),
-                    "collaborators[1].subject".to_owned()
+                    "collaborators".to_owned()
                 ),
                 (
                     Severity::Error,
                     "Invalid Role".to_owned(),
-                    "collaborators[2].role_id".to_owned()
+                    "collaborators".to_owned()
                 ),
                 (
                     Severity::Error,
                     "Duplicate Collaborator".to_owned(),
-                    "collaborators[3].subject".to_owned()
+                    "collaborators".to_owned()
                 ),
                 (
                     Severity::Error,
                     "Empty Role".to_owned(),
-                    "collaborators[4].role_id".to_owned()
+                    "collaborators".to_owned()
                 ),
             ]
         );
         assert!(diags.0[1].detail.contains("secret-group-editor"));
+        // Each names the entry it is about: the set's order is not the configuration's.
+        assert!(
+            diags.0[0]
+                .detail
+                .starts_with("The collaborator `robot:x` (secret-group-viewer)")
+        );
+        assert!(diags.0[1].detail.contains("`team:ops` (owner) has `owner`"));
+        assert!(
+            diags.0[3]
+                .detail
+                .starts_with("The collaborator `team:x` has an empty")
+        );
     }
 
     fn string_map(entries: &[(&str, Value)]) -> Value {

@@ -615,6 +615,16 @@ impl Run {
         format!("{}\n{}", self.stdout, self.stderr)
     }
 
+    /// The output with Terraform's wrapping and box drawing undone: words separated by one
+    /// space, so a sentence can be looked for wherever Terraform broke its lines.
+    pub fn flat_output(&self) -> String {
+        self.output()
+            .replace('│', " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     #[track_caller]
     pub fn expect_success(self) -> Self {
         assert!(self.success(), "command failed\n{self}");
