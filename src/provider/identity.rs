@@ -58,12 +58,21 @@ pub async fn learn(client: &Client, host: &str) -> (Option<Identity>, Diagnostic
                 Some(Identity::Unknown)
             }
             Err(probe) => {
-                refuse(&mut diags, host, &probe);
+                let asked = format!(
+                    "listing the secret groups of {host}, since its session endpoint did not say \
+                     who the API key is ({err})"
+                );
+                refuse(&mut diags, host, &asked, &probe);
                 None
             }
         },
         Err(err) => {
-            refuse(&mut diags, host, &err);
+            refuse(
+                &mut diags,
+                host,
+                &format!("asking {host} who the API key is"),
+                &err,
+            );
             None
         }
     };
@@ -81,8 +90,9 @@ fn is_missing_endpoint(err: &client::Error) -> bool {
     )
 }
 
-/// The configuration error for a session request (or probe) that failed.
-fn refuse(diags: &mut Diagnostics, host: &str, err: &client::Error) {
+/// The configuration error for a session request (or probe) that failed; `asked` says which
+/// request it was, so the text matches the request the error quotes.
+fn refuse(diags: &mut Diagnostics, host: &str, asked: &str, err: &client::Error) {
     match err {
         client::Error::Unauthorized { .. } => diags.error_at(
             AttributePath::root("api_key"),
@@ -98,9 +108,9 @@ fn refuse(diags: &mut Diagnostics, host: &str, err: &client::Error) {
         | client::Error::Decode { .. } => diags.error_at(
             AttributePath::root("host"),
             HOST_NOT_THE_API,
-            format!("Asking {host} who the API key is failed: {err}. {HOST_FIX}"),
+            format!("The provider was {asked}, which failed: {err}. {HOST_FIX}"),
         ),
-        _ => api_error(diags, &format!("asking {host} who the API key is"), err),
+        _ => api_error(diags, asked, err),
     }
 }
 

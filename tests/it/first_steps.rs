@@ -107,6 +107,25 @@ fn an_import_of_what_the_configuration_describes_plans_nothing() {
             &keys_unmanaged,
             "write-only:acme:imp-acme",
         );
+
+        // What an import cannot tell (the key kept in `initial_secrets`, an explicit
+        // `delete_in_use = false`) plans an update that records it and writes nothing (README,
+        // Limits).
+        let initial = GroupHcl::new("g", "imp-acme")
+            .map("initial_secrets", [("K", "placeholder")])
+            .expr("delete_in_use", "false")
+            .to_string();
+        let fresh = workspace(terraform, &emulator, &initial);
+        fresh.import("truefoundry_secret_group.g", "acme:imp-acme");
+        fresh.plan_detailed_exitcode().expect_changes();
+        let mark = emulator.mark();
+        fresh.apply();
+        assert!(
+            emulator.writes_since(mark).is_empty(),
+            "the update writes nothing"
+        );
+        assert_eq!(emulator.secret_values("imp-acme").unwrap()["K"], "v");
+        fresh.plan_detailed_exitcode().expect_empty();
     });
 }
 
@@ -409,5 +428,54 @@ fn a_viewer_asking_for_values_gets_advice_that_fits_the_block() {
                 .contains("leave `include_values` unset"),
             "{refused}"
         );
+    });
+}
+
+/// Issue 25, item 8: state written by the first schema no longer upgrades silently: the plan
+/// says where each key went and points to the upgrade guide, until an apply saves the upgraded
+/// state. (An old-shape configuration is refused by Terraform itself before the provider sees
+/// it, so the state upgrade is where the provider can say it.)
+#[test]
+fn an_upgrade_from_the_first_schema_points_to_the_guide() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/state-v0");
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start_from_snapshot(&fixtures.join("emulator-state.json"));
+        let (state_file, name) = if terraform.at_least(1, 11) {
+            ("terraform-1.11.tfstate", "legacy-v0")
+        } else {
+            ("terraform-1.0.3.tfstate", "legacy-v0-tf10")
+        };
+        let mut group = GroupHcl::new("legacy", name)
+            .collaborators([("team:payments", "secret-group-editor")])
+            .map("secrets", [("DB_PASSWORD", "v0-db-password")])
+            .map("initial_secrets", [("PARTNER_KEY", "set-me")]);
+        if terraform.at_least(1, 11) {
+            group = group
+                .map("secrets_wo", [("API_TOKEN", "v0-api-token")])
+                .map("secrets_wo_versions", [("API_TOKEN", "1")]);
+        }
+        let ws = workspace(terraform, &emulator, &group.to_string());
+        ws.write(
+            "terraform.tfstate",
+            &std::fs::read_to_string(fixtures.join(state_file)).unwrap(),
+        );
+        let plan = ws.run_ok(&["plan"]);
+        assert_eq!(
+            warnings(&plan),
+            ["Secret Group State Upgraded From The First Schema"],
+            "{plan}"
+        );
+        expect_said(
+            &plan,
+            &[
+                &format!("acme:{name}"),
+                "Upgrading from the first schema",
+                "docs/guides/upgrading-from-the-first-schema.md",
+            ],
+        );
+        ws.apply();
+        let plan = ws.plan_detailed_exitcode().expect_empty();
+        expect_no_warning(&plan);
     });
 }

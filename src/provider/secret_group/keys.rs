@@ -114,8 +114,9 @@ fn must_write(
             changed_elsewhere
                 || match (prior.maps.secrets.get(key), config.secrets.get(key)) {
                     (Some(Some(before)), Some(Some(now))) => before != now,
-                    // Unknown until apply, or new to `secrets` (its value never compared): send
-                    // it; the API makes no new version for an unchanged value.
+                    // Unknown until apply, or new to `secrets` with no server value the plan
+                    // could read to compare (see `Group::add_values_read`): send it; the API
+                    // makes no new version for an unchanged value.
                     _ => true,
                 }
         }

@@ -61,9 +61,12 @@ impl Resource for SecretGroupResource {
         validate::validate(config)
     }
 
-    fn upgrade(&self, version: i64, raw_json: &[u8]) -> Result<Value, Diagnostics> {
+    fn upgrade(&self, version: i64, raw_json: &[u8]) -> Result<(Value, Diagnostics), Diagnostics> {
         match version {
-            0 => upgrade::from_version_0(raw_json),
+            0 => upgrade::from_version_0(raw_json).map(|state| {
+                let said = upgrade::upgraded_from_version_0(&state);
+                (state, said)
+            }),
             _ => Err(server::unsupported_state_version(version)),
         }
     }

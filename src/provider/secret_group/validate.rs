@@ -142,7 +142,8 @@ fn validate_collaborators(collaborators: &[Value], diags: &mut Diagnostics) {
     }
 }
 
-/// True for keys made of letters, digits, `_`, `-` and `.`, as environment-style secret names are.
+/// True for keys made of ASCII letters, digits, `_`, `-` and `.`, as environment-style secret
+/// names are.
 pub fn is_valid_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= MAX_KEY_LEN
@@ -154,9 +155,27 @@ pub fn is_valid_key(key: &str) -> bool {
 /// Keys as a list in a message, each in backticks (so an empty key still shows).
 fn quoted(keys: &[&str]) -> String {
     keys.iter()
-        .map(|key| format!("`{key}`"))
+        .map(|key| quoted_key(key))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A key as a diagnostic shows it: in backticks, an empty one as HCL writes it and said to be
+/// empty (two backticks alone read as a typo).
+pub fn quoted_key(key: &str) -> String {
+    if key.is_empty() {
+        "`\"\"` (empty)".to_owned()
+    } else {
+        format!("`{key}`")
+    }
+}
+
+/// What a valid secret key is, for the diagnostics that refuse one.
+pub fn key_rule() -> String {
+    format!(
+        "A secret key must be 1 to {MAX_KEY_LEN} characters, each an ASCII letter (`A`-`Z`, \
+         `a`-`z`), a digit, `_`, `-` or `.`, such as `DB_PASSWORD`."
+    )
 }
 
 /// The map attributes that hold values (sensitive): `secrets_wo_versions` is checked with them.
@@ -203,9 +222,9 @@ fn validate_secret_maps(config: &Value, diags: &mut Diagnostics) {
             diags.error(
                 "Invalid Secret Key",
                 format!(
-                    "These keys of `{map}` are not valid secret keys: {}. A secret key must be 1 to \
-                     {MAX_KEY_LEN} characters of letters, digits, `_`, `-` and `.`, such as `DB_PASSWORD`.",
-                    quoted(&bad_keys)
+                    "These keys of `{map}` are not valid secret keys: {}. {}",
+                    quoted(&bad_keys),
+                    key_rule()
                 ),
             );
         }
@@ -444,5 +463,25 @@ mod tests {
     fn keys() {
         assert!(is_valid_key("DB_PASSWORD") && is_valid_key("a.b-c"));
         assert!(!is_valid_key("") && !is_valid_key("a/b") && !is_valid_key(&"k".repeat(129)));
+        // Letters are ASCII ones, and the message says so.
+        assert!(!is_valid_key("CLÉ") && key_rule().contains("ASCII letter"));
+    }
+
+    #[test]
+    fn an_empty_key_is_said_to_be_empty() {
+        let diags = validate(&config(&[(
+            "secrets",
+            string_map(&[("", "v".into()), ("a b", "v".into())]),
+        )]));
+        let [invalid] = diags.0.as_slice() else {
+            panic!("one diagnostic expected: {diags:?}");
+        };
+        assert!(
+            invalid
+                .detail
+                .contains("not valid secret keys: `\"\"` (empty), `a b`."),
+            "{}",
+            invalid.detail
+        );
     }
 }
