@@ -649,11 +649,7 @@ resource "truefoundry_secret_group" "app" {
         ws.write("versions.tf", crate::support::terraform::REQUIRED_PROVIDERS);
         let mark = emulator.mark();
         apply_then_plan_empty(&ws);
-        let sent: Vec<_> = emulator
-            .requests_since(mark)
-            .into_iter()
-            .filter(|request| !request.keys_with_value.is_empty())
-            .collect();
+        let sent = emulator.values_sent_since(mark);
         assert!(sent.is_empty(), "the move back sent a value: {sent:?}");
         let back = server_secrets(&emulator, ACME_KEY, FQN).unwrap();
         assert_eq!(back["DB_PASSWORD"].version, before["DB_PASSWORD"].version);

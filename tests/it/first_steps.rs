@@ -18,16 +18,6 @@ fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Works
     ws
 }
 
-/// The id of group `name` of tenant acme.
-fn group_id(emulator: &Emulator, name: &str) -> String {
-    let client = emulator.client(ACME_KEY);
-    emulator
-        .block_on(client.find_secret_group_by_fqn(&format!("acme:{name}")))
-        .unwrap()
-        .expect("group exists")
-        .id
-}
-
 /// Panics unless the output, with Terraform's line wrapping undone, says every one of `needles`.
 #[track_caller]
 fn expect_said(run: &Run, needles: &[&str]) {
@@ -95,7 +85,7 @@ fn an_import_of_what_the_configuration_describes_plans_nothing() {
             ("shared-acme", shared),
         ] {
             let config = group.to_string();
-            import_plans_nothing(terraform, &emulator, &config, &group_id(&emulator, name));
+            import_plans_nothing(terraform, &emulator, &config, &emulator.group_id(name));
             import_plans_nothing(terraform, &emulator, &config, &format!("acme:{name}"));
         }
         // The write-only form brings keys without values: a configuration that leaves the
@@ -137,7 +127,7 @@ fn an_import_of_a_secret_by_either_form_plans_nothing() {
         let group = GroupHcl::new("shared", "keys-acme").to_string();
         let ws = workspace(terraform, &emulator, &group);
         ws.apply();
-        let id = group_id(&emulator, "keys-acme");
+        let id = emulator.group_id("keys-acme");
         let client = emulator.client(ACME_KEY);
         let body: Vec<_> = ["ECHO", "FOXTROT"]
             .iter()
@@ -168,16 +158,6 @@ fn an_import_of_a_secret_by_either_form_plans_nothing() {
     });
 }
 
-/// The requests since `mark` that carried a value, as the keys with a value per request.
-fn values_sent(emulator: &Emulator, mark: usize) -> Vec<Vec<String>> {
-    emulator
-        .requests_since(mark)
-        .into_iter()
-        .filter(|r| !r.keys_with_value.is_empty())
-        .map(|r| r.keys_with_value)
-        .collect()
-}
-
 /// Issue 25, item 2: a key moved into `secrets` from another map is compared with the value the
 /// server holds (read at plan) and sent only when it differs: from `initial_secrets` on every
 /// Terraform, from `secrets_wo` where write-only attributes exist.
@@ -194,7 +174,7 @@ fn a_key_moved_into_secrets_is_sent_only_when_its_value_differs() {
         let mark = emulator.mark();
         ws.apply();
         assert_eq!(
-            values_sent(&emulator, mark),
+            emulator.values_sent_since(mark),
             vec![vec!["OTHER".to_owned()]],
             "only the key whose value differs is sent"
         );
@@ -221,7 +201,10 @@ fn a_key_moved_into_secrets_is_sent_only_when_its_value_differs() {
         );
         let mark = emulator.mark();
         ws.apply();
-        assert!(values_sent(&emulator, mark).is_empty(), "HOST is not sent");
+        assert!(
+            emulator.values_sent_since(mark).is_empty(),
+            "HOST is not sent"
+        );
         assert_eq!(emulator.secret_values("moved-acme").unwrap()["HOST"], "db");
         ws.plan_detailed_exitcode().expect_empty();
     });
@@ -241,7 +224,7 @@ fn a_write_only_secret_warns_when_the_server_lists_no_versions() {
         );
         let ws = workspace(terraform, &emulator, &config);
         ws.apply();
-        let id = group_id(&emulator, "blind-acme");
+        let id = emulator.group_id("blind-acme");
         let changed = [SecretUpdate {
             key: "JULIET".to_owned(),
             value: Some(SecretValue::new("changed elsewhere")),
@@ -356,7 +339,7 @@ fn a_refusal_after_a_plan_without_refresh_says_to_plan_with_refresh() {
                 .map("secrets", [("A", "a2")])
                 .to_string(),
         );
-        let id = group_id(&emulator, "norefresh-acme");
+        let id = emulator.group_id("norefresh-acme");
         let outside = [
             SecretUpdate {
                 key: "A".to_owned(),
@@ -428,54 +411,5 @@ fn a_viewer_asking_for_values_gets_advice_that_fits_the_block() {
                 .contains("leave `include_values` unset"),
             "{refused}"
         );
-    });
-}
-
-/// Issue 25, item 8: state written by the first schema no longer upgrades silently: the plan
-/// says where each key went and points to the upgrade guide, until an apply saves the upgraded
-/// state. (An old-shape configuration is refused by Terraform itself before the provider sees
-/// it, so the state upgrade is where the provider can say it.)
-#[test]
-fn an_upgrade_from_the_first_schema_points_to_the_guide() {
-    let fixtures =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/state-v0");
-    for_each_terraform(|terraform| {
-        let emulator = Emulator::start_from_snapshot(&fixtures.join("emulator-state.json"));
-        let (state_file, name) = if terraform.at_least(1, 11) {
-            ("terraform-1.11.tfstate", "legacy-v0")
-        } else {
-            ("terraform-1.0.3.tfstate", "legacy-v0-tf10")
-        };
-        let mut group = GroupHcl::new("legacy", name)
-            .collaborators([("team:payments", "secret-group-editor")])
-            .map("secrets", [("DB_PASSWORD", "v0-db-password")])
-            .map("initial_secrets", [("PARTNER_KEY", "set-me")]);
-        if terraform.at_least(1, 11) {
-            group = group
-                .map("secrets_wo", [("API_TOKEN", "v0-api-token")])
-                .map("secrets_wo_versions", [("API_TOKEN", "1")]);
-        }
-        let ws = workspace(terraform, &emulator, &group.to_string());
-        ws.write(
-            "terraform.tfstate",
-            &std::fs::read_to_string(fixtures.join(state_file)).unwrap(),
-        );
-        let plan = ws.run_ok(&["plan"]);
-        assert_eq!(
-            warnings(&plan),
-            ["Secret Group State Upgraded From The First Schema"],
-            "{plan}"
-        );
-        expect_said(
-            &plan,
-            &[
-                &format!("acme:{name}"),
-                "Upgrading from the first schema",
-                "docs/guides/upgrading-from-the-first-schema.md",
-            ],
-        );
-        ws.apply();
-        let plan = ws.plan_detailed_exitcode().expect_empty();
-        expect_no_warning(&plan);
     });
 }
