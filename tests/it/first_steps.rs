@@ -79,9 +79,14 @@ fn an_import_of_what_the_configuration_describes_plans_nothing() {
         for group in [&plain, &owned, &shared] {
             workspace(terraform, &emulator, &group.to_string()).apply();
         }
+        // A configuration that leaves the owner unset describes a group with any owner.
+        let owner_unset = GroupHcl::new("g", "owned-acme")
+            .string("integration_fqn", "acme:aws:main:secret-store:ssm")
+            .map("secrets", [("K", "v")]);
         for (name, group) in [
             ("imp-acme", plain),
             ("owned-acme", owned),
+            ("owned-acme", owner_unset),
             ("shared-acme", shared),
         ] {
             let config = group.to_string();
