@@ -259,6 +259,32 @@ mod tests {
     }
 
     #[test]
+    fn a_destroy_plan_warns_of_keys_in_use_unless_the_state_allows_deleting_them() {
+        let destroy = |in_use: &[(&str, u64)], delete_in_use: bool| {
+            let mut request = request("g", in_use, delete_in_use);
+            request.proposed_new_state = Value::Null;
+            request.config = Value::Null;
+            let mut response = PlanResponse::default();
+            warn_about_destroy(&request, &mut response);
+            response
+        };
+        let warned = destroy(&[("A", 2)], false);
+        let [warning] = &warned.diagnostics.0[..] else {
+            panic!("one warning: {:?}", warned.diagnostics.0)
+        };
+        assert_eq!(warning.severity, Severity::Warning);
+        assert_eq!(warning.path, Some(AttributePath::root(DELETE_IN_USE)));
+        assert!(warning.detail.contains("acme:g"), "{}", warning.detail);
+        assert!(
+            warning.detail.contains("A (2 deployments)"),
+            "{}",
+            warning.detail
+        );
+        assert!(destroy(&[("A", 2)], true).diagnostics.0.is_empty());
+        assert!(destroy(&[], false).diagnostics.0.is_empty());
+    }
+
+    #[test]
     fn a_new_store_keeps_the_references_text() {
         let mut moved = planned("g", false, Some("integration_fqn"));
         check_references(&request("g", &[], false), &[], &mut moved);
