@@ -63,12 +63,22 @@ pub async fn learn(
                 Some(Identity::Unknown)
             }
             Err(probe) => {
-                refuse(&mut diags, host, &probe, workload_token);
+                let asked = format!(
+                    "listing the secret groups of {host}, since its session endpoint did not say \
+                     who the API key is ({err})"
+                );
+                refuse(&mut diags, host, &asked, &probe, workload_token);
                 None
             }
         },
         Err(err) => {
-            refuse(&mut diags, host, &err, workload_token);
+            refuse(
+                &mut diags,
+                host,
+                &format!("asking {host} who the API key is"),
+                &err,
+                workload_token,
+            );
             None
         }
     };
@@ -86,10 +96,12 @@ fn is_missing_endpoint(err: &client::Error) -> bool {
     )
 }
 
-/// The configuration error for a session request (or probe) that failed.
+/// The configuration error for a session request (or probe) that failed; `asked` says which
+/// request it was, so the text matches the request the error quotes.
 fn refuse(
     diags: &mut Diagnostics,
     host: &str,
+    asked: &str,
     err: &client::Error,
     workload_token: Option<&(SecretValue, TokenSource)>,
 ) {
@@ -111,9 +123,9 @@ fn refuse(
         | client::Error::Decode { .. } => diags.error_at(
             AttributePath::root("host"),
             HOST_NOT_THE_API,
-            format!("Asking {host} who the API key is failed: {err}. {HOST_FIX}"),
+            format!("The provider was {asked}, which failed: {err}. {HOST_FIX}"),
         ),
-        _ => api_error(diags, &format!("asking {host} who the API key is"), err),
+        _ => api_error(diags, asked, err),
     }
 }
 

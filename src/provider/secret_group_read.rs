@@ -170,8 +170,9 @@ async fn read_group(
     client: &Client,
     identity: &Identity,
     config: &Value,
-    with_values: bool,
+    values: Option<ValuesAskedBy>,
 ) -> (Value, Diagnostics) {
+    let with_values = values.is_some();
     let mut diags = Diagnostics::new();
     let mut state = config.clone();
     let what = LOOKUPS
@@ -217,8 +218,8 @@ async fn read_group(
         .await
     {
         Ok(list) => list,
-        Err(err @ client::Error::Forbidden { .. }) if with_values => {
-            values_forbidden(&mut diags, &err);
+        Err(err @ client::Error::Forbidden { .. }) if let Some(asked) = values => {
+            values_forbidden(&mut diags, &err, asked);
             return (Value::Null, diags);
         }
         Err(err) => {
@@ -260,7 +261,7 @@ async fn read_group(
         .map(|s| (s.name.clone(), Value::from(s.latest_version.unwrap_or(0))))
         .collect();
     state.set("secret_versions", Value::Map(versions));
-    let values = if with_values {
+    let secret_values = if let Some(asked) = values {
         let mut values = BTreeMap::new();
         for secret in &secrets {
             match &secret.value {
@@ -268,7 +269,7 @@ async fn read_group(
                     values.insert(secret.name.clone(), Value::string(v.expose()));
                 }
                 None => {
-                    value_hidden(&mut diags, &secret.name);
+                    value_hidden(&mut diags, &secret.name, asked);
                     return (Value::Null, diags);
                 }
             }
@@ -277,28 +278,59 @@ async fn read_group(
     } else {
         Value::Null
     };
-    state.set("secret_values", values);
+    state.set("secret_values", secret_values);
     (state, diags)
 }
 
+/// Where values were asked for, so the advice in an error fits the block it appears on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ValuesAskedBy {
+    /// The `truefoundry_secret_group` data source, with `include_values = true`.
+    GroupDataSource,
+    /// The `truefoundry_secret` data source, with `include_value = true`.
+    SecretDataSource,
+    /// The ephemeral `truefoundry_secret_group`, which always reads values.
+    Ephemeral,
+}
+
+impl ValuesAskedBy {
+    /// How to get what can be read without values, from where the values were asked for.
+    fn without_values(self) -> &'static str {
+        match self {
+            ValuesAskedBy::GroupDataSource => {
+                "or leave `include_values` unset to read the keys and their references only"
+            }
+            ValuesAskedBy::SecretDataSource => {
+                "or leave `include_value` unset to read the key and its reference only"
+            }
+            ValuesAskedBy::Ephemeral => {
+                "or, for the keys and their references only, use the `truefoundry_secret_group` \
+                 data source without `include_values` (the ephemeral resource always reads values)"
+            }
+        }
+    }
+}
+
 /// The error for a key that may see secrets but not their values (a viewer).
-pub(crate) fn values_forbidden(diags: &mut Diagnostics, err: &client::Error) {
+pub(crate) fn values_forbidden(diags: &mut Diagnostics, err: &client::Error, asked: ValuesAskedBy) {
     diags.error(
         "Permission Denied Reading Secret Values",
         format!(
             "The API key may see the group's keys but not its values ({err}). Reading values needs the \
-             `secret-group-editor` role or higher; ask an admin of the group, or read without values."
+             `secret-group-editor` role or higher: ask an admin of the group for it, {}.",
+            asked.without_values()
         ),
     );
 }
 
 /// The error for a value the control plane left out (value view disabled on it).
-pub(crate) fn value_hidden(diags: &mut Diagnostics, key: &str) {
+pub(crate) fn value_hidden(diags: &mut Diagnostics, key: &str, asked: ValuesAskedBy) {
     diags.error(
         "Secret Values Hidden By TrueFoundry",
         format!(
-            "The control plane did not return the value of `{key}` (value view is disabled on it). \
-             Read without values, or ask the control plane's administrators."
+            "The control plane did not return the value of `{key}` (value view is disabled on it). Ask \
+             the control plane's administrators, {}.",
+            asked.without_values()
         ),
     );
 }
@@ -328,8 +360,9 @@ impl DataSource for SecretGroupDataSource {
             Ok(client) => client,
             Err(diags) => return (Value::Null, diags),
         };
-        let with_values = config.get("include_values").as_bool().unwrap_or(false);
-        read_group(client, self.context.identity(), &config, with_values).await
+        let values = (config.get("include_values").as_bool() == Some(true))
+            .then_some(ValuesAskedBy::GroupDataSource);
+        read_group(client, self.context.identity(), &config, values).await
     }
 }
 
@@ -367,8 +400,13 @@ impl EphemeralResource for SecretGroupEphemeral {
                 };
             }
         };
-        let (result, diagnostics) =
-            read_group(client, self.context.identity(), &config, true).await;
+        let (result, diagnostics) = read_group(
+            client,
+            self.context.identity(),
+            &config,
+            Some(ValuesAskedBy::Ephemeral),
+        )
+        .await;
         // Nothing is leased: no renewal, and closing has nothing to release.
         OpenEphemeralResponse {
             result,

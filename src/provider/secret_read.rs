@@ -10,7 +10,7 @@ use super::ProviderContext;
 use super::errors::api_error;
 use super::group_values::{parse_secret_fqn, secret_fqn};
 use super::secret::read::list_one_secret;
-use super::secret_group_read::{value_hidden, values_forbidden};
+use super::secret_group_read::{ValuesAskedBy, value_hidden, values_forbidden};
 use crate::client;
 use crate::diag::{AttributePath, Diagnostics};
 use crate::schema::{Attribute, Schema};
@@ -155,7 +155,7 @@ impl DataSource for SecretDataSource {
                 return (Value::Null, diags);
             }
             Err(err @ client::Error::Forbidden { .. }) if with_value => {
-                values_forbidden(&mut diags, &err);
+                values_forbidden(&mut diags, &err, ValuesAskedBy::SecretDataSource);
                 return (Value::Null, diags);
             }
             Err(err) => {
@@ -171,7 +171,7 @@ impl DataSource for SecretDataSource {
             (_, false) => Value::Null,
             (Some(value), true) => Value::string(value.expose()),
             (None, true) => {
-                value_hidden(&mut diags, key);
+                value_hidden(&mut diags, key, ValuesAskedBy::SecretDataSource);
                 return (Value::Null, diags);
             }
         };

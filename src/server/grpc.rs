@@ -105,8 +105,9 @@ impl ProviderService {
 
     fn server_capabilities() -> pb::ServerCapabilities {
         pb::ServerCapabilities {
-            // Destroy needs no plan from us, and Terraform 1.0 never asks for one anyway.
-            plan_destroy: false,
+            // Terraform 1.3 and later then ask us to plan a destroy too, which lets the plan warn
+            // of a destroy the apply will refuse (keys in use); Terraform 1.0 never asks.
+            plan_destroy: true,
             // Terraform fetches the schema per process; computing it is cheap.
             get_provider_schema_optional: false,
             move_resource_state: false,
@@ -364,6 +365,7 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> RpcResult<pb::upgrade_resource_state::Response> {
         let request = request.into_inner();
         let _logged = log_rpc("UpgradeResourceState", &request.type_name);
+        let mut warnings = Diagnostics::new();
         let outcome = (|| {
             let resource = self.resource(&request.type_name)?;
             let schema = resource.schema();
@@ -371,7 +373,9 @@ impl pb::provider_server::Provider for ProviderService {
             let state = if !raw.json.is_empty() && request.version != schema.version {
                 // An older schema's state is the resource's to read: decoding it with the
                 // current schema could fail, or worse, succeed with another meaning.
-                resource.upgrade(request.version, &raw.json)?
+                let (upgraded, said) = resource.upgrade(request.version, &raw.json)?;
+                warnings = said;
+                upgraded
             } else if !raw.json.is_empty() {
                 // Decoded with the current schema, leniently, so older attribute sets load.
                 value::decode_json(&raw.json, &schema.value_type()).map_err(|error| {
@@ -401,7 +405,7 @@ impl pb::provider_server::Provider for ProviderService {
             };
             encode_state(state, &schema, "upgraded state", &request.type_name, false)
         })();
-        let (upgraded_state, diagnostics) = finish(Diagnostics::new(), outcome);
+        let (upgraded_state, diagnostics) = finish(warnings, outcome);
         Ok(Response::new(pb::upgrade_resource_state::Response {
             upgraded_state,
             diagnostics: diagnostics_to_proto(&diagnostics),

@@ -106,9 +106,9 @@ pub trait Resource: Send + Sync {
     async fn validate(&self, config: &Value, capabilities: ClientCapabilities) -> Diagnostics;
 
     /// Turns the raw JSON of state stored by an older schema version into a value of the
-    /// current schema. Called only for versions other than the current one; the default knows
-    /// none.
-    fn upgrade(&self, version: i64, _raw_json: &[u8]) -> Result<Value, Diagnostics> {
+    /// current schema, with warnings for the user (Terraform shows them). Called only for
+    /// versions other than the current one; the default knows none.
+    fn upgrade(&self, version: i64, _raw_json: &[u8]) -> Result<(Value, Diagnostics), Diagnostics> {
         Err(unsupported_state_version(version))
     }
 

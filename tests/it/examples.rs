@@ -630,9 +630,7 @@ fn write_only_migration_recipe_moves_the_key_without_sending_it_on_terraform_1_1
         // Step 1 of the recipe: the value kept in state.
         let recipe =
             std::fs::read_to_string(examples_root().join(EXAMPLE).join("main.tf")).unwrap();
-        ws.write(
-            "main.tf",
-            r#"
+        let kept_in_state = r#"
 variable "db_password" {
   type      = string
   sensitive = true
@@ -642,8 +640,8 @@ resource "truefoundry_secret_group" "app" {
   name    = "app-secrets"
   secrets = { DB_PASSWORD = var.db_password }
 }
-"#,
-        );
+"#;
+        ws.write("main.tf", kept_in_state);
         ws.write("versions.tf", crate::support::terraform::REQUIRED_PROVIDERS);
         apply_then_plan_empty(&ws);
         // The request log names each key sent with a value: here, on create.
@@ -679,6 +677,16 @@ resource "truefoundry_secret_group" "app" {
             !ws.state_json().to_string().contains(PASSWORD),
             "the value is still in state after the move"
         );
+
+        // Step 3: back to `secrets` with the value the server holds: compared, not sent.
+        ws.write("main.tf", kept_in_state);
+        ws.write("versions.tf", crate::support::terraform::REQUIRED_PROVIDERS);
+        let mark = emulator.mark();
+        apply_then_plan_empty(&ws);
+        let sent = emulator.values_sent_since(mark);
+        assert!(sent.is_empty(), "the move back sent a value: {sent:?}");
+        let back = server_secrets(&emulator, ACME_KEY, FQN).unwrap();
+        assert_eq!(back["DB_PASSWORD"].version, before["DB_PASSWORD"].version);
 
         ws.destroy();
         assert!(server_group(&emulator, ACME_KEY, FQN).is_none());

@@ -222,3 +222,33 @@ async fn import_and_data_source_refuse_another_tenants_group_without_a_request()
     );
     assert_eq!(stub.request_count(), before, "{:?}", stub.requests());
 }
+
+/// Issue 25, item 9: when the session endpoint is missing and the probe of the secret groups
+/// then finds no API, the error says it listed the secret groups, matching the request it quotes.
+#[tokio::test]
+async fn a_failed_probe_after_a_missing_session_endpoint_says_what_it_asked() {
+    let stub = Stub::start().await;
+    stub.answer(Method::GET, stub::SESSION, api_not_found());
+    stub.answer(
+        Method::GET,
+        stub::GROUPS,
+        Canned::raw(404, "text/html", "<html><title>Not Found</title></html>"),
+    );
+    let (_plugin, _client, diags) = configured(&stub).await;
+    let [error] = diags.0.as_slice() else {
+        panic!("one diagnostic expected: {diags:?}");
+    };
+    assert_eq!(error.summary, "TrueFoundry Host Is Not The API");
+    assert!(
+        error.detail.contains("listing the secret groups of")
+            && error.detail.contains("GET /v1/secret-groups")
+            && error.detail.contains("GET /v1/x/users/info"),
+        "{}",
+        error.detail
+    );
+    assert!(
+        !error.detail.contains("who the API key is failed"),
+        "{}",
+        error.detail
+    );
+}

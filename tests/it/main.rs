@@ -7,6 +7,7 @@ mod discovery;
 mod docs;
 mod emulator;
 mod examples;
+mod first_steps;
 mod fuzz;
 mod identity;
 mod plan_checks;

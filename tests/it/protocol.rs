@@ -411,7 +411,7 @@ async fn schema_and_metadata_describe_every_type() {
     assert!(schema.data_source_schemas.contains_key(LOOKUP));
     assert!(schema.ephemeral_resource_schemas.contains_key(TOKEN));
     let capabilities = schema.server_capabilities.unwrap();
-    assert!(!capabilities.plan_destroy && !capabilities.get_provider_schema_optional);
+    assert!(capabilities.plan_destroy && !capabilities.get_provider_schema_optional);
 
     let metadata = client.get_metadata().await.unwrap();
     assert_eq!(metadata.resources[0].type_name, THING);

@@ -107,7 +107,10 @@ fn a_group_without_secret_maps_lists_every_key_and_writes_none() {
 
 /// State written by the first schema (a committed fixture, with the emulator data behind it)
 /// upgrades to the flat maps; with the configuration rewritten to them, the next apply sends no
-/// value and makes no new version, and the plan after it is empty.
+/// value and makes no new version, and the plan after it is empty. Until that apply, each plan
+/// warns of the upgrade and points to the upgrade guide (issue 25, item 8: an old-shape
+/// configuration is refused by Terraform before the provider sees it, so the upgrade is where
+/// the provider can say it).
 #[test]
 fn state_of_schema_version_0_upgrades_and_the_next_apply_writes_nothing() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/state-v0");
@@ -135,6 +138,15 @@ fn state_of_schema_version_0_upgrades_and_the_next_apply_writes_nothing() {
         );
         let versions = emulator.secret_versions(name);
         let mark = emulator.mark();
+        let upgraded = ws.run_ok(&["plan"]);
+        let said = upgraded.flat_output();
+        for needle in [
+            "Warning: Secret Group State Upgraded From The First Schema",
+            &format!("acme:{name}"),
+            "docs/guides/upgrading-from-the-first-schema.md",
+        ] {
+            assert!(said.contains(needle), "{needle:?}\n{upgraded}");
+        }
         ws.apply();
         let writes = emulator.writes_since(mark);
         assert!(writes.is_empty(), "the upgrade wrote: {writes:?}");
@@ -146,6 +158,7 @@ fn state_of_schema_version_0_upgrades_and_the_next_apply_writes_nothing() {
             instance["attributes"]["secrets"]["DB_PASSWORD"],
             "v0-db-password"
         );
-        ws.plan_detailed_exitcode().expect_empty();
+        let settled = ws.plan_detailed_exitcode().expect_empty();
+        assert!(!settled.output().contains("Upgraded"), "{settled}");
     });
 }

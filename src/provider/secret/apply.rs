@@ -6,10 +6,11 @@ use std::sync::Arc;
 use super::batch::write_secret;
 use super::model::{Private, SecretState};
 use crate::client;
+use crate::diag::AttributePath;
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
 use crate::provider::identity::{NotFound, not_visible};
-use crate::provider::in_use::{self, Refused};
+use crate::provider::in_use::{self, DELETE_IN_USE, Refused};
 use crate::server::{ApplyRequest, ApplyResponse};
 use crate::value::Value;
 
@@ -114,7 +115,7 @@ async fn delete(context: &ProviderContext, request: &ApplyRequest, response: &mu
             if !used.is_empty() && !in_use::allowed(&request.prior_state) {
                 in_use::refuse(
                     &mut response.diagnostics,
-                    None,
+                    Some(AttributePath::root(DELETE_IN_USE)),
                     &label,
                     &used,
                     Refused::Destroy,

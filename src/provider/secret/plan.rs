@@ -4,6 +4,7 @@ use super::model::{Private, SecretState};
 use super::validate;
 use crate::diag::{AttributePath, Severity};
 use crate::provider::ProviderContext;
+use crate::provider::secret_group::plan::warn_write_only_drift_unseen;
 use crate::server::{PlanRequest, PlanResponse};
 use crate::value::Value;
 
@@ -56,6 +57,16 @@ pub fn plan(context: &ProviderContext, request: PlanRequest) -> PlanResponse {
         &Private::decode(&request.prior_private),
     ) {
         planned.set("version", Value::Unknown);
+    }
+    // A server that lists no versions (recorded as 0, which no real version is) hides a change
+    // made elsewhere to a write-only value: said, as the group resource says it.
+    if prior.version == Some(0) && request.config.get("value").is_null() {
+        warn_write_only_drift_unseen(
+            &mut response.diagnostics,
+            &prior.group_label(),
+            &[prior.key.as_str()],
+            "`value_wo_version` changes",
+        );
     }
     response.planned_state = planned;
     response

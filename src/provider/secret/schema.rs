@@ -28,7 +28,7 @@ pub fn resource_schema() -> Schema {
             Attribute::required(
                 "key",
                 Type::String,
-                "The secret's key, such as `STRIPE_KEY`: 1 to 128 letters, digits, `_`, `-` and `.`. \
+                "The secret's key, such as `STRIPE_KEY`: 1 to 128 ASCII letters, digits, `_`, `-` and `.`. \
                  Changing it replaces the secret.",
             ),
             Attribute::optional(

@@ -5,7 +5,7 @@
 //! configuration line, and with it a literal value.
 
 use crate::diag::{AttributePath, Diagnostics};
-use crate::provider::secret_group::validate::{MAX_KEY_LEN, is_valid_key};
+use crate::provider::secret_group::validate::{is_valid_key, key_rule, quoted_key};
 use crate::value::Value;
 
 pub fn validate(config: &Value) -> Diagnostics {
@@ -17,8 +17,9 @@ pub fn validate(config: &Value) -> Diagnostics {
             AttributePath::root("key"),
             "Invalid Secret Key",
             format!(
-                "`{key}` is not a valid secret key. A secret key must be 1 to {MAX_KEY_LEN} characters \
-                 of letters, digits, `_`, `-` and `.`, such as `DB_PASSWORD`."
+                "{} is not a valid secret key. {}",
+                quoted_key(key),
+                key_rule()
             ),
         );
     }

@@ -6,9 +6,10 @@ use super::model::{Group, Private};
 use super::remote::{keys_in_use, list_keys};
 use super::who_could_see;
 use crate::client::{self, Client};
+use crate::diag::AttributePath;
 use crate::provider::errors::api_error;
 use crate::provider::identity::{Identity, NotFound, not_visible};
-use crate::provider::in_use::{self, Refused};
+use crate::provider::in_use::{self, DELETE_IN_USE, Refused};
 use crate::server::{ApplyRequest, ApplyResponse};
 use crate::value::Value;
 
@@ -26,7 +27,7 @@ pub async fn delete(
                 if !used.is_empty() {
                     in_use::refuse(
                         &mut response.diagnostics,
-                        None,
+                        Some(AttributePath::root(DELETE_IN_USE)),
                         &prior.label(),
                         &used,
                         Refused::Destroy,

@@ -5,8 +5,8 @@
 //! new one refused.
 
 use super::create::{find_by_name, interrupted_create_leftover, name_taken};
-use super::manifest_of;
 use super::model::{Private, SecretMaps, collaborators_of};
+use super::{describe, manifest_of};
 use crate::client::{self, Client, SecretGroupManifest};
 use crate::diag::AttributePath;
 use crate::server::{PlanRequest, PlanResponse};
@@ -82,11 +82,17 @@ pub async fn check_planned_manifest(
         | client::Error::Validation { details, .. }
         | client::Error::Forbidden { details, .. } => {
             match details.iter().find_map(|field| attribute_of(field)) {
-                Some(path) => response.diagnostics.error_at(
-                    path,
-                    summary,
-                    detail("Fix the attribute the server named, then plan again."),
-                ),
+                Some((path, entry)) => {
+                    let fix = match entry.and_then(|index| manifest.collaborators.get(index)) {
+                        Some(entry) => format!(
+                            "It names the collaborator {}: fix that entry of `collaborators`, then \
+                             plan again.",
+                            describe(std::slice::from_ref(entry))
+                        ),
+                        None => "Fix the attribute the server named, then plan again.".to_owned(),
+                    };
+                    response.diagnostics.error_at(path, summary, detail(&fix))
+                }
                 None => response.diagnostics.error(summary, detail(unnamed_fix(&err, creating))),
             }
         }
@@ -155,31 +161,27 @@ async fn check_name_free(
 }
 
 /// The resource attribute behind a field the server blamed (`manifest.integration_fqn`,
-/// `manifest.collaborators[2].role_id`, ...).
-fn attribute_of(field: &str) -> Option<AttributePath> {
+/// `manifest.collaborators[2].role_id`, ...), and for a collaborator the index of its entry in
+/// the manifest sent. `collaborators` is a set, whose order is Terraform's, not the
+/// configuration's (and Terraform shows a path with an index into a set at the whole resource):
+/// the diagnostic points at the attribute and names the entry instead.
+fn attribute_of(field: &str) -> Option<(AttributePath, Option<usize>)> {
     let field = field.strip_prefix("manifest.").unwrap_or(field);
     let (head, rest) = match field.split_once(['.', '[']) {
         Some((head, _)) => (head, &field[head.len()..]),
         None => (field, ""),
     };
+    let path = |name: &str| Some((AttributePath::root(name), None));
     match head {
-        "name" => Some(AttributePath::root("name")),
-        "integration_fqn" => Some(AttributePath::root("integration_fqn")),
-        "ownedBy" => Some(AttributePath::root("owned_by_account")),
+        "name" => path("name"),
+        "integration_fqn" => path("integration_fqn"),
+        "ownedBy" => path("owned_by_account"),
         "collaborators" => {
-            let path = AttributePath::root("collaborators");
-            let Some(index) = rest
+            let index = rest
                 .strip_prefix('[')
                 .and_then(|r| r.split_once(']'))
-                .and_then(|(index, after)| Some((index.parse::<i64>().ok()?, after)))
-            else {
-                return Some(path);
-            };
-            let path = path.index(index.0);
-            Some(match index.1.strip_prefix('.') {
-                Some(attribute @ ("subject" | "role_id")) => path.attr(attribute),
-                _ => path,
-            })
+                .and_then(|(index, _)| index.parse::<usize>().ok());
+            Some((AttributePath::root("collaborators"), index))
         }
         _ => None,
     }
@@ -192,22 +194,25 @@ mod tests {
     #[test]
     fn blamed_manifest_fields_become_resource_attributes() {
         let cases = [
-            ("manifest.integration_fqn", Some("integration_fqn")),
-            ("manifest.name", Some("name")),
-            ("manifest.ownedBy.account", Some("owned_by_account")),
-            ("manifest.collaborators", Some("collaborators")),
+            ("manifest.integration_fqn", Some(("integration_fqn", None))),
+            ("manifest.name", Some(("name", None))),
+            ("manifest.ownedBy.account", Some(("owned_by_account", None))),
+            ("manifest.collaborators", Some(("collaborators", None))),
             (
                 "manifest.collaborators[2].role_id",
-                Some("collaborators[2].role_id"),
+                Some(("collaborators", Some(2))),
             ),
-            ("manifest.collaborators[0]", Some("collaborators[0]")),
+            (
+                "manifest.collaborators[0]",
+                Some(("collaborators", Some(0))),
+            ),
             ("manifest.type", None),
             ("secrets[0].value", None),
         ];
         for (field, expected) in cases {
             assert_eq!(
-                attribute_of(field).map(|path| path.to_string()),
-                expected.map(str::to_owned),
+                attribute_of(field).map(|(path, index)| (path.to_string(), index)),
+                expected.map(|(path, index)| (path.to_owned(), index)),
                 "{field}"
             );
         }

@@ -114,8 +114,9 @@ fn must_write(
             changed_elsewhere
                 || match (prior.maps.secrets.get(key), config.secrets.get(key)) {
                     (Some(Some(before)), Some(Some(now))) => before != now,
-                    // Unknown until apply, or new to `secrets` (its value never compared): send
-                    // it; the API makes no new version for an unchanged value.
+                    // Unknown until apply, or new to `secrets` with no server value the plan
+                    // could read to compare (see `Group::add_values_read`): send it; the API
+                    // makes no new version for an unchanged value.
                     _ => true,
                 }
         }
@@ -230,6 +231,49 @@ mod tests {
             plan.written,
             BTreeSet::from(["V".to_owned(), "W".to_owned()])
         );
+    }
+
+    #[test]
+    fn a_key_moved_into_secrets_is_sent_only_when_the_server_holds_another_value() {
+        let before = prior(
+            SecretMaps {
+                wo_versions: map(&[("HOST", "1")]),
+                initial: map(&[("SEED", "")]),
+                ..SecretMaps::default()
+            },
+            &[("HOST", 1), ("SEED", 4)],
+        );
+        let config = SecretMaps {
+            secrets: map(&[("HOST", "db"), ("SEED", "s")]),
+            ..SecretMaps::default()
+        };
+        assert_eq!(
+            before.values_to_compare(&config),
+            BTreeSet::from(["HOST".to_owned(), "SEED".to_owned()])
+        );
+        let plan_with = |read: &[(&str, &str)]| {
+            let mut before = before.clone();
+            before.add_values_read(
+                read.iter()
+                    .map(|(k, v)| ((*k).to_owned(), SecretValue::new(*v)))
+                    .collect(),
+            );
+            let plan = plan_keys(
+                Some(&before),
+                &config,
+                &Private::default(),
+                Some("acme"),
+                Some("g"),
+            );
+            plan.written
+        };
+        assert!(plan_with(&[("HOST", "db"), ("SEED", "s")]).is_empty());
+        assert_eq!(
+            plan_with(&[("HOST", "db"), ("SEED", "other")]),
+            BTreeSet::from(["SEED".to_owned()])
+        );
+        // Not read (a viewer's key): sent, since nothing says it is the same.
+        assert_eq!(plan_with(&[]).len(), 2);
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod dry_run;
 mod import;
 pub mod keys;
 pub mod model;
-mod plan;
+pub mod plan;
 mod read;
 mod references;
 pub mod remote;
@@ -61,9 +61,12 @@ impl Resource for SecretGroupResource {
         validate::validate(config)
     }
 
-    fn upgrade(&self, version: i64, raw_json: &[u8]) -> Result<Value, Diagnostics> {
+    fn upgrade(&self, version: i64, raw_json: &[u8]) -> Result<(Value, Diagnostics), Diagnostics> {
         match version {
-            0 => upgrade::from_version_0(raw_json),
+            0 => upgrade::from_version_0(raw_json).map(|state| {
+                let said = upgrade::upgraded_from_version_0(&state);
+                (state, said)
+            }),
             _ => Err(server::unsupported_state_version(version)),
         }
     }
@@ -161,7 +164,8 @@ fn report_refusal(response: &mut ApplyResponse, refusal: &Refusal) {
             "Secrets Changed Outside Terraform",
             format!(
                 "These keys of the secret group changed outside Terraform since the plan: {}. Nothing \
-                 was written. Run `terraform plan` again to see the change, then apply.",
+                 was written. Run `terraform plan` again with refresh (not `-refresh=false`, which \
+                 does not read the group) to see the change, then apply.",
                 keys.join(", ")
             ),
         ),
@@ -213,8 +217,8 @@ fn warn_about_concurrent_change(
         ));
     }
     detail.push_str(
-        " Run `terraform plan` to see the difference, and make sure only one configuration manages \
-         this group.",
+        " Run `terraform plan` with refresh (not `-refresh=false`) to see the difference, and make \
+         sure only one configuration manages this group.",
     );
     response
         .diagnostics

@@ -204,6 +204,34 @@ impl Group {
             .filter_map(|(key, version)| version.map(|v| (key.clone(), v)))
             .collect()
     }
+
+    /// The keys of `config`'s `secrets` that the state holds no value for although the server
+    /// holds the key (moved from `secrets_wo` or `initial_secrets`, or imported without
+    /// values): the plan reads their values to compare them instead of sending them blindly.
+    pub fn values_to_compare(&self, config: &SecretMaps) -> BTreeSet<String> {
+        let held = self.server_keys();
+        config
+            .secrets
+            .entries()
+            .into_iter()
+            .flatten()
+            .filter(|(key, value)| {
+                value.is_some() && held.contains_key(*key) && self.maps.secrets.get(key).is_none()
+            })
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
+    /// Adds the server's values that the plan read (see [`Self::values_to_compare`]) to
+    /// `secrets`, so they are compared like the values the state already keeps.
+    pub fn add_values_read(&mut self, read: BTreeMap<String, SecretValue>) {
+        if read.is_empty() {
+            return;
+        }
+        let mut entries = self.maps.secrets.entries().cloned().unwrap_or_default();
+        entries.extend(read.into_iter().map(|(key, value)| (key, Some(value))));
+        self.maps.secrets = StringMap::Known(entries);
+    }
 }
 
 #[cfg(test)]

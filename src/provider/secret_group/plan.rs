@@ -7,32 +7,41 @@ use std::collections::BTreeMap;
 
 use super::describe;
 use super::model::{Group, Private, SecretMaps, collaborators_of};
-use super::references::check_references;
+use super::references::{check_references, warn_about_destroy};
+use super::remote::read_values;
 use super::schema::DEFAULT_INTEGRATION_FQN;
 use super::validate;
-use crate::client::Collaborator;
-use crate::diag::{AttributePath, Severity};
+use crate::client::{Client, Collaborator, SecretValue};
+use crate::diag::{AttributePath, Diagnostics, Severity};
 use crate::provider::ProviderContext;
 use crate::server::{PlanRequest, PlanResponse};
 use crate::value::Value;
 
 pub async fn plan(context: &ProviderContext, request: PlanRequest) -> PlanResponse {
-    let mut response = plan_offline(&request);
     if request.proposed_new_state.is_null() && request.prior_state.is_null() {
-        return response;
+        return plan_offline(&request, BTreeMap::new());
     }
+    // The tenant is checked before anything is read of the group.
+    let mut tenant_diags = Diagnostics::new();
+    let mut tenant_ok = true;
+    let mut values_read = BTreeMap::new();
     if !request.prior_state.is_null() {
         let prior = Group::of(&request.prior_state);
         let tenant = prior.tenant.as_deref().unwrap_or_default();
-        if !context
+        tenant_ok = context
             .identity()
-            .check_tenant(&prior.label(), tenant, &mut response.diagnostics)
-        {
-            return response;
+            .check_tenant(&prior.label(), tenant, &mut tenant_diags);
+        if tenant_ok && let Ok(client) = context.client() {
+            values_read = read_values_to_compare(client, &prior, &request.config).await;
         }
-        if !response.planned_state.is_null() {
-            warn_about_own_access(&request, context.identity().subject(), &mut response);
-        }
+    }
+    let mut response = plan_offline(&request, values_read);
+    response.diagnostics.0.extend(tenant_diags.0);
+    if !tenant_ok {
+        return response;
+    }
+    if !request.prior_state.is_null() && !response.planned_state.is_null() {
+        warn_about_own_access(&request, context.identity().subject(), &mut response);
     }
     if !response.diagnostics.has_errors()
         && let Ok(client) = context.client()
@@ -42,13 +51,35 @@ pub async fn plan(context: &ProviderContext, request: PlanRequest) -> PlanRespon
     response
 }
 
+/// The server's values of the keys new to `secrets` that it already holds (see
+/// [`Group::values_to_compare`]), in one paged call. None when the key may not read values or
+/// the read fails: those keys are then sent, as before the plan could compare them.
+async fn read_values_to_compare(
+    client: &Client,
+    prior: &Group,
+    config: &Value,
+) -> BTreeMap<String, SecretValue> {
+    let keys = prior.values_to_compare(&SecretMaps::of(config));
+    let (Some(tenant), Some(name)) = (&prior.tenant, &prior.name) else {
+        return BTreeMap::new();
+    };
+    if keys.is_empty() {
+        return BTreeMap::new();
+    }
+    read_values(client, &prior.id, (tenant, name), &keys)
+        .await
+        .unwrap_or_default()
+}
+
 /// Everything the plan decides without asking the API.
-fn plan_offline(request: &PlanRequest) -> PlanResponse {
+/// `values_read`: server values of keys new to `secrets`, read by the plan to compare them.
+fn plan_offline(request: &PlanRequest, values_read: BTreeMap<String, SecretValue>) -> PlanResponse {
     let mut response = PlanResponse {
         planned_private: request.prior_private.clone(),
         ..PlanResponse::default()
     };
     if request.proposed_new_state.is_null() {
+        warn_about_destroy(request, &mut response);
         return response;
     }
     let config_value = &request.config;
@@ -87,7 +118,11 @@ fn plan_offline(request: &PlanRequest) -> PlanResponse {
         }
     }
 
-    let prior = (!create).then(|| Group::of(prior_value));
+    let prior = (!create).then(|| {
+        let mut prior = Group::of(prior_value);
+        prior.add_values_read(values_read);
+        prior
+    });
     if let Some(prior) = prior
         .as_ref()
         .filter(|_| !response.requires_replace.is_empty())
@@ -146,15 +181,29 @@ fn warn_about_missing_versions(prior: &Group, config: &SecretMaps, response: &mu
     if blind.is_empty() {
         return;
     }
-    response.diagnostics.warning(
+    warn_write_only_drift_unseen(
+        &mut response.diagnostics,
+        &prior.label(),
+        &blind,
+        "their `secrets_wo_versions` entry changes. Keys of `secrets` are still compared by value",
+    );
+}
+
+/// The warning for write-only `keys` of `group` on a server that lists no versions; `resent`
+/// completes "Their values are sent again only when …".
+pub fn warn_write_only_drift_unseen(
+    diags: &mut Diagnostics,
+    group: &str,
+    keys: &[&str],
+    resent: &str,
+) {
+    diags.warning(
         "Write-Only Drift Not Detected",
         format!(
-            "TrueFoundry lists no versions for the secrets of the secret group {}, so a change made \
-             outside Terraform to these write-only keys cannot be seen: {}. Their values are sent \
-             again only when their `secrets_wo_versions` entry changes. Keys of `secrets` are still \
-             compared by value.",
-            prior.label(),
-            blind.join(", ")
+            "TrueFoundry lists no versions for the secrets of the secret group {group}, so a change \
+             made outside Terraform to these write-only keys cannot be seen: {}. Their values are \
+             sent again only when {resent}.",
+            keys.join(", ")
         ),
     );
 }

@@ -41,6 +41,33 @@ pub fn check_references(request: &PlanRequest, deleted: &[String], response: &mu
     }
 }
 
+/// A destroy plan (`terraform plan -destroy`, Terraform 1.3 or later asks the provider) of a
+/// group whose keys deployments used at the last refresh, while the state does not allow
+/// deleting them: the apply will refuse it, so the plan says so now, at `delete_in_use`.
+pub fn warn_about_destroy(request: &PlanRequest, response: &mut PlanResponse) {
+    let prior_state = &request.prior_state;
+    if prior_state.is_null() || in_use::allowed(prior_state) {
+        return;
+    }
+    let counts = Private::decode(&request.prior_private).in_use;
+    let used = in_use_among(&counts, |_| true);
+    if used.is_empty() {
+        return;
+    }
+    response.diagnostics.warning_at(
+        AttributePath::root(DELETE_IN_USE),
+        "Destroy Will Be Refused",
+        format!(
+            "At the last refresh, deployments still used these secrets of the secret group {}: {}. \
+             Applying this destroy will stop with an error and delete nothing, since the state does \
+             not set `delete_in_use = true`. Update those deployments first, or set \
+             `delete_in_use = true` on the resource and apply that before destroying.",
+            Group::of(prior_state).label(),
+            in_use::describe(&used)
+        ),
+    );
+}
+
 fn in_use_among(counts: &BTreeMap<String, u64>, deleting: impl Fn(&str) -> bool) -> Vec<InUse> {
     in_use::keys_in_use(
         counts
@@ -229,6 +256,32 @@ mod tests {
             &mut allowed_in_state,
         );
         assert!(texts(&allowed_in_state, Severity::Error).is_empty());
+    }
+
+    #[test]
+    fn a_destroy_plan_warns_of_keys_in_use_unless_the_state_allows_deleting_them() {
+        let destroy = |in_use: &[(&str, u64)], delete_in_use: bool| {
+            let mut request = request("g", in_use, delete_in_use);
+            request.proposed_new_state = Value::Null;
+            request.config = Value::Null;
+            let mut response = PlanResponse::default();
+            warn_about_destroy(&request, &mut response);
+            response
+        };
+        let warned = destroy(&[("A", 2)], false);
+        let [warning] = &warned.diagnostics.0[..] else {
+            panic!("one warning: {:?}", warned.diagnostics.0)
+        };
+        assert_eq!(warning.severity, Severity::Warning);
+        assert_eq!(warning.path, Some(AttributePath::root(DELETE_IN_USE)));
+        assert!(warning.detail.contains("acme:g"), "{}", warning.detail);
+        assert!(
+            warning.detail.contains("A (2 deployments)"),
+            "{}",
+            warning.detail
+        );
+        assert!(destroy(&[("A", 2)], true).diagnostics.0.is_empty());
+        assert!(destroy(&[], false).diagnostics.0.is_empty());
     }
 
     #[test]

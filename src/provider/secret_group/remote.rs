@@ -225,7 +225,13 @@ pub fn refresh_group(
                 .filter(|c| !own.contains(c))
                 .cloned()
                 .collect();
-            state.set("collaborators", collaborators_value(&shown));
+            // An import of a group nobody else may use leaves `collaborators` unmanaged: an empty
+            // set and no setting mean the same on the server, and a configuration that writes
+            // none must plan nothing after the import.
+            let adopting_none = shown.is_empty() && prior.get("collaborators").is_null();
+            if !adopting_none {
+                state.set("collaborators", collaborators_value(&shown));
+            }
         }
     }
     state
@@ -370,6 +376,29 @@ mod tests {
         assert_eq!(
             imported.get("owned_by_account").as_str(),
             Some("filled-by-server")
+        );
+    }
+
+    #[test]
+    fn an_import_of_a_group_without_collaborators_leaves_them_unmanaged() {
+        let mine = entry("user:me@x", "secret-group-admin");
+        let alone = server_group(vec![mine.clone()], None);
+        let imported = refresh_group(&alone, &Value::Null, true, Some("user:me@x"));
+        assert!(imported.get("collaborators").is_null());
+        let none = server_group(Vec::new(), None);
+        assert!(
+            refresh_group(&none, &Value::Null, true, None)
+                .get("collaborators")
+                .is_null()
+        );
+        // Managed as empty: stays managed, and someone's entry added elsewhere shows.
+        let managed = refresh_group(&none, &prior(&[], None), false, None);
+        assert_eq!(managed.get("collaborators"), &collaborators_value(&[]));
+        let shared = server_group(vec![entry("team:t", "secret-group-viewer")], None);
+        let imported = refresh_group(&shared, &Value::Null, true, Some("user:me@x"));
+        assert_eq!(
+            imported.get("collaborators").as_elements().map(<[_]>::len),
+            Some(1)
         );
     }
 

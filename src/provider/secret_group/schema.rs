@@ -62,11 +62,15 @@ pub fn resource_schema() -> Schema {
                  `internal:aws:aws-1:secret-store:internal-secret-store`. Changing it replaces the group \
                  (the plan warns that deployments referencing its secrets must be updated).",
             ),
-            Attribute::optional(
+            // Computed too, so that leaving it out (after an import, or by removing it) keeps
+            // what the state holds instead of planning a manifest write that drops the owner.
+            Attribute::optional_computed(
                 "owned_by_account",
                 Type::String,
                 "Account that owns the secret group (the manifest's `ownedBy.account`). When omitted, \
-                 the owner is not managed: whatever the server holds or fills in is left as it is.",
+                 the owner is not managed: whatever the server holds or fills in is left as it is, and \
+                 removing the attribute from the configuration (or importing a group that has an \
+                 owner) changes nothing on the server.",
             ),
             Attribute::optional(
                 "collaborators",

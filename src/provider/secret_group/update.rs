@@ -6,9 +6,10 @@ use super::remote::{ServerSecrets, keys_in_use, list_keys, own_access, values_ch
 use super::write::{Refusal, SecretsWrite, secrets_write, writes_secrets};
 use super::{finish_with_server_keys, manifest_of, report_refusal, who_could_see};
 use crate::client::{self, Client};
+use crate::diag::AttributePath;
 use crate::provider::errors::{api_error, secrets_write_error};
 use crate::provider::identity::{Identity, NotFound, not_visible};
-use crate::provider::in_use::{self, Refused};
+use crate::provider::in_use::{self, DELETE_IN_USE, Refused};
 use crate::server::{ApplyRequest, ApplyResponse};
 
 pub async fn update(
@@ -85,7 +86,7 @@ pub async fn update(
         if !used.is_empty() {
             in_use::refuse(
                 &mut response.diagnostics,
-                None,
+                Some(AttributePath::root(DELETE_IN_USE)),
                 &prior.label(),
                 &used,
                 Refused::Apply,

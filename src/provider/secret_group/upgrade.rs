@@ -99,6 +99,33 @@ pub fn from_version_0(raw_json: &[u8]) -> Result<Value, Diagnostics> {
         .map_err(|_| unreadable("an attribute does not have the expected type"))
 }
 
+/// Where the upgrade guide lives, for the diagnostics that point to it.
+pub const UPGRADE_GUIDE: &str = "the provider's guide \"Upgrading from the first schema\" (docs/guides/upgrading-from-the-first-schema.md)";
+
+/// The warning that a state of schema version 0 was upgraded (shown until an apply saves the
+/// upgraded state): the configuration must change the same way, and the guide shows how.
+pub fn upgraded_from_version_0(state: &Value) -> Diagnostics {
+    let group = state
+        .get("fqn")
+        .as_str()
+        .or(state.get("id").as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let mut diags = Diagnostics::new();
+    diags.warning(
+        "Secret Group State Upgraded From The First Schema",
+        format!(
+            "The state of the secret group {group} was written by this provider's first schema, \
+             where `secrets` was a map of objects, and was read into the flat maps: a key with a \
+             `value` into `secrets`, a key with a `value_wo_version` into `secrets_wo_versions` \
+             (its value belongs in `secrets_wo`), any other key into `initial_secrets`. Write the \
+             configuration the same way, as {UPGRADE_GUIDE} shows; an apply then saves the \
+             upgraded state and sends no value that did not change."
+        ),
+    );
+    diags
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

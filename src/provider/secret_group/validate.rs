@@ -5,7 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::describe;
 use super::schema::KNOWN_ROLES;
+use crate::client::Collaborator;
 use crate::diag::{AttributePath, Diagnostics};
 use crate::printable;
 use crate::value::Value;
@@ -99,28 +101,37 @@ fn validate_name(name: &Value, diags: &mut Diagnostics) {
     }
 }
 
+/// Each problem names the entry it is about and points at `collaborators`: the attribute is a
+/// set, which reaches the provider in Terraform's order, not the configuration's, and Terraform
+/// places a path with an index into a set at the whole resource block.
 fn validate_collaborators(collaborators: &[Value], diags: &mut Diagnostics) {
+    let path = || AttributePath::root("collaborators");
     let mut seen = BTreeSet::new();
-    for (index, collaborator) in collaborators.iter().enumerate() {
-        let path = AttributePath::root("collaborators").index(index as i64);
+    for collaborator in collaborators {
+        let subject_text = collaborator.get("subject").as_str().unwrap_or("?");
+        let role_text = collaborator.get("role_id").as_str().unwrap_or("?");
+        let entry = describe(&[Collaborator {
+            subject: subject_text.to_owned(),
+            role_id: role_text.to_owned(),
+        }]);
         if let Some(subject) = collaborator.get("subject").as_str() {
             let kind_ok = subject
                 .split_once(':')
                 .is_some_and(|(kind, rest)| SUBJECT_KINDS.contains(&kind) && !rest.is_empty());
             if !kind_ok {
                 diags.error_at(
-                    path.clone().attr("subject"),
+                    path(),
                     "Invalid Collaborator Subject",
                     format!(
-                        "A subject is `<kind>:<name>` with kind one of {}, such as `user:alice@example.com` \
-                         or `team:payments`.",
+                        "The collaborator {entry} has no valid subject. A subject is `<kind>:<name>` with \
+                         kind one of {}, such as `user:alice@example.com` or `team:payments`.",
                         SUBJECT_KINDS.join(", ")
                     ),
                 );
             }
             if !seen.insert(subject.to_owned()) {
                 diags.error_at(
-                    path.clone().attr("subject"),
+                    path(),
                     "Duplicate Collaborator",
                     format!(
                         "The subject `{subject}` is listed more than once. A subject holds one role: keep \
@@ -132,10 +143,11 @@ fn validate_collaborators(collaborators: &[Value], diags: &mut Diagnostics) {
         if let Some(role) = collaborator.get("role_id").as_str() {
             if role.is_empty() {
                 diags.error_at(
-                    path.attr("role_id"),
+                    path(),
                     "Empty Role",
                     format!(
-                        "Set `role_id` to a role such as {}.",
+                        "The collaborator `{subject_text}` has an empty `role_id`. Set it to a role such \
+                         as {}.",
                         KNOWN_ROLES.join(", ")
                     ),
                 );
@@ -143,11 +155,11 @@ fn validate_collaborators(collaborators: &[Value], diags: &mut Diagnostics) {
                 // An error, not a warning: TrueFoundry refuses any other role, and finding out at
                 // apply time may be after a replacement destroyed the old group.
                 diags.error_at(
-                    path.attr("role_id"),
+                    path(),
                     "Invalid Role",
                     format!(
-                        "`{role}` is not a secret-group role. Use one of the roles TrueFoundry documents: \
-                         {}.",
+                        "The collaborator {entry} has `{role}`, which is not a secret-group role. Use one of \
+                         the roles TrueFoundry documents: {}.",
                         KNOWN_ROLES.join(", ")
                     ),
                 );
@@ -156,7 +168,8 @@ fn validate_collaborators(collaborators: &[Value], diags: &mut Diagnostics) {
     }
 }
 
-/// True for keys made of letters, digits, `_`, `-` and `.`, as environment-style secret names are.
+/// True for keys made of ASCII letters, digits, `_`, `-` and `.`, as environment-style secret
+/// names are.
 pub fn is_valid_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= MAX_KEY_LEN
@@ -168,9 +181,27 @@ pub fn is_valid_key(key: &str) -> bool {
 /// Keys as a list in a message, each in backticks (so an empty key still shows).
 fn quoted(keys: &[&str]) -> String {
     keys.iter()
-        .map(|key| format!("`{key}`"))
+        .map(|key| quoted_key(key))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A key as a diagnostic shows it: in backticks, an empty one as HCL writes it and said to be
+/// empty (two backticks alone read as a typo).
+pub fn quoted_key(key: &str) -> String {
+    if key.is_empty() {
+        "`\"\"` (empty)".to_owned()
+    } else {
+        format!("`{key}`")
+    }
+}
+
+/// What a valid secret key is, for the diagnostics that refuse one.
+pub fn key_rule() -> String {
+    format!(
+        "A secret key must be 1 to {MAX_KEY_LEN} characters, each an ASCII letter (`A`-`Z`, \
+         `a`-`z`), a digit, `_`, `-` or `.`, such as `DB_PASSWORD`."
+    )
 }
 
 /// The map attributes that hold values (sensitive): `secrets_wo_versions` is checked with them.
@@ -217,9 +248,9 @@ fn validate_secret_maps(config: &Value, diags: &mut Diagnostics) {
             diags.error(
                 "Invalid Secret Key",
                 format!(
-                    "These keys of `{map}` are not valid secret keys: {}. A secret key must be 1 to \
-                     {MAX_KEY_LEN} characters of letters, digits, `_`, `-` and `.`, such as `DB_PASSWORD`.",
-                    quoted(&bad_keys)
+                    "These keys of `{map}` are not valid secret keys: {}. {}",
+                    quoted(&bad_keys),
+                    key_rule()
                 ),
             );
         }
@@ -375,26 +406,38 @@ mod tests {
                 (
                     Severity::Error,
                     "Invalid Collaborator Subject".to_owned(),
-                    "collaborators[1].subject".to_owned()
+                    "collaborators".to_owned()
                 ),
                 (
                     Severity::Error,
                     "Invalid Role".to_owned(),
-                    "collaborators[2].role_id".to_owned()
+                    "collaborators".to_owned()
                 ),
                 (
                     Severity::Error,
                     "Duplicate Collaborator".to_owned(),
-                    "collaborators[3].subject".to_owned()
+                    "collaborators".to_owned()
                 ),
                 (
                     Severity::Error,
                     "Empty Role".to_owned(),
-                    "collaborators[4].role_id".to_owned()
+                    "collaborators".to_owned()
                 ),
             ]
         );
         assert!(diags.0[1].detail.contains("secret-group-editor"));
+        // Each names the entry it is about: the set's order is not the configuration's.
+        assert!(
+            diags.0[0]
+                .detail
+                .starts_with("The collaborator `robot:x` (secret-group-viewer)")
+        );
+        assert!(diags.0[1].detail.contains("`team:ops` (owner) has `owner`"));
+        assert!(
+            diags.0[3]
+                .detail
+                .starts_with("The collaborator `team:x` has an empty")
+        );
     }
 
     fn string_map(entries: &[(&str, Value)]) -> Value {
@@ -466,5 +509,25 @@ mod tests {
     fn keys() {
         assert!(is_valid_key("DB_PASSWORD") && is_valid_key("a.b-c"));
         assert!(!is_valid_key("") && !is_valid_key("a/b") && !is_valid_key(&"k".repeat(129)));
+        // Letters are ASCII ones, and the message says so.
+        assert!(!is_valid_key("CLÉ") && key_rule().contains("ASCII letter"));
+    }
+
+    #[test]
+    fn an_empty_key_is_said_to_be_empty() {
+        let diags = validate(&config(&[(
+            "secrets",
+            string_map(&[("", "v".into()), ("a b", "v".into())]),
+        )]));
+        let [invalid] = diags.0.as_slice() else {
+            panic!("one diagnostic expected: {diags:?}");
+        };
+        assert!(
+            invalid
+                .detail
+                .contains("not valid secret keys: `\"\"` (empty), `a b`."),
+            "{}",
+            invalid.detail
+        );
     }
 }

@@ -246,6 +246,25 @@ impl Emulator {
         self.requests().len()
     }
 
+    /// The requests after the first `mark` ones that carried values: the keys with a value, per
+    /// request.
+    pub fn values_sent_since(&self, mark: usize) -> Vec<Vec<String>> {
+        self.requests_since(mark)
+            .into_iter()
+            .filter(|r| !r.keys_with_value.is_empty())
+            .map(|r| r.keys_with_value)
+            .collect()
+    }
+
+    /// The id of group `name` of tenant acme, looked up with the tenant admin's key.
+    pub fn group_id(&self, name: &str) -> String {
+        let client = self.client(ACME_KEY);
+        self.block_on(client.find_secret_group_by_fqn(&format!("acme:{name}")))
+            .expect("look the group up")
+            .expect("the group exists")
+            .id
+    }
+
     /// An API client for the given key, for changes made "outside Terraform".
     pub fn client(&self, api_key: &str) -> Client {
         Client::new(ClientConfig {

@@ -621,6 +621,16 @@ impl Run {
         format!("{}\n{}", self.stdout, self.stderr)
     }
 
+    /// The output with Terraform's wrapping and box drawing undone: words separated by one
+    /// space, so a sentence can be looked for wherever Terraform broke its lines.
+    pub fn flat_output(&self) -> String {
+        self.output()
+            .replace('│', " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     #[track_caller]
     pub fn expect_success(self) -> Self {
         assert!(self.success(), "command failed\n{self}");
@@ -634,16 +644,6 @@ impl Run {
             "command was expected to fail\n{self}"
         );
         self
-    }
-
-    /// The output with Terraform's wrapping and box drawing undone: words separated by one
-    /// space, so a diagnostic's sentence can be looked for whole.
-    pub fn flat_output(&self) -> String {
-        self.output()
-            .replace('│', " ")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
     }
 
     /// Panics with the report unless the output contains every one of `needles`.
