@@ -254,10 +254,18 @@ pub(super) fn decode_error(
             ),
             None => "an error body with status 200".to_owned(),
         },
-        Ok(_) => format!(
-            "the JSON does not have the expected shape: {}",
-            redactor.clean(&without_quoted_text(&error.to_string()))
-        ),
+        Ok(_) => {
+            let shape = error.to_string();
+            // A missing field's name is the client's own, never the answer's text.
+            let shape = match shape.starts_with("missing field `") {
+                true => shape,
+                false => without_quoted_text(&shape),
+            };
+            format!(
+                "the JSON does not have the expected shape: {}",
+                redactor.clean(&shape)
+            )
+        }
         Err(_) if body.is_empty() => "an empty body where JSON was expected".to_owned(),
         // Broken JSON (cut off, say) of a success may be a list of secrets with their values:
         // none of its text is quoted.

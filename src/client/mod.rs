@@ -17,6 +17,8 @@
 mod base;
 mod failure;
 mod retry;
+#[cfg(test)]
+mod sdk_schema_tests;
 mod secret;
 mod transport;
 mod types;
@@ -339,7 +341,7 @@ impl Client {
         loop {
             let request = page_request(offset)?;
             let page: Page<W> = self.transport.call(&request).await?;
-            let total = page.pagination.and_then(|pagination| pagination.total);
+            let total = page.pagination.and_then(|pagination| pagination.total());
             let page_items: Vec<T> = page.data.into_iter().map(T::from).collect();
             let Some(first) = page_items.first() else {
                 break;
