@@ -21,8 +21,8 @@ fn workspace(
 /// must leave exactly as it was.
 fn snapshot(emulator: &Emulator) -> String {
     let data = emulator.dir().join("data");
-    let snapshot = std::fs::read_to_string(data.join("state.json"))
-        .expect("the emulator saved its data");
+    let snapshot =
+        std::fs::read_to_string(data.join("state.json")).expect("the emulator saved its data");
     let journal = std::fs::read_to_string(data.join("journal.jsonl")).unwrap_or_default();
     format!("{snapshot}\n{journal}")
 }
