@@ -266,10 +266,15 @@ pub(super) fn decode_error(
             Some(message) => format!("an error body with status 200: {}", shown(&message)),
             None => "an error body with status 200".to_owned(),
         },
-        Some(_) => format!(
-            "the JSON does not have the expected shape: {}",
-            shown(&without_quoted_text(&error.to_string()))
-        ),
+        Some(_) => {
+            let shape = error.to_string();
+            // A missing field's name is the client's own, never the answer's text.
+            let shape = match shape.starts_with("missing field `") {
+                true => shape,
+                false => without_quoted_text(&shape),
+            };
+            format!("the JSON does not have the expected shape: {}", shown(&shape))
+        }
         None if body.is_empty() => "an empty body where JSON was expected".to_owned(),
         // Broken JSON (cut off, say) of a success may be a list of secrets with their values:
         // none of its text is quoted.

@@ -22,6 +22,8 @@ mod echo;
 mod failure;
 mod github_actions;
 mod retry;
+#[cfg(test)]
+mod sdk_schema_tests;
 mod secret;
 mod transport;
 mod types;
@@ -402,7 +404,7 @@ impl Client {
             let (page, size): (Page<W>, usize) = self.transport.call_sized(&request).await?;
             pages += 1;
             bytes += size;
-            let total = page.pagination.and_then(|pagination| pagination.total);
+            let total = page.pagination.and_then(|pagination| pagination.total());
             let page_items: Vec<T> = page.data.into_iter().map(T::from).collect();
             let Some(first) = page_items.first() else {
                 break;

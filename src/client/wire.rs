@@ -31,8 +31,16 @@ pub(super) struct Page<T> {
 pub(super) struct Pagination {
     /// Required by the API definition, but an older server without it must still page correctly
     /// (the empty-page rule alone then ends the walk).
+    /// Any integer the schema allows; only a count (0 or more) bounds the walk.
     #[serde(default)]
-    pub total: Option<u64>,
+    total: Option<serde_json::Number>,
+}
+
+impl Pagination {
+    /// `total` when it is a count of items.
+    pub fn total(&self) -> Option<u64> {
+        self.total.as_ref().and_then(serde_json::Number::as_u64)
+    }
 }
 
 #[derive(Deserialize)]

@@ -412,7 +412,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::store::Caller;
+    use crate::emulator::store::{Caller, Change};
     use crate::emulator::wire::Manifest;
 
     const INTEGRATION: &str = "acme:aws:x:secret-store:ssm";
@@ -443,18 +443,27 @@ mod tests {
         Group::new(&caller, manifest, "t0")
     }
 
-    async fn add(store: &Mutex<Store>, persister: &Persister, name: &str) {
+    /// Commits `change` and waits until it is saved.
+    async fn save(
+        store: &Mutex<Store>,
+        persister: &Persister,
+        change: impl FnOnce(&mut Change<'_>),
+    ) {
         let generation = {
             let mut store = store.lock().unwrap();
             store
                 .commit(|groups| {
-                    groups.push(group(name));
+                    change(groups);
                     Ok(((), true))
                 })
                 .unwrap();
             store.generation()
         };
         persister.saved(generation).await.unwrap();
+    }
+
+    async fn add(store: &Mutex<Store>, persister: &Persister, name: &str) {
+        save(store, persister, |groups| groups.push(group(name))).await;
     }
 
     #[tokio::test]
@@ -550,17 +559,10 @@ mod tests {
     /// Renames group `name` `times` times, each a change of one group.
     async fn rename_repeatedly(store: &Mutex<Store>, persister: &Persister, times: usize) {
         for round in 0..times {
-            let generation = {
-                let mut store = store.lock().unwrap();
-                store
-                    .commit(|groups| {
-                        groups.group_mut(0).updated_at = format!("t{round}");
-                        Ok(((), true))
-                    })
-                    .unwrap();
-                store.generation()
-            };
-            persister.saved(generation).await.unwrap();
+            save(store, persister, |groups| {
+                groups.group_mut(0).updated_at = format!("t{round}");
+            })
+            .await;
         }
     }
 
@@ -573,17 +575,7 @@ mod tests {
             add(&store, &persister, name).await;
         }
         rename_repeatedly(&store, &persister, 5).await;
-        let generation = {
-            let mut store = store.lock().unwrap();
-            store
-                .commit(|groups| {
-                    groups.remove(1);
-                    Ok(((), true))
-                })
-                .unwrap();
-            store.generation()
-        };
-        persister.saved(generation).await.unwrap();
+        save(&store, &persister, |groups| groups.remove(1)).await;
         drop(persister);
 
         let loaded = load(dir.path()).unwrap();
@@ -601,14 +593,21 @@ mod tests {
         assert!(journal.lines().last().unwrap().contains("\"remove\""));
     }
 
-    #[tokio::test]
-    async fn a_cut_short_last_line_is_dropped_and_a_damaged_one_refused() {
+    /// A data directory where `names` were added one by one (the first in the snapshot, the
+    /// others in the journal), its writer stopped.
+    async fn saved_groups(names: &[&str]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Mutex::new(Store::new(Vec::new())));
         let persister = Persister::start(dir.path(), store.clone()).unwrap();
-        add(&store, &persister, "a").await;
-        add(&store, &persister, "b").await;
-        drop(persister);
+        for name in names {
+            add(&store, &persister, name).await;
+        }
+        dir
+    }
+
+    #[tokio::test]
+    async fn a_cut_short_last_line_is_dropped_and_a_damaged_one_refused() {
+        let dir = saved_groups(&["a", "b"]).await;
         let journal = dir.path().join(JOURNAL_FILE);
         let whole = fs::read(&journal).unwrap();
 
@@ -628,12 +627,7 @@ mod tests {
 
     #[tokio::test]
     async fn lines_of_an_older_snapshot_are_skipped() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Mutex::new(Store::new(Vec::new())));
-        let persister = Persister::start(dir.path(), store.clone()).unwrap();
-        add(&store, &persister, "a").await;
-        add(&store, &persister, "b").await;
-        drop(persister);
+        let dir = saved_groups(&["a", "b"]).await;
         // What a crash between a new snapshot's rename and the emptying of the journal leaves:
         // lines of the previous epoch, already in the snapshot.
         let journal = dir.path().join(JOURNAL_FILE);

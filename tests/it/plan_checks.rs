@@ -17,10 +17,14 @@ fn workspace(
     ws
 }
 
-/// The emulator's saved data: what a dry run must leave exactly as it was.
+/// The emulator's saved data, its snapshot and the journal of changes since: what a dry run
+/// must leave exactly as it was.
 fn snapshot(emulator: &Emulator) -> String {
-    std::fs::read_to_string(emulator.dir().join("data").join("state.json"))
-        .expect("the emulator saved its data")
+    let data = emulator.dir().join("data");
+    let snapshot =
+        std::fs::read_to_string(data.join("state.json")).expect("the emulator saved its data");
+    let journal = std::fs::read_to_string(data.join("journal.jsonl")).unwrap_or_default();
+    format!("{snapshot}\n{journal}")
 }
 
 /// Whether Terraform quoted the configuration line of `attribute` under a diagnostic: the

@@ -54,24 +54,11 @@ struct Release {
 impl Release {
     /// Starts the script; [`Release::finish`] waits for it, so two releases can be made at once.
     fn start() -> Release {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let dir = tempfile::Builder::new()
             .prefix("release-")
             .tempdir()
             .unwrap();
-        let child = Command::new("python3")
-            .arg(root.join("scripts/release"))
-            .arg("--throwaway-key")
-            .args([
-                "--binary",
-                env!("CARGO_BIN_EXE_terraform-provider-truefoundry"),
-            ])
-            .args([
-                "--emulator-binary",
-                env!("CARGO_BIN_EXE_truefoundry-emulator"),
-            ])
-            .arg("--out")
-            .arg(dir.path())
+        let child = release_command(dir.path(), &["--throwaway-key"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -600,9 +587,8 @@ fn install_from_a_filesystem_mirror(dist: &Path) {
     });
 }
 
-/// `scripts/release` on the test build into `out`, with `signing` (and GNUPGHOME when given);
-/// whether it succeeded, and its stderr.
-fn run_release(out: &Path, signing: &[&str], gnupghome: Option<&Path>) -> (bool, String) {
+/// `scripts/release` packaging the test build's binaries into `out`, signed as `signing` says.
+fn release_command(out: &Path, signing: &[&str]) -> Command {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut command = Command::new("python3");
     command
@@ -618,6 +604,13 @@ fn run_release(out: &Path, signing: &[&str], gnupghome: Option<&Path>) -> (bool,
         ])
         .arg("--out")
         .arg(out);
+    command
+}
+
+/// `scripts/release` into `out`, with `signing` (and GNUPGHOME when given); whether it
+/// succeeded, and its stderr.
+fn run_release(out: &Path, signing: &[&str], gnupghome: Option<&Path>) -> (bool, String) {
+    let mut command = release_command(out, signing);
     if let Some(home) = gnupghome {
         command.env("GNUPGHOME", home);
     }
@@ -647,7 +640,11 @@ fn the_release_refuses_by_name_files_it_did_not_build() {
             .unwrap()
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(left, [planted.clone()], "nothing was written or signed");
+        assert_eq!(
+            left,
+            std::slice::from_ref(&planted),
+            "nothing was written or signed"
+        );
         assert_eq!(read(&out.path().join(&planted)), script);
     }
 }

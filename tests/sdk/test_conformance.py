@@ -291,6 +291,17 @@ class Conformance(unittest.TestCase):
         with self.assertRaises(NotFoundError):
             self.admin.secret_groups.update("no-such-group", secrets=[UpdateSecretInput(key="A", value="x")])
 
+    def test_a_value_over_the_stores_limit_is_refused_by_position(self):
+        group = self.group("limited", secrets=(("A", "a1"),))
+        too_long = "x" * (64 * 1024 + 1)
+        with self.assertRaises(UnprocessableEntityError) as caught:
+            self.admin.secret_groups.update(
+                group.id, secrets=[UpdateSecretInput(key="A"), UpdateSecretInput(key="B", value=too_long)]
+            )
+        body = self.assertHttpError(caught.exception, 422)
+        self.assertEqual(body.details[0]["field"], "secrets[1].value")
+        self.assertNotIn(too_long, str(caught.exception.body))
+
     def test_an_editor_collaborator_updates_but_does_not_delete_the_group(self):
         group = self.group("edited", collaborators=[(EDITOR_SUBJECT, "secret-group-editor")])
         editor = self.emulator.client(EDITOR)

@@ -162,6 +162,12 @@ impl Emulator {
             std::fs::create_dir_all(dir.path().join("data")).unwrap();
             std::fs::copy(snapshot, dir.path().join("data").join("state.json"))
                 .expect("copy the emulator snapshot");
+            // Changes since the snapshot live in the journal beside it.
+            let journal = snapshot.with_file_name("journal.jsonl");
+            if journal.exists() {
+                std::fs::copy(&journal, dir.path().join("data").join("journal.jsonl"))
+                    .expect("copy the emulator journal");
+            }
         }
         let config = match config {
             Some(config) => config.to_owned(),
