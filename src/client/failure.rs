@@ -273,7 +273,10 @@ pub(super) fn decode_error(
                 true => shape,
                 false => without_quoted_text(&shape),
             };
-            format!("the JSON does not have the expected shape: {}", shown(&shape))
+            format!(
+                "the JSON does not have the expected shape: {}",
+                shown(&shape)
+            )
         }
         None if body.is_empty() => "an empty body where JSON was expected".to_owned(),
         // Broken JSON (cut off, say) of a success may be a list of secrets with their values:
