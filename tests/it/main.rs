@@ -3,6 +3,7 @@
 mod bad_input;
 mod cli;
 mod client;
+mod clients;
 mod discovery;
 mod docs;
 mod emulator;
