@@ -10,6 +10,7 @@ mod emulator;
 mod examples;
 mod fuzz;
 mod identity;
+mod known_at_plan;
 mod plan_checks;
 mod protocol;
 mod protocol_secret;

@@ -13,11 +13,12 @@ use super::validate;
 use crate::client::Collaborator;
 use crate::diag::{AttributePath, Severity};
 use crate::provider::ProviderContext;
+use crate::provider::group_values::group_fqn;
 use crate::server::{PlanRequest, PlanResponse};
 use crate::value::Value;
 
 pub async fn plan(context: &ProviderContext, request: PlanRequest) -> PlanResponse {
-    let mut response = plan_offline(&request);
+    let mut response = plan_offline(&request, context.identity().tenant());
     if request.proposed_new_state.is_null() && request.prior_state.is_null() {
         return response;
     }
@@ -42,8 +43,9 @@ pub async fn plan(context: &ProviderContext, request: PlanRequest) -> PlanRespon
     response
 }
 
-/// Everything the plan decides without asking the API.
-fn plan_offline(request: &PlanRequest) -> PlanResponse {
+/// Everything the plan decides without asking the API. `key_tenant` is the API key's tenant,
+/// where a create lands, when the session said.
+fn plan_offline(request: &PlanRequest, key_tenant: Option<&str>) -> PlanResponse {
     let mut response = PlanResponse {
         planned_private: request.prior_private.clone(),
         ..PlanResponse::default()
@@ -64,10 +66,21 @@ fn plan_offline(request: &PlanRequest) -> PlanResponse {
     }
 
     let create = prior_value.is_null();
+    let name = planned.get("name").as_str().map(str::to_owned);
     if create {
-        for computed in ["id", "fqn", "tenant_name"] {
-            planned.set(computed, Value::Unknown);
-        }
+        // A new group lands in the API key's tenant under its configured name, so its references
+        // are known now (a module's `for_each` over them plans on the first run); only the
+        // server's id is not. Without the key's tenant they stay unknown until the apply.
+        planned.set("id", Value::Unknown);
+        let (fqn, tenant_name) = match (key_tenant, &name) {
+            (Some(tenant), Some(name)) => (
+                Value::string(group_fqn(tenant, name)),
+                Value::string(tenant),
+            ),
+            _ => (Value::Unknown, Value::Unknown),
+        };
+        planned.set("fqn", fqn);
+        planned.set("tenant_name", tenant_name);
         if config_value.get("integration_fqn").is_null() {
             planned.set("integration_fqn", Value::string(DEFAULT_INTEGRATION_FQN));
         }
@@ -99,15 +112,11 @@ fn plan_offline(request: &PlanRequest) -> PlanResponse {
         response.planned_private = replacing.encode();
     }
     let config = SecretMaps::of(config_value);
-    let tenant = prior.as_ref().and_then(|p| p.tenant.clone());
-    let name = planned.get("name").as_str().map(str::to_owned);
-    let keys = plan_keys(
-        prior.as_ref(),
-        &config,
-        &private,
-        tenant.as_deref(),
-        name.as_deref(),
-    );
+    let tenant = match &prior {
+        Some(prior) => prior.tenant.as_deref(),
+        None => key_tenant,
+    };
+    let keys = plan_keys(prior.as_ref(), &config, &private, tenant, name.as_deref());
     if let Some(prior) = &prior {
         warn_about_what_is_released_or_deleted(
             prior,
