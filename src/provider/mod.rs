@@ -5,6 +5,7 @@
 mod api_model;
 mod config;
 mod errors;
+pub mod functions;
 pub mod group_values;
 pub mod identity;
 pub mod in_use;
@@ -180,5 +181,18 @@ impl server::Provider for TrueFoundryProvider {
             SECRET_GROUP.to_owned(),
             &self.secret_group_ephemeral as &dyn server::EphemeralResource,
         )])
+    }
+
+    fn functions(&self) -> BTreeMap<String, &dyn server::Function> {
+        BTreeMap::from([
+            (
+                functions::SECRET_FQN.to_owned(),
+                &functions::SecretFqn as &dyn server::Function,
+            ),
+            (
+                functions::PARSE_SECRET_FQN.to_owned(),
+                &functions::ParseSecretFqn as &dyn server::Function,
+            ),
+        ])
     }
 }

@@ -15,14 +15,15 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{
     capabilities_from_proto, decode_dynamic, describe_problem, diagnostics_to_proto,
-    encode_dynamic, path_to_proto, schema_to_proto, timestamp_from_system_time,
+    encode_dynamic, function_error_to_proto, function_to_proto, path_to_proto, schema_to_proto,
+    timestamp_from_system_time,
 };
 use super::proto::tfplugin6 as pb;
 use super::proto::tfplugin6::provider_server::ProviderServer;
 use super::write_only::{null_write_only, refuse_unsupported};
 use super::{
-    ApplyRequest, ConfigureRequest, DataSource, EphemeralResource, PlanRequest, Provider,
-    ReadRequest, Resource,
+    ApplyRequest, ConfigureRequest, DataSource, EphemeralResource, FunctionError, PlanRequest,
+    Provider, ReadRequest, Resource,
 };
 use crate::diag::Diagnostics;
 use crate::schema::Schema;
@@ -101,6 +102,69 @@ impl ProviderService {
             .ephemeral_resources()
             .remove(type_name)
             .ok_or_else(|| unknown_type("ephemeral resource type", type_name))
+    }
+
+    fn function_signatures(&self) -> std::collections::HashMap<String, pb::Function> {
+        self.provider
+            .functions()
+            .into_iter()
+            .map(|(name, function)| (name, function_to_proto(&function.signature())))
+            .collect()
+    }
+
+    /// Decodes the arguments with the parameter types, calls the function and encodes its
+    /// result. Terraform checked the argument count and types already; a mismatch here is a
+    /// disagreement about the signature, answered as a function error.
+    fn call(
+        &self,
+        name: &str,
+        arguments: &[pb::DynamicValue],
+    ) -> Result<pb::DynamicValue, FunctionError> {
+        let functions = self.provider.functions();
+        let function = functions.get(name).ok_or_else(|| FunctionError {
+            text: format!(
+                "This provider has no function named {name:?}. Check the spelling, or upgrade the \
+                 provider if the function is newer than this version."
+            ),
+            argument: None,
+        })?;
+        let signature = function.signature();
+        if arguments.len() != signature.parameters.len() {
+            return Err(FunctionError {
+                text: format!(
+                    "The function {name} takes {} arguments, and Terraform sent {}.",
+                    signature.parameters.len(),
+                    arguments.len()
+                ),
+                argument: None,
+            });
+        }
+        let decoded = arguments
+            .iter()
+            .zip(&signature.parameters)
+            .enumerate()
+            .map(|(index, (argument, parameter))| {
+                decode_dynamic(Some(argument), &parameter.ty, "argument")
+                    .ok()
+                    .filter(Value::is_wholly_known)
+                    .ok_or_else(|| FunctionError {
+                        text: format!(
+                            "The argument `{}` of {name} is not a known value of type {}.",
+                            parameter.name,
+                            parameter.ty.to_json()
+                        ),
+                        argument: Some(index),
+                    })
+            })
+            .collect::<Result<Vec<Value>, FunctionError>>()?;
+        let result = function.call(&decoded)?;
+        encode_dynamic(&result, &signature.returns, "function result").map_err(|_| FunctionError {
+            text: format!(
+                "The function {name} built a result that does not match its own return type. \
+                     This is a bug in the provider; please report it."
+            ),
+            argument: None,
+        })
     }
 
     fn server_capabilities() -> pb::ServerCapabilities {
@@ -237,7 +301,12 @@ impl pb::provider_server::Provider for ProviderService {
                 .into_keys()
                 .map(|type_name| pb::get_metadata::ResourceMetadata { type_name })
                 .collect(),
-            functions: Vec::new(),
+            functions: self
+                .provider
+                .functions()
+                .into_keys()
+                .map(|name| pb::get_metadata::FunctionMetadata { name })
+                .collect(),
             ephemeral_resources: self
                 .provider
                 .ephemeral_resources()
@@ -275,8 +344,38 @@ impl pb::provider_server::Provider for ProviderService {
             diagnostics: Vec::new(),
             provider_meta: None,
             server_capabilities: Some(Self::server_capabilities()),
-            functions: Default::default(),
+            functions: self.function_signatures(),
         }))
+    }
+
+    async fn get_functions(
+        &self,
+        _request: Request<pb::get_functions::Request>,
+    ) -> RpcResult<pb::get_functions::Response> {
+        let _logged = log_rpc("GetFunctions", "");
+        Ok(Response::new(pb::get_functions::Response {
+            functions: self.function_signatures(),
+            diagnostics: Vec::new(),
+        }))
+    }
+
+    async fn call_function(
+        &self,
+        request: Request<pb::call_function::Request>,
+    ) -> RpcResult<pb::call_function::Response> {
+        let request = request.into_inner();
+        let _logged = log_rpc("CallFunction", &request.name);
+        let answer = match self.call(&request.name, &request.arguments) {
+            Ok(result) => pb::call_function::Response {
+                result: Some(result),
+                error: None,
+            },
+            Err(error) => pb::call_function::Response {
+                result: None,
+                error: Some(function_error_to_proto(error)),
+            },
+        };
+        Ok(Response::new(answer))
     }
 
     async fn validate_provider_config(
@@ -783,5 +882,40 @@ mod tests {
         let unknown = Value::Object([("a".to_owned(), Value::Unknown)].into());
         let errors = require_wholly_known(&unknown, "state", "t").unwrap_err();
         assert!(errors.has_errors());
+    }
+
+    #[test]
+    fn function_calls_are_decoded_checked_and_encoded() {
+        let service = ProviderService::new(Arc::new(crate::provider::TrueFoundryProvider::new()));
+        let argument = |text: &str| encode_dynamic(&Value::string(text), &value::Type::String, "t");
+        let group = argument("acme:payments").unwrap();
+        let key = argument("DB").unwrap();
+
+        let result = service
+            .call("secret_fqn", &[group.clone(), key.clone()])
+            .unwrap();
+        let decoded = decode_dynamic(Some(&result), &value::Type::String, "t").unwrap();
+        assert_eq!(decoded, Value::string("tfy-secret://acme:payments:DB"));
+
+        let unknown_name = service.call("secret_fqns", &[]).unwrap_err();
+        assert_eq!(unknown_name.argument, None);
+        assert!(
+            unknown_name
+                .text
+                .contains("no function named \"secret_fqns\"")
+        );
+        let too_few = service
+            .call("secret_fqn", std::slice::from_ref(&group))
+            .unwrap_err();
+        assert!(
+            too_few.text.contains("takes 2 arguments"),
+            "{}",
+            too_few.text
+        );
+        let not_a_string = encode_dynamic(&Value::Bool(true), &value::Type::Bool, "t").unwrap();
+        let wrong_type = service
+            .call("secret_fqn", &[group, not_a_string])
+            .unwrap_err();
+        assert_eq!(wrong_type.argument, Some(1), "{}", wrong_type.text);
     }
 }

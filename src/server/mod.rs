@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use crate::diag::{AttributePath, Diagnostics};
 use crate::schema::Schema;
-use crate::value::Value;
+use crate::value::{Type, Value};
 
 /// What the Terraform CLI says it can handle (absent, so all false, before protocol 6.6).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -147,6 +147,38 @@ pub trait EphemeralResource: Send + Sync {
     async fn close(&self, private: Vec<u8>) -> Diagnostics;
 }
 
+/// One parameter of a provider function: Terraform checks an argument against `ty` and, as no
+/// parameter here accepts null or unknown values, answers those itself without calling us.
+pub struct FunctionParameter {
+    pub name: &'static str,
+    pub ty: Type,
+    pub description: &'static str,
+}
+
+/// What Terraform learns about a provider function (Terraform 1.8+): its documentation, its
+/// positional parameters and the type of its result.
+pub struct FunctionSignature {
+    pub summary: &'static str,
+    pub description: &'static str,
+    pub parameters: Vec<FunctionParameter>,
+    pub returns: Type,
+}
+
+/// Why a function call failed; `argument` is the position of the argument at fault, which
+/// Terraform points at in the configuration. The text must never echo an argument's value: a
+/// sensitive value handed to a function by mistake would otherwise be printed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FunctionError {
+    pub text: String,
+    pub argument: Option<usize>,
+}
+
+/// A provider-defined function. Arguments are decoded with the parameter types and wholly known.
+pub trait Function: Send + Sync {
+    fn signature(&self) -> FunctionSignature;
+    fn call(&self, arguments: &[Value]) -> Result<Value, FunctionError>;
+}
+
 /// The provider as the server sees it: its schema, its configuration, and its types by name.
 #[async_trait::async_trait]
 pub trait Provider: Send + Sync + 'static {
@@ -156,4 +188,8 @@ pub trait Provider: Send + Sync + 'static {
     fn resources(&self) -> BTreeMap<String, &dyn Resource>;
     fn data_sources(&self) -> BTreeMap<String, &dyn DataSource>;
     fn ephemeral_resources(&self) -> BTreeMap<String, &dyn EphemeralResource>;
+    /// Provider functions by name (`provider::<provider>::<name>` in configurations).
+    fn functions(&self) -> BTreeMap<String, &dyn Function> {
+        BTreeMap::new()
+    }
 }

@@ -8,6 +8,7 @@ mod discovery;
 mod docs;
 mod emulator;
 mod examples;
+mod functions;
 mod fuzz;
 mod identity;
 mod known_at_plan;
