@@ -174,6 +174,7 @@ impl ProviderService {
             // Terraform fetches the schema per process; computing it is cheap.
             get_provider_schema_optional: false,
             move_resource_state: false,
+            generate_resource_config: false,
         }
     }
 }
@@ -313,6 +314,9 @@ impl pb::provider_server::Provider for ProviderService {
                 .into_keys()
                 .map(|type_name| pb::get_metadata::EphemeralMetadata { type_name })
                 .collect(),
+            list_resources: Vec::new(),
+            state_stores: Vec::new(),
+            actions: Vec::new(),
         }))
     }
 
@@ -345,6 +349,9 @@ impl pb::provider_server::Provider for ProviderService {
             provider_meta: None,
             server_capabilities: Some(Self::server_capabilities()),
             functions: self.function_signatures(),
+            list_resource_schemas: Default::default(),
+            state_store_schemas: Default::default(),
+            action_schemas: Default::default(),
         }))
     }
 
@@ -569,6 +576,7 @@ impl pb::provider_server::Provider for ProviderService {
             diagnostics: diagnostics_to_proto(&diagnostics),
             private,
             deferred: None,
+            new_identity: None,
         }))
     }
 
@@ -626,6 +634,7 @@ impl pb::provider_server::Provider for ProviderService {
             diagnostics: diagnostics_to_proto(&diagnostics),
             legacy_type_system: false,
             deferred: None,
+            planned_identity: None,
         }))
     }
 
@@ -668,6 +677,7 @@ impl pb::provider_server::Provider for ProviderService {
             private,
             diagnostics: diagnostics_to_proto(&diagnostics),
             legacy_type_system: false,
+            new_identity: None,
         }))
     }
 
@@ -690,6 +700,7 @@ impl pb::provider_server::Provider for ProviderService {
                         type_name: type_name.clone(),
                         state: Some(state),
                         private,
+                        identity: None,
                     }),
                     Err(errors) => diagnostics.extend(errors),
                 }
