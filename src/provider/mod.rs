@@ -9,6 +9,7 @@ pub mod functions;
 pub mod group_values;
 pub mod identity;
 pub mod in_use;
+pub mod resource_identity;
 pub mod secret;
 pub mod secret_group;
 pub mod secret_group_read;

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::proto::google::protobuf::Timestamp;
 use super::proto::tfplugin6 as pb;
-use super::{ClientCapabilities, FunctionError, FunctionSignature};
+use super::{ClientCapabilities, FunctionError, FunctionSignature, IdentitySchema};
 use crate::diag::{AttributePath, Diagnostic, Diagnostics, PathStep, Severity};
 use crate::schema::{Attribute, AttributeType, Block, Nesting, Schema};
 use crate::value::{self, Type, Value};
@@ -81,6 +81,26 @@ pub fn function_to_proto(signature: &FunctionSignature) -> pb::Function {
         description: signature.description.to_owned(),
         description_kind: pb::StringKind::Markdown as i32,
         deprecation_message: String::new(),
+    }
+}
+
+/// An identity schema as Terraform reads it: string attributes, each needed to import.
+pub fn identity_schema_to_proto(schema: &IdentitySchema) -> pb::ResourceIdentitySchema {
+    pb::ResourceIdentitySchema {
+        version: schema.version,
+        identity_attributes: schema
+            .attributes
+            .iter()
+            .map(
+                |(name, description)| pb::resource_identity_schema::IdentityAttribute {
+                    name: (*name).to_owned(),
+                    r#type: type_to_json_bytes(&Type::String),
+                    required_for_import: true,
+                    optional_for_import: false,
+                    description: (*description).to_owned(),
+                },
+            )
+            .collect(),
     }
 }
 

@@ -15,8 +15,8 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{
     capabilities_from_proto, decode_dynamic, describe_problem, diagnostics_to_proto,
-    encode_dynamic, function_error_to_proto, function_to_proto, path_to_proto, schema_to_proto,
-    timestamp_from_system_time,
+    encode_dynamic, function_error_to_proto, function_to_proto, identity_schema_to_proto,
+    path_to_proto, schema_to_proto, timestamp_from_system_time,
 };
 use super::proto::tfplugin6 as pb;
 use super::proto::tfplugin6::provider_server::ProviderServer;
@@ -231,6 +231,51 @@ fn finish<T>(mut diagnostics: Diagnostics, outcome: Checked<T>) -> (Option<T>, D
     }
 }
 
+/// The identity of the object `state` describes, for Terraform 1.12+: `None` for a resource
+/// without identity, a null state, or an identity not wholly known yet (a create whose tenant
+/// the provider cannot tell).
+fn identity_data(resource: &dyn Resource, state: &Value) -> Option<pb::ResourceIdentityData> {
+    let schema = resource.identity_schema()?;
+    if state.is_null() {
+        return None;
+    }
+    let identity = resource.identity(state).filter(Value::is_wholly_known)?;
+    let encoded = encode_dynamic(&identity, &schema.value_type(), "identity").ok()?;
+    Some(pb::ResourceIdentityData {
+        identity_data: Some(encoded),
+    })
+}
+
+/// The import id an `import` block's identity stands for; a diagnostic naming the fix otherwise.
+fn import_id_of_identity(
+    resource: &dyn Resource,
+    identity: &pb::ResourceIdentityData,
+    type_name: &str,
+) -> Checked<String> {
+    let refuse = |why: &str| {
+        let mut diagnostics = Diagnostics::new();
+        diagnostics.error(
+            "Invalid Import Identity",
+            format!(
+                "The identity given to import {type_name} {why}. Give every attribute of its \
+                 identity (`terraform providers schema -json` lists them), or import by id."
+            ),
+        );
+        diagnostics
+    };
+    let schema = resource
+        .identity_schema()
+        .ok_or_else(|| refuse("cannot be used: this resource type has no identity"))?;
+    let value = decode_dynamic(
+        identity.identity_data.as_ref(),
+        &schema.value_type(),
+        "import identity",
+    )?;
+    resource
+        .import_id(&value)
+        .ok_or_else(|| refuse("lacks an attribute or holds an empty one"))
+}
+
 /// Nulls write-only attributes and encodes a state or plan of `schema`.
 fn encode_state(
     mut state: Value,
@@ -352,6 +397,92 @@ impl pb::provider_server::Provider for ProviderService {
             list_resource_schemas: Default::default(),
             state_store_schemas: Default::default(),
             action_schemas: Default::default(),
+        }))
+    }
+
+    async fn get_resource_identity_schemas(
+        &self,
+        _request: Request<pb::get_resource_identity_schemas::Request>,
+    ) -> RpcResult<pb::get_resource_identity_schemas::Response> {
+        let _logged = log_rpc("GetResourceIdentitySchemas", "");
+        Ok(Response::new(pb::get_resource_identity_schemas::Response {
+            identity_schemas: self
+                .provider
+                .resources()
+                .into_iter()
+                .filter_map(|(name, resource)| {
+                    let schema = resource.identity_schema()?;
+                    Some((name, identity_schema_to_proto(&schema)))
+                })
+                .collect(),
+            diagnostics: Vec::new(),
+        }))
+    }
+
+    /// Identities have had one version so far: an identity stored by it is decoded with the
+    /// current schema and handed back; any other version is refused.
+    async fn upgrade_resource_identity(
+        &self,
+        request: Request<pb::upgrade_resource_identity::Request>,
+    ) -> RpcResult<pb::upgrade_resource_identity::Response> {
+        let request = request.into_inner();
+        let _logged = log_rpc("UpgradeResourceIdentity", &request.type_name);
+        let outcome = (|| {
+            let resource = self.resource(&request.type_name)?;
+            let schema = resource
+                .identity_schema()
+                .ok_or_else(|| unknown_type("resource type with identity", &request.type_name))?;
+            if request.version != schema.version {
+                let mut diagnostics = Diagnostics::new();
+                diagnostics.error(
+                    "Unsupported Identity Version",
+                    format!(
+                        "The state holds an identity of {} written with identity version {}, \
+                         which this provider does not know (it writes version {}). Use the \
+                         provider version that wrote it, or remove the resource from state and \
+                         import it again.",
+                        request.type_name, request.version, schema.version
+                    ),
+                );
+                return Err(diagnostics);
+            }
+            let raw = request.raw_identity.map(|raw| raw.json).unwrap_or_default();
+            let ty = schema.value_type();
+            let invalid = |problem: String| {
+                let mut diagnostics = Diagnostics::new();
+                diagnostics.error(
+                    "Invalid Stored Identity",
+                    format!(
+                        "The identity of {} in state {problem}. Remove the resource from state \
+                         and import it again.",
+                        request.type_name
+                    ),
+                );
+                diagnostics
+            };
+            let identity = value::decode_json(&raw, &ty).map_err(|error| {
+                invalid(format!(
+                    "does not match its schema: {}",
+                    describe_problem(&error.message, &error.path)
+                ))
+            })?;
+            // Every attribute names the object: one missing or empty names nothing.
+            if resource.import_id(&identity).is_none() {
+                return Err(invalid(
+                    "lacks an attribute or holds an empty one".to_owned(),
+                ));
+            }
+            encode_dynamic(&identity, &ty, "identity")
+        })();
+        let (upgraded, diagnostics) = match outcome {
+            Ok(data) => (Some(data), Diagnostics::new()),
+            Err(errors) => (None, errors),
+        };
+        Ok(Response::new(pb::upgrade_resource_identity::Response {
+            upgraded_identity: upgraded.map(|data| pb::ResourceIdentityData {
+                identity_data: Some(data),
+            }),
+            diagnostics: diagnostics_to_proto(&diagnostics),
         }))
     }
 
@@ -562,21 +693,22 @@ impl pb::provider_server::Provider for ProviderService {
                     private: request.private,
                 }))
                 .await?;
+            let identity = identity_data(resource, &response.new_state);
             let (new_state, diagnostics) = finish(
                 response.diagnostics,
                 encode_state(response.new_state, &schema, "state", &type_name, true),
             );
-            Ok((new_state, response.private, diagnostics))
+            Ok((new_state, response.private, identity, diagnostics))
         }
         .await;
-        let (new_state, private, diagnostics) =
-            outcome.unwrap_or_else(|errors| (None, Vec::new(), errors));
+        let (new_state, private, new_identity, diagnostics) =
+            outcome.unwrap_or_else(|errors| (None, Vec::new(), None, errors));
         Ok(Response::new(pb::read_resource::Response {
             new_state,
             diagnostics: diagnostics_to_proto(&diagnostics),
             private,
             deferred: None,
-            new_identity: None,
+            new_identity,
         }))
     }
 
@@ -607,6 +739,7 @@ impl pb::provider_server::Provider for ProviderService {
                 .iter()
                 .map(path_to_proto)
                 .collect();
+            let identity = identity_data(resource, &response.planned_state);
             let (planned_state, diagnostics) = finish(
                 response.diagnostics,
                 encode_state(
@@ -621,12 +754,13 @@ impl pb::provider_server::Provider for ProviderService {
                 planned_state,
                 requires_replace,
                 response.planned_private,
+                identity,
                 diagnostics,
             ))
         }
         .await;
-        let (planned_state, requires_replace, planned_private, diagnostics) =
-            outcome.unwrap_or_else(|errors| (None, Vec::new(), Vec::new(), errors));
+        let (planned_state, requires_replace, planned_private, planned_identity, diagnostics) =
+            outcome.unwrap_or_else(|errors| (None, Vec::new(), Vec::new(), None, errors));
         Ok(Response::new(pb::plan_resource_change::Response {
             planned_state,
             requires_replace,
@@ -634,7 +768,7 @@ impl pb::provider_server::Provider for ProviderService {
             diagnostics: diagnostics_to_proto(&diagnostics),
             legacy_type_system: false,
             deferred: None,
-            planned_identity: None,
+            planned_identity,
         }))
     }
 
@@ -663,21 +797,22 @@ impl pb::provider_server::Provider for ProviderService {
             // remote object that no state records. Its writes are short and bounded by the
             // client's timeouts, so Terraform waits for them after Ctrl-C.
             let response = resource.apply(apply).await;
+            let identity = identity_data(resource, &response.new_state);
             let (new_state, diagnostics) = finish(
                 response.diagnostics,
                 encode_state(response.new_state, &schema, "new state", &type_name, true),
             );
-            Ok((new_state, response.private, diagnostics))
+            Ok((new_state, response.private, identity, diagnostics))
         }
         .await;
-        let (new_state, private, diagnostics) =
-            outcome.unwrap_or_else(|errors| (None, Vec::new(), errors));
+        let (new_state, private, new_identity, diagnostics) =
+            outcome.unwrap_or_else(|errors| (None, Vec::new(), None, errors));
         Ok(Response::new(pb::apply_resource_change::Response {
             new_state,
             private,
             diagnostics: diagnostics_to_proto(&diagnostics),
             legacy_type_system: false,
-            new_identity: None,
+            new_identity,
         }))
     }
 
@@ -691,16 +826,24 @@ impl pb::provider_server::Provider for ProviderService {
         let outcome = async {
             let resource = self.resource(&type_name)?;
             let schema = resource.schema();
-            let response = self.cancellable(resource.import(&request.id)).await?;
+            let id = match &request.identity {
+                // An `import` block with `identity = { … }` (Terraform 1.12+) sends no id.
+                Some(identity) if request.id.is_empty() => {
+                    import_id_of_identity(resource, identity, &type_name)?
+                }
+                _ => request.id.clone(),
+            };
+            let response = self.cancellable(resource.import(&id)).await?;
             let mut diagnostics = response.diagnostics;
             let mut imported = Vec::new();
             for (state, private) in response.states {
+                let identity = identity_data(resource, &state);
                 match encode_state(state, &schema, "imported state", &type_name, true) {
                     Ok(state) => imported.push(pb::import_resource_state::ImportedResource {
                         type_name: type_name.clone(),
                         state: Some(state),
                         private,
-                        identity: None,
+                        identity,
                     }),
                     Err(errors) => diagnostics.extend(errors),
                 }
@@ -928,5 +1071,64 @@ mod tests {
             .call("secret_fqn", &[group, not_a_string])
             .unwrap_err();
         assert_eq!(wrong_type.argument, Some(1), "{}", wrong_type.text);
+    }
+
+    #[tokio::test]
+    async fn identity_schemas_list_both_resources_and_version_0_upgrades_as_is() {
+        use pb::provider_server::Provider as _;
+        let service = ProviderService::new(Arc::new(crate::provider::TrueFoundryProvider::new()));
+        let schemas = service
+            .get_resource_identity_schemas(Request::new(Default::default()))
+            .await
+            .unwrap()
+            .into_inner()
+            .identity_schemas;
+        let names = |type_name: &str| -> Vec<String> {
+            schemas[type_name]
+                .identity_attributes
+                .iter()
+                .map(|attribute| attribute.name.clone())
+                .collect()
+        };
+        assert_eq!(names("truefoundry_secret_group"), ["tenant", "name"]);
+        assert_eq!(names("truefoundry_secret"), ["tenant", "group", "key"]);
+
+        let upgrade = |version: i64, json: &str| pb::upgrade_resource_identity::Request {
+            type_name: "truefoundry_secret_group".to_owned(),
+            version,
+            raw_identity: Some(pb::RawState {
+                json: json.as_bytes().to_vec(),
+                flatmap: Default::default(),
+            }),
+        };
+        let stored = r#"{"tenant":"acme","name":"payments"}"#;
+        let upgraded = service
+            .upgrade_resource_identity(Request::new(upgrade(0, stored)))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            upgraded.diagnostics.is_empty(),
+            "{:?}",
+            upgraded.diagnostics
+        );
+        let ty = crate::provider::resource_identity::group_schema().value_type();
+        let data = upgraded.upgraded_identity.unwrap().identity_data;
+        assert_eq!(
+            decode_dynamic(data.as_ref(), &ty, "t").unwrap(),
+            Value::object([
+                ("tenant", Value::string("acme")),
+                ("name", Value::string("payments"))
+            ])
+        );
+        for (version, json) in [(1, stored), (0, r#"{"tenant":"acme"}"#)] {
+            let refused = service
+                .upgrade_resource_identity(Request::new(upgrade(version, json)))
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(refused.upgraded_identity.is_none());
+            assert_eq!(refused.diagnostics.len(), 1, "version {version}: {json}");
+        }
     }
 }

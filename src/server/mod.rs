@@ -97,6 +97,26 @@ pub struct RenewEphemeralResponse {
     pub diagnostics: Diagnostics,
 }
 
+/// The identity of a managed resource type (Terraform 1.12+): string attributes that name one
+/// remote object for good, returned with every state and accepted by `import` blocks.
+pub struct IdentitySchema {
+    pub version: i64,
+    /// Name and description of each attribute; every one is needed to import.
+    pub attributes: Vec<(&'static str, &'static str)>,
+}
+
+impl IdentitySchema {
+    /// The object type identity values have.
+    pub fn value_type(&self) -> Type {
+        Type::Object(
+            self.attributes
+                .iter()
+                .map(|(name, _)| ((*name).to_owned(), Type::String))
+                .collect(),
+        )
+    }
+}
+
 /// A managed resource type. Values handed in have been decoded and checked against `schema()`;
 /// the server nulls write-only attributes in every state and plan it returns.
 #[async_trait::async_trait]
@@ -110,6 +130,22 @@ pub trait Resource: Send + Sync {
     /// none.
     fn upgrade(&self, version: i64, _raw_json: &[u8]) -> Result<Value, Diagnostics> {
         Err(unsupported_state_version(version))
+    }
+
+    /// The resource's identity schema; `None` (the default) for a resource without identity.
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        None
+    }
+
+    /// The identity of the object `state` (a state or a plan) describes, of the identity
+    /// schema's type; `None` while it cannot be told yet.
+    fn identity(&self, _state: &Value) -> Option<Value> {
+        None
+    }
+
+    /// The import id that `identity` (decoded with the identity schema) stands for.
+    fn import_id(&self, _identity: &Value) -> Option<String> {
+        None
     }
 
     async fn read(&self, request: ReadRequest) -> ReadResponse;

@@ -18,6 +18,7 @@ mod protocol_secret;
 mod protocol_secret_group;
 mod release;
 mod reliability;
+mod resource_identity;
 mod safe_deletes;
 mod schema_v2;
 mod secret;
