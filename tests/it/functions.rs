@@ -6,25 +6,15 @@ use crate::support::terraform::{Workspace, for_each_terraform, for_each_terrafor
 
 const CANARY: &str = "CANARY-function-argument-5c1f";
 
-fn workspace_with_emulator(
-    terraform: &crate::support::terraform::Terraform,
-    main: &str,
-    emulator: &Emulator,
-) -> Workspace {
-    let mut ws = Workspace::with_main(terraform, main);
-    for (key, value) in emulator.provider_env() {
-        ws.set_env(key, value);
-    }
-    ws
-}
-
 #[test]
 fn secret_fqn_and_parse_secret_fqn_work_in_configurations() {
     let emulator = Emulator::start();
     for_each_terraform_at_least(1, 8, "provider functions", |terraform| {
-        let ws = workspace_with_emulator(
+        let ws = emulator.workspace(
             terraform,
-            r#"
+            &[(
+                "main.tf",
+                r#"
 resource "truefoundry_secret_group" "g" {
   name    = "functions-demo"
   secrets = { DB_PASSWORD = "first" }
@@ -42,7 +32,7 @@ output "round_trip" {
   value = provider::truefoundry::parse_secret_fqn(truefoundry_secret_group.g.secret_fqns["DB_PASSWORD"]).key
 }
 "#,
-            &emulator,
+            )],
         );
         // The group's fqn is known at plan, so is the reference built from it.
         let plan = ws.plan_json();

@@ -3,7 +3,7 @@
 //! `secret_fqns` to a `for_each` then plans and applies on the first run.
 
 use crate::support::emulator::Emulator;
-use crate::support::terraform::{Workspace, for_each_terraform};
+use crate::support::terraform::for_each_terraform;
 
 const SECRETS_MODULE: &str = r#"terraform {
   required_providers {
@@ -69,7 +69,7 @@ output "group" {
 fn a_module_consuming_secret_fqns_with_for_each_plans_and_applies_on_the_first_run() {
     for_each_terraform(|terraform| {
         let emulator = Emulator::start();
-        let mut ws = Workspace::with_files(
+        let ws = emulator.workspace(
             terraform,
             &[
                 ("main.tf", ROOT),
@@ -77,9 +77,6 @@ fn a_module_consuming_secret_fqns_with_for_each_plans_and_applies_on_the_first_r
                 ("modules/consumer/main.tf", CONSUMER_MODULE),
             ],
         );
-        for (key, value) in emulator.provider_env() {
-            ws.set_env(key, value);
-        }
         // Installs the local modules (no `init`: the provider is the development override).
         ws.run_ok(&["get"]);
 

@@ -31,10 +31,12 @@ fn import_by_identity_then_plan_is_empty_and_every_state_has_its_identity() {
             "identity-import",
             &[("STORED", STORED)],
         ));
-        let mut ws = Workspace::with_main(
+        let ws = emulator.workspace(
             terraform,
-            &format!(
-                r#"
+            &[(
+                "main.tf",
+                &format!(
+                    r#"
 import {{
   to       = truefoundry_secret_group.g
   identity = {{ tenant = "acme", name = "identity-import" }}
@@ -46,11 +48,9 @@ resource "truefoundry_secret_group" "g" {{
   collaborators = [{{ subject = "user:viewer@acme.example", role_id = "secret-group-viewer" }}]
 }}
 "#
-            ),
+                ),
+            )],
         );
-        for (key, value) in emulator.provider_env() {
-            ws.set_env(key, value);
-        }
         let mark = emulator.mark();
         let plan = ws.run_ok(&["plan"]);
         assert!(
@@ -101,9 +101,11 @@ resource "truefoundry_secret" "s" {{
 fn an_identity_of_another_tenant_is_refused_and_nothing_is_imported() {
     for_each_terraform_at_least(1, 12, "resource identity", |terraform| {
         let emulator = Emulator::start();
-        let mut ws = Workspace::with_main(
+        let ws = emulator.workspace(
             terraform,
-            r#"
+            &[(
+                "main.tf",
+                r#"
 import {
   to       = truefoundry_secret_group.g
   identity = { tenant = "globex", name = "someone-elses" }
@@ -113,10 +115,8 @@ resource "truefoundry_secret_group" "g" {
   name = "someone-elses"
 }
 "#,
+            )],
         );
-        for (key, value) in emulator.provider_env() {
-            ws.set_env(key, value);
-        }
         ws.run(&["plan"])
             .expect_failure()
             .expect_output_contains(&["Secret Group Belongs To Another Tenant"]);
