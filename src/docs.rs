@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::provider::{SECRET, SECRET_GROUP, SECRET_GROUPS, TrueFoundryProvider};
 use crate::schema::{Attribute, AttributeType, Nesting, Schema};
-use crate::server::Provider;
+use crate::server::{FunctionSignature, Provider};
 use crate::value::Type;
 
 const PROVIDER: &str = "truefoundry";
@@ -88,7 +88,97 @@ pub fn render_all(root: &Path) -> std::io::Result<BTreeMap<String, String>> {
             None,
         ),
     );
+    for (name, function) in provider.functions() {
+        pages.insert(
+            format!("functions/{name}.md"),
+            function_page(
+                &name,
+                &function.signature(),
+                &example(&format!("functions/{name}/function.tf"))?,
+            ),
+        );
+    }
     Ok(pages)
+}
+
+/// A function's page, in the layout the Registry uses for provider functions.
+fn function_page(name: &str, signature: &FunctionSignature, example: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "---");
+    let _ = writeln!(out, "page_title: \"{name} function - {PROVIDER}\"");
+    let _ = writeln!(out, "subcategory: \"\"");
+    let _ = writeln!(out, "description: |-");
+    let _ = writeln!(out, "  {}", signature.summary);
+    let _ = writeln!(out, "---");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "# function: {name}");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", signature.description);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "## Example Usage");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "```terraform");
+    let _ = writeln!(out, "{}", example.trim_end());
+    let _ = writeln!(out, "```");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "## Signature");
+    let _ = writeln!(out);
+    let parameters: Vec<String> = signature
+        .parameters
+        .iter()
+        .map(|parameter| format!("{} {}", parameter.name, signature_type(&parameter.ty)))
+        .collect();
+    let _ = writeln!(out, "```text");
+    let _ = writeln!(
+        out,
+        "{name}({}) {}",
+        parameters.join(", "),
+        signature_type(&signature.returns)
+    );
+    let _ = writeln!(out, "```");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "## Arguments");
+    let _ = writeln!(out);
+    for (position, parameter) in signature.parameters.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{}. `{}` ({}) {}",
+            position + 1,
+            parameter.name,
+            type_name(&parameter.ty),
+            parameter.description
+        );
+    }
+    out
+}
+
+/// A type as a function signature writes it: Terraform's type constraint syntax.
+fn signature_type(ty: &Type) -> String {
+    match ty {
+        Type::Bool => "bool".to_owned(),
+        Type::Number => "number".to_owned(),
+        Type::String => "string".to_owned(),
+        Type::Dynamic => "any".to_owned(),
+        Type::List(inner) => format!("list({})", signature_type(inner)),
+        Type::Set(inner) => format!("set({})", signature_type(inner)),
+        Type::Map(inner) => format!("map({})", signature_type(inner)),
+        Type::Tuple(items) => format!(
+            "tuple([{}])",
+            items
+                .iter()
+                .map(signature_type)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Type::Object(attributes) => format!(
+            "object({{ {} }})",
+            attributes
+                .iter()
+                .map(|(name, ty)| format!("{name} = {}", signature_type(ty)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 fn page(

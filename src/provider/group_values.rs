@@ -40,6 +40,11 @@ pub fn group_name(group: &SecretGroup) -> String {
     })
 }
 
+/// A group's FQN, `<tenant>:<name>`, as the API names it.
+pub fn group_fqn(tenant: &str, name: &str) -> String {
+    format!("{tenant}:{name}")
+}
+
 /// The reference deployments use for a secret. Computed here rather than taken from the server,
 /// whose `Secret.fqn` format is not documented; this one is.
 pub fn secret_fqn(tenant: &str, group: &str, key: &str) -> String {

@@ -143,6 +143,14 @@ fn warn_unknown(diags: &mut Diagnostics, host: &str, why: &str) {
 }
 
 impl Identity {
+    /// The API key's tenant, when the control plane said: the tenant a create lands in.
+    pub fn tenant(&self) -> Option<&str> {
+        match self {
+            Identity::Known { tenant, .. } => Some(tenant),
+            Identity::Unknown => None,
+        }
+    }
+
     /// The API key's own subject (`user:alice@example.com`), when the control plane said.
     pub fn subject(&self) -> Option<&str> {
         match self {

@@ -6,9 +6,11 @@ mod api_model;
 mod config;
 mod credentials;
 mod errors;
+pub mod functions;
 pub mod group_values;
 pub mod identity;
 pub mod in_use;
+pub mod resource_identity;
 pub mod secret;
 pub mod secret_group;
 pub mod secret_group_read;
@@ -188,5 +190,18 @@ impl server::Provider for TrueFoundryProvider {
             SECRET_GROUP.to_owned(),
             &self.secret_group_ephemeral as &dyn server::EphemeralResource,
         )])
+    }
+
+    fn functions(&self) -> BTreeMap<String, &dyn server::Function> {
+        BTreeMap::from([
+            (
+                functions::SECRET_FQN.to_owned(),
+                &functions::SecretFqn as &dyn server::Function,
+            ),
+            (
+                functions::PARSE_SECRET_FQN.to_owned(),
+                &functions::ParseSecretFqn as &dyn server::Function,
+            ),
+        ])
     }
 }

@@ -2,9 +2,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::ClientCapabilities;
 use super::proto::google::protobuf::Timestamp;
 use super::proto::tfplugin6 as pb;
+use super::{ClientCapabilities, FunctionError, FunctionSignature, IdentitySchema};
 use crate::diag::{AttributePath, Diagnostic, Diagnostics, PathStep, Severity};
 use crate::printable;
 use crate::schema::{Attribute, AttributeType, Block, Nesting, Schema};
@@ -56,6 +56,59 @@ fn attribute_to_proto(attribute: &Attribute) -> pb::schema::Attribute {
         description_kind: pb::StringKind::Markdown as i32,
         deprecated: attribute.deprecated,
         write_only: attribute.write_only,
+    }
+}
+
+/// A function's signature as Terraform reads it; descriptions are Markdown like the schemas'.
+pub fn function_to_proto(signature: &FunctionSignature) -> pb::Function {
+    pb::Function {
+        parameters: signature
+            .parameters
+            .iter()
+            .map(|parameter| pb::function::Parameter {
+                name: parameter.name.to_owned(),
+                r#type: type_to_json_bytes(&parameter.ty),
+                allow_null_value: false,
+                allow_unknown_values: false,
+                description: parameter.description.to_owned(),
+                description_kind: pb::StringKind::Markdown as i32,
+            })
+            .collect(),
+        variadic_parameter: None,
+        r#return: Some(pb::function::Return {
+            r#type: type_to_json_bytes(&signature.returns),
+        }),
+        summary: signature.summary.to_owned(),
+        description: signature.description.to_owned(),
+        description_kind: pb::StringKind::Markdown as i32,
+        deprecation_message: String::new(),
+    }
+}
+
+/// An identity schema as Terraform reads it: string attributes, each needed to import.
+pub fn identity_schema_to_proto(schema: &IdentitySchema) -> pb::ResourceIdentitySchema {
+    pb::ResourceIdentitySchema {
+        version: schema.version,
+        identity_attributes: schema
+            .attributes
+            .iter()
+            .map(
+                |(name, description)| pb::resource_identity_schema::IdentityAttribute {
+                    name: (*name).to_owned(),
+                    r#type: type_to_json_bytes(&Type::String),
+                    required_for_import: true,
+                    optional_for_import: false,
+                    description: (*description).to_owned(),
+                },
+            )
+            .collect(),
+    }
+}
+
+pub fn function_error_to_proto(error: FunctionError) -> pb::FunctionError {
+    pb::FunctionError {
+        text: error.text,
+        function_argument: error.argument.map(|index| index as i64),
     }
 }
 

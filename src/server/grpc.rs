@@ -15,14 +15,15 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{
     capabilities_from_proto, decode_dynamic, describe_problem, diagnostics_to_proto,
-    encode_dynamic, path_to_proto, schema_to_proto, timestamp_from_system_time,
+    encode_dynamic, function_error_to_proto, function_to_proto, identity_schema_to_proto,
+    path_to_proto, schema_to_proto, timestamp_from_system_time,
 };
 use super::proto::tfplugin6 as pb;
 use super::proto::tfplugin6::provider_server::ProviderServer;
 use super::write_only::{null_write_only, refuse_unsupported};
 use super::{
-    ApplyRequest, ConfigureRequest, DataSource, EphemeralResource, PlanRequest, Provider,
-    ReadRequest, Resource,
+    ApplyRequest, ConfigureRequest, DataSource, EphemeralResource, FunctionError, PlanRequest,
+    Provider, ReadRequest, Resource,
 };
 use crate::diag::Diagnostics;
 use crate::schema::Schema;
@@ -103,6 +104,69 @@ impl ProviderService {
             .ok_or_else(|| unknown_type("ephemeral resource type", type_name))
     }
 
+    fn function_signatures(&self) -> std::collections::HashMap<String, pb::Function> {
+        self.provider
+            .functions()
+            .into_iter()
+            .map(|(name, function)| (name, function_to_proto(&function.signature())))
+            .collect()
+    }
+
+    /// Decodes the arguments with the parameter types, calls the function and encodes its
+    /// result. Terraform checked the argument count and types already; a mismatch here is a
+    /// disagreement about the signature, answered as a function error.
+    fn call(
+        &self,
+        name: &str,
+        arguments: &[pb::DynamicValue],
+    ) -> Result<pb::DynamicValue, FunctionError> {
+        let functions = self.provider.functions();
+        let function = functions.get(name).ok_or_else(|| FunctionError {
+            text: format!(
+                "This provider has no function named {name:?}. Check the spelling, or upgrade the \
+                 provider if the function is newer than this version."
+            ),
+            argument: None,
+        })?;
+        let signature = function.signature();
+        if arguments.len() != signature.parameters.len() {
+            return Err(FunctionError {
+                text: format!(
+                    "The function {name} takes {} arguments, and Terraform sent {}.",
+                    signature.parameters.len(),
+                    arguments.len()
+                ),
+                argument: None,
+            });
+        }
+        let decoded = arguments
+            .iter()
+            .zip(&signature.parameters)
+            .enumerate()
+            .map(|(index, (argument, parameter))| {
+                decode_dynamic(Some(argument), &parameter.ty, "argument")
+                    .ok()
+                    .filter(Value::is_wholly_known)
+                    .ok_or_else(|| FunctionError {
+                        text: format!(
+                            "The argument `{}` of {name} is not a known value of type {}.",
+                            parameter.name,
+                            parameter.ty.to_json()
+                        ),
+                        argument: Some(index),
+                    })
+            })
+            .collect::<Result<Vec<Value>, FunctionError>>()?;
+        let result = function.call(&decoded)?;
+        encode_dynamic(&result, &signature.returns, "function result").map_err(|_| FunctionError {
+            text: format!(
+                "The function {name} built a result that does not match its own return type. \
+                     This is a bug in the provider; please report it."
+            ),
+            argument: None,
+        })
+    }
+
     fn server_capabilities() -> pb::ServerCapabilities {
         pb::ServerCapabilities {
             // Terraform 1.3 and later then ask us to plan a destroy too, which lets the plan warn
@@ -111,6 +175,7 @@ impl ProviderService {
             // Terraform fetches the schema per process; computing it is cheap.
             get_provider_schema_optional: false,
             move_resource_state: false,
+            generate_resource_config: false,
         }
     }
 }
@@ -165,6 +230,51 @@ fn finish<T>(mut diagnostics: Diagnostics, outcome: Checked<T>) -> (Option<T>, D
             (None, diagnostics)
         }
     }
+}
+
+/// The identity of the object `state` describes, for Terraform 1.12+: `None` for a resource
+/// without identity, a null state, or an identity not wholly known yet (a create whose tenant
+/// the provider cannot tell).
+fn identity_data(resource: &dyn Resource, state: &Value) -> Option<pb::ResourceIdentityData> {
+    let schema = resource.identity_schema()?;
+    if state.is_null() {
+        return None;
+    }
+    let identity = resource.identity(state).filter(Value::is_wholly_known)?;
+    let encoded = encode_dynamic(&identity, &schema.value_type(), "identity").ok()?;
+    Some(pb::ResourceIdentityData {
+        identity_data: Some(encoded),
+    })
+}
+
+/// The import id an `import` block's identity stands for; a diagnostic naming the fix otherwise.
+fn import_id_of_identity(
+    resource: &dyn Resource,
+    identity: &pb::ResourceIdentityData,
+    type_name: &str,
+) -> Checked<String> {
+    let refuse = |why: &str| {
+        let mut diagnostics = Diagnostics::new();
+        diagnostics.error(
+            "Invalid Import Identity",
+            format!(
+                "The identity given to import {type_name} {why}. Give every attribute of its \
+                 identity (`terraform providers schema -json` lists them), or import by id."
+            ),
+        );
+        diagnostics
+    };
+    let schema = resource
+        .identity_schema()
+        .ok_or_else(|| refuse("cannot be used: this resource type has no identity"))?;
+    let value = decode_dynamic(
+        identity.identity_data.as_ref(),
+        &schema.value_type(),
+        "import identity",
+    )?;
+    resource
+        .import_id(&value)
+        .ok_or_else(|| refuse("lacks an attribute or holds an empty one"))
 }
 
 /// Nulls write-only attributes and encodes a state or plan of `schema`.
@@ -238,13 +348,21 @@ impl pb::provider_server::Provider for ProviderService {
                 .into_keys()
                 .map(|type_name| pb::get_metadata::ResourceMetadata { type_name })
                 .collect(),
-            functions: Vec::new(),
+            functions: self
+                .provider
+                .functions()
+                .into_keys()
+                .map(|name| pb::get_metadata::FunctionMetadata { name })
+                .collect(),
             ephemeral_resources: self
                 .provider
                 .ephemeral_resources()
                 .into_keys()
                 .map(|type_name| pb::get_metadata::EphemeralMetadata { type_name })
                 .collect(),
+            list_resources: Vec::new(),
+            state_stores: Vec::new(),
+            actions: Vec::new(),
         }))
     }
 
@@ -276,8 +394,127 @@ impl pb::provider_server::Provider for ProviderService {
             diagnostics: Vec::new(),
             provider_meta: None,
             server_capabilities: Some(Self::server_capabilities()),
-            functions: Default::default(),
+            functions: self.function_signatures(),
+            list_resource_schemas: Default::default(),
+            state_store_schemas: Default::default(),
+            action_schemas: Default::default(),
         }))
+    }
+
+    async fn get_resource_identity_schemas(
+        &self,
+        _request: Request<pb::get_resource_identity_schemas::Request>,
+    ) -> RpcResult<pb::get_resource_identity_schemas::Response> {
+        let _logged = log_rpc("GetResourceIdentitySchemas", "");
+        Ok(Response::new(pb::get_resource_identity_schemas::Response {
+            identity_schemas: self
+                .provider
+                .resources()
+                .into_iter()
+                .filter_map(|(name, resource)| {
+                    let schema = resource.identity_schema()?;
+                    Some((name, identity_schema_to_proto(&schema)))
+                })
+                .collect(),
+            diagnostics: Vec::new(),
+        }))
+    }
+
+    /// Identities have had one version so far: an identity stored by it is decoded with the
+    /// current schema and handed back; any other version is refused.
+    async fn upgrade_resource_identity(
+        &self,
+        request: Request<pb::upgrade_resource_identity::Request>,
+    ) -> RpcResult<pb::upgrade_resource_identity::Response> {
+        let request = request.into_inner();
+        let _logged = log_rpc("UpgradeResourceIdentity", &request.type_name);
+        let outcome = (|| {
+            let resource = self.resource(&request.type_name)?;
+            let schema = resource
+                .identity_schema()
+                .ok_or_else(|| unknown_type("resource type with identity", &request.type_name))?;
+            if request.version != schema.version {
+                let mut diagnostics = Diagnostics::new();
+                diagnostics.error(
+                    "Unsupported Identity Version",
+                    format!(
+                        "The state holds an identity of {} written with identity version {}, \
+                         which this provider does not know (it writes version {}). Use the \
+                         provider version that wrote it, or remove the resource from state and \
+                         import it again.",
+                        request.type_name, request.version, schema.version
+                    ),
+                );
+                return Err(diagnostics);
+            }
+            let raw = request.raw_identity.map(|raw| raw.json).unwrap_or_default();
+            let ty = schema.value_type();
+            let invalid = |problem: String| {
+                let mut diagnostics = Diagnostics::new();
+                diagnostics.error(
+                    "Invalid Stored Identity",
+                    format!(
+                        "The identity of {} in state {problem}. Remove the resource from state \
+                         and import it again.",
+                        request.type_name
+                    ),
+                );
+                diagnostics
+            };
+            let identity = value::decode_json(&raw, &ty).map_err(|error| {
+                invalid(format!(
+                    "does not match its schema: {}",
+                    describe_problem(&error.message, &error.path)
+                ))
+            })?;
+            // Every attribute names the object: one missing or empty names nothing.
+            if resource.import_id(&identity).is_none() {
+                return Err(invalid(
+                    "lacks an attribute or holds an empty one".to_owned(),
+                ));
+            }
+            encode_dynamic(&identity, &ty, "identity")
+        })();
+        let (upgraded, diagnostics) = match outcome {
+            Ok(data) => (Some(data), Diagnostics::new()),
+            Err(errors) => (None, errors),
+        };
+        Ok(Response::new(pb::upgrade_resource_identity::Response {
+            upgraded_identity: upgraded.map(|data| pb::ResourceIdentityData {
+                identity_data: Some(data),
+            }),
+            diagnostics: diagnostics_to_proto(&diagnostics),
+        }))
+    }
+
+    async fn get_functions(
+        &self,
+        _request: Request<pb::get_functions::Request>,
+    ) -> RpcResult<pb::get_functions::Response> {
+        let _logged = log_rpc("GetFunctions", "");
+        Ok(Response::new(pb::get_functions::Response {
+            functions: self.function_signatures(),
+            diagnostics: Vec::new(),
+        }))
+    }
+
+    async fn call_function(
+        &self,
+        request: Request<pb::call_function::Request>,
+    ) -> RpcResult<pb::call_function::Response> {
+        let request = request.into_inner();
+        let _logged = log_rpc("CallFunction", &request.name);
+        let answer = match self.call(&request.name, &request.arguments) {
+            Ok(result) => pb::call_function::Response {
+                result: Some(result),
+                error: None,
+            },
+            Err(error) => pb::call_function::Response {
+                result: None,
+                error: Some(function_error_to_proto(error)),
+            },
+        };
+        Ok(Response::new(answer))
     }
 
     async fn validate_provider_config(
@@ -460,20 +697,22 @@ impl pb::provider_server::Provider for ProviderService {
                     private: request.private,
                 }))
                 .await?;
+            let identity = identity_data(resource, &response.new_state);
             let (new_state, diagnostics) = finish(
                 response.diagnostics,
                 encode_state(response.new_state, &schema, "state", &type_name, true),
             );
-            Ok((new_state, response.private, diagnostics))
+            Ok((new_state, response.private, identity, diagnostics))
         }
         .await;
-        let (new_state, private, diagnostics) =
-            outcome.unwrap_or_else(|errors| (None, Vec::new(), errors));
+        let (new_state, private, new_identity, diagnostics) =
+            outcome.unwrap_or_else(|errors| (None, Vec::new(), None, errors));
         Ok(Response::new(pb::read_resource::Response {
             new_state,
             diagnostics: diagnostics_to_proto(&diagnostics),
             private,
             deferred: None,
+            new_identity,
         }))
     }
 
@@ -504,6 +743,7 @@ impl pb::provider_server::Provider for ProviderService {
                 .iter()
                 .map(path_to_proto)
                 .collect();
+            let identity = identity_data(resource, &response.planned_state);
             let (planned_state, diagnostics) = finish(
                 response.diagnostics,
                 encode_state(
@@ -518,12 +758,13 @@ impl pb::provider_server::Provider for ProviderService {
                 planned_state,
                 requires_replace,
                 response.planned_private,
+                identity,
                 diagnostics,
             ))
         }
         .await;
-        let (planned_state, requires_replace, planned_private, diagnostics) =
-            outcome.unwrap_or_else(|errors| (None, Vec::new(), Vec::new(), errors));
+        let (planned_state, requires_replace, planned_private, planned_identity, diagnostics) =
+            outcome.unwrap_or_else(|errors| (None, Vec::new(), Vec::new(), None, errors));
         Ok(Response::new(pb::plan_resource_change::Response {
             planned_state,
             requires_replace,
@@ -531,6 +772,7 @@ impl pb::provider_server::Provider for ProviderService {
             diagnostics: diagnostics_to_proto(&diagnostics),
             legacy_type_system: false,
             deferred: None,
+            planned_identity,
         }))
     }
 
@@ -559,20 +801,22 @@ impl pb::provider_server::Provider for ProviderService {
             // remote object that no state records. Its writes are short and bounded by the
             // client's timeouts, so Terraform waits for them after Ctrl-C.
             let response = resource.apply(apply).await;
+            let identity = identity_data(resource, &response.new_state);
             let (new_state, diagnostics) = finish(
                 response.diagnostics,
                 encode_state(response.new_state, &schema, "new state", &type_name, true),
             );
-            Ok((new_state, response.private, diagnostics))
+            Ok((new_state, response.private, identity, diagnostics))
         }
         .await;
-        let (new_state, private, diagnostics) =
-            outcome.unwrap_or_else(|errors| (None, Vec::new(), errors));
+        let (new_state, private, new_identity, diagnostics) =
+            outcome.unwrap_or_else(|errors| (None, Vec::new(), None, errors));
         Ok(Response::new(pb::apply_resource_change::Response {
             new_state,
             private,
             diagnostics: diagnostics_to_proto(&diagnostics),
             legacy_type_system: false,
+            new_identity,
         }))
     }
 
@@ -586,15 +830,24 @@ impl pb::provider_server::Provider for ProviderService {
         let outcome = async {
             let resource = self.resource(&type_name)?;
             let schema = resource.schema();
-            let response = self.cancellable(resource.import(&request.id)).await?;
+            let id = match &request.identity {
+                // An `import` block with `identity = { … }` (Terraform 1.12+) sends no id.
+                Some(identity) if request.id.is_empty() => {
+                    import_id_of_identity(resource, identity, &type_name)?
+                }
+                _ => request.id.clone(),
+            };
+            let response = self.cancellable(resource.import(&id)).await?;
             let mut diagnostics = response.diagnostics;
             let mut imported = Vec::new();
             for (state, private) in response.states {
+                let identity = identity_data(resource, &state);
                 match encode_state(state, &schema, "imported state", &type_name, true) {
                     Ok(state) => imported.push(pb::import_resource_state::ImportedResource {
                         type_name: type_name.clone(),
                         state: Some(state),
                         private,
+                        identity,
                     }),
                     Err(errors) => diagnostics.extend(errors),
                 }
@@ -787,5 +1040,99 @@ mod tests {
         let unknown = Value::Object([("a".to_owned(), Value::Unknown)].into());
         let errors = require_wholly_known(&unknown, "state", "t").unwrap_err();
         assert!(errors.has_errors());
+    }
+
+    #[test]
+    fn function_calls_are_decoded_checked_and_encoded() {
+        let service = ProviderService::new(Arc::new(crate::provider::TrueFoundryProvider::new()));
+        let argument = |text: &str| encode_dynamic(&Value::string(text), &value::Type::String, "t");
+        let group = argument("acme:payments").unwrap();
+        let key = argument("DB").unwrap();
+
+        let result = service
+            .call("secret_fqn", &[group.clone(), key.clone()])
+            .unwrap();
+        let decoded = decode_dynamic(Some(&result), &value::Type::String, "t").unwrap();
+        assert_eq!(decoded, Value::string("tfy-secret://acme:payments:DB"));
+
+        let unknown_name = service.call("secret_fqns", &[]).unwrap_err();
+        assert_eq!(unknown_name.argument, None);
+        assert!(
+            unknown_name
+                .text
+                .contains("no function named \"secret_fqns\"")
+        );
+        let too_few = service
+            .call("secret_fqn", std::slice::from_ref(&group))
+            .unwrap_err();
+        assert!(
+            too_few.text.contains("takes 2 arguments"),
+            "{}",
+            too_few.text
+        );
+        let not_a_string = encode_dynamic(&Value::Bool(true), &value::Type::Bool, "t").unwrap();
+        let wrong_type = service
+            .call("secret_fqn", &[group, not_a_string])
+            .unwrap_err();
+        assert_eq!(wrong_type.argument, Some(1), "{}", wrong_type.text);
+    }
+
+    #[tokio::test]
+    async fn identity_schemas_list_both_resources_and_version_0_upgrades_as_is() {
+        use pb::provider_server::Provider as _;
+        let service = ProviderService::new(Arc::new(crate::provider::TrueFoundryProvider::new()));
+        let schemas = service
+            .get_resource_identity_schemas(Request::new(Default::default()))
+            .await
+            .unwrap()
+            .into_inner()
+            .identity_schemas;
+        let names = |type_name: &str| -> Vec<String> {
+            schemas[type_name]
+                .identity_attributes
+                .iter()
+                .map(|attribute| attribute.name.clone())
+                .collect()
+        };
+        assert_eq!(names("truefoundry_secret_group"), ["tenant", "name"]);
+        assert_eq!(names("truefoundry_secret"), ["tenant", "group", "key"]);
+
+        let upgrade = |version: i64, json: &str| pb::upgrade_resource_identity::Request {
+            type_name: "truefoundry_secret_group".to_owned(),
+            version,
+            raw_identity: Some(pb::RawState {
+                json: json.as_bytes().to_vec(),
+                flatmap: Default::default(),
+            }),
+        };
+        let stored = r#"{"tenant":"acme","name":"payments"}"#;
+        let upgraded = service
+            .upgrade_resource_identity(Request::new(upgrade(0, stored)))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            upgraded.diagnostics.is_empty(),
+            "{:?}",
+            upgraded.diagnostics
+        );
+        let ty = crate::provider::resource_identity::group_schema().value_type();
+        let data = upgraded.upgraded_identity.unwrap().identity_data;
+        assert_eq!(
+            decode_dynamic(data.as_ref(), &ty, "t").unwrap(),
+            Value::object([
+                ("tenant", Value::string("acme")),
+                ("name", Value::string("payments"))
+            ])
+        );
+        for (version, json) in [(1, stored), (0, r#"{"tenant":"acme"}"#)] {
+            let refused = service
+                .upgrade_resource_identity(Request::new(upgrade(version, json)))
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(refused.upgraded_identity.is_none());
+            assert_eq!(refused.diagnostics.len(), 1, "version {version}: {json}");
+        }
     }
 }

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use crate::diag::{AttributePath, Diagnostics};
 use crate::schema::Schema;
-use crate::value::Value;
+use crate::value::{Type, Value};
 
 /// What the Terraform CLI says it can handle (absent, so all false, before protocol 6.6).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -97,6 +97,26 @@ pub struct RenewEphemeralResponse {
     pub diagnostics: Diagnostics,
 }
 
+/// The identity of a managed resource type (Terraform 1.12+): string attributes that name one
+/// remote object for good, returned with every state and accepted by `import` blocks.
+pub struct IdentitySchema {
+    pub version: i64,
+    /// Name and description of each attribute; every one is needed to import.
+    pub attributes: Vec<(&'static str, &'static str)>,
+}
+
+impl IdentitySchema {
+    /// The object type identity values have.
+    pub fn value_type(&self) -> Type {
+        Type::Object(
+            self.attributes
+                .iter()
+                .map(|(name, _)| ((*name).to_owned(), Type::String))
+                .collect(),
+        )
+    }
+}
+
 /// A managed resource type. Values handed in have been decoded and checked against `schema()`;
 /// the server nulls write-only attributes in every state and plan it returns.
 #[async_trait::async_trait]
@@ -110,6 +130,22 @@ pub trait Resource: Send + Sync {
     /// versions other than the current one; the default knows none.
     fn upgrade(&self, version: i64, _raw_json: &[u8]) -> Result<(Value, Diagnostics), Diagnostics> {
         Err(unsupported_state_version(version))
+    }
+
+    /// The resource's identity schema; `None` (the default) for a resource without identity.
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        None
+    }
+
+    /// The identity of the object `state` (a state or a plan) describes, of the identity
+    /// schema's type; `None` while it cannot be told yet.
+    fn identity(&self, _state: &Value) -> Option<Value> {
+        None
+    }
+
+    /// The import id that `identity` (decoded with the identity schema) stands for.
+    fn import_id(&self, _identity: &Value) -> Option<String> {
+        None
     }
 
     async fn read(&self, request: ReadRequest) -> ReadResponse;
@@ -147,6 +183,38 @@ pub trait EphemeralResource: Send + Sync {
     async fn close(&self, private: Vec<u8>) -> Diagnostics;
 }
 
+/// One parameter of a provider function: Terraform checks an argument against `ty` and, as no
+/// parameter here accepts null or unknown values, answers those itself without calling us.
+pub struct FunctionParameter {
+    pub name: &'static str,
+    pub ty: Type,
+    pub description: &'static str,
+}
+
+/// What Terraform learns about a provider function (Terraform 1.8+): its documentation, its
+/// positional parameters and the type of its result.
+pub struct FunctionSignature {
+    pub summary: &'static str,
+    pub description: &'static str,
+    pub parameters: Vec<FunctionParameter>,
+    pub returns: Type,
+}
+
+/// Why a function call failed; `argument` is the position of the argument at fault, which
+/// Terraform points at in the configuration. The text must never echo an argument's value: a
+/// sensitive value handed to a function by mistake would otherwise be printed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FunctionError {
+    pub text: String,
+    pub argument: Option<usize>,
+}
+
+/// A provider-defined function. Arguments are decoded with the parameter types and wholly known.
+pub trait Function: Send + Sync {
+    fn signature(&self) -> FunctionSignature;
+    fn call(&self, arguments: &[Value]) -> Result<Value, FunctionError>;
+}
+
 /// The provider as the server sees it: its schema, its configuration, and its types by name.
 #[async_trait::async_trait]
 pub trait Provider: Send + Sync + 'static {
@@ -156,4 +224,8 @@ pub trait Provider: Send + Sync + 'static {
     fn resources(&self) -> BTreeMap<String, &dyn Resource>;
     fn data_sources(&self) -> BTreeMap<String, &dyn DataSource>;
     fn ephemeral_resources(&self) -> BTreeMap<String, &dyn EphemeralResource>;
+    /// Provider functions by name (`provider::<provider>::<name>` in configurations).
+    fn functions(&self) -> BTreeMap<String, &dyn Function> {
+        BTreeMap::new()
+    }
 }

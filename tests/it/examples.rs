@@ -19,11 +19,13 @@ use crate::support::terraform::{
 };
 
 /// Every example folder under examples/ (modules excepted); each has a test below.
-const EXAMPLES: [&str; 14] = [
+const EXAMPLES: [&str; 16] = [
     "data-sources/truefoundry_secret",
     "data-sources/truefoundry_secret_group",
     "data-sources/truefoundry_secret_groups",
     "ephemeral-resources/truefoundry_secret_group",
+    "functions/parse_secret_fqn",
+    "functions/secret_fqn",
     "provider",
     "quickstart",
     "recipes/multi-tenant",
@@ -113,7 +115,26 @@ fn apply_then_plan_empty(ws: &Workspace) {
 /// Runs `body` with each client that can apply an example needing Terraform 1.11. Each older
 /// client must refuse `example`: with the version error from its `required_version`, or, before
 /// Terraform put that error first, with the error on the newer construct it does not know.
-fn for_each_terraform_from_1_11(example: &str, mut body: impl FnMut(&Terraform)) {
+fn for_each_terraform_from_1_11(example: &str, body: impl FnMut(&Terraform)) {
+    for_each_terraform_from(
+        (1, 11),
+        example,
+        &[
+            "Blocks of type \"ephemeral\" are not expected here",
+            "An argument named \"ephemeral\" is not expected here",
+        ],
+        body,
+    );
+}
+
+/// [`for_each_terraform_from_1_11`] for an example that needs Terraform `major.minor`; an older
+/// client refuses it with its version error or one of `construct_errors`.
+fn for_each_terraform_from(
+    (major, minor): (u64, u64),
+    example: &str,
+    construct_errors: &[&str],
+    mut body: impl FnMut(&Terraform),
+) {
     let main = std::fs::read_dir(examples_root().join(example))
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -122,25 +143,20 @@ fn for_each_terraform_from_1_11(example: &str, mut body: impl FnMut(&Terraform))
     assert!(
         std::fs::read_to_string(&main)
             .unwrap()
-            .contains("required_version = \">= 1.11\""),
-        "{example} declares that it needs Terraform 1.11"
+            .contains(&format!("required_version = \">= {major}.{minor}\"")),
+        "{example} declares that it needs Terraform {major}.{minor}"
     );
     for_each_terraform(|terraform| {
-        if terraform.runs_part_needing(1, 11, example) {
+        if terraform.runs_part_needing(major, minor, example) {
             body(terraform);
             return;
         }
         let emulator = Emulator::start();
         let ws = example_workspace(terraform, &emulator, example);
         let run = ws.run(&["validate"]).expect_failure();
-        let refusals = [
-            "Unsupported Terraform Core version",
-            "Blocks of type \"ephemeral\" are not expected here",
-            "An argument named \"ephemeral\" is not expected here",
-        ];
         assert!(
-            refusals
-                .iter()
+            std::iter::once(&"Unsupported Terraform Core version")
+                .chain(construct_errors)
                 .any(|refusal| run.output().contains(refusal)),
             "{example} was not refused as too new\n{run}"
         );
@@ -260,14 +276,27 @@ fn examples_are_terraform_fmt_clean() {
     let root = examples_root();
     for_each_terraform(|terraform| {
         let ws = Workspace::new(terraform);
-        let fmt = ws.run(&[
-            "fmt",
-            "-check",
-            "-recursive",
-            "-diff",
-            root.to_str().unwrap(),
-        ]);
-        assert!(fmt.success(), "examples/ is not terraform fmt clean\n{fmt}");
+        // Before 1.8, Terraform cannot parse a provider function call (`provider::…`): the
+        // function examples are checked by the newer clients only.
+        let folders: Vec<PathBuf> = if terraform.at_least(1, 8) {
+            vec![root.clone()]
+        } else {
+            std::fs::read_dir(&root)
+                .unwrap()
+                .map(|entry| entry.unwrap().path())
+                .filter(|path| path.is_dir() && !path.ends_with("functions"))
+                .collect()
+        };
+        for folder in folders {
+            let fmt = ws.run(&[
+                "fmt",
+                "-check",
+                "-recursive",
+                "-diff",
+                folder.to_str().unwrap(),
+            ]);
+            assert!(fmt.success(), "examples/ is not terraform fmt clean\n{fmt}");
+        }
     });
 }
 
@@ -769,4 +798,61 @@ fn testing_example_passes_terraform_test_against_the_emulator_of_its_config() {
             .expect_output_contains(&["expected version 2", "0 passed, 1 failed."]);
         assert!(server_group(&emulator, &api_key, GROUP).is_none());
     });
+}
+
+/// Terraform before 1.8 fails to parse a provider function call (`provider::…`), with the error
+/// of the expression around it.
+const NO_FUNCTION_SYNTAX: &[&str] = &[
+    "Missing newline after argument",
+    "Extra characters after the end of the 'for' expression",
+];
+
+#[test]
+fn secret_fqn_function_example_applies_on_terraform_1_8() {
+    for_each_terraform_from(
+        (1, 8),
+        "functions/secret_fqn",
+        NO_FUNCTION_SYNTAX,
+        |terraform| {
+            let emulator = Emulator::start();
+            let ws = example_workspace(terraform, &emulator, "functions/secret_fqn");
+            apply_then_plan_empty(&ws);
+            assert_eq!(
+                ws.outputs_json()["env"]["value"],
+                json!({
+                    "DB_PASSWORD": "tfy-secret://acme:payments-api:DB_PASSWORD",
+                    "SENTRY_DSN": "tfy-secret://acme:shared-platform:SENTRY_DSN",
+                    "STRIPE_KEY": "tfy-secret://acme:shared-platform:STRIPE_KEY",
+                })
+            );
+            ws.destroy();
+        },
+    );
+}
+
+#[test]
+fn parse_secret_fqn_function_example_applies_on_terraform_1_8() {
+    for_each_terraform_from(
+        (1, 8),
+        "functions/parse_secret_fqn",
+        NO_FUNCTION_SYNTAX,
+        |terraform| {
+            let emulator = Emulator::start();
+            let ws = example_workspace(terraform, &emulator, "functions/parse_secret_fqn");
+            apply_then_plan_empty(&ws);
+            let outputs = ws.outputs_json();
+            assert_eq!(
+                outputs["groups"]["value"],
+                json!(["acme:payments-api", "acme:shared-platform"])
+            );
+            assert_eq!(
+                outputs["keys"]["value"],
+                json!({"DB_PASSWORD": "DB_PASSWORD", "STRIPE_KEY": "STRIPE_KEY"})
+            );
+            assert!(
+                emulator.requests().is_empty(),
+                "the functions need no API call"
+            );
+        },
+    );
 }

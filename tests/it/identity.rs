@@ -252,3 +252,55 @@ async fn a_failed_probe_after_a_missing_session_endpoint_says_what_it_asked() {
         error.detail
     );
 }
+
+/// A create's references are known at plan when the session names the API key's tenant, where
+/// the group will land; without the session they stay unknown until the apply.
+#[tokio::test]
+async fn a_creates_references_are_known_at_plan_only_when_the_keys_tenant_is() {
+    for session_answers in [true, false] {
+        let stub = Stub::start().await;
+        if !session_answers {
+            stub.answer(Method::GET, stub::SESSION, api_not_found());
+        }
+        let (_plugin, mut client, _) = configured(&stub).await;
+        let ty = client.resource_type(GROUP);
+        let mut config = null_object(&ty);
+        config.set("name", Value::string("new-group"));
+        config.set(
+            "secrets",
+            Value::Map([("DB".to_owned(), Value::string("v"))].into()),
+        );
+        let plan = client
+            .plan(GROUP, &Value::Null, &config, &config, Vec::new())
+            .await
+            .unwrap();
+        let planned = plan.planned_state.expect("a planned state");
+        let (fqn, tenant, refs) = (
+            planned.get("fqn"),
+            planned.get("tenant_name"),
+            planned.get("secret_fqns"),
+        );
+        assert!(
+            planned.get("id").is_unknown(),
+            "the server's id: {planned:?}"
+        );
+        if session_answers {
+            assert_eq!(fqn, &Value::string("acme:new-group"));
+            assert_eq!(tenant, &Value::string("acme"));
+            assert_eq!(
+                refs,
+                &Value::Map(
+                    [(
+                        "DB".to_owned(),
+                        Value::string("tfy-secret://acme:new-group:DB")
+                    )]
+                    .into()
+                )
+            );
+        } else {
+            for unknown in [fqn, tenant, refs] {
+                assert!(unknown.is_unknown(), "{planned:?}");
+            }
+        }
+    }
+}

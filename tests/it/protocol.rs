@@ -1227,3 +1227,39 @@ async fn interrupt_signal_is_ignored() {
     let mut client = process.connect(Terraform::V1_0_3).await.unwrap();
     assert!(client.get_schema().await.is_ok());
 }
+
+/// Features of protocol 6.10 this provider does not offer answer `Unimplemented`, which
+/// Terraform (1.12 and newer) takes as "this provider has none" and goes on.
+#[tokio::test]
+async fn rpcs_of_features_the_provider_lacks_answer_unimplemented() {
+    let (mut client, _) = client(Terraform::V1_11).await;
+    let raw = &mut client.provider;
+    let codes = [
+        raw.validate_list_resource_config(pb::validate_list_resource_config::Request::default())
+            .await
+            .map(|_| ())
+            .unwrap_err()
+            .code(),
+        raw.generate_resource_config(pb::generate_resource_config::Request::default())
+            .await
+            .map(|_| ())
+            .unwrap_err()
+            .code(),
+        raw.get_states(pb::get_states::Request::default())
+            .await
+            .map(|_| ())
+            .unwrap_err()
+            .code(),
+        raw.validate_action_config(pb::validate_action_config::Request::default())
+            .await
+            .map(|_| ())
+            .unwrap_err()
+            .code(),
+    ];
+    assert_eq!(codes, [tonic::Code::Unimplemented; 4]);
+    // The schema still answers, with no list resources, state stores or actions in it.
+    let schema = client.get_schema().await.unwrap();
+    assert!(schema.list_resource_schemas.is_empty());
+    assert!(schema.state_store_schemas.is_empty());
+    assert!(schema.action_schemas.is_empty());
+}

@@ -21,8 +21,8 @@ use super::ProviderContext;
 use crate::diag::Diagnostics;
 use crate::schema::Schema;
 use crate::server::{
-    ApplyRequest, ApplyResponse, ClientCapabilities, ImportResponse, PlanRequest, PlanResponse,
-    ReadRequest, ReadResponse, Resource,
+    ApplyRequest, ApplyResponse, ClientCapabilities, IdentitySchema, ImportResponse, PlanRequest,
+    PlanResponse, ReadRequest, ReadResponse, Resource,
 };
 use crate::value::Value;
 
@@ -40,6 +40,18 @@ impl SecretResource {
 impl Resource for SecretResource {
     fn schema(&self) -> Schema {
         schema::resource_schema()
+    }
+
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        Some(super::resource_identity::secret_schema())
+    }
+
+    fn identity(&self, state: &Value) -> Option<Value> {
+        super::resource_identity::of_secret(state)
+    }
+
+    fn import_id(&self, identity: &Value) -> Option<String> {
+        super::resource_identity::secret_import_id(identity)
     }
 
     async fn validate(&self, config: &Value, _capabilities: ClientCapabilities) -> Diagnostics {

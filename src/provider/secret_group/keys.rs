@@ -25,7 +25,8 @@ pub struct KeysPlan {
 }
 
 /// Plans the keys of `config` against `prior` (`None` on create). `tenant` and `name` make the
-/// FQNs; an unknown tenant (a group not created yet) leaves them unknown.
+/// FQNs; an unknown tenant (a create whose API key's tenant the session did not say) or name
+/// leaves them unknown.
 pub fn plan_keys(
     prior: Option<&Group>,
     config: &SecretMaps,

@@ -71,6 +71,18 @@ impl Resource for SecretGroupResource {
         }
     }
 
+    fn identity_schema(&self) -> Option<server::IdentitySchema> {
+        Some(super::resource_identity::group_schema())
+    }
+
+    fn identity(&self, state: &Value) -> Option<Value> {
+        super::resource_identity::of_group(state)
+    }
+
+    fn import_id(&self, identity: &Value) -> Option<String> {
+        super::resource_identity::group_import_id(identity)
+    }
+
     async fn read(&self, request: ReadRequest) -> ReadResponse {
         read::read(&self.context, request).await
     }

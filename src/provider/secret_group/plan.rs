@@ -14,12 +14,14 @@ use super::validate;
 use crate::client::{Client, Collaborator, SecretValue};
 use crate::diag::{AttributePath, Diagnostics, Severity};
 use crate::provider::ProviderContext;
+use crate::provider::group_values::group_fqn;
 use crate::server::{PlanRequest, PlanResponse};
 use crate::value::Value;
 
 pub async fn plan(context: &ProviderContext, request: PlanRequest) -> PlanResponse {
+    let key_tenant = context.identity().tenant();
     if request.proposed_new_state.is_null() && request.prior_state.is_null() {
-        return plan_offline(&request, BTreeMap::new());
+        return plan_offline(&request, key_tenant, BTreeMap::new());
     }
     // The tenant is checked before anything is read of the group.
     let mut tenant_diags = Diagnostics::new();
@@ -35,7 +37,7 @@ pub async fn plan(context: &ProviderContext, request: PlanRequest) -> PlanRespon
             values_read = read_values_to_compare(client, &prior, &request.config).await;
         }
     }
-    let mut response = plan_offline(&request, values_read);
+    let mut response = plan_offline(&request, key_tenant, values_read);
     response.diagnostics.0.extend(tenant_diags.0);
     if !tenant_ok {
         return response;
@@ -71,9 +73,14 @@ async fn read_values_to_compare(
         .unwrap_or_default()
 }
 
-/// Everything the plan decides without asking the API.
-/// `values_read`: server values of keys new to `secrets`, read by the plan to compare them.
-fn plan_offline(request: &PlanRequest, values_read: BTreeMap<String, SecretValue>) -> PlanResponse {
+/// Everything the plan decides without asking the API. `key_tenant` is the API key's tenant,
+/// where a create lands, when the session said; `values_read`: server values of keys new to
+/// `secrets`, read by the plan to compare them.
+fn plan_offline(
+    request: &PlanRequest,
+    key_tenant: Option<&str>,
+    values_read: BTreeMap<String, SecretValue>,
+) -> PlanResponse {
     let mut response = PlanResponse {
         planned_private: request.prior_private.clone(),
         ..PlanResponse::default()
@@ -95,10 +102,21 @@ fn plan_offline(request: &PlanRequest, values_read: BTreeMap<String, SecretValue
     }
 
     let create = prior_value.is_null();
+    let name = planned.get("name").as_str().map(str::to_owned);
     if create {
-        for computed in ["id", "fqn", "tenant_name"] {
-            planned.set(computed, Value::Unknown);
-        }
+        // A new group lands in the API key's tenant under its configured name, so its references
+        // are known now (a module's `for_each` over them plans on the first run); only the
+        // server's id is not. Without the key's tenant they stay unknown until the apply.
+        planned.set("id", Value::Unknown);
+        let (fqn, tenant_name) = match (key_tenant, &name) {
+            (Some(tenant), Some(name)) => (
+                Value::string(group_fqn(tenant, name)),
+                Value::string(tenant),
+            ),
+            _ => (Value::Unknown, Value::Unknown),
+        };
+        planned.set("fqn", fqn);
+        planned.set("tenant_name", tenant_name);
         if config_value.get("integration_fqn").is_null() {
             planned.set("integration_fqn", Value::string(DEFAULT_INTEGRATION_FQN));
         }
@@ -134,15 +152,11 @@ fn plan_offline(request: &PlanRequest, values_read: BTreeMap<String, SecretValue
         response.planned_private = replacing.encode();
     }
     let config = SecretMaps::of(config_value);
-    let tenant = prior.as_ref().and_then(|p| p.tenant.clone());
-    let name = planned.get("name").as_str().map(str::to_owned);
-    let keys = plan_keys(
-        prior.as_ref(),
-        &config,
-        &private,
-        tenant.as_deref(),
-        name.as_deref(),
-    );
+    let tenant = match &prior {
+        Some(prior) => prior.tenant.as_deref(),
+        None => key_tenant,
+    };
+    let keys = plan_keys(prior.as_ref(), &config, &private, tenant, name.as_deref());
     if let Some(prior) = &prior {
         warn_about_what_is_released_or_deleted(
             prior,

@@ -127,13 +127,24 @@ pub fn resource_schema() -> Schema {
                  group (checked when applying; a destroy reads this setting from the state, so apply \
                  `true` before destroying). Update the deployments first, or set this to true.",
             ),
-            Attribute::computed("fqn", Type::String, "FQN of the group: `<tenant>:<name>`."),
-            Attribute::computed("tenant_name", Type::String, "The tenant the group belongs to."),
+            Attribute::computed(
+                "fqn",
+                Type::String,
+                "FQN of the group: `<tenant>:<name>`. Known at plan, also for a create: a new group \
+                 lands in the API key's tenant (unknown until the apply only when the control plane \
+                 does not say which tenant that is).",
+            ),
+            Attribute::computed(
+                "tenant_name",
+                Type::String,
+                "The tenant the group belongs to; known at plan like `fqn`.",
+            ),
             Attribute::computed(
                 "secret_fqns",
                 string_map(),
                 "Reference of each secret of the group, by key: `tfy-secret://<tenant>:<group>:<key>`, as \
-                 deployments use it.",
+                 deployments use it. Known at plan like `fqn`, so a module can hand it to a `for_each` \
+                 that plans and applies on the first run.",
             ),
             Attribute::computed(
                 "secret_versions",

@@ -341,6 +341,20 @@ impl Emulator {
             ("TFY_API_KEY".to_owned(), ACME_KEY.to_owned()),
         ]
     }
+
+    /// A workspace holding `files` (name, contents) whose default provider reaches this
+    /// emulator as tenant `acme` (through [`Self::provider_env`]).
+    pub fn workspace(
+        &self,
+        terraform: &super::terraform::Terraform,
+        files: &[(&str, &str)],
+    ) -> super::terraform::Workspace {
+        let mut ws = super::terraform::Workspace::with_files(terraform, files);
+        for (key, value) in self.provider_env() {
+            ws.set_env(key, value);
+        }
+        ws
+    }
 }
 
 impl Drop for Emulator {

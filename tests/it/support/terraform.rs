@@ -3,8 +3,9 @@
 //! Every test that drives Terraform goes through [`Workspace`]: a temporary working directory with
 //! `.tf` files and a generated CLI configuration whose `dev_overrides` point Terraform at our
 //! binary, so no `terraform init`, registry or lock file is involved. [`terraform_binaries`]
-//! yields Terraform 1.0.3 (installed by `scripts/install-terraform`, always run) and the
-//! `terraform` on `PATH` when its version differs, so one test covers old and new clients.
+//! yields Terraform 1.0.3 (installed by `scripts/install-terraform`, always run), the
+//! `terraform` on `PATH` and Terraform 1.15.5 (installed by `scripts/install-terraform-1.15`),
+//! each once, so one test covers the oldest, a common and the newest client.
 
 // A toolbox for every real-client test; each test module uses only part of it.
 #![allow(dead_code)]
@@ -40,6 +41,10 @@ pub const REQUIRED_PROVIDERS: &str = r#"terraform {
 /// Where `scripts/install-terraform` puts the pinned client, relative to the repository root.
 const PINNED_TERRAFORM: &str = ".tools/terraform-1.0.3/terraform";
 const PINNED_VERSION: &str = "1.0.3";
+
+/// Where `scripts/install-terraform-1.15` puts the newest client the suite runs.
+const CURRENT_TERRAFORM: &str = ".tools/terraform-1.15.5/terraform";
+const CURRENT_VERSION: &str = "1.15.5";
 
 /// The newest Terraform a test part needs (write-only attributes). Under `CI=true` the
 /// `terraform` on `PATH` must be at least this, so no part of the suite is skipped there.
@@ -102,47 +107,81 @@ fn parse_version(version: &str) -> (u64, u64, u64) {
 }
 
 /// The Terraform clients every real-client test runs with: 1.0.3 first, then the `terraform`
-/// on `PATH` if its version differs. Panics, saying how to install it, when 1.0.3 is missing.
+/// on `PATH`, then 1.15.5, each version once. Panics, saying how to install it, when 1.0.3 is
+/// missing; under `CI=true` also when 1.15.5 or a `terraform` on `PATH` is.
 pub fn terraform_binaries() -> &'static [Terraform] {
     static FOUND: OnceLock<Vec<Terraform>> = OnceLock::new();
     FOUND.get_or_init(|| {
-        let pinned_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(PINNED_TERRAFORM);
-        assert!(
-            pinned_path.is_file(),
-            "Terraform {PINNED_VERSION} is not installed at {}: run scripts/install-terraform",
-            pinned_path.display()
-        );
-        let pinned = Terraform {
-            version: version_of(&pinned_path),
-            path: pinned_path,
-        };
-        assert_eq!(
-            pinned.version, PINNED_VERSION,
-            "{pinned} is not the pinned client; run scripts/install-terraform again"
-        );
-        let mut found = vec![pinned];
-        if let Some(on_path) = find_on_path("terraform") {
-            let version = version_of(&on_path);
-            if found.iter().all(|known| known.version != version) {
-                found.push(Terraform {
-                    path: on_path,
-                    version,
-                });
+        let mut found = vec![installed_client(
+            PINNED_TERRAFORM,
+            PINNED_VERSION,
+            "scripts/install-terraform",
+        )];
+        let mut add = |terraform: Terraform| {
+            if found.iter().all(|known| known.version != terraform.version) {
+                found.push(terraform);
             }
+        };
+        match find_on_path("terraform") {
+            Some(on_path) => add(Terraform {
+                version: version_of(&on_path),
+                path: on_path,
+            }),
+            None => missing_client("no `terraform` is on PATH"),
+        }
+        let current_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(CURRENT_TERRAFORM);
+        if current_path.is_file() {
+            add(installed_client(
+                CURRENT_TERRAFORM,
+                CURRENT_VERSION,
+                "scripts/install-terraform-1.15",
+            ));
+        } else {
+            missing_client(&format!(
+                "Terraform {CURRENT_VERSION} is not installed at {}: run \
+                 scripts/install-terraform-1.15",
+                current_path.display()
+            ));
         }
         if under_ci() {
             let (major, minor) = NEWEST_NEEDED;
             let versions: Vec<&str> = found.iter().map(|t| t.version.as_str()).collect();
             assert!(
                 found.iter().any(|t| t.at_least(major, minor)),
-                "CI=true but no Terraform {major}.{minor} or newer is on PATH (found {}): the \
-                 tests of write-only attributes and ephemeral resources would be skipped. Put a \
-                 current terraform on PATH, or run without CI=true to skip them visibly.",
+                "CI=true but no Terraform {major}.{minor} or newer is installed (found {}): the \
+                 tests of write-only attributes and ephemeral resources would be skipped.",
                 versions.join(", ")
             );
         }
         found
     })
+}
+
+/// The client a project script installs at `relative` (from the repository root), checked to
+/// report `version`.
+fn installed_client(relative: &str, version: &str, script: &str) -> Terraform {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    assert!(
+        path.is_file(),
+        "Terraform {version} is not installed at {}: run {script}",
+        path.display()
+    );
+    let terraform = Terraform {
+        version: version_of(&path),
+        path,
+    };
+    assert_eq!(
+        terraform.version, version,
+        "{terraform} is not the pinned client; run {script} again"
+    );
+    terraform
+}
+
+/// A client the suite runs when present: under `CI=true` its absence fails the run (every test
+/// must run on every client there); elsewhere the tests say so and run on the others.
+fn missing_client(why: &str) {
+    assert!(!under_ci(), "CI=true and {why}");
+    eprintln!("NOTE: {why}; the tests run without it");
 }
 
 /// True under `CI=true`, where every part of the suite must run: no Terraform may be missing.
@@ -419,12 +458,22 @@ impl Workspace {
     /// Runs `terraform <args>` with `-no-color` (and `-input=false` where the command takes it)
     /// and returns what happened, whatever the exit status.
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_stdin(args, None)
+    }
+
+    /// [`Self::run`] with `input` (when given) written to Terraform's standard input, which is
+    /// closed after it; without it, standard input is empty.
+    pub fn run_with_stdin(&self, args: &[&str], input: Option<&str>) -> Run {
         let args = with_automation_flags(args);
         let mut command = Command::new(&self.terraform.path);
         command
             .args(&args)
             .current_dir(self.path())
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         clean_environment(&mut command, &self.cli_config);
@@ -432,9 +481,15 @@ impl Workspace {
 
         record_version_ran(&self.terraform.version);
         let description = format!("{} {}", self.terraform.path.display(), args.join(" "));
-        let child = command
+        let mut child = command
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start `{description}`: {error}"));
+        if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+            use std::io::Write;
+            stdin
+                .write_all(input.as_bytes())
+                .unwrap_or_else(|error| panic!("write the input of `{description}`: {error}"));
+        }
         let (code, stdout, stderr) = wait_with_deadline(child, self.timeout, &description);
         Run {
             command: description,

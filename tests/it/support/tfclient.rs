@@ -722,6 +722,7 @@ impl TfClient {
                 private,
                 provider_meta: None,
                 client_capabilities: self.terraform.capabilities(),
+                current_identity: None,
             })
             .await?
             .into_inner();
@@ -751,6 +752,7 @@ impl TfClient {
                 prior_private,
                 provider_meta: None,
                 client_capabilities: self.terraform.capabilities(),
+                prior_identity: None,
             })
             .await?
             .into_inner();
@@ -784,6 +786,7 @@ impl TfClient {
                 config: Some(encode(config, &ty)?),
                 planned_private,
                 provider_meta: None,
+                planned_identity: None,
             })
             .await?
             .into_inner();
@@ -802,6 +805,7 @@ impl TfClient {
                 type_name: type_name.to_owned(),
                 id: id.to_owned(),
                 client_capabilities: self.terraform.capabilities(),
+                identity: None,
             })
             .await?
             .into_inner();
