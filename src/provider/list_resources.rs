@@ -107,7 +107,11 @@ async fn group_object(
         Ok(read) => Ok(read.map(|read| read.state)),
         Err(err) => {
             let mut diags = Diagnostics::new();
-            api_error(&mut diags, &format!("reading secret group {}", group.fqn), &err);
+            api_error(
+                &mut diags,
+                &format!("reading secret group {}", group.fqn),
+                &err,
+            );
             Err(diags)
         }
     }
@@ -170,7 +174,11 @@ impl ListResource for SecretList {
             Ok(client) => client,
             Err(diags) => return (Vec::new(), diags),
         };
-        let Some((tenant, name)) = request.config.get("group").as_str().and_then(parse_group_fqn)
+        let Some((tenant, name)) = request
+            .config
+            .get("group")
+            .as_str()
+            .and_then(parse_group_fqn)
         else {
             invalid_group(&mut diags);
             return (Vec::new(), diags);
@@ -181,7 +189,9 @@ impl ListResource for SecretList {
             return (Vec::new(), diags);
         }
         let group = match client.find_secret_group_by_fqn(&fqn).await {
-            Ok(Some(group)) if identity.check_tenant(&group.fqn, &group.tenant_name, &mut diags) => {
+            Ok(Some(group))
+                if identity.check_tenant(&group.fqn, &group.tenant_name, &mut diags) =>
+            {
                 group
             }
             Ok(Some(_)) => return (Vec::new(), diags),
@@ -254,6 +264,10 @@ mod tests {
         let diag = diags.iter().next().unwrap();
         assert_eq!(diag.summary, "Invalid Secret Group FQN");
         assert_eq!(diag.path, Some(AttributePath::root("group")));
-        assert!(list.validate(&Value::object([("group", Value::Unknown)])).await.is_empty());
+        assert!(
+            list.validate(&Value::object([("group", Value::Unknown)]))
+                .await
+                .is_empty()
+        );
     }
 }

@@ -106,7 +106,10 @@ impl ProviderService {
 
     /// The events of one `ListResource` call: an event per object, or one event carrying the
     /// diagnostics (Terraform stops reading at the first error).
-    async fn list_events(&self, request: pb::list_resource::Request) -> Vec<pb::list_resource::Event> {
+    async fn list_events(
+        &self,
+        request: pb::list_resource::Request,
+    ) -> Vec<pb::list_resource::Event> {
         let type_name = request.type_name;
         let outcome = async {
             let list = self.list_resource(&type_name)?;

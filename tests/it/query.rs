@@ -1,0 +1,256 @@
+//! `terraform query` (Terraform 1.14+): the list resources `truefoundry_secret_group` and
+//! `truefoundry_secret` list what the API key can see with identities and display names, and
+//! `-generate-config-out` writes configuration that holds no secret value: importing it, applying
+//! it and planning again send no value (the emulator's request log is the witness).
+
+use crate::support::emulator::{self, ACME_KEY, ACME_VIEWER_KEY, Emulator};
+use crate::support::terraform::{for_each_terraform, for_each_terraform_at_least};
+
+const QUERY: &str = "terraform query (Terraform 1.14+)";
+/// Values seeded outside Terraform: none may appear in generated configuration, state or logs.
+const CANARIES: [&str; 3] = [
+    "canary-db-7f3a1c",
+    "canary-api-91be04",
+    "canary-other-5d20e8",
+];
+
+/// Seeds `query-payments` (two keys) and `query-other` (one key), both through the API.
+fn seed(emulator: &Emulator) -> String {
+    let client = emulator.client(ACME_KEY);
+    let payments = emulator.block_on(emulator::seed_group(
+        &client,
+        "query-payments",
+        &[("DB", CANARIES[0]), ("API", CANARIES[1])],
+    ));
+    emulator.block_on(emulator::seed_group(
+        &client,
+        "query-other",
+        &[("X", CANARIES[2])],
+    ));
+    payments
+}
+
+fn assert_no_canary(text: &str, what: &str) {
+    for canary in CANARIES {
+        assert!(
+            !text.contains(canary),
+            "{what} holds a secret value: {text}"
+        );
+    }
+}
+
+/// Asserts that since `mark` nothing was written and no value was asked for or answered.
+fn assert_no_value_touched(emulator: &Emulator, mark: usize, what: &str) {
+    let requests = emulator.requests_since(mark);
+    assert!(!requests.is_empty(), "{what}: the emulator saw no request");
+    for request in &requests {
+        assert!(
+            request.keys_with_value.is_empty() && request.values_returned.is_empty(),
+            "{what}: a value travelled: {request:?}"
+        );
+    }
+    assert!(
+        emulator.writes_since(mark).is_empty(),
+        "{what}: {:?}",
+        emulator.writes_since(mark)
+    );
+}
+
+const LISTS: &str = r#"
+list "truefoundry_secret_group" "payments" {
+  provider = truefoundry
+  config {
+    search = "payments"
+  }
+}
+
+list "truefoundry_secret" "payment_keys" {
+  provider         = truefoundry
+  include_resource = true
+  config {
+    group = "acme:query-payments"
+  }
+}
+"#;
+
+#[test]
+fn query_lists_groups_and_keys_by_display_name_and_never_reads_a_value() {
+    for_each_terraform_at_least(1, 14, QUERY, |terraform| {
+        let emulator = Emulator::start();
+        seed(&emulator);
+        for key in [ACME_KEY, ACME_VIEWER_KEY] {
+            let mut ws = emulator.workspace(terraform, &[("lists.tfquery.hcl", LISTS)]);
+            ws.set_env("TFY_API_KEY", key);
+            ws.run_ok(&["init"]);
+            let mark = emulator.mark();
+            let listed = ws.run_ok(&["query"]);
+            let output = listed.output();
+            for expected in [
+                "list.truefoundry_secret_group.payments",
+                "acme:query-payments",
+                "list.truefoundry_secret.payment_keys",
+                "tfy-secret://acme:query-payments:DB",
+                "tfy-secret://acme:query-payments:API",
+            ] {
+                assert!(output.contains(expected), "{terraform} {key}: {output}");
+            }
+            // `search` selects: the other group is not listed.
+            assert!(!output.contains("query-other"), "{terraform}: {output}");
+            assert_no_canary(&output, "query output");
+            assert_no_value_touched(&emulator, mark, "terraform query");
+        }
+    });
+}
+
+#[test]
+fn query_json_carries_identities_and_value_free_resource_objects() {
+    for_each_terraform_at_least(1, 14, QUERY, |terraform| {
+        let emulator = Emulator::start();
+        let payments = seed(&emulator);
+        let ws = emulator.workspace(terraform, &[("lists.tfquery.hcl", LISTS)]);
+        ws.run_ok(&["init"]);
+        let run = ws.run_ok(&["query", "-json"]);
+        assert_no_canary(&run.stdout, "query -json");
+        let results: Vec<serde_json::Value> = run
+            .stdout
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|line| line["type"] == "list_resource_found")
+            .map(|line| line["list_resource_found"].clone())
+            .collect();
+        let db = results
+            .iter()
+            .find(|found| found["display_name"] == "tfy-secret://acme:query-payments:DB")
+            .unwrap_or_else(|| panic!("{terraform}: DB not listed: {}", run.stdout));
+        assert_eq!(
+            db["identity"],
+            serde_json::json!({"tenant": "acme", "group": "query-payments", "key": "DB"}),
+            "{terraform}: {db}"
+        );
+        assert_eq!(db["resource_object"]["secret_group_id"], payments.as_str());
+        assert_eq!(db["resource_object"]["key"], "DB");
+        assert!(db["resource_object"]["value"].is_null(), "{db}");
+        let group = results
+            .iter()
+            .find(|found| found["display_name"] == "acme:query-payments")
+            .unwrap_or_else(|| panic!("{terraform}: group not listed: {}", run.stdout));
+        assert_eq!(
+            group["identity"],
+            serde_json::json!({"tenant": "acme", "name": "query-payments"})
+        );
+    });
+}
+
+#[test]
+fn generated_configuration_imports_applies_and_plans_without_sending_a_value() {
+    for_each_terraform_at_least(1, 14, QUERY, |terraform| {
+        let emulator = Emulator::start();
+        seed(&emulator);
+        let ws = emulator.workspace(terraform, &[("lists.tfquery.hcl", LISTS)]);
+        ws.run_ok(&["init"]);
+        ws.run_ok(&["query", "-generate-config-out=generated.tf"]);
+        let generated = std::fs::read_to_string(ws.path().join("generated.tf")).unwrap();
+        assert_no_canary(&generated, "generated configuration");
+        for expected in [
+            "resource \"truefoundry_secret_group\" \"payments_0\"",
+            "resource \"truefoundry_secret\" \"payment_keys_0\"",
+            "resource \"truefoundry_secret\" \"payment_keys_1\"",
+            "import {",
+            "identity",
+        ] {
+            assert!(generated.contains(expected), "{terraform}: {generated}");
+        }
+
+        let mark = emulator.mark();
+        let plan = ws.run_ok(&["plan"]);
+        // An import brings in the values the key may read (a configuration with `value` is
+        // compared with them); the generated form sets none, so the plan drops them from state.
+        assert!(
+            plan.stdout
+                .contains("3 to import, 0 to add, 3 to change, 0 to destroy"),
+            "{terraform}: {plan}"
+        );
+        assert!(plan.stdout.contains("Secrets No Longer Managed"), "{plan}");
+        ws.apply();
+        // The imports read (an import adopts what the key may see), but nothing is written and
+        // no value is sent.
+        assert!(
+            emulator.writes_since(mark).is_empty(),
+            "{terraform}: {:?}",
+            emulator.writes_since(mark)
+        );
+        let sent: Vec<_> = emulator
+            .requests_since(mark)
+            .into_iter()
+            .filter(|request| !request.keys_with_value.is_empty())
+            .collect();
+        assert!(sent.is_empty(), "{terraform}: values sent: {sent:?}");
+        assert_no_canary(&ws.state_json().to_string(), "state after the apply");
+
+        let mark = emulator.mark();
+        ws.plan_detailed_exitcode().expect_empty();
+        assert_no_value_touched(&emulator, mark, "the plan after the import");
+        assert_eq!(
+            emulator.secret_values("query-payments").unwrap(),
+            [("API", CANARIES[1]), ("DB", CANARIES[0])]
+                .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                .into()
+        );
+    });
+}
+
+#[test]
+fn query_refuses_a_bad_an_unknown_or_another_tenants_group_by_name() {
+    for_each_terraform_at_least(1, 14, QUERY, |terraform| {
+        let emulator = Emulator::start();
+        for (group, summary) in [
+            ("acme/query-payments", "Invalid Secret Group FQN"),
+            ("acme:no-such-group", "Secret Group Not Found"),
+            ("globex:theirs", "Another Tenant"),
+        ] {
+            let lists = format!(
+                r#"
+list "truefoundry_secret" "keys" {{
+  provider = truefoundry
+  config {{
+    group = "{group}"
+  }}
+}}
+"#
+            );
+            let ws = emulator.workspace(terraform, &[("lists.tfquery.hcl", &lists)]);
+            ws.run_ok(&["init"]);
+            ws.run(&["query"])
+                .expect_failure()
+                .expect_output_contains(&[summary]);
+        }
+        assert!(emulator.writes_since(0).is_empty());
+    });
+}
+
+#[test]
+fn a_secret_without_value_or_value_wo_keeps_an_existing_key_but_cannot_create_one() {
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        let payments = seed(&emulator);
+        let mark = emulator.mark();
+        let ws = emulator.workspace(
+            terraform,
+            &[(
+                "main.tf",
+                &format!(
+                    r#"
+resource "truefoundry_secret" "new" {{
+  secret_group_id = "{payments}"
+  key             = "NOT_THERE_YET"
+}}
+"#
+                ),
+            )],
+        );
+        ws.run(&["plan"])
+            .expect_failure()
+            .expect_output_contains(&["Secret Value Missing", "NOT_THERE_YET"]);
+        assert!(emulator.writes_since(mark).is_empty());
+    });
+}
