@@ -3,8 +3,14 @@
 //! `-generate-config-out` writes configuration that holds no secret value: importing it, applying
 //! it and planning again send no value (the emulator's request log is the witness).
 
+use std::sync::Arc;
+
+use truefoundry_provider::provider::TrueFoundryProvider;
+use truefoundry_provider::server::proto::tfplugin6 as pb;
+
 use crate::support::emulator::{self, ACME_KEY, ACME_VIEWER_KEY, Emulator};
 use crate::support::terraform::{for_each_terraform, for_each_terraform_at_least};
+use crate::support::tfclient::{Terraform, TfClient};
 
 const QUERY: &str = "terraform query (Terraform 1.14+)";
 /// Values seeded outside Terraform: none may appear in generated configuration, state or logs.
@@ -253,4 +259,72 @@ resource "truefoundry_secret" "new" {{
             .expect_output_contains(&["Secret Value Missing", "NOT_THERE_YET"]);
         assert!(emulator.writes_since(mark).is_empty());
     });
+}
+
+/// The list resources of `terraform query` are in the schema and the metadata, under the names of
+/// the managed resources they list, with their `config` attributes; an unknown one is a
+/// diagnostic, in ValidateListResourceConfig and as the one event of the ListResource stream.
+#[tokio::test]
+async fn list_resources_are_declared_and_unknown_ones_are_diagnosed() {
+    let mut client =
+        TfClient::in_process(Arc::new(TrueFoundryProvider::new()), Terraform::V1_11).await;
+    let schema = client.get_schema().await.unwrap();
+    let attributes = |type_name: &str| -> Vec<(String, bool)> {
+        let block = schema.list_resource_schemas[type_name]
+            .block
+            .as_ref()
+            .unwrap();
+        block
+            .attributes
+            .iter()
+            .map(|attribute| (attribute.name.clone(), attribute.required))
+            .collect()
+    };
+    assert_eq!(
+        attributes("truefoundry_secret_group"),
+        [("search".to_owned(), false)]
+    );
+    assert_eq!(
+        attributes("truefoundry_secret"),
+        [("group".to_owned(), true)]
+    );
+    assert_eq!(schema.list_resource_schemas.len(), 2);
+
+    let raw = &mut client.provider;
+    let metadata = raw
+        .get_metadata(pb::get_metadata::Request::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let listed: Vec<&str> = metadata
+        .list_resources
+        .iter()
+        .map(|list| list.type_name.as_str())
+        .collect();
+    assert_eq!(listed, ["truefoundry_secret", "truefoundry_secret_group"]);
+
+    let validated = raw
+        .validate_list_resource_config(pb::validate_list_resource_config::Request {
+            type_name: "truefoundry_nope".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        validated.diagnostics[0].summary,
+        "Unknown List Resource Type"
+    );
+    let mut stream = raw
+        .list_resource(pb::list_resource::Request {
+            type_name: "truefoundry_nope".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let event = stream.message().await.unwrap().unwrap();
+    assert!(event.identity.is_none());
+    assert_eq!(event.diagnostic[0].summary, "Unknown List Resource Type");
+    assert!(stream.message().await.unwrap().is_none());
 }
