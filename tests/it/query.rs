@@ -9,7 +9,9 @@ use truefoundry_provider::provider::TrueFoundryProvider;
 use truefoundry_provider::server::proto::tfplugin6 as pb;
 
 use crate::support::emulator::{self, ACME_KEY, ACME_VIEWER_KEY, Emulator};
-use crate::support::terraform::{for_each_terraform, for_each_terraform_at_least};
+use crate::support::terraform::{
+    Terraform as TerraformCli, for_each_terraform, for_each_terraform_at_least,
+};
 use crate::support::tfclient::{Terraform, TfClient};
 
 const QUERY: &str = "terraform query (Terraform 1.14+)";
@@ -150,59 +152,73 @@ fn query_json_carries_identities_and_value_free_resource_objects() {
 #[test]
 fn generated_configuration_imports_applies_and_plans_without_sending_a_value() {
     for_each_terraform_at_least(1, 14, QUERY, |terraform| {
-        let emulator = Emulator::start();
-        seed(&emulator);
-        let ws = emulator.workspace(terraform, &[("lists.tfquery.hcl", LISTS)]);
-        ws.run_ok(&["init"]);
-        ws.run_ok(&["query", "-generate-config-out=generated.tf"]);
-        let generated = std::fs::read_to_string(ws.path().join("generated.tf")).unwrap();
-        assert_no_canary(&generated, "generated configuration");
-        for expected in [
-            "resource \"truefoundry_secret_group\" \"payments_0\"",
-            "resource \"truefoundry_secret\" \"payment_keys_0\"",
-            "resource \"truefoundry_secret\" \"payment_keys_1\"",
-            "import {",
-            "identity",
-        ] {
-            assert!(generated.contains(expected), "{terraform}: {generated}");
+        for api_key in [ACME_KEY, ACME_VIEWER_KEY] {
+            generate_import_apply_and_plan(terraform, api_key);
         }
+    });
+}
 
-        let mark = emulator.mark();
-        let plan = ws.run_ok(&["plan"]);
+/// `query -generate-config-out`, then plan, apply and plan again with `api_key`: nothing is
+/// written, no value is sent, and neither the generated file nor the state holds one.
+fn generate_import_apply_and_plan(terraform: &TerraformCli, api_key: &str) {
+    let what = format!("{terraform} with {api_key}");
+    let emulator = Emulator::start();
+    seed(&emulator);
+    let mut ws = emulator.workspace(terraform, &[("lists.tfquery.hcl", LISTS)]);
+    ws.set_env("TFY_API_KEY", api_key);
+    ws.run_ok(&["init"]);
+    let mark = emulator.mark();
+    ws.run_ok(&["query", "-generate-config-out=generated.tf"]);
+    assert_no_value_touched(&emulator, mark, "terraform query -generate-config-out");
+    let generated = std::fs::read_to_string(ws.path().join("generated.tf")).unwrap();
+    assert_no_canary(&generated, "generated configuration");
+    for expected in [
+        "resource \"truefoundry_secret_group\" \"payments_0\"",
+        "resource \"truefoundry_secret\" \"payment_keys_0\"",
+        "resource \"truefoundry_secret\" \"payment_keys_1\"",
+        "import {",
+        "identity",
+    ] {
+        assert!(generated.contains(expected), "{what}: {generated}");
+    }
+
+    let mark = emulator.mark();
+    let plan = ws.run_ok(&["plan"]);
+    assert!(
+        plan.stdout.contains("3 to import, 0 to add"),
+        "{what}: {plan}"
+    );
+    if api_key == ACME_KEY {
         // An import brings in the values the key may read (a configuration with `value` is
         // compared with them); the generated form sets none, so the plan drops them from state.
-        assert!(
-            plan.stdout
-                .contains("3 to import, 0 to add, 3 to change, 0 to destroy"),
-            "{terraform}: {plan}"
-        );
+        // A viewer's import has none to drop.
+        assert!(plan.stdout.contains("3 to change, 0 to destroy"), "{plan}");
         assert!(plan.stdout.contains("Secrets No Longer Managed"), "{plan}");
-        ws.apply();
-        // The imports read (an import adopts what the key may see), but nothing is written and
-        // no value is sent.
-        assert!(
-            emulator.writes_since(mark).is_empty(),
-            "{terraform}: {:?}",
-            emulator.writes_since(mark)
-        );
-        let sent: Vec<_> = emulator
-            .requests_since(mark)
-            .into_iter()
-            .filter(|request| !request.keys_with_value.is_empty())
-            .collect();
-        assert!(sent.is_empty(), "{terraform}: values sent: {sent:?}");
-        assert_no_canary(&ws.state_json().to_string(), "state after the apply");
+    }
+    ws.apply();
+    // The imports read what the key may read, but nothing is written and no value is sent.
+    assert!(
+        emulator.writes_since(mark).is_empty(),
+        "{what}: {:?}",
+        emulator.writes_since(mark)
+    );
+    let sent: Vec<_> = emulator
+        .requests_since(mark)
+        .into_iter()
+        .filter(|request| !request.keys_with_value.is_empty())
+        .collect();
+    assert!(sent.is_empty(), "{what}: values sent: {sent:?}");
+    assert_no_canary(&ws.state_json().to_string(), "state after the apply");
 
-        let mark = emulator.mark();
-        ws.plan_detailed_exitcode().expect_empty();
-        assert_no_value_touched(&emulator, mark, "the plan after the import");
-        assert_eq!(
-            emulator.secret_values("query-payments").unwrap(),
-            [("API", CANARIES[1]), ("DB", CANARIES[0])]
-                .map(|(key, value)| (key.to_owned(), value.to_owned()))
-                .into()
-        );
-    });
+    let mark = emulator.mark();
+    ws.plan_detailed_exitcode().expect_empty();
+    assert_no_value_touched(&emulator, mark, "the plan after the import");
+    assert_eq!(
+        emulator.secret_values("query-payments").unwrap(),
+        [("API", CANARIES[1]), ("DB", CANARIES[0])]
+            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+            .into()
+    );
 }
 
 #[test]
@@ -235,7 +251,7 @@ list "truefoundry_secret" "keys" {{
 }
 
 #[test]
-fn a_secret_without_value_or_value_wo_keeps_an_existing_key_but_cannot_create_one() {
+fn a_secret_without_value_or_value_wo_cannot_create_its_key() {
     for_each_terraform(|terraform| {
         let emulator = Emulator::start();
         let payments = seed(&emulator);
@@ -327,4 +343,26 @@ async fn list_resources_are_declared_and_unknown_ones_are_diagnosed() {
     assert!(event.identity.is_none());
     assert_eq!(event.diagnostic[0].summary, "Unknown List Resource Type");
     assert!(stream.message().await.unwrap().is_none());
+}
+
+#[test]
+fn query_stops_at_the_list_blocks_limit() {
+    for_each_terraform_at_least(1, 14, QUERY, |terraform| {
+        let emulator = Emulator::start();
+        seed(&emulator);
+        let lists = r#"
+list "truefoundry_secret_group" "first" {
+  provider = truefoundry
+  limit    = 1
+}
+"#;
+        let ws = emulator.workspace(terraform, &[("lists.tfquery.hcl", lists)]);
+        ws.run_ok(&["init"]);
+        let run = ws.run_ok(&["query"]);
+        let listed = ["acme:query-other", "acme:query-payments"]
+            .into_iter()
+            .filter(|fqn| run.stdout.contains(fqn))
+            .count();
+        assert_eq!(listed, 1, "{terraform}: {run}");
+    });
 }
