@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use truefoundry_provider::client::{SecretUpdate, SecretValue};
 use truefoundry_provider::provider::TrueFoundryProvider;
 use truefoundry_provider::server::proto::tfplugin6 as pb;
 
@@ -163,7 +164,7 @@ fn generated_configuration_imports_applies_and_plans_without_sending_a_value() {
 fn generate_import_apply_and_plan(terraform: &TerraformCli, api_key: &str) {
     let what = format!("{terraform} with {api_key}");
     let emulator = Emulator::start();
-    seed(&emulator);
+    let payments = seed(&emulator);
     let mut ws = emulator.workspace(terraform, &[("lists.tfquery.hcl", LISTS)]);
     ws.set_env("TFY_API_KEY", api_key);
     ws.run_ok(&["init"]);
@@ -219,6 +220,56 @@ fn generate_import_apply_and_plan(terraform: &TerraformCli, api_key: &str) {
             .map(|(key, value)| (key.to_owned(), value.to_owned()))
             .into()
     );
+
+    // Someone rotates DB: the value is theirs, so the plan stays empty and sends nothing.
+    let rotated = "rotated-by-someone-else";
+    let updates = [("API", None), ("DB", Some(rotated))].map(|(key, value)| SecretUpdate {
+        key: key.to_owned(),
+        value: value.map(SecretValue::new),
+    });
+    let admin = emulator.client(ACME_KEY);
+    emulator
+        .block_on(admin.set_secrets(&payments, &updates))
+        .unwrap();
+    let mark = emulator.mark();
+    ws.plan_detailed_exitcode().expect_empty();
+    assert!(emulator.writes_since(mark).is_empty(), "{what}");
+    assert_eq!(
+        emulator.secret_values("query-payments").unwrap()["DB"],
+        rotated
+    );
+}
+
+#[test]
+fn a_generated_secret_refuses_a_replacement_that_would_delete_its_key() {
+    for_each_terraform_at_least(1, 14, QUERY, |terraform| {
+        let emulator = Emulator::start();
+        seed(&emulator);
+        let ws = emulator.workspace(terraform, &[("lists.tfquery.hcl", LISTS)]);
+        ws.run_ok(&["init"]);
+        ws.run_ok(&["query", "-generate-config-out=generated.tf"]);
+        ws.apply();
+        let generated = std::fs::read_to_string(ws.path().join("generated.tf")).unwrap();
+        ws.write(
+            "generated.tf",
+            &generated.replacen(
+                "key              = \"API\"",
+                "key              = \"API2\"",
+                1,
+            ),
+        );
+        let mark = emulator.mark();
+        ws.run(&["apply", "-auto-approve"])
+            .expect_failure()
+            .expect_output_contains(&["Secret Value Missing", "API2"]);
+        assert!(emulator.writes_since(mark).is_empty(), "{terraform}");
+        assert!(
+            emulator
+                .secret_values("query-payments")
+                .unwrap()
+                .contains_key("API")
+        );
+    });
 }
 
 #[test]
