@@ -88,6 +88,22 @@ pub fn render_all(root: &Path) -> std::io::Result<BTreeMap<String, String>> {
             None,
         ),
     );
+    for (name, list) in provider.list_resources() {
+        let short = name.strip_prefix("truefoundry_").unwrap_or(&name);
+        pages.insert(
+            format!("list-resources/{short}.md"),
+            page(
+                &format!("{name} List Resource - {PROVIDER}"),
+                &format!("# {name} (List Resource)"),
+                &list.schema(),
+                &[(
+                    "terraform",
+                    example(&format!("list-resources/{name}/list-resource.tfquery.hcl"))?,
+                )],
+                None,
+            ),
+        );
+    }
     for (name, function) in provider.functions() {
         pages.insert(
             format!("functions/{name}.md"),

@@ -10,6 +10,7 @@ pub mod functions;
 pub mod group_values;
 pub mod identity;
 pub mod in_use;
+pub mod list_resources;
 pub mod resource_identity;
 pub mod secret;
 pub mod secret_group;
@@ -84,6 +85,8 @@ pub struct TrueFoundryProvider {
     secret_group_ephemeral: secret_group_read::SecretGroupEphemeral,
     secret_groups_data: secret_groups_read::SecretGroupsDataSource,
     secret_data: secret_read::SecretDataSource,
+    secret_group_list: list_resources::SecretGroupList,
+    secret_list: list_resources::SecretList,
 }
 
 impl Default for TrueFoundryProvider {
@@ -102,6 +105,8 @@ impl TrueFoundryProvider {
             secret_group_ephemeral: secret_group_read::SecretGroupEphemeral::new(context.clone()),
             secret_groups_data: secret_groups_read::SecretGroupsDataSource::new(context.clone()),
             secret_data: secret_read::SecretDataSource::new(context.clone()),
+            secret_group_list: list_resources::SecretGroupList::new(context.clone()),
+            secret_list: list_resources::SecretList::new(context.clone()),
             context,
         }
     }
@@ -190,6 +195,19 @@ impl server::Provider for TrueFoundryProvider {
             SECRET_GROUP.to_owned(),
             &self.secret_group_ephemeral as &dyn server::EphemeralResource,
         )])
+    }
+
+    fn list_resources(&self) -> BTreeMap<String, &dyn server::ListResource> {
+        BTreeMap::from([
+            (
+                SECRET_GROUP.to_owned(),
+                &self.secret_group_list as &dyn server::ListResource,
+            ),
+            (
+                SECRET.to_owned(),
+                &self.secret_list as &dyn server::ListResource,
+            ),
+        ])
     }
 
     fn functions(&self) -> BTreeMap<String, &dyn server::Function> {

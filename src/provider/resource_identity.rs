@@ -26,24 +26,35 @@ pub fn secret_schema() -> IdentitySchema {
     }
 }
 
-/// `{ tenant, name }` of a `truefoundry_secret_group` state or plan, once both are known.
-pub fn of_group(state: &Value) -> Option<Value> {
-    let tenant = state.get("tenant_name").as_str()?;
-    let name = state.get("name").as_str()?;
-    Some(Value::object([
+/// The identity of the group `name` of `tenant`.
+pub fn group(tenant: &str, name: &str) -> Value {
+    Value::object([
         ("tenant", Value::string(tenant)),
         ("name", Value::string(name)),
-    ]))
+    ])
+}
+
+/// The identity of the key `key` of the group `group` of `tenant`.
+pub fn secret(tenant: &str, group: &str, key: &str) -> Value {
+    Value::object([
+        ("tenant", Value::string(tenant)),
+        ("group", Value::string(group)),
+        ("key", Value::string(key)),
+    ])
+}
+
+/// `{ tenant, name }` of a `truefoundry_secret_group` state or plan, once both are known.
+pub fn of_group(state: &Value) -> Option<Value> {
+    Some(group(
+        state.get("tenant_name").as_str()?,
+        state.get("name").as_str()?,
+    ))
 }
 
 /// `{ tenant, group, key }` of a `truefoundry_secret` state, from its reference.
 pub fn of_secret(state: &Value) -> Option<Value> {
     let (tenant, group, key) = parse_secret_fqn(state.get("fqn").as_str()?)?;
-    Some(Value::object([
-        ("tenant", Value::string(tenant)),
-        ("group", Value::string(group)),
-        ("key", Value::string(key)),
-    ]))
+    Some(secret(tenant, group, key))
 }
 
 /// The import id of a group's identity: `<tenant>:<name>`.

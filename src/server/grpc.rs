@@ -22,8 +22,8 @@ use super::proto::tfplugin6 as pb;
 use super::proto::tfplugin6::provider_server::ProviderServer;
 use super::write_only::{null_write_only, refuse_unsupported};
 use super::{
-    ApplyRequest, ConfigureRequest, DataSource, EphemeralResource, FunctionError, PlanRequest,
-    Provider, ReadRequest, Resource,
+    ApplyRequest, ConfigureRequest, DataSource, EphemeralResource, FunctionError, ListRequest,
+    ListResource, ListedObject, PlanRequest, Provider, ReadRequest, Resource,
 };
 use crate::diag::Diagnostics;
 use crate::schema::Schema;
@@ -95,6 +95,61 @@ impl ProviderService {
             .data_sources()
             .remove(type_name)
             .ok_or_else(|| unknown_type("data source", type_name))
+    }
+
+    fn list_resource(&self, type_name: &str) -> Checked<&dyn ListResource> {
+        self.provider
+            .list_resources()
+            .remove(type_name)
+            .ok_or_else(|| unknown_type("list resource type", type_name))
+    }
+
+    /// The events of one `ListResource` call: an event per object, or one event carrying the
+    /// diagnostics (Terraform stops reading at the first error).
+    async fn list_events(
+        &self,
+        request: pb::list_resource::Request,
+    ) -> Vec<pb::list_resource::Event> {
+        let type_name = request.type_name;
+        let outcome = async {
+            let list = self.list_resource(&type_name)?;
+            let resource = self.resource(&type_name)?;
+            let config = decode_dynamic(
+                request.config.as_ref(),
+                &list.schema().value_type(),
+                "configuration",
+            )?;
+            let limit = usize::try_from(request.limit.max(0)).unwrap_or(usize::MAX);
+            let listing = ListRequest {
+                config,
+                include_resource: request.include_resource_object,
+                limit,
+            };
+            let (objects, diagnostics) = self.cancellable(list.list(listing)).await?;
+            let schema = resource.schema();
+            let objects = objects
+                .into_iter()
+                .take(limit)
+                .map(|object| listed_event(resource, &schema, object, &type_name))
+                .collect::<Checked<Vec<_>>>()?;
+            Ok((objects, diagnostics))
+        }
+        .await;
+        match outcome {
+            Ok((mut events, diagnostics)) => {
+                if !diagnostics.is_empty() {
+                    events.push(pb::list_resource::Event {
+                        diagnostic: diagnostics_to_proto(&diagnostics),
+                        ..Default::default()
+                    });
+                }
+                events
+            }
+            Err(errors) => vec![pb::list_resource::Event {
+                diagnostic: diagnostics_to_proto(&errors),
+                ..Default::default()
+            }],
+        }
     }
 
     fn ephemeral_resource(&self, type_name: &str) -> Checked<&dyn EphemeralResource> {
@@ -247,6 +302,34 @@ fn identity_data(resource: &dyn Resource, state: &Value) -> Option<pb::ResourceI
     })
 }
 
+/// One listed object as Terraform reads it: the identity encoded with the resource's identity
+/// schema, the resource object (write-only attributes nulled, wholly known) when there is one.
+fn listed_event(
+    resource: &dyn Resource,
+    schema: &Schema,
+    object: ListedObject,
+    type_name: &str,
+) -> Checked<pb::list_resource::Event> {
+    let identity_type = resource
+        .identity_schema()
+        .map(|identity| identity.value_type())
+        .ok_or_else(|| unknown_type("resource type with identity", type_name))?;
+    require_wholly_known(&object.identity, "identity", type_name)?;
+    let identity = encode_dynamic(&object.identity, &identity_type, "identity")?;
+    let resource_object = object
+        .resource
+        .map(|state| encode_state(state, schema, "resource object", type_name, true))
+        .transpose()?;
+    Ok(pb::list_resource::Event {
+        identity: Some(pb::ResourceIdentityData {
+            identity_data: Some(identity),
+        }),
+        display_name: object.display_name,
+        resource_object,
+        diagnostic: Vec::new(),
+    })
+}
+
 /// The import id an `import` block's identity stands for; a diagnostic naming the fix otherwise.
 fn import_id_of_identity(
     resource: &dyn Resource,
@@ -360,7 +443,12 @@ impl pb::provider_server::Provider for ProviderService {
                 .into_keys()
                 .map(|type_name| pb::get_metadata::EphemeralMetadata { type_name })
                 .collect(),
-            list_resources: Vec::new(),
+            list_resources: self
+                .provider
+                .list_resources()
+                .into_keys()
+                .map(|type_name| pb::get_metadata::ListResourceMetadata { type_name })
+                .collect(),
             state_stores: Vec::new(),
             actions: Vec::new(),
         }))
@@ -395,7 +483,12 @@ impl pb::provider_server::Provider for ProviderService {
             provider_meta: None,
             server_capabilities: Some(Self::server_capabilities()),
             functions: self.function_signatures(),
-            list_resource_schemas: Default::default(),
+            list_resource_schemas: self
+                .provider
+                .list_resources()
+                .into_iter()
+                .map(|(name, list)| (name, schema_to_proto(&list.schema())))
+                .collect(),
             state_store_schemas: Default::default(),
             action_schemas: Default::default(),
         }))
@@ -1000,6 +1093,42 @@ impl pb::provider_server::Provider for ProviderService {
         Ok(Response::new(pb::close_ephemeral_resource::Response {
             diagnostics: diagnostics_to_proto(&diagnostics),
         }))
+    }
+
+    async fn validate_list_resource_config(
+        &self,
+        request: Request<pb::validate_list_resource_config::Request>,
+    ) -> RpcResult<pb::validate_list_resource_config::Response> {
+        let request = request.into_inner();
+        let _logged = log_rpc("ValidateListResourceConfig", &request.type_name);
+        let outcome = async {
+            let list = self.list_resource(&request.type_name)?;
+            let config = decode_dynamic(
+                request.config.as_ref(),
+                &list.schema().value_type(),
+                "configuration",
+            )?;
+            self.cancellable(list.validate(&config)).await
+        }
+        .await;
+        let diagnostics = outcome.unwrap_or_else(|errors| errors);
+        Ok(Response::new(pb::validate_list_resource_config::Response {
+            diagnostics: diagnostics_to_proto(&diagnostics),
+        }))
+    }
+
+    /// Server-streaming: every page is read before the first event goes out, so an error midway
+    /// lists nothing rather than a part that looks whole.
+    async fn list_resource(
+        &self,
+        request: Request<pb::list_resource::Request>,
+    ) -> RpcResult<tonic::codegen::BoxStream<pb::list_resource::Event>> {
+        let request = request.into_inner();
+        let _logged = log_rpc("ListResource", &request.type_name);
+        let events = self.list_events(request).await;
+        Ok(Response::new(Box::pin(tokio_stream::iter(
+            events.into_iter().map(Ok),
+        ))))
     }
 
     async fn stop_provider(

@@ -183,6 +183,34 @@ pub trait EphemeralResource: Send + Sync {
     async fn close(&self, private: Vec<u8>) -> Diagnostics;
 }
 
+/// What `terraform query` asks of a list resource (Terraform 1.14+).
+pub struct ListRequest {
+    /// The `config` block, decoded with the list resource's schema (null attributes when absent).
+    pub config: Value,
+    /// Whether each object's resource state is wanted (`include_resource`, or config generation).
+    pub include_resource: bool,
+    /// How many objects Terraform will take at most.
+    pub limit: usize,
+}
+
+/// One object a list resource found: its identity (of the managed resource's identity schema),
+/// a name for people, and its state when asked for.
+pub struct ListedObject {
+    pub identity: Value,
+    pub display_name: String,
+    pub resource: Option<Value>,
+}
+
+/// A list resource: the objects of one managed resource type that the credentials can see, for
+/// `terraform query`. Its type name is the managed resource's; that resource must have identity.
+#[async_trait::async_trait]
+pub trait ListResource: Send + Sync {
+    /// The schema of the list block's `config` block.
+    fn schema(&self) -> Schema;
+    async fn validate(&self, config: &Value) -> Diagnostics;
+    async fn list(&self, request: ListRequest) -> (Vec<ListedObject>, Diagnostics);
+}
+
 /// One parameter of a provider function: Terraform checks an argument against `ty` and, as no
 /// parameter here accepts null or unknown values, answers those itself without calling us.
 pub struct FunctionParameter {
@@ -226,6 +254,10 @@ pub trait Provider: Send + Sync + 'static {
     fn ephemeral_resources(&self) -> BTreeMap<String, &dyn EphemeralResource>;
     /// Provider functions by name (`provider::<provider>::<name>` in configurations).
     fn functions(&self) -> BTreeMap<String, &dyn Function> {
+        BTreeMap::new()
+    }
+    /// List resources by type name (`list` blocks of `terraform query`).
+    fn list_resources(&self) -> BTreeMap<String, &dyn ListResource> {
         BTreeMap::new()
     }
 }

@@ -19,13 +19,15 @@ use crate::support::terraform::{
 };
 
 /// Every example folder under examples/ (modules excepted); each has a test below.
-const EXAMPLES: [&str; 16] = [
+const EXAMPLES: [&str; 18] = [
     "data-sources/truefoundry_secret",
     "data-sources/truefoundry_secret_group",
     "data-sources/truefoundry_secret_groups",
     "ephemeral-resources/truefoundry_secret_group",
     "functions/parse_secret_fqn",
     "functions/secret_fqn",
+    "list-resources/truefoundry_secret",
+    "list-resources/truefoundry_secret_group",
     "provider",
     "quickstart",
     "recipes/multi-tenant",
@@ -560,6 +562,47 @@ fn secret_groups_data_source_example_applies() {
             })
         );
         ws.destroy();
+    });
+}
+
+#[test]
+fn secret_group_list_resource_example_queries() {
+    let example = "list-resources/truefoundry_secret_group";
+    // An older client refuses it by `required_version`; it never reads a `.tfquery.hcl` file.
+    for_each_terraform_from((1, 14), example, &[], |terraform| {
+        let emulator = Emulator::start();
+        seed_acme_group(&emulator, "payments-prod", &[("DB_PASSWORD", "p")]);
+        seed_acme_group(&emulator, "search-misses-this", &[("K", "v")]);
+        let ws = example_workspace(terraform, &emulator, example);
+        ws.run_ok(&["init"]);
+        let listed = ws.run_ok(&["query"]);
+        assert!(listed.stdout.contains("acme:payments-prod"), "{listed}");
+        assert!(!listed.stdout.contains("search-misses-this"), "{listed}");
+    });
+}
+
+#[test]
+fn secret_list_resource_example_generates_configuration_that_imports_without_a_write() {
+    let example = "list-resources/truefoundry_secret";
+    // An older client refuses it by `required_version`; it never reads a `.tfquery.hcl` file.
+    for_each_terraform_from((1, 14), example, &[], |terraform| {
+        let emulator = Emulator::start();
+        seed_acme_group(
+            &emulator,
+            "payments-prod",
+            &[("DB_PASSWORD", "p"), ("STRIPE_KEY", "s")],
+        );
+        let ws = example_workspace(terraform, &emulator, example);
+        ws.run_ok(&["init"]);
+        ws.run_ok(&["query", "-generate-config-out=generated.tf"]);
+        let mark = emulator.mark();
+        apply_then_plan_empty(&ws);
+        assert!(emulator.writes_since(mark).is_empty());
+        assert_eq!(
+            server_values(&emulator, ACME_KEY, "acme:payments-prod"),
+            values(&[("DB_PASSWORD", "p"), ("STRIPE_KEY", "s")])
+        );
+        assert_eq!(ws.state_json()["resources"].as_array().unwrap().len(), 2);
     });
 }
 

@@ -17,6 +17,7 @@ mod plan_checks;
 mod protocol;
 mod protocol_secret;
 mod protocol_secret_group;
+mod query;
 mod release;
 mod reliability;
 mod resource_identity;

@@ -1235,11 +1235,6 @@ async fn rpcs_of_features_the_provider_lacks_answer_unimplemented() {
     let (mut client, _) = client(Terraform::V1_11).await;
     let raw = &mut client.provider;
     let codes = [
-        raw.validate_list_resource_config(pb::validate_list_resource_config::Request::default())
-            .await
-            .map(|_| ())
-            .unwrap_err()
-            .code(),
         raw.generate_resource_config(pb::generate_resource_config::Request::default())
             .await
             .map(|_| ())
@@ -1256,10 +1251,15 @@ async fn rpcs_of_features_the_provider_lacks_answer_unimplemented() {
             .unwrap_err()
             .code(),
     ];
-    assert_eq!(codes, [tonic::Code::Unimplemented; 4]);
-    // The schema still answers, with no list resources, state stores or actions in it.
+    assert_eq!(codes, [tonic::Code::Unimplemented; 3]);
+    // The schema still answers, with no state stores or actions in it.
     let schema = client.get_schema().await.unwrap();
-    assert!(schema.list_resource_schemas.is_empty());
     assert!(schema.state_store_schemas.is_empty());
     assert!(schema.action_schemas.is_empty());
+    // Without GenerateResourceConfig, Terraform derives configuration from the resource objects.
+    assert!(
+        !schema
+            .server_capabilities
+            .is_some_and(|capabilities| capabilities.generate_resource_config)
+    );
 }

@@ -28,6 +28,7 @@ pub fn plan(context: &ProviderContext, request: PlanRequest) -> PlanResponse {
     let mut planned = request.proposed_new_state.clone();
     let prior_value = &request.prior_state;
     if prior_value.is_null() {
+        refuse_creating_unmanaged(&request.config, &mut response);
         COMPUTED
             .iter()
             .for_each(|name| planned.set(name, Value::Unknown));
@@ -48,6 +49,9 @@ pub fn plan(context: &ProviderContext, request: PlanRequest) -> PlanResponse {
         }
     }
     if !response.requires_replace.is_empty() {
+        // A replacement deletes the key first: refused at plan when there is nothing to create
+        // the new one with.
+        refuse_creating_unmanaged(&request.config, &mut response);
         COMPUTED
             .iter()
             .for_each(|name| planned.set(name, Value::Unknown));
@@ -72,8 +76,27 @@ pub fn plan(context: &ProviderContext, request: PlanRequest) -> PlanResponse {
     response
 }
 
-/// Whether an apply must send the value of a secret that exists.
+/// A key cannot be created without a value: the unmanaged form only keeps an existing one.
+fn refuse_creating_unmanaged(config: &Value, response: &mut PlanResponse) {
+    if validate::value_unmanaged(config) {
+        let key = config.get("key").as_str().unwrap_or_default();
+        response.diagnostics.error(
+            "Secret Value Missing",
+            format!(
+                "The key `{key}` must be created, but neither `value` nor `value_wo` is set. Set one \
+                 of them. Without both, a `truefoundry_secret` only keeps a key that exists (such as \
+                 one imported from `terraform query -generate-config-out`) and leaves its value alone."
+            ),
+        );
+    }
+}
+
+/// Whether an apply must send the value of a secret that exists. Never when the value is
+/// unmanaged: a change made elsewhere is then the owner's, not drift.
 fn must_write(prior: &Value, config: &Value, private: &Private) -> bool {
+    if validate::value_unmanaged(config) {
+        return false;
+    }
     let version = SecretState::of(prior).version;
     // The server's version moved past the one this provider last wrote or saw: changed elsewhere.
     let changed_elsewhere = version.is_none()
@@ -95,9 +118,16 @@ fn must_write(prior: &Value, config: &Value, private: &Private) -> bool {
 mod tests {
     use super::*;
 
+    /// A state or config; a config with a `value_wo_version` has a write-only value too.
     fn state(value: Value, wo_version: Value, version: i64) -> Value {
+        let value_wo = if wo_version.is_null() {
+            Value::Null
+        } else {
+            Value::string("w")
+        };
         Value::object([
             ("value", value),
+            ("value_wo", value_wo),
             ("value_wo_version", wo_version),
             ("version", Value::from(version)),
         ])
@@ -140,6 +170,16 @@ mod tests {
             &state("a".into(), Value::Null, 0),
             &Private::default()
         ));
+    }
+
+    #[test]
+    fn an_unmanaged_value_is_never_written() {
+        let prior = state(Value::Null, Value::Null, 3);
+        let config = state(Value::Null, Value::Null, 0);
+        assert!(!must_write(&prior, &config, &synced(3)));
+        // Changed elsewhere (version moved) or never synced: still the owner's value.
+        assert!(!must_write(&prior, &config, &synced(1)));
+        assert!(!must_write(&prior, &config, &Private::default()));
     }
 
     #[test]

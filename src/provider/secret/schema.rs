@@ -36,7 +36,9 @@ pub fn resource_schema() -> Schema {
                 Type::String,
                 "The secret's value, kept in state (sensitive). Compared with the server's value on every \
                  refresh when the API key may read values; otherwise a change elsewhere is noticed by the \
-                 key's version. Exactly one of `value` and `value_wo` is set.",
+                 key's version. At most one of `value` and `value_wo` is set; with neither, the resource keeps \
+                 an existing key and never reads, stores or sends its value (the form `terraform query \
+                 -generate-config-out` writes), and cannot create one.",
             )
             .sensitive(),
             Attribute::optional(

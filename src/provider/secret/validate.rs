@@ -8,6 +8,13 @@ use crate::diag::{AttributePath, Diagnostics};
 use crate::provider::secret_group::validate::{is_valid_key, key_rule, quoted_key};
 use crate::value::Value;
 
+/// Whether a configuration leaves the value alone: neither `value` nor `value_wo` is set (the form
+/// `terraform query -generate-config-out` writes). The resource then keeps an existing key and
+/// never reads, stores or sends its value.
+pub fn value_unmanaged(config: &Value) -> bool {
+    config.get("value").is_null() && config.get("value_wo").is_null()
+}
+
 pub fn validate(config: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
     if let Some(key) = config.get("key").as_str()
@@ -35,17 +42,14 @@ pub fn validate(config: &Value) -> Diagnostics {
     }
     let value = config.get("value");
     let value_wo = config.get("value_wo");
-    match (value.is_null(), value_wo.is_null()) {
-        (false, false) => diags.error(
+    // Neither is allowed: the value is then unmanaged (see `value_unmanaged`), which only an
+    // existing key can be; the plan refuses creating one so.
+    if !value.is_null() && !value_wo.is_null() {
+        diags.error(
             "Conflicting Secret Values",
-            "Both `value` and `value_wo` are set. Set exactly one: `value` keeps the value in state, \
+            "Both `value` and `value_wo` are set. Set at most one: `value` keeps the value in state, \
              `value_wo` (Terraform 1.11 or later) never stores it.",
-        ),
-        (true, true) => diags.error(
-            "Secret Value Missing",
-            "Neither `value` nor `value_wo` is set. Set exactly one of them.",
-        ),
-        _ => {}
+        );
     }
     let version = config.get("value_wo_version");
     if !version.is_null() {
@@ -92,7 +96,7 @@ mod tests {
     }
 
     #[test]
-    fn exactly_one_value_and_no_path_into_it() {
+    fn at_most_one_value_and_no_path_into_it() {
         assert!(validate(&config(&[("value", "v".into())])).0.is_empty());
         assert!(
             validate(&config(&[
@@ -109,7 +113,10 @@ mod tests {
         ]));
         assert_eq!(summaries(&both), ["Conflicting Secret Values"]);
         assert_eq!(both.0[0].path, None);
-        assert_eq!(summaries(&validate(&config(&[]))), ["Secret Value Missing"]);
+        // Neither: the value is unmanaged, which the plan allows for an existing key only.
+        assert!(validate(&config(&[])).0.is_empty());
+        assert!(value_unmanaged(&config(&[])));
+        assert!(!value_unmanaged(&config(&[("value_wo", Value::Unknown)])));
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod import;
 pub mod keys;
 pub mod model;
 pub mod plan;
-mod read;
+pub mod read;
 mod references;
 pub mod remote;
 pub mod schema;
