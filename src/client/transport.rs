@@ -28,6 +28,8 @@ pub(super) struct ApiRequest<'a> {
     pub sent_values: Vec<&'a str>,
     /// False for a call that must not be repeated once the server may have acted on it.
     pub idempotent: bool,
+    /// Sent once whatever the answer: the caller builds a fresh request for any retry.
+    pub single_attempt: bool,
 }
 
 impl<'a> ApiRequest<'a> {
@@ -39,6 +41,7 @@ impl<'a> ApiRequest<'a> {
             body: None,
             sent_values: Vec::new(),
             idempotent: true,
+            single_attempt: false,
         }
     }
 
@@ -141,6 +144,11 @@ impl Transport {
         &self.base
     }
 
+    /// How often a failed call is tried again.
+    pub fn max_retries(&self) -> u32 {
+        self.max_retries
+    }
+
     /// HTTP attempts sent so far, retries included.
     pub fn attempts_sent(&self) -> u64 {
         self.attempts_sent.load(Ordering::Relaxed)
@@ -196,7 +204,7 @@ impl Transport {
                 ),
                 Attempt::Oversized { .. } => (false, None),
             };
-            if !may_retry || attempt > self.max_retries {
+            if !may_retry || request.single_attempt || attempt > self.max_retries {
                 return Err(self.final_error(request, outcome, attempt));
             }
             let wait = wait_hint.unwrap_or_else(|| retry::backoff(attempt, fastrand::f64()));

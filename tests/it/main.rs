@@ -24,3 +24,4 @@ mod support;
 mod transport;
 mod trust;
 mod variants;
+mod writers;

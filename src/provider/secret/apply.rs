@@ -61,6 +61,7 @@ async fn write(
     };
     match write_secret(context, &planned.group_id, &planned.key, value).await {
         Ok(written) => {
+            response.diagnostics.extend(written.warnings.clone());
             let mut state = request.planned_state.clone();
             // Terraform insists that what the plan knew stays as planned; a refresh updates it.
             let learnt = [
