@@ -8,6 +8,7 @@ mod docs;
 mod emulator;
 mod examples;
 mod fuzz;
+mod half_made;
 mod identity;
 mod plan_checks;
 mod protocol;

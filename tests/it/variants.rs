@@ -14,7 +14,7 @@ use crate::support::emulator::{
     ACME_KEY, DEFAULT_INTEGRATION, Emulator, LoggedRequest, config_json,
 };
 use crate::support::hcl::GroupHcl;
-use crate::support::terraform::{Run, Terraform, Workspace, for_each_terraform};
+use crate::support::terraform::{Run, Terraform, Workspace, for_each_terraform, unwrapped};
 
 /// The subject of `ACME_KEY`, the key Terraform uses.
 const OWN_SUBJECT: &str = "user:admin@acme.example";
@@ -334,7 +334,8 @@ fn lenient_manifest_takes_every_subject_kind() {
 }
 
 /// No client-side size limit: a secret store's refusal of a value comes back as an error naming
-/// the key, never the value, and the create keeps the group in state for the next apply.
+/// the key, never the value. The group the create made a moment before is deleted again, the
+/// error says so, and the next plan shows just that: the group to create, nothing to destroy.
 #[test]
 fn a_value_the_secret_store_refuses_is_named_by_its_key() {
     const CANARY: &str = "CANARY-refused-value-5e2b";
@@ -361,11 +362,20 @@ fn a_value_the_secret_store_refuses_is_named_by_its_key() {
             .expect_failure()
             .expect_output_contains(&["Secret Value Refused By TrueFoundry", "these keys: BIG."]);
         assert!(!run.output().contains(CANARY), "{run}");
+        let said = unwrapped(&run.output());
+        for promise in [
+            "it was deleted again, so nothing was created",
+            "the next `terraform plan` shows the group as one to create",
+        ] {
+            assert!(said.contains(promise), "{run}");
+        }
         let log = std::fs::read_to_string(emulator.log_path()).unwrap();
         assert!(!log.contains(CANARY));
-        assert_eq!(emulator.secret_values(name), Some(BTreeMap::new()));
+        assert_eq!(emulator.secret_values(name), None, "no group is left");
+        ws.run(&["plan"])
+            .expect_output_contains(&["Plan: 1 to add, 0 to change, 0 to destroy."]);
 
-        // A value the store takes: the next apply writes the secrets into the kept group.
+        // A value the store takes: the next apply creates the group with its secrets.
         let fitting = [("SMALL", "fits"), ("BIG", "short now")];
         ws.write("main.tf", &config(name, &fitting, &[]));
         ws.apply();

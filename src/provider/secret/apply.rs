@@ -78,6 +78,7 @@ async fn write(
             response.private = Private {
                 synced_version: Some(written.secret.version),
                 visible_to: written.visible_to,
+                deployments: written.secret.active_deployments,
             }
             .encode();
         }

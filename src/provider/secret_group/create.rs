@@ -1,5 +1,8 @@
 //! ApplyResourceChange for a new group: the manifest PUT, then one full-list PUT with every key.
 
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
 use super::model::{Group, Private, SecretMaps};
 use super::remote::{ServerSecrets, list_keys, own_access, read_values, refresh_group, visible_to};
 use super::write::{SecretsWrite, secrets_write};
@@ -13,6 +16,7 @@ use crate::provider::errors::{api_error, secrets_write_error};
 use crate::provider::group_values::group_name;
 use crate::provider::identity::Identity;
 use crate::server::{ApplyRequest, ApplyResponse};
+use crate::value::Value;
 
 pub async fn create(
     client: &Client,
@@ -41,18 +45,23 @@ pub async fn create(
         planned_state,
         planned.collaborators.clone().unwrap_or_default(),
     );
+    let created_now = existing.is_none();
     let group = match existing {
         Some(group) => {
-            match interrupted_create_leftover(client, &group, &manifest, &config).await {
+            let leftover =
+                interrupted_create_leftover(client, &group, &manifest, &config, identity.subject())
+                    .await;
+            match leftover {
                 Ok(()) => {
                     response.diagnostics.warning(
                     "Secret Group Taken Over From An Interrupted Apply",
                     format!(
-                        "A secret group named `{name}` ({}) already existed with exactly this \
-                         configuration's integration, owner and collaborators, and no key or value this \
-                         configuration does not set: what an apply interrupted after creating the group \
-                         leaves behind. It is now managed by this resource instead of being reported as \
-                         a conflict; nothing the group held was changed or deleted.",
+                        "A secret group named `{name}` ({}) already existed, created by this API key \
+                         minutes ago and not changed since, with exactly this configuration's \
+                         integration, owner and collaborators, and no key or value this configuration \
+                         does not set: what an apply interrupted after creating the group leaves \
+                         behind. It is now managed by this resource instead of being reported as a \
+                         conflict; nothing the group held was changed or deleted.",
                         group.fqn
                     ),
                 );
@@ -104,30 +113,77 @@ pub async fn create(
     for computed in ["id", "fqn", "tenant_name", "name"] {
         state.set(computed, refreshed.get(computed).clone());
     }
-    let write = secrets_write(None, &planned, &config, &ServerSecrets::new());
-    let (written, body) = match &write {
-        Ok(SecretsWrite::FullList(body)) => (
-            client.set_secrets(&group.id, body).await.map(|_| ()),
-            body.as_slice(),
-        ),
-        Ok(_) => (Ok(()), &[][..]),
-        Err(refusal) => {
-            report_refusal(response, refusal);
-            (Ok(()), &[][..])
+    // The diagnostics of a secrets write that failed: the group is then half made.
+    let mut failed = Diagnostics::new();
+    match secrets_write(None, &planned, &config, &ServerSecrets::new()) {
+        Ok(SecretsWrite::FullList(body)) => {
+            if let Err(err) = client.set_secrets(&group.id, &body).await {
+                let action = format!("writing the secrets of the new secret group {name}");
+                secrets_write_error(&mut failed, &action, &err, &body);
+            }
         }
-    };
-    if let Err(err) = written {
-        secrets_write_error(
-            &mut response.diagnostics,
-            &format!(
-                "writing the secrets of the new secret group {name}; the group itself was created and is \
-                 kept in state, so the next apply writes the secrets again"
-            ),
-            &err,
-            body,
-        );
+        Ok(_) => {}
+        Err(refusal) => report_refusal(&mut failed, &refusal),
+    }
+    if failed.has_errors() {
+        let removed = created_now && remove_half_made(client, &group, &mut failed).await;
+        if !created_now {
+            append_to_last(
+                &mut failed,
+                &format!(
+                    " The group {} existed before this apply (taken over as an interrupted apply's \
+                     leftover) and was left as it is. Terraform records it as tainted: the next \
+                     `terraform apply` replaces it (destroys it and creates it anew).",
+                    group.fqn
+                ),
+            );
+        }
+        response.diagnostics.extend(failed);
+        if removed {
+            response.new_state = Value::Null;
+            response.private = Vec::new();
+            return;
+        }
     }
     finish_with_server_keys(client, &group.id, state, &planned, response).await;
+}
+
+/// After the secrets of a group created seconds ago could not be written: deletes the group
+/// again (nothing references it yet), so that the failed apply leaves nothing behind, and says
+/// in the last diagnostic of `diags` what the next plan shows. False when the group stays.
+async fn remove_half_made(client: &Client, group: &SecretGroup, diags: &mut Diagnostics) -> bool {
+    match client.delete_secret_group(&group.id, false).await {
+        Ok(()) | Err(client::Error::NotFound { .. }) => {
+            append_to_last(
+                diags,
+                &format!(
+                    " The group {} had just been created for this apply; it was deleted again, so \
+                     nothing was created: the next `terraform plan` shows the group as one to create.",
+                    group.fqn
+                ),
+            );
+            true
+        }
+        Err(err) => {
+            append_to_last(
+                diags,
+                &format!(
+                    " The group {} was created, but deleting it again failed too ({err}). Terraform \
+                     records it as tainted: the next `terraform apply` replaces it (destroys it and \
+                     creates it anew).",
+                    group.fqn
+                ),
+            );
+            false
+        }
+    }
+}
+
+/// Adds `text` to the detail of the last diagnostic (the error it completes).
+fn append_to_last(diags: &mut Diagnostics, text: &str) {
+    if let Some(last) = diags.0.last_mut() {
+        last.detail.push_str(text);
+    }
 }
 
 /// The group of the API key's tenant named `name`, if the key can see one.
@@ -160,18 +216,31 @@ pub(super) fn name_taken(diags: &mut Diagnostics, group: &SecretGroup, reason: &
     );
 }
 
+/// How long after its creation an untouched group may still be an interrupted create's leftover:
+/// the time to run the apply again after the provider died. An identical configuration applied
+/// with the same API key within this time cannot be told apart from that (see
+/// [`interrupted_create_leftover`]); after it, the group is someone's, and is imported.
+const LEFTOVER_WINDOW: Duration = Duration::minutes(5);
+/// A create's own writes (the manifest PUT, then the secrets PUT, with their retries) land within
+/// this time of each other; a later change is someone else's.
+const CREATE_SPAN: Duration = Duration::seconds(60);
+
 /// Whether an existing group with the planned name is what an interrupted create of this very
 /// resource left behind (the provider died, or the state could not be saved, between the
-/// manifest PUT and the end of the apply): the same integration, owner and collaborators as the
-/// manifest this create sends, and only keys this configuration sets, each already holding the
-/// configured value. Taking such a group over changes nothing anyone else wrote; anything else
-/// is someone else's group. `Err` says why it is not a leftover.
+/// manifest PUT and the end of the apply). The API offers no mark of who a group belongs to, so
+/// the evidence is all it tells: this API key created the group ([`creation_evidence`]), minutes
+/// ago, and nothing changed it after the create's own writes; it has the same integration, owner
+/// and collaborators as the manifest this create sends; and it holds only keys this
+/// configuration sets, each with the configured value. Taking such a group over changes nothing
+/// anyone else wrote; anything else is someone else's group. `Err` says why it is not a leftover.
 pub(super) async fn interrupted_create_leftover(
     client: &Client,
     group: &SecretGroup,
     manifest: &SecretGroupManifest,
     config: &SecretMaps,
+    own_subject: Option<&str>,
 ) -> Result<(), String> {
+    creation_evidence(group, own_subject, OffsetDateTime::now_utc())?;
     let Some(held) = &group.manifest else {
         return Err("its manifest cannot be read".to_owned());
     };
@@ -223,4 +292,100 @@ pub(super) async fn interrupted_create_leftover(
         return Err("it holds keys or values this configuration does not set".to_owned());
     }
     Ok(())
+}
+
+/// The part of [`interrupted_create_leftover`] the group's own fields decide: created by
+/// `own_subject`, within [`LEFTOVER_WINDOW`] before `now`, and not updated after
+/// [`CREATE_SPAN`]. `Err` completes "A secret group named … already exists and …".
+fn creation_evidence(
+    group: &SecretGroup,
+    own_subject: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(), String> {
+    let Some(own) = own_subject else {
+        return Err(
+            "the API key's identity is unknown, so the group cannot be shown to be \
+                    what an interrupted apply of this configuration left behind"
+                .to_owned(),
+        );
+    };
+    match group.created_by.as_deref() {
+        Some(creator) if creator == own => {}
+        Some(creator) => {
+            return Err(format!(
+                "it was created by `{creator}`, not by this API key (`{own}`)"
+            ));
+        }
+        None => return Err("the server does not say who created it".to_owned()),
+    }
+    let parse = |at: &Option<String>| {
+        at.as_deref()
+            .and_then(|text| OffsetDateTime::parse(text, &Rfc3339).ok())
+    };
+    let (Some(created), Some(updated)) = (parse(&group.created_at), parse(&group.updated_at))
+    else {
+        return Err("the server does not say when it was created and last changed".to_owned());
+    };
+    let created_text = group.created_at.as_deref().unwrap_or_default();
+    if now - created > LEFTOVER_WINDOW {
+        return Err(format!(
+            "it was created at {created_text}, longer ago than an interrupted apply of this \
+             configuration is run again ({} minutes)",
+            LEFTOVER_WINDOW.whole_minutes()
+        ));
+    }
+    if updated - created > CREATE_SPAN {
+        return Err(format!(
+            "it was changed at {} after its creation at {created_text}: someone has written to it",
+            group.updated_at.as_deref().unwrap_or_default()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn group(creator: Option<&str>, created: &str, updated: &str) -> SecretGroup {
+        SecretGroup {
+            id: "sg1".into(),
+            fqn: "acme:g".into(),
+            name: None,
+            tenant_name: "acme".into(),
+            integration_id: None,
+            created_by: creator.map(str::to_owned),
+            manifest: None,
+            associated_secrets: Vec::new(),
+            created_at: Some(created.to_owned()),
+            updated_at: Some(updated.to_owned()),
+        }
+    }
+
+    #[test]
+    fn only_a_recent_untouched_group_of_this_key_is_a_leftover() {
+        let now = datetime!(2026-12-06 10:10:00 UTC);
+        let me = Some("user:me@x");
+        let fresh = group(me, "2026-12-06T10:08:00.000Z", "2026-12-06T10:08:01.500Z");
+        assert_eq!(creation_evidence(&fresh, me, now), Ok(()));
+
+        let reason =
+            |g: &SecretGroup, own: Option<&str>| creation_evidence(g, own, now).unwrap_err();
+        let theirs = group(
+            Some("user:other@x"),
+            "2026-12-06T10:08:00.000Z",
+            "2026-12-06T10:08:00.000Z",
+        );
+        assert!(reason(&theirs, me).contains("`user:other@x`, not by this API key"));
+        assert!(reason(&fresh, None).contains("identity is unknown"));
+        let old = group(me, "2026-12-06T09:00:00.000Z", "2026-12-06T09:00:01.000Z");
+        assert!(reason(&old, me).contains("created at 2026-12-06T09:00:00.000Z"));
+        let touched = group(me, "2026-12-06T10:08:00.000Z", "2026-12-06T10:09:30.000Z");
+        assert!(reason(&touched, me).contains("someone has written to it"));
+        let mut undated = fresh.clone();
+        undated.created_at = None;
+        assert!(reason(&undated, me).contains("does not say when"));
+    }
 }

@@ -16,6 +16,7 @@ use crate::server::{PlanRequest, PlanResponse};
 /// error at the attribute the server blamed; a server that cannot be asked is a warning.
 pub async fn check_planned_manifest(
     client: &Client,
+    own_subject: Option<&str>,
     request: &PlanRequest,
     response: &mut PlanResponse,
 ) {
@@ -52,14 +53,16 @@ pub async fn check_planned_manifest(
     let err = match outcome {
         // The manifest PUT upserts by name, so a dry run accepts a create under a name another
         // group holds: a create looks the name up itself.
-        Ok(_) if creating => return check_name_free(client, request, &manifest, response).await,
+        Ok(_) if creating => {
+            return check_name_free(client, own_subject, request, &manifest, response).await;
+        }
         Ok(_) => return,
         // A conflict is the dry run seeing a group of this name that is still there: the one a
         // replacement under the same name destroys first, or someone else's, which the name
         // check tells apart. Everything else in the manifest was checked before the server got
         // that far.
         Err(client::Error::Conflict { .. }) if creating => {
-            return check_name_free(client, request, &manifest, response).await;
+            return check_name_free(client, own_subject, request, &manifest, response).await;
         }
         Err(client::Error::Conflict { .. }) => return,
         Err(err) => err,
@@ -134,6 +137,7 @@ fn unnamed_fix(err: &client::Error, creating: bool) -> &'static str {
 /// takes over). A lookup that fails leaves the decision to the apply.
 async fn check_name_free(
     client: &Client,
+    own_subject: Option<&str>,
     request: &PlanRequest,
     manifest: &SecretGroupManifest,
     response: &mut PlanResponse,
@@ -149,8 +153,20 @@ async fn check_name_free(
         return;
     }
     let config = SecretMaps::of(&request.config);
-    if let Err(reason) = interrupted_create_leftover(client, &existing, manifest, &config).await {
-        name_taken(&mut response.diagnostics, &existing, &reason);
+    match interrupted_create_leftover(client, &existing, manifest, &config, own_subject).await {
+        Ok(()) => response.diagnostics.warning(
+            "Secret Group Will Be Taken Over",
+            format!(
+                "A secret group named `{}` already exists ({}). This API key created it minutes \
+                 ago, nothing changed it since, and it holds exactly this configuration's \
+                 integration, owner, collaborators and values: what an apply interrupted after \
+                 creating the group leaves behind, so applying this plan manages it from now on. \
+                 If another configuration created it (the API cannot tell the two apart), do not \
+                 apply: choose another `name`.",
+                manifest.name, existing.fqn
+            ),
+        ),
+        Err(reason) => name_taken(&mut response.diagnostics, &existing, &reason),
     }
 }
 

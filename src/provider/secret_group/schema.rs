@@ -39,10 +39,14 @@ pub fn resource_schema() -> Schema {
          the key is created and when its `secrets_wo_versions` entry changes) or `initial_secrets` (sent \
          only to create the key; afterwards the value belongs to people or a rotation job and is never \
          read or overwritten). Deployments reference a secret by the FQN in `secret_fqns`.\n\nCreating \
-         refuses to adopt an existing group of the same name (import it instead), except the one an \
-         interrupted apply of this very configuration left behind: same integration, owner and \
-         collaborators, and only keys this configuration sets, holding its values. The apply then \
-         takes it over, with a warning.",
+         refuses to adopt an existing group of the same name: the plan fails with the `terraform \
+         import` command. The one exception is what an interrupted apply of this configuration leaves \
+         behind: a group this API key created less than 5 minutes ago and nothing changed since, with \
+         the same integration, owner and collaborators and only keys this configuration sets, holding \
+         its values. The plan warns that it takes such a group over (the API cannot tell it from an \
+         identical configuration applied minutes earlier with the same key).\n\nWhen the group is \
+         created but its secrets cannot be written, the new group is deleted again and nothing is \
+         left; if that fails too, the error says so and the next apply replaces the group.",
         vec![
             Attribute::computed("id", Type::String, "The secret group's id."),
             Attribute::required(

@@ -61,13 +61,18 @@ pub async fn update(
         Ok(write) => write,
         Err(refusal) => {
             // Nothing is written, the manifest included: the plan no longer holds.
-            report_refusal(response, &refusal);
+            report_refusal(&mut response.diagnostics, &refusal);
             return;
         }
     };
     match values_changed_since_plan(client, &prior, &planned, &server).await {
         Ok(changed) if changed.is_empty() => {}
-        Ok(changed) => return report_refusal(response, &Refusal::ChangedSincePlan(changed)),
+        Ok(changed) => {
+            return report_refusal(
+                &mut response.diagnostics,
+                &Refusal::ChangedSincePlan(changed),
+            );
+        }
         Err(err) => {
             api_error(
                 &mut response.diagnostics,
