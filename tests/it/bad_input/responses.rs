@@ -479,7 +479,8 @@ async fn a_malformed_answer_to_a_write_keeps_what_the_state_knows() {
             create.state
         );
         assert!(
-            stub.requests().contains(&(Method::DELETE, GROUP.to_owned())),
+            stub.requests()
+                .contains(&(Method::DELETE, GROUP.to_owned())),
             "{}: the new group is deleted again",
             malformation.name
         );
