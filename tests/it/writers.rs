@@ -296,3 +296,64 @@ fn three_configurations_writing_one_group_at_once_many_trials() {
         .unwrap_or(10);
     run_trials(trials);
 }
+
+/// A full-list PUT is sent once by the client; a 429, a 503 or a dropped connection makes the
+/// writer list the group again before the next attempt. Under injected faults a lone writer still
+/// writes every key, and the run shows such PUTs were retried.
+#[test]
+fn a_failed_full_list_put_is_retried_from_a_fresh_listing() {
+    for_each_terraform(|terraform| {
+        let emulator = ChaosEmulator::start(&[
+            "--fault-429-rate",
+            "0.2",
+            "--fault-retry-after",
+            "0",
+            "--fault-503-rate",
+            "0.1",
+            "--fault-drop-rate",
+            "0.05",
+            "--fault-seed",
+            "20",
+        ]);
+        let group_id = create_group(&emulator, "faulty");
+        let keys: BTreeMap<String, String> = (0..KEYS_PER_TEAM)
+            .map(|i| (key(0, i), format!("v-{i}")))
+            .collect();
+        let config = team_config(&emulator, &group_id, &keys)
+            .replace("api_key = ", "max_retries = 10\n  api_key = ");
+        let ws = Workspace::with_main(terraform, &config);
+        let mark = emulator.log().len();
+        ws.apply();
+        let held = emulator.server_state()["faulty"].values();
+        for (key, value) in &keys {
+            assert_eq!(held.get(key), Some(value), "{key}: {held:?}");
+        }
+        assert_eq!(held.get(BYSTANDER.0).map(String::as_str), Some(BYSTANDER.1));
+        let lines: Vec<_> = emulator
+            .log()
+            .into_iter()
+            .skip(mark)
+            .filter(|line| line.by_provider())
+            .collect();
+        let faulted: Vec<usize> = (0..lines.len())
+            .filter(|i| lines[*i].secrets_put_group().is_some() && lines[*i].fault.is_some())
+            .collect();
+        assert!(
+            !faulted.is_empty(),
+            "no PUT met a fault: the seed no longer exercises the retry"
+        );
+        // Each retry is built from a listing taken after the failed attempt.
+        for at in faulted {
+            let next_put = (at + 1..lines.len())
+                .find(|i| lines[*i].secrets_put_group().is_some())
+                .expect("the failed PUT is sent again");
+            assert!(
+                lines[at + 1..next_put]
+                    .iter()
+                    .any(|line| line.is_secrets_list() && line.ok()),
+                "PUT {at} was sent again without listing the group first: {lines:?}"
+            );
+        }
+        ws.plan_detailed_exitcode().expect_empty();
+    });
+}
