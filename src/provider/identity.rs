@@ -126,6 +126,14 @@ impl Identity {
         }
     }
 
+    /// The API key's tenant, when the control plane said.
+    pub fn tenant(&self) -> Option<&str> {
+        match self {
+            Identity::Known { tenant, .. } => Some(tenant),
+            Identity::Unknown => None,
+        }
+    }
+
     /// An error when a group of `tenant` is handled with a key of another tenant: nothing may be
     /// read or written under the wrong tenant. `group` names it (`tenant:name`).
     pub fn check_tenant(&self, group: &str, tenant: &str, diags: &mut Diagnostics) -> bool {

@@ -2,15 +2,14 @@
 //! Terraform version.
 //!
 //! - A create that finds its name taken adopts the group only on the evidence an interrupted
-//!   create of its own leaves (this API key created it minutes ago and nothing changed it since,
-//!   with exactly the configured manifest and values); otherwise the plan stops with "Secret
-//!   Group Already Exists" and the `terraform import` command.
+//!   create of its own leaves: this working directory's record of its unfinished create, and
+//!   then the API's word that this API key created the group after that create started and
+//!   nothing changed it since, with exactly the configured manifest and values. Otherwise the
+//!   plan stops with "Secret Group Already Exists" and the `terraform import` command.
 //! - A create whose secrets cannot be written after the group was made says what happens next,
 //!   and the next `terraform plan` shows exactly that: the group was deleted again (plan: create
 //!   it; the store-refusal case is `variants::a_value_the_secret_store_refuses_is_named_by_its_key`),
 //!   or, when that failed too, Terraform replaces it.
-
-use serde_json::Value as Json;
 
 use crate::support::chaos::{ADMIN_KEY, Background, ChaosEmulator};
 use crate::support::emulator::{Emulator, config_json};
@@ -43,23 +42,6 @@ fn expect_said(output: &str, needles: &[&str]) {
     }
 }
 
-/// Every `created_at` and `updated_at` in an emulator snapshot set to `at`.
-fn backdate(snapshot: &mut Json, at: &str) {
-    match snapshot {
-        Json::Object(fields) => {
-            for (name, value) in fields.iter_mut() {
-                if name == "created_at" || name == "updated_at" {
-                    *value = Json::String(at.to_owned());
-                } else {
-                    backdate(value, at);
-                }
-            }
-        }
-        Json::Array(items) => items.iter_mut().for_each(|item| backdate(item, at)),
-        _ => {}
-    }
-}
-
 /// The refusal a second configuration of the same group gets at plan time.
 #[track_caller]
 fn expect_already_exists(run: &Run, id: &str, why: &str) {
@@ -74,11 +56,51 @@ fn expect_already_exists(run: &Run, id: &str, why: &str) {
     );
 }
 
-/// Two directories with the same configuration: the second never becomes a second owner once
-/// the evidence of an interrupted create is missing: another API key made the group, or it is
-/// older than such a leftover can be. Within minutes, with the same key, the API cannot tell the
-/// two apart: the plan then says it takes the group over, and that it must not be applied if
-/// another configuration created it.
+/// Where a create in `ws` keeps the record of itself while it runs (no `TF_DATA_DIR`).
+pub fn pending_creates(ws: &Workspace) -> std::path::PathBuf {
+    ws.path()
+        .join(".terraform")
+        .join("truefoundry")
+        .join("pending-creates")
+}
+
+/// The records of unfinished creates left in `dir`.
+pub fn records_in(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Leaves in `records` what a create of acme's group `name` with the key of `subject`, started at
+/// `started` and cut off before its manifest PUT answered, leaves behind.
+pub fn leave_record(
+    records: &std::path::Path,
+    name: &str,
+    subject: &str,
+    started: time::OffsetDateTime,
+) {
+    let started = started
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let record = serde_json::json!({
+        "tenant": "acme", "name": name, "subject": subject, "started_at": started,
+    });
+    std::fs::create_dir_all(records).unwrap();
+    std::fs::write(
+        records.join(format!("acme_{name}.json")),
+        record.to_string(),
+    )
+    .unwrap();
+}
+
+/// Two directories with the same configuration: the second never becomes a second owner, with
+/// another API key nor with the same one seconds later. Only a working directory's own record
+/// of an unfinished create of the group lets an apply take it over; the second directory has
+/// none, and a record older than a day, or of another API key, is none either.
 #[test]
 fn a_second_configuration_of_the_same_group_is_refused_at_plan() {
     for_each_terraform(|terraform| {
@@ -97,6 +119,11 @@ fn a_second_configuration_of_the_same_group_is_refused_at_plan() {
         let name = "one-owner";
         let first = workspace(terraform, &emulator, &group_config(name));
         first.apply();
+        assert_eq!(
+            records_in(&pending_creates(&first)),
+            Vec::<String>::new(),
+            "a finished create leaves no record behind"
+        );
         let id = emulator
             .block_on(
                 emulator
@@ -119,33 +146,39 @@ fn a_second_configuration_of_the_same_group_is_refused_at_plan() {
         );
         assert!(emulator.writes_since(mark).is_empty());
 
-        // The same key, seconds later: indistinguishable from a leftover, and the plan says so.
+        // The same key, seconds later, from a second directory: the plan stops, and so does an
+        // apply run without it.
         let twin = workspace(terraform, &emulator, &group_config(name));
-        let warned = twin.run(&["plan"]);
-        assert!(warned.success(), "{warned}");
-        expect_said(
-            &warned.output(),
-            &[
-                "Secret Group Will Be Taken Over",
-                "If another configuration created it",
-                "do not apply",
-            ],
-        );
-
-        // The same key, once the group is older than an interrupted apply's leftover can be.
-        let snapshot_path = emulator.dir().join("data").join("state.json");
-        let mut snapshot: Json =
-            serde_json::from_str(&std::fs::read_to_string(&snapshot_path).unwrap()).unwrap();
-        backdate(&mut snapshot, "2026-01-01T00:00:00.000Z");
-        let aged = dir.path().join("aged.json");
-        std::fs::write(&aged, snapshot.to_string()).unwrap();
-        drop(emulator);
-        let later = Emulator::start_from_snapshot(&aged);
-        let twin = workspace(terraform, &later, &group_config(name));
-        let mark = later.mark();
+        let no_record = "this working directory holds no record of an unfinished create of it";
+        let refused = twin.run(&["plan"]).expect_failure();
+        expect_already_exists(&refused, &id, no_record);
         let refused = twin.run(&["apply", "-auto-approve"]).expect_failure();
-        expect_already_exists(&refused, &id, "created at 2026-01-01T00:00:00.000Z");
-        assert!(later.writes_since(mark).is_empty());
+        expect_already_exists(&refused, &id, no_record);
+        assert!(emulator.writes_since(mark).is_empty());
+        if twin.path().join("terraform.tfstate").exists() {
+            let state = twin.state_json();
+            assert!(
+                state["resources"].as_array().is_none_or(Vec::is_empty),
+                "nothing reached the second directory's state: {state}"
+            );
+        }
+
+        // A record left there long ago, or by a create with another key, proves nothing.
+        let records = pending_creates(&twin);
+        let now = time::OffsetDateTime::now_utc();
+        let admin = "user:admin@acme.example";
+        leave_record(&records, name, admin, now - time::Duration::days(2));
+        let refused = twin.run(&["plan"]).expect_failure();
+        expect_already_exists(&refused, &id, "more than 24 hours ago");
+        leave_record(
+            &records,
+            name,
+            "user:second@acme.example",
+            now - time::Duration::minutes(1),
+        );
+        let refused = twin.run(&["plan"]).expect_failure();
+        expect_already_exists(&refused, &id, "ran with another API key");
+        assert!(emulator.writes_since(mark).is_empty());
     });
 }
 

@@ -10,6 +10,7 @@ use truefoundry_provider::client::{
     Collaborator, SecretGroup, SecretGroupManifest, SecretUpdate, SecretValue,
 };
 
+use crate::half_made::{leave_record, records_in};
 use crate::support::emulator::{
     ACME_KEY, DEFAULT_INTEGRATION, Emulator, LoggedRequest, config_json,
 };
@@ -411,8 +412,10 @@ fn an_unknown_variant_stops_the_emulator_listing_the_known_ones() {
 }
 
 /// What an apply killed right after its manifest PUT leaves, under a server that lists the
-/// creator: the group with the configured collaborators plus the key's own entry. The next
-/// apply takes it over instead of calling it someone else's.
+/// creator: the group with the configured collaborators plus the key's own entry, and the
+/// record of the unfinished create in the working directory's data directory (here
+/// `TF_DATA_DIR`, relative to the directory Terraform runs in). The next apply takes it over
+/// instead of calling it someone else's; without the record it is refused.
 #[test]
 fn creator_collaborator_leftover_of_an_interrupted_create_is_taken_over() {
     for_each_terraform(|terraform| {
@@ -431,6 +434,7 @@ fn creator_collaborator_leftover_of_an_interrupted_create_is_taken_over() {
                 .collect(),
             owned_by: None,
         };
+        let started = time::OffsetDateTime::now_utc();
         let client = emulator.client(ACME_KEY);
         emulator
             .block_on(client.apply_secret_group_manifest(&manifest, false))
@@ -442,9 +446,21 @@ fn creator_collaborator_leftover_of_an_interrupted_create_is_taken_over() {
         for (key, value) in emulator.provider_env() {
             ws.set_env(key, value);
         }
+        ws.set_env("TF_DATA_DIR", "tf-data");
+        ws.run(&["plan"]).expect_failure().expect_output_contains(&[
+            "Secret Group Already Exists",
+            "holds no record of an unfinished create",
+        ]);
+        let records = ws.path().join("tf-data/truefoundry/pending-creates");
+        leave_record(&records, name, OWN_SUBJECT, started);
         ws.plan_detailed_exitcode().expect_changes();
         ws.apply()
             .expect_output_contains(&["Secret Group Taken Over From An Interrupted Apply"]);
+        assert_eq!(
+            records_in(&records),
+            Vec::<String>::new(),
+            "the record served"
+        );
         assert_eq!(emulator.secret_values(name), Some(values(&secrets)));
         ws.plan_detailed_exitcode().expect_empty();
     });

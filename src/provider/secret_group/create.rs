@@ -4,6 +4,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use super::model::{Group, Private, SecretMaps};
+use super::pending::PendingCreate;
 use super::remote::{ServerSecrets, list_keys, own_access, read_values, refresh_group, visible_to};
 use super::write::{SecretsWrite, secrets_write};
 use super::{describe, finish_with_server_keys, manifest_of, report_refusal};
@@ -56,12 +57,13 @@ pub async fn create(
                     response.diagnostics.warning(
                     "Secret Group Taken Over From An Interrupted Apply",
                     format!(
-                        "A secret group named `{name}` ({}) already existed, created by this API key \
-                         minutes ago and not changed since, with exactly this configuration's \
-                         integration, owner and collaborators, and no key or value this configuration \
-                         does not set: what an apply interrupted after creating the group leaves \
-                         behind. It is now managed by this resource instead of being reported as a \
-                         conflict; nothing the group held was changed or deleted.",
+                        "A secret group named `{name}` ({}) already existed: an earlier apply in this \
+                         working directory was cut off while creating it (its record was still here), \
+                         this API key created the group after that apply started and nothing changed it \
+                         since, and it has exactly this configuration's integration, owner and \
+                         collaborators, and no key or value this configuration does not set. It is now \
+                         managed by this resource instead of being reported as a conflict; nothing the \
+                         group held was changed or deleted.",
                         group.fqn
                     ),
                 );
@@ -73,18 +75,43 @@ pub async fn create(
                 }
             }
         }
-        None => match client.apply_secret_group_manifest(&manifest, false).await {
-            Ok(group) => group,
-            Err(err) => {
-                api_error(
-                    &mut response.diagnostics,
-                    &format!("creating secret group {name}"),
-                    &err,
-                );
-                return;
+        None => {
+            // The evidence a later apply needs should this one be cut off after the PUT.
+            let mut record = match (identity.tenant(), identity.subject()) {
+                (Some(tenant), Some(subject)) => {
+                    let record = PendingCreate::new(tenant, &name, subject);
+                    record.save();
+                    Some(record)
+                }
+                _ => None,
+            };
+            match client.apply_secret_group_manifest(&manifest, false).await {
+                Ok(group) => {
+                    if let Some(record) = &mut record {
+                        record.group_id = Some(group.id.clone());
+                        record.save();
+                    }
+                    group
+                }
+                Err(err) => {
+                    // A refusal made nothing; after any other failure the group may exist, and
+                    // the record lets the next apply take it over.
+                    if let Some(record) = record.filter(|_| is_refusal(&err)) {
+                        PendingCreate::remove(&record.tenant, &record.name);
+                    }
+                    api_error(
+                        &mut response.diagnostics,
+                        &format!("creating secret group {name}"),
+                        &err,
+                    );
+                    return;
+                }
             }
-        },
+        }
     };
+    // From here on the create returns a state (or deletes the group again): the record of an
+    // unfinished create of this group, this one's or a taken-over one's, has served.
+    let tenant = identity.tenant().unwrap_or(&group.tenant_name).to_owned();
     let own_access = match (&group.manifest, &planned.collaborators) {
         (Some(held), Some(_)) => own_access(&held.collaborators, planned_state, identity.subject()),
         _ => Vec::new(),
@@ -142,10 +169,34 @@ pub async fn create(
         if removed {
             response.new_state = Value::Null;
             response.private = Vec::new();
+            PendingCreate::remove(&tenant, &name);
             return;
         }
     }
     finish_with_server_keys(client, &group.id, state, &planned, response).await;
+    // An error with a new state taints the group: the next plan replaces it.
+    match identity.subject() {
+        Some(subject) if response.diagnostics.has_errors() => {
+            let mut record = PendingCreate::new(&tenant, &name, subject);
+            record.group_id = Some(group.id.clone());
+            record.tainted = true;
+            record.save();
+        }
+        _ => PendingCreate::remove(&tenant, &name),
+    }
+}
+
+/// The server answered that it would not act: nothing was created.
+fn is_refusal(err: &client::Error) -> bool {
+    matches!(
+        err,
+        client::Error::NotFound { .. }
+            | client::Error::NotTheApi { .. }
+            | client::Error::Unauthorized { .. }
+            | client::Error::Forbidden { .. }
+            | client::Error::Conflict { .. }
+            | client::Error::Validation { .. }
+    )
 }
 
 /// After the secrets of a group created seconds ago could not be written: deletes the group
@@ -216,23 +267,29 @@ pub(super) fn name_taken(diags: &mut Diagnostics, group: &SecretGroup, reason: &
     );
 }
 
-/// How long after its creation an untouched group may still be an interrupted create's leftover:
-/// the time to run the apply again after the provider died. An identical configuration applied
-/// with the same API key within this time cannot be told apart from that (see
-/// [`interrupted_create_leftover`]); after it, the group is someone's, and is imported.
-const LEFTOVER_WINDOW: Duration = Duration::minutes(5);
+/// How long the record of an unfinished create stays evidence: long enough to run an apply cut
+/// off overnight again; an older record says nothing about a group of that name today.
+const RECORD_LIFETIME: Duration = Duration::hours(24);
+/// How much earlier than the record's start the server may date the group it created: clock
+/// rounding between this machine and the control plane, nothing more (the record is written
+/// just before the manifest PUT).
+const CLOCK_TOLERANCE: Duration = Duration::seconds(2);
 /// A create's own writes (the manifest PUT, then the secrets PUT, with their retries) land within
 /// this time of each other; a later change is someone else's.
 const CREATE_SPAN: Duration = Duration::seconds(60);
 
 /// Whether an existing group with the planned name is what an interrupted create of this very
 /// resource left behind (the provider died, or the state could not be saved, between the
-/// manifest PUT and the end of the apply). The API offers no mark of who a group belongs to, so
-/// the evidence is all it tells: this API key created the group ([`creation_evidence`]), minutes
-/// ago, and nothing changed it after the create's own writes; it has the same integration, owner
-/// and collaborators as the manifest this create sends; and it holds only keys this
-/// configuration sets, each with the configured value. Taking such a group over changes nothing
-/// anyone else wrote; anything else is someone else's group. `Err` says why it is not a leftover.
+/// manifest PUT and the end of the apply). The API marks no group with who it belongs to, and a
+/// second directory applying the same configuration with the same key makes a group that looks
+/// the same; so the evidence starts with this working directory's record of its own unfinished
+/// create ([`PendingCreate`]), which the API's fields must then agree with
+/// ([`creation_evidence`]): this API key created the group, after the record's start, and
+/// nothing changed it after the create's own writes. The group must also have the same
+/// integration, owner and collaborators as the manifest this create sends, and hold only keys
+/// this configuration sets, each with the configured value. Taking such a group over changes
+/// nothing anyone else wrote; anything else is someone else's group. `Err` says why it is not a
+/// leftover.
 pub(super) async fn interrupted_create_leftover(
     client: &Client,
     group: &SecretGroup,
@@ -240,7 +297,13 @@ pub(super) async fn interrupted_create_leftover(
     config: &SecretMaps,
     own_subject: Option<&str>,
 ) -> Result<(), String> {
-    creation_evidence(group, own_subject, OffsetDateTime::now_utc())?;
+    let record = PendingCreate::load(&group.tenant_name, &manifest.name);
+    creation_evidence(
+        group,
+        own_subject,
+        record.as_ref(),
+        OffsetDateTime::now_utc(),
+    )?;
     let Some(held) = &group.manifest else {
         return Err("its manifest cannot be read".to_owned());
     };
@@ -294,12 +357,15 @@ pub(super) async fn interrupted_create_leftover(
     Ok(())
 }
 
-/// The part of [`interrupted_create_leftover`] the group's own fields decide: created by
-/// `own_subject`, within [`LEFTOVER_WINDOW`] before `now`, and not updated after
-/// [`CREATE_SPAN`]. `Err` completes "A secret group named … already exists and …".
+/// The part of [`interrupted_create_leftover`] the group's own fields and this working
+/// directory's `record` decide: the record is there, of `own_subject`, younger than
+/// [`RECORD_LIFETIME`] and (once the PUT answered) of this very group; the group was created by
+/// `own_subject` no earlier than the record's start, and not updated after [`CREATE_SPAN`].
+/// `Err` completes "A secret group named … already exists and …".
 fn creation_evidence(
     group: &SecretGroup,
     own_subject: Option<&str>,
+    record: Option<&PendingCreate>,
     now: OffsetDateTime,
 ) -> Result<(), String> {
     let Some(own) = own_subject else {
@@ -318,6 +384,44 @@ fn creation_evidence(
         }
         None => return Err("the server does not say who created it".to_owned()),
     }
+    let Some(record) = record else {
+        return Err(
+            "this working directory holds no record of an unfinished create of it, so another \
+             configuration (or an apply whose working directory is gone) created it"
+                .to_owned(),
+        );
+    };
+    let Some(started) = record
+        .started()
+        .filter(|started| now - *started <= RECORD_LIFETIME)
+    else {
+        return Err(format!(
+            "the unfinished create recorded in this working directory started at {}, more than \
+             {} hours ago",
+            record.started_at,
+            RECORD_LIFETIME.whole_hours()
+        ));
+    };
+    if record.subject != own {
+        return Err(format!(
+            "the unfinished create recorded in this working directory ran with another API key \
+             (`{}`)",
+            record.subject
+        ));
+    }
+    if record.is_tainted(&group.id) {
+        return Err(
+            "it is the group this working directory's state holds as tainted, which Terraform \
+             must destroy before creating its replacement (a replacement created before the \
+             destroy cannot take the same `name`)"
+                .to_owned(),
+        );
+    }
+    if let Some(made) = record.group_id.as_deref().filter(|made| *made != group.id) {
+        return Err(format!(
+            "the unfinished create recorded in this working directory made another group ({made})"
+        ));
+    }
     let parse = |at: &Option<String>| {
         at.as_deref()
             .and_then(|text| OffsetDateTime::parse(text, &Rfc3339).ok())
@@ -327,11 +431,11 @@ fn creation_evidence(
         return Err("the server does not say when it was created and last changed".to_owned());
     };
     let created_text = group.created_at.as_deref().unwrap_or_default();
-    if now - created > LEFTOVER_WINDOW {
+    if created < started - CLOCK_TOLERANCE {
         return Err(format!(
-            "it was created at {created_text}, longer ago than an interrupted apply of this \
-             configuration is run again ({} minutes)",
-            LEFTOVER_WINDOW.whole_minutes()
+            "it was created at {created_text}, before the unfinished create recorded in this \
+             working directory started ({})",
+            record.started_at
         ));
     }
     if updated - created > CREATE_SPAN {
@@ -364,28 +468,68 @@ mod tests {
         }
     }
 
+    fn record(subject: &str, started: &str, group_id: Option<&str>) -> PendingCreate {
+        PendingCreate {
+            tenant: "acme".into(),
+            name: "g".into(),
+            subject: subject.into(),
+            started_at: started.into(),
+            group_id: group_id.map(str::to_owned),
+            tainted: false,
+        }
+    }
+
     #[test]
-    fn only_a_recent_untouched_group_of_this_key_is_a_leftover() {
+    fn only_this_directorys_own_unfinished_create_is_a_leftover() {
         let now = datetime!(2026-12-06 10:10:00 UTC);
         let me = Some("user:me@x");
         let fresh = group(me, "2026-12-06T10:08:00.000Z", "2026-12-06T10:08:01.500Z");
-        assert_eq!(creation_evidence(&fresh, me, now), Ok(()));
+        let mine = record("user:me@x", "2026-12-06T10:07:59.500Z", None);
+        let evidence = |g: &SecretGroup, own: Option<&str>, r: Option<&PendingCreate>| {
+            creation_evidence(g, own, r, now)
+        };
+        assert_eq!(evidence(&fresh, me, Some(&mine)), Ok(()));
+        let answered = record("user:me@x", "2026-12-06T10:07:59.500Z", Some("sg1"));
+        assert_eq!(evidence(&fresh, me, Some(&answered)), Ok(()));
+        // Hours later, the record still tells: the window is the record's, not the group's age.
+        let overnight = datetime!(2026-12-06 22:00:00 UTC);
+        assert_eq!(
+            creation_evidence(&fresh, me, Some(&mine), overnight),
+            Ok(())
+        );
 
-        let reason =
-            |g: &SecretGroup, own: Option<&str>| creation_evidence(g, own, now).unwrap_err();
+        let reason = |g: &SecretGroup, own: Option<&str>, r: Option<&PendingCreate>| {
+            evidence(g, own, r).unwrap_err()
+        };
+        // A second directory, same key, same configuration, seconds later: no record there.
+        assert!(reason(&fresh, me, None).contains("holds no record of an unfinished create"));
         let theirs = group(
             Some("user:other@x"),
             "2026-12-06T10:08:00.000Z",
             "2026-12-06T10:08:00.000Z",
         );
-        assert!(reason(&theirs, me).contains("`user:other@x`, not by this API key"));
-        assert!(reason(&fresh, None).contains("identity is unknown"));
-        let old = group(me, "2026-12-06T09:00:00.000Z", "2026-12-06T09:00:01.000Z");
-        assert!(reason(&old, me).contains("created at 2026-12-06T09:00:00.000Z"));
+        assert!(reason(&theirs, me, Some(&mine)).contains("`user:other@x`, not by this API key"));
+        assert!(reason(&fresh, None, Some(&mine)).contains("identity is unknown"));
+        let other_key = record("user:other@x", "2026-12-06T10:07:59.500Z", None);
+        assert!(reason(&fresh, me, Some(&other_key)).contains("ran with another API key"));
+        let stale = record("user:me@x", "2026-12-05T09:00:00.000Z", None);
+        assert!(reason(&fresh, me, Some(&stale)).contains("more than 24 hours ago"));
+        let garbled = record("user:me@x", "yesterday", None);
+        assert!(reason(&fresh, me, Some(&garbled)).contains("more than 24 hours ago"));
+        let another_group = record("user:me@x", "2026-12-06T10:07:59.500Z", Some("sg0"));
+        assert!(reason(&fresh, me, Some(&another_group)).contains("made another group (sg0)"));
+        let tainted = PendingCreate {
+            tainted: true,
+            ..answered.clone()
+        };
+        assert!(reason(&fresh, me, Some(&tainted)).contains("holds as tainted"));
+        // A group that was there before this directory's create started is not its making.
+        let later = record("user:me@x", "2026-12-06T10:09:00.000Z", None);
+        assert!(reason(&fresh, me, Some(&later)).contains("before the unfinished create"));
         let touched = group(me, "2026-12-06T10:08:00.000Z", "2026-12-06T10:09:30.000Z");
-        assert!(reason(&touched, me).contains("someone has written to it"));
+        assert!(reason(&touched, me, Some(&mine)).contains("someone has written to it"));
         let mut undated = fresh.clone();
         undated.created_at = None;
-        assert!(reason(&undated, me).contains("does not say when"));
+        assert!(reason(&undated, me, Some(&mine)).contains("does not say when"));
     }
 }

@@ -7,6 +7,7 @@
 use super::create::{find_by_name, interrupted_create_leftover, name_taken};
 use super::manifest_of;
 use super::model::{Private, SecretMaps, collaborators_of};
+use super::pending::PendingCreate;
 use crate::client::{self, Client, SecretGroupManifest};
 use crate::diag::AttributePath;
 use crate::server::{PlanRequest, PlanResponse};
@@ -133,7 +134,7 @@ fn unnamed_fix(err: &client::Error, creating: bool) -> &'static str {
 
 /// For a create: an error at `name` when another group holds the name, unless it is the group
 /// a replacement destroys first (Terraform plans the create half of a replacement with no prior
-/// state) or what an interrupted create of this configuration left behind (which the apply
+/// state; a tainted group's replacement with no private data either) or what an interrupted create in this working directory left behind (which the apply
 /// takes over). A lookup that fails leaves the decision to the apply.
 async fn check_name_free(
     client: &Client,
@@ -148,6 +149,13 @@ async fn check_name_free(
     if Private::decode(&request.prior_private).replacing.as_deref() == Some(existing.id.as_str()) {
         return;
     }
+    // Terraform plans the replacement of a tainted group as a create, with neither prior state
+    // nor private data: the record of the create that left it tainted tells it apart.
+    if PendingCreate::load(&existing.tenant_name, &manifest.name)
+        .is_some_and(|record| record.is_tainted(&existing.id))
+    {
+        return;
+    }
     // Unknown values cannot be compared with what the group holds: the apply decides then.
     if !request.config.is_wholly_known() {
         return;
@@ -157,12 +165,11 @@ async fn check_name_free(
         Ok(()) => response.diagnostics.warning(
             "Secret Group Will Be Taken Over",
             format!(
-                "A secret group named `{}` already exists ({}). This API key created it minutes \
-                 ago, nothing changed it since, and it holds exactly this configuration's \
-                 integration, owner, collaborators and values: what an apply interrupted after \
-                 creating the group leaves behind, so applying this plan manages it from now on. \
-                 If another configuration created it (the API cannot tell the two apart), do not \
-                 apply: choose another `name`.",
+                "A secret group named `{}` already exists ({}). An earlier apply in this working \
+                 directory was cut off while creating it: its record is still here, this API key \
+                 created the group after that apply started, nothing changed it since, and it \
+                 holds exactly this configuration's integration, owner, collaborators and values. \
+                 Applying this plan manages it from now on; nothing it holds is changed.",
                 manifest.name, existing.fqn
             ),
         ),

@@ -11,6 +11,7 @@ mod dry_run;
 mod import;
 pub mod keys;
 pub mod model;
+mod pending;
 mod plan;
 mod read;
 mod references;
