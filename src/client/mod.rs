@@ -295,6 +295,15 @@ impl Client {
         group_id: &str,
         secrets: &[SecretUpdate],
     ) -> Result<SecretGroup> {
+        self.put_secrets(group_id, secrets, false).await
+    }
+
+    async fn put_secrets(
+        &self,
+        group_id: &str,
+        secrets: &[SecretUpdate],
+        single_attempt: bool,
+    ) -> Result<SecretGroup> {
         let body = SetSecretsRequest {
             secrets: secrets.iter().map(SecretInput::from).collect(),
         };
@@ -302,13 +311,44 @@ impl Client {
             .iter()
             .filter_map(|secret| secret.value.as_ref().map(SecretValue::expose))
             .collect();
-        let request = ApiRequest::new(
+        let mut request = ApiRequest::new(
             Method::PUT,
             object_path(&Method::PUT, GROUPS_PATH, group_id)?,
         )
         .json(&body, sent_values)?;
+        request.single_attempt = single_attempt;
         let envelope: Envelope<WireSecretGroup> = self.transport.call(&request).await?;
         Ok(envelope.data.into())
+    }
+
+    /// [`Client::set_secrets`] sent once, whatever the answer: for a list built from a listing,
+    /// which a retry must take again (a retry of the same list would delete the keys others
+    /// added meanwhile).
+    pub async fn set_secrets_once(
+        &self,
+        group_id: &str,
+        secrets: &[SecretUpdate],
+    ) -> Result<SecretGroup> {
+        self.put_secrets(group_id, secrets, true).await
+    }
+
+    /// How often this client tries a failed call again (`max_retries`).
+    pub fn max_retries(&self) -> u32 {
+        self.transport.max_retries()
+    }
+
+    /// The wait before retry number `retry` (from 1) of a call: the client's own backoff.
+    pub fn retry_wait(retry: u32) -> std::time::Duration {
+        retry::backoff(retry, fastrand::f64())
+    }
+
+    /// Whether a failed call may succeed when tried again later, built afresh: rate limits,
+    /// gateway and server errors, and requests that got no answer.
+    pub fn is_transient(error: &Error) -> bool {
+        matches!(
+            error,
+            Error::RateLimited { .. } | Error::Server { .. } | Error::Transport { .. }
+        )
     }
 
     /// `DELETE /v1/secret-groups/{id}`.

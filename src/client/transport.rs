@@ -29,6 +29,9 @@ pub(super) struct ApiRequest<'a> {
     pub sent_values: Vec<&'a str>,
     /// False for a call that must not be repeated once the server may have acted on it.
     pub idempotent: bool,
+    /// Sent once whatever the answer: the caller builds a fresh request for any retry. A
+    /// `Retry-After` is still waited out before the error returns.
+    pub single_attempt: bool,
 }
 
 impl<'a> ApiRequest<'a> {
@@ -40,6 +43,7 @@ impl<'a> ApiRequest<'a> {
             body: None,
             sent_values: Vec::new(),
             idempotent: true,
+            single_attempt: false,
         }
     }
 
@@ -169,6 +173,11 @@ impl Transport {
         &self.base
     }
 
+    /// How often a failed call is tried again.
+    pub fn max_retries(&self) -> u32 {
+        self.max_retries
+    }
+
     /// HTTP attempts sent so far, retries included.
     pub fn attempts_sent(&self) -> u64 {
         self.attempts_sent.load(Ordering::Relaxed)
@@ -231,6 +240,13 @@ impl Transport {
                 Attempt::Oversized { .. } => (false, None),
             };
             if !may_retry || attempt > self.max_retries {
+                return Err(self.final_error(request, outcome, attempt, &credential.token));
+            }
+            if request.single_attempt {
+                // The caller builds the next attempt afresh, after the wait the server asked for.
+                if let Some(wait) = wait_hint {
+                    tokio::time::sleep(wait).await;
+                }
                 return Err(self.final_error(request, outcome, attempt, &credential.token));
             }
             let wait = wait_hint.unwrap_or_else(|| retry::backoff(attempt, fastrand::f64()));
@@ -584,6 +600,20 @@ mod tests {
                 expected_attempts,
                 "{status}, idempotent: {idempotent}"
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_single_attempt_request_is_sent_once_whatever_the_answer() {
+        for status in [429, 503] {
+            let (url, hits) = counting_server(status).await;
+            let request = ApiRequest {
+                single_attempt: true,
+                ..ApiRequest::new(Method::PUT, "/v1/anything".into())
+            };
+            let result = transport(url).call::<serde_json::Value>(&request).await;
+            assert!(result.is_err(), "{status} is a failure");
+            assert_eq!(hits.load(Ordering::Relaxed), 1, "{status}");
         }
     }
 

@@ -62,6 +62,9 @@ pub struct SecretGroup {
     /// The stored manifest, when the server returns it (collaborators are only visible here).
     pub manifest: Option<SecretGroupManifest>,
     pub associated_secrets: Vec<SecretSummary>,
+    /// `createdAt` and `updatedAt` as the server wrote them (ISO-8601), when it says.
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
 }
 
 /// Who an API key is (`GET /v1/x/users/info`).

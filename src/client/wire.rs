@@ -63,6 +63,11 @@ pub(super) struct WireSecretGroup {
     /// parameter of newer servers can trim it away.
     #[serde(default)]
     associated_secrets: Vec<WireSecretSummary>,
+    /// Required by the API definition; only read to tell an interrupted create's leftover.
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    updated_at: Option<String>,
 }
 
 /// A `Subject`: `{subjectType, subjectSlug, …}`.
@@ -230,6 +235,8 @@ impl From<WireSecretGroup> for SecretGroup {
             tenant_name: wire.tenant_name.or(tenant_from_fqn).unwrap_or_default(),
             integration_id: wire.integration_id,
             created_by: wire.created_by_subject.and_then(WireSubject::reference),
+            created_at: wire.created_at,
+            updated_at: wire.updated_at,
             manifest,
             associated_secrets: wire
                 .associated_secrets

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use truefoundry_provider::client::{Collaborator, SecretGroupManifest, SecretUpdate, SecretValue};
 
+use crate::half_made::{pending_creates, records_in};
 use crate::support::chaos::{
     ADMIN_KEY, Background, ChaosEmulator, LogLine, REFRESH_LISTINGS, ServerGroup, long_tests,
     provider_processes, sigkill_provider,
@@ -539,71 +540,95 @@ fn server_summary(emulator: &ChaosEmulator) -> String {
 
 #[test]
 fn provider_killed_after_the_manifest_put_leaves_nothing_orphaned() {
-    let mut emulator = ChaosEmulator::start(&["--fault-latency-ms", "300"]);
-    let want = three_keys("1");
-    let ws = Workspace::with_main(
-        pinned_terraform(),
-        &crash_config(&emulator, "crash-create", &want),
-    );
-    let (code, output) = interrupt_apply(
-        &ws,
-        &mut emulator,
-        |lines| lines.iter().any(|l| l.is_manifest_put() && l.ok()),
-        kill_provider,
-    );
-    assert_ne!(code, Some(0), "the killed apply reports failure\n{output}");
-    let left = server_summary(&emulator);
-    let secrets_puts = emulator
-        .log()
-        .iter()
-        .filter(|l| l.secrets_put_group().is_some())
-        .count();
-    let warnings = assert_recovers(
-        &ws,
-        &emulator,
-        "crash-create",
-        &want,
-        "kill after manifest PUT",
-    );
-    eprintln!(
-        "RELIABILITY crash(a) provider killed after the manifest PUT: interrupted apply exit={code:?}; \
+    // On every Terraform: each must start the provider in its working directory, where the
+    // record of the unfinished create is kept and found again.
+    for terraform in terraform_binaries() {
+        let mut emulator = ChaosEmulator::start(&["--fault-latency-ms", "300"]);
+        let want = three_keys("1");
+        let ws = Workspace::with_main(terraform, &crash_config(&emulator, "crash-create", &want));
+        let (code, output) = interrupt_apply(
+            &ws,
+            &mut emulator,
+            |lines| lines.iter().any(|l| l.is_manifest_put() && l.ok()),
+            kill_provider,
+        );
+        assert_ne!(code, Some(0), "the killed apply reports failure\n{output}");
+        assert_eq!(
+            records_in(&pending_creates(&ws)).len(),
+            1,
+            "the killed create left its record in the working directory"
+        );
+        let left = server_summary(&emulator);
+        let secrets_puts = emulator
+            .log()
+            .iter()
+            .filter(|l| l.secrets_put_group().is_some())
+            .count();
+        let warnings = assert_recovers(
+            &ws,
+            &emulator,
+            "crash-create",
+            &want,
+            "kill after manifest PUT",
+        );
+        eprintln!(
+            "RELIABILITY crash(a) terraform {} provider killed after the manifest PUT: interrupted apply exit={code:?}; \
          server then held [{left}] with {secrets_puts} secrets PUT logged; next apply converged, \
-         plan empty, no orphan; warnings: {warnings}"
-    );
+         plan empty, no orphan, record removed: {:?}; warnings: {warnings}",
+            terraform.version,
+            records_in(&pending_creates(&ws))
+        );
+        assert!(
+            records_in(&pending_creates(&ws)).is_empty(),
+            "the record served"
+        );
+    }
 }
 
 #[test]
 fn provider_killed_after_the_secrets_put_leaves_nothing_orphaned() {
-    let mut emulator = ChaosEmulator::start(&["--fault-latency-ms", "300"]);
-    let want = three_keys("1");
-    let ws = Workspace::with_main(
-        pinned_terraform(),
-        &crash_config(&emulator, "crash-secrets", &want),
-    );
-    let (code, output) = interrupt_apply(
-        &ws,
-        &mut emulator,
-        |lines| {
-            lines
-                .iter()
-                .any(|l| l.secrets_put_group().is_some() && l.ok())
-        },
-        kill_provider,
-    );
-    assert_ne!(code, Some(0), "the killed apply reports failure\n{output}");
-    let left = server_summary(&emulator);
-    let warnings = assert_recovers(
-        &ws,
-        &emulator,
-        "crash-secrets",
-        &want,
-        "kill after secrets PUT",
-    );
-    eprintln!(
-        "RELIABILITY crash(b) provider killed right after the secrets PUT of a create: interrupted \
+    // On every Terraform: each must start the provider in its working directory, where the
+    // record of the unfinished create is kept and found again.
+    for terraform in terraform_binaries() {
+        let mut emulator = ChaosEmulator::start(&["--fault-latency-ms", "300"]);
+        let want = three_keys("1");
+        let ws = Workspace::with_main(terraform, &crash_config(&emulator, "crash-secrets", &want));
+        let (code, output) = interrupt_apply(
+            &ws,
+            &mut emulator,
+            |lines| {
+                lines
+                    .iter()
+                    .any(|l| l.secrets_put_group().is_some() && l.ok())
+            },
+            kill_provider,
+        );
+        assert_ne!(code, Some(0), "the killed apply reports failure\n{output}");
+        assert_eq!(
+            records_in(&pending_creates(&ws)).len(),
+            1,
+            "the killed create left its record in the working directory"
+        );
+        let left = server_summary(&emulator);
+        let warnings = assert_recovers(
+            &ws,
+            &emulator,
+            "crash-secrets",
+            &want,
+            "kill after secrets PUT",
+        );
+        eprintln!(
+            "RELIABILITY crash(b) terraform {} provider killed right after the secrets PUT of a create: interrupted \
          apply exit={code:?}; server then held [{left}]; next apply converged, plan empty, no orphan; \
-         warnings: {warnings}"
-    );
+         record removed: {:?}; warnings: {warnings}",
+            terraform.version,
+            records_in(&pending_creates(&ws))
+        );
+        assert!(
+            records_in(&pending_creates(&ws)).is_empty(),
+            "the record served"
+        );
+    }
 }
 
 #[test]

@@ -322,3 +322,49 @@ fn destroying_a_truefoundry_secret_in_use_fails_the_apply_until_delete_in_use() 
         assert_eq!(left.get("FREE").map(String::as_str), Some(CANARY_2));
     });
 }
+
+/// A new `key` replaces a `truefoundry_secret`, deleting the old key: while deployments use it,
+/// `terraform plan` refuses, naming the key and its count, like the group's maps; with
+/// `delete_in_use = true` in the state first, the rename goes through.
+#[test]
+fn renaming_a_truefoundry_secret_in_use_fails_the_plan_until_delete_in_use() {
+    for_each_terraform(|terraform| {
+        let emulator =
+            Emulator::start_with_active_deployments(&[("tfy-secret://acme:sd-rename:USED", 2)]);
+        let config = |key: &str, delete_in_use: &str| {
+            format!(
+                "resource \"truefoundry_secret_group\" \"shared\" {{\n  name = \"sd-rename\"\n}}\n\
+                 resource \"truefoundry_secret\" \"db\" {{\n  \
+                 secret_group_id = truefoundry_secret_group.shared.id\n  \
+                 key = \"{key}\"\n  value = \"{CANARY}\"\n{delete_in_use}}}\n"
+            )
+        };
+        let ws = workspace(terraform, &emulator, &config("USED", ""));
+        expect_no_canary(&ws.apply());
+
+        ws.write("main.tf", &config("RENAMED", ""));
+        let mark = emulator.mark();
+        let refused = ws.run(&["plan"]).expect_failure();
+        expect_said(
+            &refused,
+            &[
+                "Secrets In Use By Deployments",
+                "acme:sd-rename",
+                "USED (2 deployments)",
+                "The plan stops here; nothing was changed.",
+                "delete_in_use = true",
+                "with truefoundry_secret.db",
+                "key",
+            ],
+        );
+        assert!(emulator.writes_since(mark).is_empty());
+
+        ws.write("main.tf", &config("USED", "  delete_in_use = true\n"));
+        expect_no_canary(&ws.apply());
+        ws.write("main.tf", &config("RENAMED", "  delete_in_use = true\n"));
+        expect_no_canary(&ws.apply());
+        let left = emulator.secret_values("sd-rename").unwrap_or_default();
+        assert_eq!(left.keys().collect::<Vec<_>>(), ["RENAMED"], "{left:?}");
+        ws.plan_detailed_exitcode().expect_empty();
+    });
+}

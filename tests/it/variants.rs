@@ -10,11 +10,12 @@ use truefoundry_provider::client::{
     Collaborator, SecretGroup, SecretGroupManifest, SecretUpdate, SecretValue,
 };
 
+use crate::half_made::{leave_record, records_in};
 use crate::support::emulator::{
     ACME_KEY, DEFAULT_INTEGRATION, Emulator, LoggedRequest, config_json,
 };
 use crate::support::hcl::GroupHcl;
-use crate::support::terraform::{Run, Terraform, Workspace, for_each_terraform};
+use crate::support::terraform::{Run, Terraform, Workspace, for_each_terraform, unwrapped};
 
 /// The subject of `ACME_KEY`, the key Terraform uses.
 const OWN_SUBJECT: &str = "user:admin@acme.example";
@@ -334,7 +335,8 @@ fn lenient_manifest_takes_every_subject_kind() {
 }
 
 /// No client-side size limit: a secret store's refusal of a value comes back as an error naming
-/// the key, never the value, and the create keeps the group in state for the next apply.
+/// the key, never the value. The group the create made a moment before is deleted again, the
+/// error says so, and the next plan shows just that: the group to create, nothing to destroy.
 #[test]
 fn a_value_the_secret_store_refuses_is_named_by_its_key() {
     const CANARY: &str = "CANARY-refused-value-5e2b";
@@ -361,11 +363,20 @@ fn a_value_the_secret_store_refuses_is_named_by_its_key() {
             .expect_failure()
             .expect_output_contains(&["Secret Value Refused By TrueFoundry", "these keys: BIG."]);
         assert!(!run.output().contains(CANARY), "{run}");
+        let said = unwrapped(&run.output());
+        for promise in [
+            "it was deleted again, so nothing was created",
+            "the next `terraform plan` shows the group as one to create",
+        ] {
+            assert!(said.contains(promise), "{run}");
+        }
         let log = std::fs::read_to_string(emulator.log_path()).unwrap();
         assert!(!log.contains(CANARY));
-        assert_eq!(emulator.secret_values(name), Some(BTreeMap::new()));
+        assert_eq!(emulator.secret_values(name), None, "no group is left");
+        ws.run(&["plan"])
+            .expect_output_contains(&["Plan: 1 to add, 0 to change, 0 to destroy."]);
 
-        // A value the store takes: the next apply writes the secrets into the kept group.
+        // A value the store takes: the next apply creates the group with its secrets.
         let fitting = [("SMALL", "fits"), ("BIG", "short now")];
         ws.write("main.tf", &config(name, &fitting, &[]));
         ws.apply();
@@ -401,8 +412,10 @@ fn an_unknown_variant_stops_the_emulator_listing_the_known_ones() {
 }
 
 /// What an apply killed right after its manifest PUT leaves, under a server that lists the
-/// creator: the group with the configured collaborators plus the key's own entry. The next
-/// apply takes it over instead of calling it someone else's.
+/// creator: the group with the configured collaborators plus the key's own entry, and the
+/// record of the unfinished create in the working directory's data directory (here
+/// `TF_DATA_DIR`, relative to the directory Terraform runs in). The next apply takes it over
+/// instead of calling it someone else's; without the record it is refused.
 #[test]
 fn creator_collaborator_leftover_of_an_interrupted_create_is_taken_over() {
     for_each_terraform(|terraform| {
@@ -421,6 +434,7 @@ fn creator_collaborator_leftover_of_an_interrupted_create_is_taken_over() {
                 .collect(),
             owned_by: None,
         };
+        let started = time::OffsetDateTime::now_utc();
         let client = emulator.client(ACME_KEY);
         emulator
             .block_on(client.apply_secret_group_manifest(&manifest, false))
@@ -432,9 +446,21 @@ fn creator_collaborator_leftover_of_an_interrupted_create_is_taken_over() {
         for (key, value) in emulator.provider_env() {
             ws.set_env(key, value);
         }
+        ws.set_env("TF_DATA_DIR", "tf-data");
+        ws.run(&["plan"]).expect_failure().expect_output_contains(&[
+            "Secret Group Already Exists",
+            "holds no record of an unfinished create",
+        ]);
+        let records = ws.path().join("tf-data/truefoundry/pending-creates");
+        leave_record(&records, name, OWN_SUBJECT, started);
         ws.plan_detailed_exitcode().expect_changes();
         ws.apply()
             .expect_output_contains(&["Secret Group Taken Over From An Interrupted Apply"]);
+        assert_eq!(
+            records_in(&records),
+            Vec::<String>::new(),
+            "the record served"
+        );
         assert_eq!(emulator.secret_values(name), Some(values(&secrets)));
         ws.plan_detailed_exitcode().expect_empty();
     });

@@ -62,6 +62,7 @@ async fn write(
     };
     match write_secret(context, &planned.group_id, &planned.key, value).await {
         Ok(written) => {
+            response.diagnostics.extend(written.warnings.clone());
             let mut state = request.planned_state.clone();
             // Terraform insists that what the plan knew stays as planned; a refresh updates it.
             let learnt = [
@@ -78,6 +79,7 @@ async fn write(
             response.private = Private {
                 synced_version: Some(written.secret.version),
                 visible_to: written.visible_to,
+                deployments: written.secret.active_deployments,
             }
             .encode();
         }

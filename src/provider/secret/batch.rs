@@ -4,9 +4,10 @@
 //! Terraform applies up to ten resources at once, so the resources of one group arrive together.
 //! Each write joins its group's queue; the first to find no leader starts one (a task of its
 //! own, so no apply waits for writes that came after it). The leader takes the group's write
-//! lock (the one the group resource takes too), lets the queue fill, drains it, reads the keys
-//! the group holds, sends one PUT, reads the versions back and answers each write on its own.
-//! It goes on while writes wait, and stops when none do.
+//! lock (the one the group resource takes too), lets the queue fill, drains it, and only then
+//! reads the keys the group holds, sends one PUT and reads the group again (`converge`: other
+//! processes write to the group too), and answers each write on its own. It goes on while writes
+//! wait, and stops when none do.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,13 +15,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, oneshot};
 
-use super::body::put_body;
-use crate::client::{self, Client, SecretGroup, SecretValue};
+use super::converge::{Activity, Converged, write_converging};
+use crate::client::{self, SecretGroup, SecretValue};
 use crate::diag::Diagnostics;
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
 use crate::provider::group_values::{group_name, secret_fqn};
-use crate::provider::secret_group::remote::{ServerSecret, ServerSecrets, list_keys, visible_to};
+use crate::provider::secret_group::remote::{ServerSecret, list_keys, visible_to};
 
 /// Why these numbers: Terraform applies at most `-parallelism` resources at once (10 unless
 /// told otherwise) and hands out the ready ones of a wave within a few milliseconds of each
@@ -42,6 +43,8 @@ pub struct Written {
     pub secret: ServerSecret,
     pub fqn: String,
     pub visible_to: BTreeSet<String>,
+    /// For the apply to pass on: what other writers were seen doing (see `converge`).
+    pub warnings: Diagnostics,
 }
 
 pub type Outcome = Result<Written, Diagnostics>;
@@ -200,8 +203,8 @@ fn every(writes: &BTreeMap<String, SecretValue>, diags: &Diagnostics) -> BTreeMa
         .collect()
 }
 
-/// One PUT for all of `writes`; should the API refuse it as a bad request, one PUT per key, so
-/// that a bad key fails alone and the others are written.
+/// One converging write (see `converge`) for all of `writes`; should the API refuse it as a bad
+/// request, one per key, so that a bad key fails alone and the others are written.
 async fn write_together(
     context: &ProviderContext,
     group_id: &str,
@@ -246,7 +249,7 @@ async fn write_together(
         return every(writes, &diags);
     }
     let together = match held {
-        Ok(held) => put_and_read_back(client, group_id, &held, writes).await,
+        Ok(held) => write_converging(client, group_id, held, writes).await,
         Err(err) => Err(err),
     };
     match together {
@@ -255,7 +258,7 @@ async fn write_together(
             for (key, value) in writes {
                 let alone = BTreeMap::from([(key.clone(), value.clone())]);
                 let result = match list_keys(client, group_id).await {
-                    Ok(held) => put_and_read_back(client, group_id, &held, &alone).await,
+                    Ok(held) => write_converging(client, group_id, held, &alone).await,
                     Err(err) => Err(err),
                 };
                 outcomes.extend(outcomes_of(&group, &alone, result));
@@ -266,61 +269,124 @@ async fn write_together(
     }
 }
 
-/// The PUT over what the group holds, then the keys and versions it holds afterwards.
-async fn put_and_read_back(
-    client: &Client,
-    group_id: &str,
-    held: &ServerSecrets,
-    writes: &BTreeMap<String, SecretValue>,
-) -> Result<ServerSecrets, client::Error> {
-    client
-        .set_secrets(group_id, &put_body(held, writes))
-        .await?;
-    list_keys(client, group_id).await
-}
-
 fn outcomes_of(
     group: &SecretGroup,
     writes: &BTreeMap<String, SecretValue>,
-    result: Result<ServerSecrets, client::Error>,
+    result: Result<Converged, client::Error>,
 ) -> BTreeMap<String, Outcome> {
     let name = group_name(group);
+    let converged = match result {
+        Ok(converged) => converged,
+        Err(err) => {
+            return writes
+                .keys()
+                .map(|key| {
+                    let mut diags = Diagnostics::new();
+                    let action = format!("writing the key `{key}` of secret group {}", group.fqn);
+                    api_error(&mut diags, &action, &err);
+                    (key.clone(), Err(diags))
+                })
+                .collect();
+        }
+    };
+    // One warning for the batch, on its first key written: every resource of the batch saw the
+    // same thing.
+    let mut warning = concurrent_writes_warning(group, writes, &converged);
     writes
         .keys()
         .map(|key| {
-            let outcome = match &result {
-                Ok(after) => match after.get(key) {
-                    Some(secret) => Ok(Written {
-                        secret: secret.clone(),
-                        fqn: secret_fqn(&group.tenant_name, &name, key),
-                        visible_to: visible_to(group),
-                    }),
-                    None => Err(one_error(
-                        "Secret Deleted During Apply",
-                        format!(
-                            "The key `{key}` was written to the secret group {}, but was gone again \
-                             when read back: another writer deleted it at the same moment. Run \
-                             `terraform apply` again, and make sure no one else manages this key.",
-                            group.fqn
-                        ),
-                    )),
-                },
-                Err(err) => {
-                    let mut diags = Diagnostics::new();
-                    let action = format!("writing the key `{key}` of secret group {}", group.fqn);
-                    api_error(&mut diags, &action, err);
-                    Err(diags)
-                }
+            let outcome = match converged.written.get(key) {
+                Some(secret) => Ok(Written {
+                    secret: secret.clone(),
+                    fqn: secret_fqn(&group.tenant_name, &name, key),
+                    visible_to: visible_to(group),
+                    warnings: warning.take().unwrap_or_default(),
+                }),
+                None => Err(removed_again(group, key, &converged)),
             };
             (key.clone(), outcome)
         })
         .collect()
 }
 
+/// `A, B`, or `none`.
+fn names(keys: &BTreeSet<String>) -> String {
+    if keys.is_empty() {
+        return "none".to_owned();
+    }
+    keys.iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What other writers were seen doing, as a sentence.
+fn seen(activity: &Activity) -> String {
+    format!(
+        "Keys seen appearing meanwhile: {}; vanishing: {}.",
+        names(&activity.appeared),
+        names(&activity.vanished)
+    )
+}
+
+/// The warning of a write that saw other writers at work, and so cannot rule out that its own
+/// full-list PUT removed a key one of them had just added; `None` for a write that was alone.
+fn concurrent_writes_warning(
+    group: &SecretGroup,
+    writes: &BTreeMap<String, SecretValue>,
+    converged: &Converged,
+) -> Option<Diagnostics> {
+    if converged.activity.is_empty() {
+        return None;
+    }
+    let written: BTreeSet<String> = converged.written.keys().cloned().collect();
+    let mut diags = Diagnostics::new();
+    diags.warning(
+        "Secret Group Written Concurrently",
+        format!(
+            "While this apply wrote {} to the secret group {}, another writer changed the group at \
+             the same moment. {} The API has no conditional write: each write sends the full list \
+             of keys read just before it, so a key another writer added between this apply's read \
+             and its write may have been removed by this apply without it ever seeing the key. \
+             Writers using this provider write their keys again when that happens; others (a \
+             person, a script, an older provider) do not. This apply's own keys are in place{}. \
+             Check that the other applies on this group succeeded, and run `terraform plan` where \
+             they run: a key they lost shows as one to create. Apply the configurations that share \
+             a group one at a time to avoid this.",
+            names(&writes.keys().cloned().collect()),
+            group.fqn,
+            seen(&converged.activity),
+            if written.len() == writes.len() {
+                ""
+            } else {
+                " except those the errors name"
+            },
+        ),
+    );
+    Some(diags)
+}
+
+/// The error for a key that another writer's full-list PUT removed in every round.
+fn removed_again(group: &SecretGroup, key: &str, converged: &Converged) -> Diagnostics {
+    one_error(
+        "Secret Removed By Concurrent Writes",
+        format!(
+            "The key `{key}` was written to the secret group {} {} times, and each time another \
+             writer's full-list write removed it again: the API has no conditional write, so a \
+             writer that read the keys before this write and wrote after it drops the key. {} Run \
+             `terraform apply` again once the other applies on this group have finished, and apply \
+             the configurations that share a group one at a time.",
+            group.fqn,
+            converged.rounds,
+            seen(&converged.activity)
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::ClientConfig;
+    use crate::client::{Client, ClientConfig};
 
     fn waiting(key: &str) -> (Waiting, oneshot::Receiver<Outcome>) {
         let (reply, answer) = oneshot::channel();

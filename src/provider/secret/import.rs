@@ -85,6 +85,7 @@ pub async fn import(context: &ProviderContext, id: &str) -> ImportResponse {
     let private = Private {
         synced_version: Some(version),
         visible_to: visible_to(&group),
+        deployments: secret.active_deployments,
     };
     response.states.push((state, private.encode()));
     response

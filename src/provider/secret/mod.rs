@@ -8,6 +8,7 @@
 mod apply;
 pub mod batch;
 pub mod body;
+pub mod converge;
 mod import;
 pub mod model;
 mod plan;

@@ -71,6 +71,10 @@ pub struct Private {
     /// found" for one of them proves it was deleted.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub visible_to: BTreeSet<String>,
+    /// The key's `activeDeploymentsCount` when last read or written, for a plan that replaces
+    /// it (a new `key` deletes the old one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployments: Option<u64>,
 }
 
 impl Private {

@@ -4,6 +4,7 @@ use super::model::{Private, SecretState};
 use super::validate;
 use crate::diag::{AttributePath, Severity};
 use crate::provider::ProviderContext;
+use crate::provider::in_use::{self, Refused};
 use crate::provider::secret_group::plan::warn_write_only_drift_unseen;
 use crate::server::{PlanRequest, PlanResponse};
 use crate::value::Value;
@@ -52,6 +53,7 @@ pub fn plan(context: &ProviderContext, request: PlanRequest) -> PlanResponse {
         // A replacement deletes the key first: refused at plan when there is nothing to create
         // the new one with.
         refuse_creating_unmanaged(&request.config, &mut response);
+        refuse_replacing_in_use(&request, &prior, &mut response);
         COMPUTED
             .iter()
             .for_each(|name| planned.set(name, Value::Unknown));
@@ -74,6 +76,28 @@ pub fn plan(context: &ProviderContext, request: PlanRequest) -> PlanResponse {
     }
     response.planned_state = planned;
     response
+}
+
+/// A new `key` (or group) deletes the old key: refused while deployments use it, unless the
+/// state already allows it (the delete reads `delete_in_use` from the state), as the group's
+/// maps are.
+fn refuse_replacing_in_use(
+    request: &PlanRequest,
+    prior: &SecretState,
+    response: &mut PlanResponse,
+) {
+    let deployments = Private::decode(&request.prior_private).deployments;
+    let used = in_use::keys_in_use([(prior.key.as_str(), deployments)], |_| true);
+    if used.is_empty() || in_use::allowed(&request.prior_state) {
+        return;
+    }
+    in_use::refuse(
+        &mut response.diagnostics,
+        response.requires_replace.first().cloned(),
+        &prior.group_label(),
+        &used,
+        Refused::Replace,
+    );
 }
 
 /// A key cannot be created without a value: the unmanaged form only keeps an existing one.
@@ -180,6 +204,53 @@ mod tests {
         // Changed elsewhere (version moved) or never synced: still the owner's value.
         assert!(!must_write(&prior, &config, &synced(1)));
         assert!(!must_write(&prior, &config, &Private::default()));
+    }
+
+    #[test]
+    fn a_new_key_for_a_key_in_use_is_refused_unless_the_state_allows_it() {
+        let refusals = |deployments: Option<u64>, delete_in_use: bool| {
+            let prior = Value::object([
+                ("secret_group_id", Value::string("sg1")),
+                ("key", Value::string("USED")),
+                ("fqn", Value::string("tfy-secret://acme:pay:USED")),
+                ("delete_in_use", Value::Bool(delete_in_use)),
+            ]);
+            let private = Private {
+                deployments,
+                ..Private::default()
+            };
+            let request = PlanRequest {
+                prior_state: prior.clone(),
+                proposed_new_state: prior.clone(),
+                config: prior,
+                prior_private: private.encode(),
+            };
+            let mut response = PlanResponse {
+                requires_replace: vec![AttributePath::root("key")],
+                ..PlanResponse::default()
+            };
+            refuse_replacing_in_use(
+                &request,
+                &SecretState::of(&request.prior_state),
+                &mut response,
+            );
+            response.diagnostics.0
+        };
+        let refused = refusals(Some(2), false);
+        let [error] = refused.as_slice() else {
+            panic!("one error: {refused:?}")
+        };
+        assert_eq!(error.severity, Severity::Error);
+        assert_eq!(error.path, Some(AttributePath::root("key")));
+        assert!(error.detail.contains("acme:pay"), "{}", error.detail);
+        assert!(
+            error.detail.contains("USED (2 deployments)"),
+            "{}",
+            error.detail
+        );
+        assert!(refusals(Some(2), true).is_empty(), "the state allows it");
+        assert!(refusals(Some(0), false).is_empty(), "not in use");
+        assert!(refusals(None, false).is_empty(), "not reported");
     }
 
     #[test]

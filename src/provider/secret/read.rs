@@ -121,6 +121,7 @@ pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadRespon
         private.synced_version = Some(version);
     }
     private.visible_to = visible_to(&group);
+    private.deployments = secret.active_deployments;
     response.private = private.encode();
     response
 }

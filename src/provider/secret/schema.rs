@@ -13,7 +13,12 @@ pub fn resource_schema() -> Schema {
          its keys in a group that others (people, other configurations) also write to.\n\nWriting a \
          value lists every key the group holds, without their values, plus this key with its value, so \
          no other key is changed or deleted; the writes of many `truefoundry_secret` of one group in \
-         one apply go out together. Destroying it deletes only this key.\n\nDo not combine it with \
+         one apply go out together. Destroying it deletes only this key.\n\nOther configurations \
+         applying to the same group at the same moment are allowed for: the API has no conditional \
+         write, so each write is read back once any write built from an earlier listing has landed, \
+         and a key another writer's write removed is written again (a few rounds at most). An apply \
+         that saw other writers at work warns, naming the keys it saw appear or vanish. Applying the \
+         configurations that share a group one at a time avoids the race altogether.\n\nDo not combine it with \
          `secrets`, `secrets_wo` or `initial_secrets` of a `truefoundry_secret_group` for the same \
          group: those maps are authoritative and delete every key they do not list, including the \
          keys of `truefoundry_secret` resources, which then create them again on the next apply.",
@@ -29,7 +34,8 @@ pub fn resource_schema() -> Schema {
                 "key",
                 Type::String,
                 "The secret's key, such as `STRIPE_KEY`: 1 to 128 ASCII letters, digits, `_`, `-` and `.`. \
-                 Changing it replaces the secret.",
+                 Changing it replaces the secret, deleting the old key: refused at plan while \
+                 deployments use it, unless the state holds `delete_in_use = true`.",
             ),
             Attribute::optional(
                 "value",
@@ -60,9 +66,10 @@ pub fn resource_schema() -> Schema {
                 DELETE_IN_USE,
                 Type::Bool,
                 "Allow deleting the secret while deployments still reference it (the API's \
-                 `activeDeploymentsCount`). Defaults to false: destroying or replacing the resource \
-                 then fails, naming the deployment count, and nothing is deleted. A destroy reads this \
-                 setting from the state, so apply `true` before destroying. Update the deployments \
+                 `activeDeploymentsCount`). Defaults to false: destroying the resource then fails at \
+                 apply, and replacing it (a new `key` or `secret_group_id`) fails at plan, naming the \
+                 deployment count, and nothing is deleted. Both read this setting from the state, so \
+                 apply `true` on its own first. Update the deployments \
                  first, or set this to true.",
             ),
             Attribute::computed(

@@ -6,6 +6,7 @@
 
 use super::create::{find_by_name, interrupted_create_leftover, name_taken};
 use super::model::{Private, SecretMaps, collaborators_of};
+use super::pending::PendingCreate;
 use super::{describe, manifest_of};
 use crate::client::{self, Client, SecretGroupManifest};
 use crate::diag::AttributePath;
@@ -16,6 +17,7 @@ use crate::server::{PlanRequest, PlanResponse};
 /// error at the attribute the server blamed; a server that cannot be asked is a warning.
 pub async fn check_planned_manifest(
     client: &Client,
+    own_subject: Option<&str>,
     request: &PlanRequest,
     response: &mut PlanResponse,
 ) {
@@ -52,14 +54,16 @@ pub async fn check_planned_manifest(
     let err = match outcome {
         // The manifest PUT upserts by name, so a dry run accepts a create under a name another
         // group holds: a create looks the name up itself.
-        Ok(_) if creating => return check_name_free(client, request, &manifest, response).await,
+        Ok(_) if creating => {
+            return check_name_free(client, own_subject, request, &manifest, response).await;
+        }
         Ok(_) => return,
         // A conflict is the dry run seeing a group of this name that is still there: the one a
         // replacement under the same name destroys first, or someone else's, which the name
         // check tells apart. Everything else in the manifest was checked before the server got
         // that far.
         Err(client::Error::Conflict { .. }) if creating => {
-            return check_name_free(client, request, &manifest, response).await;
+            return check_name_free(client, own_subject, request, &manifest, response).await;
         }
         Err(client::Error::Conflict { .. }) => return,
         Err(err) => err,
@@ -136,10 +140,11 @@ fn unnamed_fix(err: &client::Error, creating: bool) -> &'static str {
 
 /// For a create: an error at `name` when another group holds the name, unless it is the group
 /// a replacement destroys first (Terraform plans the create half of a replacement with no prior
-/// state) or what an interrupted create of this configuration left behind (which the apply
+/// state; a tainted group's replacement with no private data either) or what an interrupted create in this working directory left behind (which the apply
 /// takes over). A lookup that fails leaves the decision to the apply.
 async fn check_name_free(
     client: &Client,
+    own_subject: Option<&str>,
     request: &PlanRequest,
     manifest: &SecretGroupManifest,
     response: &mut PlanResponse,
@@ -150,13 +155,31 @@ async fn check_name_free(
     if Private::decode(&request.prior_private).replacing.as_deref() == Some(existing.id.as_str()) {
         return;
     }
+    // Terraform plans the replacement of a tainted group as a create, with neither prior state
+    // nor private data: the record of the create that left it tainted tells it apart.
+    if PendingCreate::load(&existing.tenant_name, &manifest.name)
+        .is_some_and(|record| record.is_tainted(&existing.id))
+    {
+        return;
+    }
     // Unknown values cannot be compared with what the group holds: the apply decides then.
     if !request.config.is_wholly_known() {
         return;
     }
     let config = SecretMaps::of(&request.config);
-    if let Err(reason) = interrupted_create_leftover(client, &existing, manifest, &config).await {
-        name_taken(&mut response.diagnostics, &existing, &reason);
+    match interrupted_create_leftover(client, &existing, manifest, &config, own_subject).await {
+        Ok(()) => response.diagnostics.warning(
+            "Secret Group Will Be Taken Over",
+            format!(
+                "A secret group named `{}` already exists ({}). An earlier apply in this working \
+                 directory was cut off while creating it: its record is still here, this API key \
+                 created the group after that apply started, nothing changed it since, and it \
+                 holds exactly this configuration's integration, owner, collaborators and values. \
+                 Applying this plan manages it from now on; nothing it holds is changed.",
+                manifest.name, existing.fqn
+            ),
+        ),
+        Err(reason) => name_taken(&mut response.diagnostics, &existing, &reason),
     }
 }
 

@@ -11,6 +11,7 @@ mod dry_run;
 mod import;
 pub mod keys;
 pub mod model;
+mod pending;
 pub mod plan;
 pub mod read;
 mod references;
@@ -170,9 +171,9 @@ fn describe(collaborators: &[client::Collaborator]) -> String {
 
 /// The diagnostic for an apply that must not write. No path into a secrets map: Terraform would
 /// print the configured values around it.
-fn report_refusal(response: &mut ApplyResponse, refusal: &Refusal) {
+fn report_refusal(diagnostics: &mut Diagnostics, refusal: &Refusal) {
     match refusal {
-        Refusal::ChangedSincePlan(keys) => response.diagnostics.error(
+        Refusal::ChangedSincePlan(keys) => diagnostics.error(
             "Secrets Changed Outside Terraform",
             format!(
                 "These keys of the secret group changed outside Terraform since the plan: {}. Nothing \
@@ -181,7 +182,7 @@ fn report_refusal(response: &mut ApplyResponse, refusal: &Refusal) {
                 keys.join(", ")
             ),
         ),
-        Refusal::MissingValue(key) => response.diagnostics.error(
+        Refusal::MissingValue(key) => diagnostics.error(
             "Secret Key Needs A Value",
             format!(
                 "The key `{key}` must be written but has no value in the configuration. Give it a value \

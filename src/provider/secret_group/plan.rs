@@ -48,7 +48,13 @@ pub async fn plan(context: &ProviderContext, request: PlanRequest) -> PlanRespon
     if !response.diagnostics.has_errors()
         && let Ok(client) = context.client()
     {
-        check_planned_manifest(client, &request, &mut response).await;
+        check_planned_manifest(
+            client,
+            context.identity().subject(),
+            &request,
+            &mut response,
+        )
+        .await;
     }
     response
 }

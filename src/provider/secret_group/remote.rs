@@ -312,6 +312,8 @@ mod tests {
                 }),
             }),
             associated_secrets: Vec::new(),
+            created_at: None,
+            updated_at: None,
         }
     }
 

@@ -39,10 +39,17 @@ pub fn resource_schema() -> Schema {
          the key is created and when its `secrets_wo_versions` entry changes) or `initial_secrets` (sent \
          only to create the key; afterwards the value belongs to people or a rotation job and is never \
          read or overwritten). Deployments reference a secret by the FQN in `secret_fqns`.\n\nCreating \
-         refuses to adopt an existing group of the same name (import it instead), except the one an \
-         interrupted apply of this very configuration left behind: same integration, owner and \
-         collaborators, and only keys this configuration sets, holding its values. The apply then \
-         takes it over, with a warning.",
+         refuses to adopt an existing group of the same name: the plan fails with the `terraform \
+         import` command. The one exception is what an apply of this configuration in the same working \
+         directory left behind when it was cut off while creating the group: the create keeps a record \
+         of itself (no secret) under Terraform's data directory (`TF_DATA_DIR`, else `.terraform/`) \
+         until it returns, and the group must be created by this API key after that record was made, \
+         unchanged since, with the same integration, owner and collaborators and only keys this \
+         configuration sets, holding its values. The plan warns that it takes such a group over. A \
+         second working directory with the same configuration and key, or one whose `.terraform/` \
+         was lost, gets the import command instead.\n\nWhen the group is \
+         created but its secrets cannot be written, the new group is deleted again and nothing is \
+         left; if that fails too, the error says so and the next apply replaces the group.",
         vec![
             Attribute::computed("id", Type::String, "The secret group's id."),
             Attribute::required(

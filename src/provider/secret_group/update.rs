@@ -1,11 +1,15 @@
 //! ApplyResourceChange for an existing group: re-read, then the manifest PUT and the secrets
 //! write that `write.rs` decided, each only when something changed.
 
+use std::collections::BTreeMap;
+
 use super::model::{Group, Private, SecretMaps};
-use super::remote::{ServerSecrets, keys_in_use, list_keys, own_access, values_changed_since_plan};
-use super::write::{Refusal, SecretsWrite, secrets_write, writes_secrets};
+use super::remote::{
+    ServerSecrets, keys_in_use, list_keys, own_access, server_versions, values_changed_since_plan,
+};
+use super::write::{Refusal, SecretsWrite, changed_keys, secrets_write, writes_secrets};
 use super::{finish_with_server_keys, manifest_of, report_refusal, who_could_see};
-use crate::client::{self, Client};
+use crate::client::{self, Client, SecretUpdate};
 use crate::diag::AttributePath;
 use crate::provider::errors::{api_error, secrets_write_error};
 use crate::provider::identity::{Identity, NotFound, not_visible};
@@ -62,13 +66,18 @@ pub async fn update(
         Ok(write) => write,
         Err(refusal) => {
             // Nothing is written, the manifest included: the plan no longer holds.
-            report_refusal(response, &refusal);
+            report_refusal(&mut response.diagnostics, &refusal);
             return;
         }
     };
     match values_changed_since_plan(client, &prior, &planned, &server).await {
         Ok(changed) if changed.is_empty() => {}
-        Ok(changed) => return report_refusal(response, &Refusal::ChangedSincePlan(changed)),
+        Ok(changed) => {
+            return report_refusal(
+                &mut response.diagnostics,
+                &Refusal::ChangedSincePlan(changed),
+            );
+        }
         Err(err) => {
             api_error(
                 &mut response.diagnostics,
@@ -140,7 +149,15 @@ pub async fn update(
             response.new_state = planned_state.clone();
             return;
         }
-        SecretsWrite::FullList(body) => client.set_secrets(&id, body).await.map(|_| ()),
+        SecretsWrite::FullList(body) => match put_full_list(client, &id, body, &server).await {
+            Ok(()) => Ok(()),
+            Err(Retry::Refused(refusal)) => {
+                // Nothing of this write landed; the manifest change, if any, did.
+                report_refusal(&mut response.diagnostics, &refusal);
+                return;
+            }
+            Err(Retry::Failed(err)) => Err(err),
+        },
         SecretsWrite::DeleteEach(ids) => {
             let mut result = Ok(());
             for secret_id in ids {
@@ -167,4 +184,101 @@ pub async fn update(
         return;
     }
     finish_with_server_keys(client, &id, planned_state.clone(), &planned, response).await;
+}
+
+/// Why [`put_full_list`] stopped.
+enum Retry {
+    Refused(Refusal),
+    Failed(client::Error),
+}
+
+/// The full-list PUT, sent once per attempt. After a failure that may pass, the group is listed
+/// again first (a list checked before a wait proves nothing after it): the same keys and
+/// versions as `listed` (the re-read the write was checked against) mean nothing landed, so the
+/// PUT goes again; exactly what `body` makes of them mean it landed after all; anything else is
+/// another writer's change, refused as before the first attempt.
+async fn put_full_list(
+    client: &Client,
+    id: &str,
+    body: &[SecretUpdate],
+    listed: &ServerSecrets,
+) -> Result<(), Retry> {
+    let expected = server_versions(listed);
+    let mut retries = 0;
+    loop {
+        let err = match client.set_secrets_once(id, body).await {
+            Ok(_) => return Ok(()),
+            Err(err) => err,
+        };
+        if !Client::is_transient(&err) || retries >= client.max_retries() {
+            return Err(Retry::Failed(err));
+        }
+        retries += 1;
+        tokio::time::sleep(Client::retry_wait(retries)).await;
+        let now = server_versions(&list_keys(client, id).await.map_err(Retry::Failed)?);
+        if now == expected {
+            continue;
+        }
+        if landed(body, &expected, &now) {
+            return Ok(());
+        }
+        return Err(Retry::Refused(Refusal::ChangedSincePlan(changed_keys(
+            &expected, &now,
+        ))));
+    }
+}
+
+/// Whether `now` is what `body` makes of a group holding `before`: exactly its keys, each key
+/// sent without a value at its old version.
+fn landed(
+    body: &[SecretUpdate],
+    before: &BTreeMap<String, i64>,
+    now: &BTreeMap<String, i64>,
+) -> bool {
+    body.len() == now.len()
+        && body
+            .iter()
+            .all(|entry| match (&entry.value, now.get(&entry.key)) {
+                (None, Some(version)) => before.get(&entry.key) == Some(version),
+                (Some(_), Some(_)) => true,
+                (_, None) => false,
+            })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::SecretValue;
+
+    #[test]
+    fn a_write_landed_when_the_group_is_what_its_body_makes() {
+        let before = BTreeMap::from([("KEPT".to_owned(), 2), ("GONE".to_owned(), 1)]);
+        let body = [
+            SecretUpdate {
+                key: "KEPT".into(),
+                value: None,
+            },
+            SecretUpdate {
+                key: "NEW".into(),
+                value: Some(SecretValue::new("v")),
+            },
+        ];
+        let now = |pairs: &[(&str, i64)]| -> BTreeMap<String, i64> {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+        };
+        assert!(landed(&body, &before, &now(&[("KEPT", 2), ("NEW", 1)])));
+        assert!(
+            !landed(&body, &before, &now(&[("KEPT", 3), ("NEW", 1)])),
+            "KEPT moved"
+        );
+        assert!(!landed(&body, &before, &now(&[("KEPT", 2)])), "NEW missing");
+        assert!(
+            !landed(
+                &body,
+                &before,
+                &now(&[("KEPT", 2), ("NEW", 1), ("OTHER", 1)])
+            ),
+            "another writer's key"
+        );
+    }
 }

@@ -464,15 +464,26 @@ async fn a_malformed_answer_to_a_write_keeps_what_the_state_knows() {
         assert_eq!(update.state.as_ref(), Some(&prior), "{}", malformation.name);
         assert_clean(malformation.name, &update.diagnostics);
 
-        // A create whose secrets PUT answer is broken keeps the group (it exists) in state.
+        // A create whose secrets PUT answer is broken deletes the group it has just made
+        // (nothing references it yet) and records nothing.
         let (planned, config) = planned_create(&ty);
         let create = client
             .apply(SECRET_GROUP, &Value::Null, &planned, &config, Vec::new())
             .await
             .unwrap();
         assert!(create.diagnostics.has_errors(), "{}", malformation.name);
-        let state = create.state.expect("the created group is kept");
-        assert_eq!(state.get("id").as_str(), Some(GROUP_ID));
+        assert!(
+            create.state.as_ref().is_none_or(Value::is_null),
+            "{}: {:?}",
+            malformation.name,
+            create.state
+        );
+        assert!(
+            stub.requests()
+                .contains(&(Method::DELETE, GROUP.to_owned())),
+            "{}: the new group is deleted again",
+            malformation.name
+        );
         assert_clean(malformation.name, &create.diagnostics);
     }
 }

@@ -655,6 +655,16 @@ fn wait_with_deadline(
     }
 }
 
+/// Terraform's output with its wrapping and box drawing undone (words separated by one space),
+/// so that a sentence of a diagnostic can be looked for whole.
+pub fn unwrapped(output: &str) -> String {
+    output
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// What one Terraform command did.
 pub struct Run {
     pub command: String,
