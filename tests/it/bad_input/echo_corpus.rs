@@ -217,7 +217,10 @@ fn no_encoding_of_an_echoed_secret_reaches_terraform_output_or_its_trace_log() {
             "{}",
             refusal("viewer-v")
         );
-        assert_eq!(refusal("viewer-v"), refusal("viewer-q"));
+        // The group's own name (which the case names after its value) is the one difference the
+        // provider's text may hold: its half-made-create sentence names the group.
+        let without_group = |name: &str| refusal(name).replace(name, "<group>");
+        assert_eq!(without_group("viewer-v"), without_group("viewer-q"));
         for form in &forbidden {
             assert!(!output.contains(form.as_str()), "{form} in the output");
             assert!(!trace.contains(form.as_str()), "{form} in the trace log");
