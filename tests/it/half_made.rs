@@ -182,6 +182,34 @@ fn a_second_configuration_of_the_same_group_is_refused_at_plan() {
     });
 }
 
+/// A data directory the record cannot be written to blocks no create: the apply succeeds, and
+/// only a takeover after a cut-off create would be impossible (the safe side).
+#[test]
+fn a_record_that_cannot_be_written_blocks_no_create() {
+    for_each_terraform(|terraform| {
+        let emulator = Emulator::start();
+        let ws = workspace(terraform, &emulator, &group_config("no-record"));
+        // A file where the provider's directory would go.
+        std::fs::create_dir_all(ws.path().join(".terraform")).unwrap();
+        std::fs::write(
+            ws.path().join(".terraform").join("truefoundry"),
+            "not a directory",
+        )
+        .unwrap();
+        ws.apply();
+        let held = emulator
+            .secret_values("no-record")
+            .expect("the group was created");
+        assert_eq!(
+            held.iter()
+                .map(|(key, value)| (key.as_str(), value.as_str()))
+                .collect::<Vec<_>>(),
+            [("A", "a-1"), ("B", "b-1")]
+        );
+        ws.plan_detailed_exitcode().expect_empty();
+    });
+}
+
 /// The emulator dies between the group's creation and its secrets write, so the group cannot be
 /// deleted again either: the error says Terraform replaces it, and once the control plane is
 /// back the next plan does exactly that; the apply after it converges.

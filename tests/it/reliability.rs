@@ -553,11 +553,24 @@ fn provider_killed_after_the_manifest_put_leaves_nothing_orphaned() {
             kill_provider,
         );
         assert_ne!(code, Some(0), "the killed apply reports failure\n{output}");
+        let records = records_in(&pending_creates(&ws));
         assert_eq!(
-            records_in(&pending_creates(&ws)).len(),
-            1,
+            records,
+            ["acme_crash-create.json"],
             "the killed create left its record in the working directory"
         );
+        let record =
+            std::fs::read_to_string(pending_creates(&ws).join("acme_crash-create.json")).unwrap();
+        assert!(
+            record.contains("\"subject\":\"user:admin@acme.example\""),
+            "{record}"
+        );
+        for secret in [ADMIN_KEY, "a-1", "b-1", "c-1"] {
+            assert!(
+                !record.contains(secret),
+                "the record holds no secret: {record}"
+            );
+        }
         let left = server_summary(&emulator);
         let secrets_puts = emulator
             .log()
