@@ -14,8 +14,9 @@ use proptest::strategy::Union;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value as Json};
 
+use super::failure::{CallSite, Secrets, status_error};
 use super::wire::{Envelope, Page, WireSecret, WireSecretGroup, WireSession};
-use super::{Secret, SecretGroup, SecretValue, Session};
+use super::{Error, Secret, SecretGroup, SecretValue, Session};
 
 macro_rules! sdk_schema {
     ($name:literal) => {
@@ -355,6 +356,32 @@ proptest! {
         for (wire, json) in page.data.into_iter().zip(sent) {
             check_secret(json, &Secret::from(wire))?;
         }
+    }
+
+    /// Every error body the SDK allows (`HttpError`), under each status the API refuses with,
+    /// becomes that status's error and quotes the body's message (as far as the cut every shown
+    /// server text gets); never a panic.
+    #[test]
+    fn every_error_body_the_sdk_allows_is_read(
+        json in instances(&schema(sdk_schema!("HttpError"))),
+        status in prop::sample::select(vec![400u16, 401, 403, 404, 409, 422, 424, 500, 503]),
+    ) {
+        let body = serde_json::to_vec(&json).unwrap();
+        let site = CallSite { method: "GET", path: "/v1/secret-groups" };
+        let error = status_error(site, status, 1, &body, &Secrets::new([], None));
+        let kind_matches = match status {
+            400 | 422 => matches!(error, Error::Validation { .. }),
+            401 => matches!(error, Error::Unauthorized { .. }),
+            403 => matches!(error, Error::Forbidden { .. }),
+            404 => matches!(error, Error::NotFound { .. }),
+            409 => matches!(error, Error::Conflict { .. }),
+            424 => matches!(error, Error::DependencyFailed { .. }),
+            _ => matches!(error, Error::Server { .. }),
+        };
+        prop_assert!(kind_matches, "status {} became {:?}", status, error);
+        let message = json["message"].as_str().unwrap().trim();
+        let quoted: String = message.chars().take(40).collect();
+        prop_assert!(error.to_string().contains(&quoted), "{:?} not in {}", quoted, error);
     }
 
     /// What the schema forbids — a required field missing or of another type — is refused,
