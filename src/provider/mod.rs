@@ -1,5 +1,7 @@
-//! The TrueFoundry provider: its configuration, the secret-group resource, data source and
-//! ephemeral resource, and the data sources that list groups and read one secret.
+//! The TrueFoundry provider: its configuration; the resources `truefoundry_secret_group` and
+//! `truefoundry_secret` (with their identities); the data sources that read a group, list groups
+//! and read one secret; the ephemeral resource; the list resources of `terraform query`; and the
+//! provider functions.
 
 #[cfg(test)]
 mod api_model;

@@ -1,5 +1,7 @@
 //! The tfplugin6 gRPC service: decodes requests with the schema, calls the provider through the
-//! traits below, and encodes the answers. Protobuf types never leave this module.
+//! traits below, and encodes the answers. The tfplugin6 types never reach the provider: it sees
+//! decoded, schema-checked `Value`s. The generated `proto` module also holds go-plugin's
+//! controller and stdio services, which `plugin/` implements.
 
 pub mod convert;
 pub mod grpc;

@@ -1,5 +1,6 @@
 //! The integration test binary: every module drives the built binaries from outside.
 
+mod architecture;
 mod bad_input;
 mod cli;
 mod client;

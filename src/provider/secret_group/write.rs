@@ -5,7 +5,8 @@
 //!
 //! The plan's decision is read from the planned `secret_versions` (see `keys.rs`): its keys are
 //! the group's keys after the apply, and an unknown version marks a key whose value is sent.
-//! This module is the only place that builds the full-list PUT body.
+//! This module is the only place that builds this resource's full-list PUT body
+//! (`truefoundry_secret` builds its own, in `secret/body.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
