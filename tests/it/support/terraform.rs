@@ -457,12 +457,14 @@ impl Workspace {
 
     /// Runs `terraform <args>` with `-no-color` (and `-input=false` where the command takes it)
     /// and returns what happened, whatever the exit status.
+    #[must_use = "a run that is not checked may have failed unnoticed"]
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with_stdin(args, None)
     }
 
     /// [`Self::run`] with `input` (when given) written to Terraform's standard input, which is
     /// closed after it; without it, standard input is empty.
+    #[must_use = "a run that is not checked may have failed unnoticed"]
     pub fn run_with_stdin(&self, args: &[&str], input: Option<&str>) -> Run {
         let args = with_automation_flags(args);
         let mut command = Command::new(&self.terraform.path);
@@ -665,7 +667,9 @@ pub fn unwrapped(output: &str) -> String {
         .join(" ")
 }
 
-/// What one Terraform command did.
+/// What one Terraform command did. The producers of a run nobody has checked yet ([`Workspace::run`],
+/// [`Workspace::run_with_stdin`], [`PlanOutcome`]) are `#[must_use]`; the helpers that already
+/// asserted the outcome (`apply`, `run_ok`, `expect_failure`, …) return one that may be dropped.
 pub struct Run {
     pub command: String,
     pub dir: PathBuf,
@@ -762,6 +766,7 @@ impl fmt::Display for Run {
 }
 
 /// The result of `plan -detailed-exitcode`.
+#[must_use = "say whether the plan must be empty (`expect_empty`) or not (`expect_changes`)"]
 pub struct PlanOutcome {
     pub changes: bool,
     pub run: Run,
