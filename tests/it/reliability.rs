@@ -1,6 +1,7 @@
 //! Reliability: applies under injected faults, processes killed mid-apply, and concurrent
 //! writers. Short forms run in `cargo test`; `TFY_LONG_TESTS=1` (see `scripts/reliability`) runs
-//! the full forms. Every test prints a `RELIABILITY` line with its figures.
+//! the full forms, and the simultaneous-applies race, ignored by the suite, runs only when asked
+//! for (`scripts/reliability` does). Every test prints a `RELIABILITY` line with its figures.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -942,12 +943,11 @@ fn a_same_named_group_that_is_not_a_leftover_is_still_refused() {
 /// it away; every other outcome must be "one wins, the other is stopped". Either way, nothing
 /// outside the two plans is lost: every key both plans keep survives, at most one of the two new
 /// keys is dropped, and a "Secret Group Changed During Apply" warning names exactly the key lost.
+/// Ignored by the suite (several minutes); `scripts/reliability` runs it, or alone:
+/// `cargo nextest run --run-ignored only -E 'test(/simultaneous_applies_on_one_group_are_measured/)'`.
 #[test]
+#[ignore = "several minutes: run by scripts/reliability"]
 fn simultaneous_applies_on_one_group_are_measured() {
-    if !long_tests() {
-        eprintln!("simultaneous race trials run with TFY_LONG_TESTS=1");
-        return;
-    }
     let trials = 10;
     let emulator = ChaosEmulator::start(&["--fault-latency-ms", "100"]);
     let base = three_keys("1");
