@@ -82,6 +82,24 @@ impl Diagnostics {
         Self::default()
     }
 
+    /// Diagnostics holding one error and nothing else: the answer of most early returns.
+    pub fn of_error(summary: impl Into<String>, detail: impl Into<String>) -> Self {
+        let mut diags = Self::new();
+        diags.error(summary, detail);
+        diags
+    }
+
+    /// Diagnostics holding one error at an attribute and nothing else.
+    pub fn of_error_at(
+        path: AttributePath,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        let mut diags = Self::new();
+        diags.error_at(path, summary, detail);
+        diags
+    }
+
     pub fn error(&mut self, summary: impl Into<String>, detail: impl Into<String>) {
         self.push(Severity::Error, summary, detail, None);
     }
@@ -163,5 +181,17 @@ mod tests {
         );
         assert!(diags.has_errors());
         assert_eq!(diags.iter().count(), 2);
+    }
+
+    #[test]
+    fn a_single_error_is_one_error() {
+        let diags = Diagnostics::of_error_at(AttributePath::root("name"), "Bad Name", "Fix it.");
+        assert_eq!(diags.iter().count(), 1);
+        assert!(diags.has_errors());
+        assert_eq!(
+            diags.0[0].path.as_ref().map(ToString::to_string),
+            Some("name".into())
+        );
+        assert!(Diagnostics::of_error("Bad", "Fix it.").has_errors());
     }
 }
