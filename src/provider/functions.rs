@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use super::group_values::{SECRET_FQN_PREFIX, parse_secret_fqn, secret_fqn};
-use super::secret_group::validate::{MAX_KEY_LEN, is_valid_key};
+use super::resources::secret_group::validate::{MAX_KEY_LEN, is_valid_key};
+use crate::provider::remote::group::{SECRET_FQN_PREFIX, parse_secret_fqn, secret_fqn};
 use crate::server::{Function, FunctionError, FunctionParameter, FunctionSignature};
 use crate::value::{Type, Value};
 

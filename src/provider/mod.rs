@@ -7,18 +7,13 @@
 mod api_model;
 mod config;
 mod credentials;
+pub mod data_sources;
 mod errors;
 pub mod functions;
-pub mod group_values;
 pub mod identity;
-pub mod in_use;
 pub mod list_resources;
-pub mod resource_identity;
-pub mod secret;
-pub mod secret_group;
-pub mod secret_group_read;
-pub mod secret_groups_read;
-pub mod secret_read;
+pub mod remote;
+pub mod resources;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -40,7 +35,7 @@ pub struct ProviderContext {
     client: OnceLock<Client>,
     identity: OnceLock<Identity>,
     group_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    secret_writes: secret::batch::SecretWrites,
+    secret_writes: resources::secret::batch::SecretWrites,
 }
 
 impl ProviderContext {
@@ -81,12 +76,12 @@ impl ProviderContext {
 /// The provider as served to Terraform.
 pub struct TrueFoundryProvider {
     context: Arc<ProviderContext>,
-    secret_group: secret_group::SecretGroupResource,
-    secret: secret::SecretResource,
-    secret_group_data: secret_group_read::SecretGroupDataSource,
-    secret_group_ephemeral: secret_group_read::SecretGroupEphemeral,
-    secret_groups_data: secret_groups_read::SecretGroupsDataSource,
-    secret_data: secret_read::SecretDataSource,
+    secret_group: resources::secret_group::SecretGroupResource,
+    secret: resources::secret::SecretResource,
+    secret_group_data: data_sources::secret_group::SecretGroupDataSource,
+    secret_group_ephemeral: data_sources::secret_group::SecretGroupEphemeral,
+    secret_groups_data: data_sources::secret_groups::SecretGroupsDataSource,
+    secret_data: data_sources::secret::SecretDataSource,
     secret_group_list: list_resources::SecretGroupList,
     secret_list: list_resources::SecretList,
 }
@@ -101,12 +96,18 @@ impl TrueFoundryProvider {
     pub fn new() -> Self {
         let context = Arc::new(ProviderContext::default());
         TrueFoundryProvider {
-            secret_group: secret_group::SecretGroupResource::new(context.clone()),
-            secret: secret::SecretResource::new(context.clone()),
-            secret_group_data: secret_group_read::SecretGroupDataSource::new(context.clone()),
-            secret_group_ephemeral: secret_group_read::SecretGroupEphemeral::new(context.clone()),
-            secret_groups_data: secret_groups_read::SecretGroupsDataSource::new(context.clone()),
-            secret_data: secret_read::SecretDataSource::new(context.clone()),
+            secret_group: resources::secret_group::SecretGroupResource::new(context.clone()),
+            secret: resources::secret::SecretResource::new(context.clone()),
+            secret_group_data: data_sources::secret_group::SecretGroupDataSource::new(
+                context.clone(),
+            ),
+            secret_group_ephemeral: data_sources::secret_group::SecretGroupEphemeral::new(
+                context.clone(),
+            ),
+            secret_groups_data: data_sources::secret_groups::SecretGroupsDataSource::new(
+                context.clone(),
+            ),
+            secret_data: data_sources::secret::SecretDataSource::new(context.clone()),
             secret_group_list: list_resources::SecretGroupList::new(context.clone()),
             secret_list: list_resources::SecretList::new(context.clone()),
             context,

@@ -1245,7 +1245,7 @@ mod tests {
             "{:?}",
             upgraded.diagnostics
         );
-        let ty = crate::provider::resource_identity::group_schema().value_type();
+        let ty = crate::provider::resources::resource_identity::group_schema().value_type();
         let data = upgraded.upgraded_identity.unwrap().identity_data;
         assert_eq!(
             decode_dynamic(data.as_ref(), &ty, "t").unwrap(),

@@ -23,7 +23,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, Test
 use truefoundry_provider::client::{
     Client, ClientConfig, ListGroupsQuery, ListSecretsQuery, SecretUpdate, SecretValue,
 };
-use truefoundry_provider::provider::secret_group::schema::resource_schema;
+use truefoundry_provider::provider::resources::secret_group::schema::resource_schema;
 use truefoundry_provider::value::{self, Type, Value};
 
 use crate::bad_input::responses::{API_KEY_CANARY, prior_state};
