@@ -187,9 +187,9 @@ impl Identity {
     }
 
     /// Whether a "not found" for a group proves it was deleted: only when this key could see it,
-    /// as a tenant admin or as one of `can_see` (the group's collaborators and creator, as last
+    /// as a tenant admin or as one of `visible_to` (the group's collaborators and creator, as last
     /// known).
-    pub fn not_found(&self, can_see: &BTreeSet<String>) -> NotFound {
+    pub fn not_found(&self, visible_to: &BTreeSet<String>) -> NotFound {
         let Identity::Known { session, .. } = self else {
             return NotFound::Unproven(
                 "and the control plane could not say who the API key is".to_owned(),
@@ -199,7 +199,7 @@ impl Identity {
             || session
                 .subjects()
                 .iter()
-                .any(|subject| can_see.contains(subject))
+                .any(|subject| visible_to.contains(subject))
         {
             return NotFound::Deleted;
         }

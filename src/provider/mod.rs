@@ -48,14 +48,24 @@ impl ProviderContext {
 
     pub fn client(&self) -> Result<&Client, Diagnostics> {
         self.client.get().ok_or_else(|| {
-            let mut diags = Diagnostics::new();
-            diags.error(
+            Diagnostics::of_error(
                 "Provider Not Configured",
                 "The TrueFoundry provider was used before it was configured. This is a bug in the \
                  provider or in Terraform; run the command again.",
-            );
-            diags
+            )
         })
+    }
+
+    /// The client, or `None` with the reason added to `diagnostics`: the prologue of every call
+    /// that cannot do anything without the API.
+    pub fn client_or_report(&self, diagnostics: &mut Diagnostics) -> Option<&Client> {
+        match self.client() {
+            Ok(client) => Some(client),
+            Err(diags) => {
+                diagnostics.extend(diags);
+                None
+            }
+        }
     }
 
     /// Who the API key is; unknown until configured (the cautious answer).

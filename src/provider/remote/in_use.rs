@@ -60,7 +60,7 @@ pub fn allowed(object: &Value) -> bool {
 }
 
 /// `A (2 deployments), B (1 deployment)`.
-pub fn describe(in_use: &[InUse]) -> String {
+pub fn describe_keys_in_use(in_use: &[InUse]) -> String {
     let mut text = String::new();
     for (index, entry) in in_use.iter().enumerate() {
         if index > 0 {
@@ -123,7 +123,7 @@ pub fn refuse(
         "These secrets of the secret group {group} are still referenced by deployments, which would break if they \
          were deleted: {}. {done} Update those deployments to stop using the secrets' \
          `tfy-secret://` references first, {fix}",
-        describe(in_use)
+        describe_keys_in_use(in_use)
     );
     let summary = "Secrets In Use By Deployments";
     match path {
@@ -159,7 +159,10 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(describe(&in_use), "A (3 deployments), B (1 deployment)");
+        assert_eq!(
+            describe_keys_in_use(&in_use),
+            "A (3 deployments), B (1 deployment)"
+        );
         assert!(keys_in_use(reported, |_| false).is_empty());
     }
 

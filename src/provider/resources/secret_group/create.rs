@@ -7,7 +7,7 @@ use super::model::{Group, Private, SecretMaps};
 use super::pending::PendingCreate;
 use super::refresh::{own_access, refresh_group};
 use super::write::{SecretsWrite, secrets_write};
-use super::{describe, finish_with_server_keys, manifest_of, report_refusal};
+use super::{describe_collaborators, finish_with_server_keys, manifest_of, report_refusal};
 use crate::client::{
     self, Client, Collaborator, ListGroupsQuery, SecretGroup, SecretGroupManifest,
 };
@@ -127,7 +127,7 @@ pub async fn create(
                  it stays out of `collaborators` in state, so plans show no change for it, and applies \
                  never remove it, so the key keeps its access. Name it in `collaborators` to manage it \
                  like any other.",
-                describe(&own_access)
+                describe_collaborators(&own_access)
             ),
         );
     }

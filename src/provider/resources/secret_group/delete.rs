@@ -3,7 +3,7 @@
 //! destroy with the provider, so this is checked here, when applying.
 
 use super::model::{Group, Private};
-use super::who_could_see;
+use super::visible_to_as_known;
 use crate::client::{self, Client};
 use crate::diag::AttributePath;
 use crate::provider::errors::api_error;
@@ -59,7 +59,7 @@ pub async fn delete(
         // other key the group may well still be there.
         Err(client::Error::NotFound { .. }) => {
             let private = Private::decode(&request.planned_private);
-            match identity.not_found(&who_could_see(&prior, &private)) {
+            match identity.not_found(&visible_to_as_known(&prior, &private)) {
                 NotFound::Deleted => response.new_state = Value::Null,
                 NotFound::Unproven(why) => {
                     not_visible(&mut response.diagnostics, &prior.label(), &prior.id, &why);

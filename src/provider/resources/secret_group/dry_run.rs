@@ -7,7 +7,7 @@
 use super::create::{find_by_name, interrupted_create_leftover, name_taken};
 use super::model::{Private, SecretMaps, collaborators_of};
 use super::pending::PendingCreate;
-use super::{describe, manifest_of};
+use super::{describe_collaborators, manifest_of};
 use crate::client::{self, Client, SecretGroupManifest};
 use crate::diag::AttributePath;
 use crate::server::{PlanRequest, PlanResponse};
@@ -91,7 +91,7 @@ pub async fn check_planned_manifest(
                         Some(entry) => format!(
                             "It names the collaborator {}: fix that entry of `collaborators`, then \
                              plan again.",
-                            describe(std::slice::from_ref(entry))
+                            describe_collaborators(std::slice::from_ref(entry))
                         ),
                         None => "Fix the attribute the server named, then plan again.".to_owned(),
                     };

@@ -130,7 +130,7 @@ impl Resource for SecretGroupResource {
 }
 
 /// Subjects known to see a group in state: as last read, and its managed collaborators.
-fn who_could_see(group: &Group, private: &Private) -> BTreeSet<String> {
+fn visible_to_as_known(group: &Group, private: &Private) -> BTreeSet<String> {
     let mut subjects = private.visible_to.clone();
     subjects.extend(
         group
@@ -162,7 +162,7 @@ fn manifest_of(planned: &Value, collaborators: Vec<client::Collaborator>) -> Sec
 }
 
 /// `user:a (secret-group-admin), team:b (…)`: collaborator entries in a diagnostic.
-fn describe(collaborators: &[client::Collaborator]) -> String {
+fn describe_collaborators(collaborators: &[client::Collaborator]) -> String {
     collaborators
         .iter()
         .map(|c| format!("`{}` ({})", c.subject, c.role_id))

@@ -5,7 +5,7 @@ use super::dry_run::check_planned_manifest;
 use super::keys::plan_keys;
 use std::collections::BTreeMap;
 
-use super::describe;
+use super::describe_collaborators;
 use super::model::{Group, Private, SecretMaps, collaborators_of};
 use super::references::{check_references, warn_about_destroy};
 use super::schema::DEFAULT_INTEGRATION_FQN;
@@ -252,7 +252,7 @@ fn warn_about_own_access(request: &PlanRequest, own: Option<&str>, response: &mu
                  these entries of the API key's own subject that the server holds and `collaborators` \
                  does not name: {}. `collaborators` is authoritative for every other subject; name \
                  the key's subject in it to manage this entry too.",
-                describe(&kept)
+                describe_collaborators(&kept)
             ),
         );
     }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{Group, Private, StringMap};
 use super::refresh::{own_access, refresh_group, refresh_secrets};
-use super::who_could_see;
+use super::visible_to_as_known;
 use crate::client::{self, Client, Collaborator};
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
@@ -75,7 +75,7 @@ pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadRespon
             private.in_use = in_use_counts(&read.server);
             response.private = private.encode();
         }
-        Ok(None) => match identity.not_found(&who_could_see(&group, &private)) {
+        Ok(None) => match identity.not_found(&visible_to_as_known(&group, &private)) {
             // Gone: removed from state, so the next plan creates it again.
             NotFound::Deleted => response.new_state = Value::Null,
             NotFound::Unproven(why) => {

@@ -63,7 +63,7 @@ pub fn warn_about_destroy(request: &PlanRequest, response: &mut PlanResponse) {
              not set `delete_in_use = true`. Update those deployments first, or set \
              `delete_in_use = true` on the resource and apply that before destroying.",
             Group::of(prior_state).label(),
-            in_use::describe(&used)
+            in_use::describe_keys_in_use(&used)
         ),
     );
 }
@@ -127,7 +127,7 @@ fn warn_about_replacement(
     if !used.is_empty() {
         detail.push_str(&format!(
             " TrueFoundry reports deployments using: {}.",
-            in_use::describe(&used)
+            in_use::describe_keys_in_use(&used)
         ));
     }
     let summary = "Secret References Will Change";

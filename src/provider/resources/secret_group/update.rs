@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::model::{Group, Private, SecretMaps};
 use super::refresh::{own_access, values_changed_since_plan};
 use super::write::{Refusal, SecretsWrite, changed_keys, secrets_write, writes_secrets};
-use super::{finish_with_server_keys, manifest_of, report_refusal, who_could_see};
+use super::{finish_with_server_keys, manifest_of, report_refusal, visible_to_as_known};
 use crate::client::{self, Client, SecretUpdate};
 use crate::diag::AttributePath;
 use crate::provider::errors::{api_error, secrets_write_error};
@@ -39,7 +39,7 @@ pub async fn update(
             Ok(server) => server,
             Err(client::Error::NotFound { .. }) => {
                 let private = Private::decode(&request.planned_private);
-                match identity.not_found(&who_could_see(&prior, &private)) {
+                match identity.not_found(&visible_to_as_known(&prior, &private)) {
                     NotFound::Deleted => response.diagnostics.error(
                         "Secret Group Deleted Outside Terraform",
                         format!(

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::describe;
+use super::describe_collaborators;
 use super::schema::KNOWN_ROLES;
 use crate::client::Collaborator;
 use crate::diag::{AttributePath, Diagnostics};
@@ -110,7 +110,7 @@ fn validate_collaborators(collaborators: &[Value], diags: &mut Diagnostics) {
     for collaborator in collaborators {
         let subject_text = collaborator.get("subject").as_str().unwrap_or("?");
         let role_text = collaborator.get("role_id").as_str().unwrap_or("?");
-        let entry = describe(&[Collaborator {
+        let entry = describe_collaborators(&[Collaborator {
             subject: subject_text.to_owned(),
             role_id: role_text.to_owned(),
         }]);
