@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use super::resources::secret_group::validate::{MAX_KEY_LEN, is_valid_key};
+use super::secret_keys::{MAX_KEY_LEN, is_valid_key};
 use crate::provider::remote::group::{SECRET_FQN_PREFIX, parse_secret_fqn, secret_fqn};
 use crate::server::{Function, FunctionError, FunctionParameter, FunctionSignature};
 use crate::value::{Type, Value};

@@ -14,6 +14,7 @@ pub mod identity;
 pub mod list_resources;
 pub mod remote;
 pub mod resources;
+pub mod secret_keys;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::group::secret_fqn;
 use crate::client::{self, Client, ListSecretsQuery, SecretValue};
+use crate::diag::Diagnostics;
 use crate::provider::remote::in_use::{self, InUse};
 
 /// One key as the server has it.
@@ -103,6 +104,25 @@ pub fn server_versions(secrets: &ServerSecrets) -> BTreeMap<String, i64> {
         .iter()
         .map(|(k, s)| (k.clone(), s.version))
         .collect()
+}
+
+/// The warning for write-only `keys` of `group` on a server that lists no versions; `resent`
+/// completes "Their values are sent again only when …".
+pub fn warn_write_only_drift_unseen(
+    diags: &mut Diagnostics,
+    group: &str,
+    keys: &[&str],
+    resent: &str,
+) {
+    diags.warning(
+        "Write-Only Drift Not Detected",
+        format!(
+            "TrueFoundry lists no versions for the secrets of the secret group {group}, so a change \
+             made outside Terraform to these write-only keys cannot be seen: {}. Their values are \
+             sent again only when {resent}.",
+            keys.join(", ")
+        ),
+    );
 }
 
 #[cfg(test)]

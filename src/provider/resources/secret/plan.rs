@@ -5,7 +5,7 @@ use super::validate;
 use crate::diag::{AttributePath, Severity};
 use crate::provider::ProviderContext;
 use crate::provider::remote::in_use::{self, Refused};
-use crate::provider::resources::secret_group::plan::warn_write_only_drift_unseen;
+use crate::provider::remote::secrets::warn_write_only_drift_unseen;
 use crate::server::{PlanRequest, PlanResponse};
 use crate::value::Value;
 

@@ -5,7 +5,7 @@
 //! configuration line, and with it a literal value.
 
 use crate::diag::{AttributePath, Diagnostics};
-use crate::provider::resources::secret_group::validate::{is_valid_key, key_rule, quoted_key};
+use crate::provider::secret_keys::{is_valid_key, key_rule, quoted_key};
 use crate::value::Value;
 
 /// Whether a configuration leaves the value alone: neither `value` nor `value_wo` is set (the form

@@ -14,7 +14,7 @@ use crate::client::{Client, Collaborator, SecretValue};
 use crate::diag::{AttributePath, Diagnostics, Severity};
 use crate::provider::ProviderContext;
 use crate::provider::remote::group::group_fqn;
-use crate::provider::remote::secrets::read_values;
+use crate::provider::remote::secrets::{read_values, warn_write_only_drift_unseen};
 use crate::server::{PlanRequest, PlanResponse};
 use crate::value::Value;
 
@@ -206,25 +206,6 @@ fn warn_about_missing_versions(prior: &Group, config: &SecretMaps, response: &mu
         &prior.label(),
         &blind,
         "their `secrets_wo_versions` entry changes. Keys of `secrets` are still compared by value",
-    );
-}
-
-/// The warning for write-only `keys` of `group` on a server that lists no versions; `resent`
-/// completes "Their values are sent again only when …".
-pub fn warn_write_only_drift_unseen(
-    diags: &mut Diagnostics,
-    group: &str,
-    keys: &[&str],
-    resent: &str,
-) {
-    diags.warning(
-        "Write-Only Drift Not Detected",
-        format!(
-            "TrueFoundry lists no versions for the secrets of the secret group {group}, so a change \
-             made outside Terraform to these write-only keys cannot be seen: {}. Their values are \
-             sent again only when {resent}.",
-            keys.join(", ")
-        ),
     );
 }
 

@@ -10,10 +10,9 @@ use super::schema::KNOWN_ROLES;
 use crate::client::Collaborator;
 use crate::diag::{AttributePath, Diagnostics};
 use crate::printable;
+use crate::provider::secret_keys::{is_valid_key, key_rule, quoted_key};
 use crate::value::Value;
 
-/// Longest secret key accepted.
-pub const MAX_KEY_LEN: usize = 128;
 /// Longest group name accepted, in characters. DECISION: the API's limit is not public; a name
 /// is a segment of the same FQNs a key ends, so it gets the key's cap (the emulator refuses
 /// longer names with 422).
@@ -168,40 +167,12 @@ fn validate_collaborators(collaborators: &[Value], diags: &mut Diagnostics) {
     }
 }
 
-/// True for keys made of ASCII letters, digits, `_`, `-` and `.`, as environment-style secret
-/// names are.
-pub fn is_valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= MAX_KEY_LEN
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-}
-
 /// Keys as a list in a message, each in backticks (so an empty key still shows).
 fn quoted(keys: &[&str]) -> String {
     keys.iter()
         .map(|key| quoted_key(key))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// A key as a diagnostic shows it: in backticks, an empty one as HCL writes it and said to be
-/// empty (two backticks alone read as a typo).
-pub fn quoted_key(key: &str) -> String {
-    if key.is_empty() {
-        "`\"\"` (empty)".to_owned()
-    } else {
-        format!("`{key}`")
-    }
-}
-
-/// What a valid secret key is, for the diagnostics that refuse one.
-pub fn key_rule() -> String {
-    format!(
-        "A secret key must be 1 to {MAX_KEY_LEN} characters, each an ASCII letter (`A`-`Z`, \
-         `a`-`z`), a digit, `_`, `-` or `.`, such as `DB_PASSWORD`."
-    )
 }
 
 /// The map attributes that hold values (sensitive): `secrets_wo_versions` is checked with them.
