@@ -158,14 +158,12 @@ pub trait Resource: Send + Sync {
 
 /// The refusal of state stored by a schema version a resource does not know.
 pub fn unsupported_state_version(version: i64) -> Diagnostics {
-    let mut diags = Diagnostics::new();
-    diags.error(
+    Diagnostics::of_error(
         "Unsupported State Version",
         format!(
             "The state was written by a provider version with schema version {version}, which this provider does not know. Use the provider version that wrote it, or remove the resource from state and import it again."
         ),
-    );
-    diags
+    )
 }
 
 #[async_trait::async_trait]
