@@ -1,7 +1,8 @@
 //! The tfplugin6 gRPC service: decodes requests with the schema, calls the provider through the
 //! traits below, and encodes the answers. The tfplugin6 types never reach the provider: it sees
-//! decoded, schema-checked `Value`s. The generated `proto` module also holds go-plugin's
-//! controller and stdio services, which `plugin/` implements.
+//! decoded, schema-checked `Value`s. The generated `proto` module is public for two others:
+//! `plugin/`, which mounts this service (`grpc::provider_server`) and implements go-plugin's
+//! controller, stdio and broker services generated there too, and the protocol test client.
 
 pub mod convert;
 pub mod grpc;

@@ -176,3 +176,31 @@ fn the_architecture_check_catches_what_went_missing() {
         ]
     );
 }
+
+/// The `server/` invariant: no source file outside `server/` and `plugin/` uses the generated
+/// protobuf types, so the provider, the client, the values and the emulator see none of them.
+#[test]
+fn generated_protobuf_types_stay_in_the_server_and_the_plugin() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sources: Vec<String> = repository_paths(root)
+        .into_iter()
+        .filter(|path| path.starts_with("src/") && path.ends_with(".rs"))
+        .collect();
+    assert!(
+        sources.len() > 50,
+        "the source files are found ({})",
+        sources.len()
+    );
+    let strays: Vec<&String> = sources
+        .iter()
+        .filter(|path| !path.starts_with("src/server/") && !path.starts_with("src/plugin/"))
+        .filter(|path| {
+            let text = std::fs::read_to_string(root.join(path)).expect("a source file");
+            text.contains("proto::") || text.contains("tfplugin6 as pb")
+        })
+        .collect();
+    assert!(
+        strays.is_empty(),
+        "generated protobuf types used outside server/ and plugin/: {strays:?}"
+    );
+}
