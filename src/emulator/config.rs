@@ -21,10 +21,12 @@ pub const DEMO_INTEGRATION: &str = "internal:aws:aws-1:secret-store:internal-sec
 /// Subject of the demo configuration's tenant-admin key.
 pub const DEMO_SUBJECT: &str = "user:admin@demo";
 
-/// Prefixes a subject (collaborator or API-key owner) may carry.
-pub(crate) const SUBJECT_KINDS: [&str; 4] = ["user", "team", "serviceaccount", "virtualaccount"];
+/// The subject kinds the strict API takes for a collaborator or an API key's owner (people,
+/// teams and accounts): what every variant but `lenient-manifest` takes.
+pub(crate) const STRICT_SUBJECT_KINDS: [&str; 4] =
+    ["user", "team", "serviceaccount", "virtualaccount"];
 /// Every subject kind of the API definition (its `SubjectType`): what `lenient-manifest` takes.
-pub(crate) const ALL_SUBJECT_KINDS: [&str; 8] = [
+pub(crate) const SUBJECT_KINDS: [&str; 8] = [
     "user",
     "team",
     "serviceaccount",
@@ -35,14 +37,16 @@ pub(crate) const ALL_SUBJECT_KINDS: [&str; 8] = [
     "role",
 ];
 
-/// Text that must never be printed: API keys and secret values. `Debug` prints a marker.
+/// Text that must never be printed: a secret's value or an API key. `Debug` prints a marker.
+/// The same idea as the provider client's `SecretValue`, kept apart because the emulator is an
+/// independent implementation of the API.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Sensitive(String);
+pub struct SecretValue(String);
 
-impl Sensitive {
+impl SecretValue {
     pub fn new(text: impl Into<String>) -> Self {
-        Sensitive(text.into())
+        SecretValue(text.into())
     }
 
     pub fn expose(&self) -> &str {
@@ -50,7 +54,7 @@ impl Sensitive {
     }
 }
 
-impl fmt::Debug for Sensitive {
+impl fmt::Debug for SecretValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
     }
@@ -96,7 +100,7 @@ fn default_max_versions() -> usize {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyConfig {
-    pub token: Sensitive,
+    pub token: SecretValue,
     pub tenant: String,
     /// `user:<email>`, `serviceaccount:<name>`, … matched against collaborator subjects.
     pub subject: String,
@@ -260,7 +264,7 @@ impl EmulatorConfig {
                 max_versions: DEFAULT_MAX_VERSIONS,
             }],
             api_keys: vec![ApiKeyConfig {
-                token: Sensitive::new(api_key),
+                token: SecretValue::new(api_key),
                 tenant: DEMO_TENANT.to_owned(),
                 subject: DEMO_SUBJECT.to_owned(),
                 tenant_admin: true,
@@ -353,9 +357,9 @@ impl EmulatorConfig {
     /// The subject kinds collaborators and API keys may have.
     pub(crate) fn subject_kinds(&self) -> &'static [&'static str] {
         if self.has(Variant::LenientManifest) {
-            &ALL_SUBJECT_KINDS
-        } else {
             &SUBJECT_KINDS
+        } else {
+            &STRICT_SUBJECT_KINDS
         }
     }
 
@@ -476,7 +480,7 @@ impl EmulatorConfig {
             if !accounts.insert(account.name.as_str()) {
                 bail!("virtual account {:?} is declared twice", account.name);
             }
-            if !is_valid_subject(&account.subject(), &SUBJECT_KINDS) {
+            if !is_valid_subject(&account.subject(), &STRICT_SUBJECT_KINDS) {
                 bail!("virtual account {:?} needs a name", account.name);
             }
             if !tenants.contains(account.tenant.as_str()) {

@@ -49,7 +49,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{
     ApiKeyConfig, DEMO_INTEGRATION, DEMO_SUBJECT, DEMO_TENANT, EmulatorConfig, Faults,
-    IdentityProviderConfig, IntegrationConfig, Sensitive, TenantConfig, VirtualAccountConfig,
+    IdentityProviderConfig, IntegrationConfig, SecretValue, TenantConfig, VirtualAccountConfig,
 };
 
 pub use serve::{DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServeLimits};

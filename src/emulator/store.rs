@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::config::{
-    DEFAULT_MAX_VALUE_BYTES, DEFAULT_MAX_VERSIONS, Sensitive, is_valid_subject, subject_forms,
+    DEFAULT_MAX_VALUE_BYTES, DEFAULT_MAX_VERSIONS, SecretValue, is_valid_subject, subject_forms,
 };
 use super::error::ApiError;
 use super::wire::Manifest;
@@ -77,7 +77,7 @@ pub(crate) struct Secret {
 pub(crate) struct Version {
     pub id: String,
     pub version: u64,
-    pub value: Sensitive,
+    pub value: SecretValue,
     pub created_at: String,
 }
 
@@ -223,7 +223,7 @@ impl Default for WriteRules {
 /// One entry of a full-list update, already parsed.
 pub(crate) struct SecretEntry {
     pub key: String,
-    pub value: Option<Sensitive>,
+    pub value: Option<SecretValue>,
 }
 
 /// Group names: the part after the tenant in `<tenant>:<name>`, and a segment of secret FQNs.
@@ -683,7 +683,7 @@ mod tests {
     fn entry(key: &str, value: Option<&str>) -> SecretEntry {
         SecretEntry {
             key: key.into(),
-            value: value.map(Sensitive::new),
+            value: value.map(SecretValue::new),
         }
     }
 

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::config::Sensitive;
+use super::config::SecretValue;
 
 // ---- requests ----
 
@@ -70,7 +70,7 @@ pub(crate) struct SecretsPutIn {
 pub(crate) struct SecretEntryIn {
     pub key: String,
     #[serde(default)]
-    pub value: Option<Sensitive>,
+    pub value: Option<SecretValue>,
 }
 
 /// `POST /v1/secrets` (a read, despite the verb).
@@ -190,7 +190,7 @@ pub(crate) struct SecretOut {
     pub name: String,
     pub secret_group_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<Sensitive>,
+    pub value: Option<SecretValue>,
     pub created_by_subject: SubjectOut,
     pub created_at: String,
     pub updated_at: String,

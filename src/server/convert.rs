@@ -235,17 +235,15 @@ pub fn decode_dynamic(
         return Ok(Value::Null);
     };
     decoded.map_err(|error| {
-        let mut diagnostics = Diagnostics::new();
         let problem = describe_problem(&error.message, &error.path);
-        diagnostics.error(
+        Diagnostics::of_error(
             "Invalid Value From Terraform",
             format!(
                 "The {what} sent by Terraform does not match this provider's schema: {problem}. \
                  Check that Terraform and the provider agree on the schema (run the command again \
                  after upgrading either)."
             ),
-        );
-        diagnostics
+        )
     })
 }
 
@@ -261,16 +259,14 @@ pub fn encode_dynamic(
             json: Vec::new(),
         }),
         Err(error) => {
-            let mut diagnostics = Diagnostics::new();
             let problem = describe_problem(&error.message, &error.path);
-            diagnostics.error(
+            Err(Diagnostics::of_error(
                 "Provider Produced an Invalid Value",
                 format!(
                     "The provider built a {what} that does not match its own schema: {problem}. \
                      This is a bug in the provider; please report it."
                 ),
-            );
-            Err(diagnostics)
+            ))
         }
     }
 }

@@ -5,6 +5,11 @@
 //! plan and state we return and refused on a Terraform that does not support them; unknown type
 //! names are diagnostics; results that must be wholly known are checked; and StopProvider cancels
 //! whatever is running.
+//!
+//! The steps every RPC shares are helpers, so a handler says only what is its own:
+//! `ProviderService::with_config` (decode a configuration, call the provider unless stopped),
+//! `Managed` (a resource type's decoding, encoding and identities) and `answer` (the response, or
+//! one carrying the diagnostics that stopped the RPC).
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -27,7 +32,7 @@ use super::{
 };
 use crate::diag::Diagnostics;
 use crate::schema::Schema;
-use crate::value::{self, Value};
+use crate::value::{self, Type, Value};
 
 /// Terraform 1.0 accepts schemas up to 64 MiB; go SDKs allow 256 MiB both ways.
 const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
@@ -50,6 +55,62 @@ type RpcResult<T> = Result<Response<T>, Status>;
 /// A result carrying error diagnostics instead of a value.
 type Checked<T> = Result<T, Diagnostics>;
 
+/// A tfplugin6 response that can carry diagnostics and nothing else: what an RPC answers when
+/// it stops before it has anything else to say.
+trait Answer: Default {
+    fn set_diagnostics(&mut self, diagnostics: Vec<pb::Diagnostic>);
+
+    fn of_diagnostics(diagnostics: &Diagnostics) -> Self {
+        let mut answer = Self::default();
+        answer.set_diagnostics(diagnostics_to_proto(diagnostics));
+        answer
+    }
+}
+
+macro_rules! answers {
+    ($($rpc:ident),* $(,)?) => {$(
+        impl Answer for pb::$rpc::Response {
+            fn set_diagnostics(&mut self, diagnostics: Vec<pb::Diagnostic>) {
+                self.diagnostics = diagnostics;
+            }
+        }
+    )*};
+}
+
+answers!(
+    validate_provider_config,
+    validate_resource_config,
+    validate_data_resource_config,
+    validate_ephemeral_resource_config,
+    validate_list_resource_config,
+    configure_provider,
+    upgrade_resource_identity,
+    read_resource,
+    plan_resource_change,
+    apply_resource_change,
+    import_resource_state,
+    read_data_source,
+    open_ephemeral_resource,
+    renew_ephemeral_resource,
+    close_ephemeral_resource,
+);
+
+/// The response an RPC built, or one carrying only the diagnostics that stopped it.
+async fn answer<R: Answer>(outcome: impl Future<Output = Checked<R>>) -> RpcResult<R> {
+    let outcome = outcome.await;
+    Ok(Response::new(
+        outcome.unwrap_or_else(|errors| R::of_diagnostics(&errors)),
+    ))
+}
+
+/// The response of an RPC that answers with diagnostics alone (validation, configuration).
+async fn answer_diagnostics<R: Answer>(
+    outcome: impl Future<Output = Checked<Diagnostics>>,
+) -> RpcResult<R> {
+    let diagnostics = outcome.await.unwrap_or_else(|errors| errors);
+    Ok(Response::new(R::of_diagnostics(&diagnostics)))
+}
+
 impl ProviderService {
     pub fn new(provider: Arc<dyn Provider>) -> Self {
         ProviderService {
@@ -70,17 +131,25 @@ impl ProviderService {
         let token = self.stop_token();
         tokio::select! {
             result = work => Ok(result),
-            () = token.cancelled() => {
-                let mut diagnostics = Diagnostics::new();
-                diagnostics.error(
-                    "Operation Cancelled",
-                    "Terraform asked the provider to stop (for example after Ctrl-C), so this \
-                     operation was abandoned before it finished. Run the command again to \
-                     complete it; check the remote object if it was being changed.",
-                );
-                Err(diagnostics)
-            }
+            () = token.cancelled() => Err(Diagnostics::of_error(
+                "Operation Cancelled",
+                "Terraform asked the provider to stop (for example after Ctrl-C), so this \
+                 operation was abandoned before it finished. Run the command again to \
+                 complete it; check the remote object if it was being changed.",
+            )),
         }
+    }
+
+    /// Decodes a configuration with `schema` and hands it to `call`, unless StopProvider
+    /// cancels the call first.
+    async fn with_config<T>(
+        &self,
+        schema: &Schema,
+        config: Option<&pb::DynamicValue>,
+        call: impl AsyncFnOnce(Value) -> T,
+    ) -> Checked<T> {
+        let config = decode_dynamic(config, &schema.value_type(), "configuration")?;
+        self.cancellable(call(config)).await
     }
 
     fn resource(&self, type_name: &str) -> Checked<&dyn Resource> {
@@ -88,6 +157,17 @@ impl ProviderService {
             .resources()
             .remove(type_name)
             .ok_or_else(|| unknown_type("resource type", type_name))
+    }
+
+    fn managed<'a>(&'a self, type_name: &'a str) -> Checked<Managed<'a>> {
+        let resource = self.resource(type_name)?;
+        let schema = resource.schema();
+        Ok(Managed {
+            resource,
+            ty: schema.value_type(),
+            schema,
+            type_name,
+        })
     }
 
     fn data_source(&self, type_name: &str) -> Checked<&dyn DataSource> {
@@ -110,27 +190,25 @@ impl ProviderService {
         &self,
         request: pb::list_resource::Request,
     ) -> Vec<pb::list_resource::Event> {
-        let type_name = request.type_name;
         let outcome = async {
-            let list = self.list_resource(&type_name)?;
-            let resource = self.resource(&type_name)?;
-            let config = decode_dynamic(
-                request.config.as_ref(),
-                &list.schema().value_type(),
-                "configuration",
-            )?;
+            let list = self.list_resource(&request.type_name)?;
+            let managed = self.managed(&request.type_name)?;
             let limit = usize::try_from(request.limit.max(0)).unwrap_or(usize::MAX);
-            let listing = ListRequest {
-                config,
-                include_resource: request.include_resource_object,
-                limit,
-            };
-            let (objects, diagnostics) = self.cancellable(list.list(listing)).await?;
-            let schema = resource.schema();
+            let include_resource = request.include_resource_object;
+            let (objects, diagnostics) = self
+                .with_config(&list.schema(), request.config.as_ref(), async |config| {
+                    list.list(ListRequest {
+                        config,
+                        include_resource,
+                        limit,
+                    })
+                    .await
+                })
+                .await?;
             let objects = objects
                 .into_iter()
                 .take(limit)
-                .map(|object| listed_event(resource, &schema, object, &type_name))
+                .map(|object| managed.listed(object))
                 .collect::<Checked<Vec<_>>>()?;
             Ok((objects, diagnostics))
         }
@@ -235,16 +313,94 @@ impl ProviderService {
     }
 }
 
+/// A managed resource type as one RPC serves it: the provider's implementation, its schema
+/// and the type name Terraform asked for.
+struct Managed<'a> {
+    resource: &'a dyn Resource,
+    schema: Schema,
+    ty: Type,
+    type_name: &'a str,
+}
+
+/// A state or plan a resource returned, as the response carries it.
+struct Returned {
+    state: Option<pb::DynamicValue>,
+    identity: Option<pb::ResourceIdentityData>,
+    diagnostics: Vec<pb::Diagnostic>,
+}
+
+impl Managed<'_> {
+    /// Decodes a state, plan or configuration Terraform sent.
+    fn decode(&self, value: Option<&pb::DynamicValue>, what: &str) -> Checked<Value> {
+        decode_dynamic(value, &self.ty, what)
+    }
+
+    /// Nulls write-only attributes and encodes a state or plan of the resource.
+    fn encode(
+        &self,
+        mut state: Value,
+        what: &str,
+        require_known: bool,
+    ) -> Checked<pb::DynamicValue> {
+        null_write_only(&mut state, &self.schema.block.attributes);
+        if require_known {
+            encode_known(&state, &self.ty, what, self.type_name)
+        } else {
+            encode_dynamic(&state, &self.ty, what)
+        }
+    }
+
+    /// `state` encoded (write-only attributes nulled; refused unless wholly known when
+    /// `require_known`) with its identity, and the resource's diagnostics with any refusal.
+    fn returned(
+        &self,
+        state: Value,
+        what: &str,
+        require_known: bool,
+        diagnostics: Diagnostics,
+    ) -> Returned {
+        let identity = identity_data(self.resource, &state);
+        let (state, diagnostics) = finish(diagnostics, self.encode(state, what, require_known));
+        Returned {
+            state,
+            identity,
+            diagnostics,
+        }
+    }
+
+    /// One listed object as Terraform reads it: the identity encoded with the resource's
+    /// identity schema, the resource object (write-only attributes nulled, wholly known) when
+    /// there is one.
+    fn listed(&self, object: ListedObject) -> Checked<pb::list_resource::Event> {
+        let identity_type = self
+            .resource
+            .identity_schema()
+            .map(|identity| identity.value_type())
+            .ok_or_else(|| unknown_type("resource type with identity", self.type_name))?;
+        let identity = encode_known(&object.identity, &identity_type, "identity", self.type_name)?;
+        let resource_object = object
+            .resource
+            .map(|state| self.encode(state, "resource object", true))
+            .transpose()?;
+        Ok(pb::list_resource::Event {
+            identity: Some(pb::ResourceIdentityData {
+                identity_data: Some(identity),
+            }),
+            display_name: object.display_name,
+            resource_object,
+            diagnostic: Vec::new(),
+        })
+    }
+}
+
 fn unknown_type(kind: &str, type_name: &str) -> Diagnostics {
-    let mut diagnostics = Diagnostics::new();
-    diagnostics.error(
+    Diagnostics::of_error(
         format!("Unknown {}", title_case(kind)),
         format!(
             "This provider has no {kind} named {type_name:?}. Check the spelling in the \
              configuration, or upgrade the provider if the type is newer than this version."
         ),
-    );
-    diagnostics
+    )
 }
 
 fn title_case(text: &str) -> String {
@@ -265,26 +421,39 @@ fn require_wholly_known(value: &Value, what: &str, type_name: &str) -> Checked<(
     if value.is_wholly_known() {
         return Ok(());
     }
-    let mut diagnostics = Diagnostics::new();
-    diagnostics.error(
+    Err(Diagnostics::of_error(
         "Provider Returned Unknown Values",
         format!(
             "The provider returned a {what} for {type_name} that still holds unknown values, \
              which Terraform cannot store. This is a bug in the provider; please report it."
         ),
-    );
-    Err(diagnostics)
+    ))
+}
+
+/// Encodes a result that must be wholly known.
+fn encode_known(
+    value: &Value,
+    ty: &Type,
+    what: &str,
+    type_name: &str,
+) -> Checked<pb::DynamicValue> {
+    require_wholly_known(value, what, type_name)?;
+    encode_dynamic(value, ty, what)
 }
 
 /// Merges provider diagnostics and an outcome into the diagnostics a response carries.
-fn finish<T>(mut diagnostics: Diagnostics, outcome: Checked<T>) -> (Option<T>, Diagnostics) {
-    match outcome {
-        Ok(value) => (Some(value), diagnostics),
+fn finish<T>(
+    mut diagnostics: Diagnostics,
+    outcome: Checked<T>,
+) -> (Option<T>, Vec<pb::Diagnostic>) {
+    let value = match outcome {
+        Ok(value) => Some(value),
         Err(errors) => {
             diagnostics.extend(errors);
-            (None, diagnostics)
+            None
         }
-    }
+    };
+    (value, diagnostics_to_proto(&diagnostics))
 }
 
 /// The identity of the object `state` describes, for Terraform 1.12+: `None` for a resource
@@ -302,34 +471,6 @@ fn identity_data(resource: &dyn Resource, state: &Value) -> Option<pb::ResourceI
     })
 }
 
-/// One listed object as Terraform reads it: the identity encoded with the resource's identity
-/// schema, the resource object (write-only attributes nulled, wholly known) when there is one.
-fn listed_event(
-    resource: &dyn Resource,
-    schema: &Schema,
-    object: ListedObject,
-    type_name: &str,
-) -> Checked<pb::list_resource::Event> {
-    let identity_type = resource
-        .identity_schema()
-        .map(|identity| identity.value_type())
-        .ok_or_else(|| unknown_type("resource type with identity", type_name))?;
-    require_wholly_known(&object.identity, "identity", type_name)?;
-    let identity = encode_dynamic(&object.identity, &identity_type, "identity")?;
-    let resource_object = object
-        .resource
-        .map(|state| encode_state(state, schema, "resource object", type_name, true))
-        .transpose()?;
-    Ok(pb::list_resource::Event {
-        identity: Some(pb::ResourceIdentityData {
-            identity_data: Some(identity),
-        }),
-        display_name: object.display_name,
-        resource_object,
-        diagnostic: Vec::new(),
-    })
-}
-
 /// The import id an `import` block's identity stands for; a diagnostic naming the fix otherwise.
 fn import_id_of_identity(
     resource: &dyn Resource,
@@ -337,15 +478,13 @@ fn import_id_of_identity(
     type_name: &str,
 ) -> Checked<String> {
     let refuse = |why: &str| {
-        let mut diagnostics = Diagnostics::new();
-        diagnostics.error(
+        Diagnostics::of_error(
             "Invalid Import Identity",
             format!(
                 "The identity given to import {type_name} {why}. Give every attribute of its \
                  identity (`terraform providers schema -json` lists them), or import by id."
             ),
-        );
-        diagnostics
+        )
     };
     let schema = resource
         .identity_schema()
@@ -358,21 +497,6 @@ fn import_id_of_identity(
     resource
         .import_id(&value)
         .ok_or_else(|| refuse("lacks an attribute or holds an empty one"))
-}
-
-/// Nulls write-only attributes and encodes a state or plan of `schema`.
-fn encode_state(
-    mut state: Value,
-    schema: &Schema,
-    what: &str,
-    type_name: &str,
-    require_known: bool,
-) -> Checked<pb::DynamicValue> {
-    null_write_only(&mut state, &schema.block.attributes);
-    if require_known {
-        require_wholly_known(&state, what, type_name)?;
-    }
-    encode_dynamic(&state, &schema.value_type(), what)
 }
 
 /// Logs an RPC as it starts and, with the time it took, as it ends: a debug log then shows how
@@ -521,38 +645,34 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> RpcResult<pb::upgrade_resource_identity::Response> {
         let request = request.into_inner();
         let _logged = log_rpc("UpgradeResourceIdentity", &request.type_name);
-        let outcome = (|| {
-            let resource = self.resource(&request.type_name)?;
+        let type_name = &request.type_name;
+        answer(async {
+            let resource = self.resource(type_name)?;
             let schema = resource
                 .identity_schema()
-                .ok_or_else(|| unknown_type("resource type with identity", &request.type_name))?;
+                .ok_or_else(|| unknown_type("resource type with identity", type_name))?;
             if request.version != schema.version {
-                let mut diagnostics = Diagnostics::new();
-                diagnostics.error(
+                return Err(Diagnostics::of_error(
                     "Unsupported Identity Version",
                     format!(
-                        "The state holds an identity of {} written with identity version {}, \
-                         which this provider does not know (it writes version {}). Use the \
-                         provider version that wrote it, or remove the resource from state and \
-                         import it again.",
-                        request.type_name, request.version, schema.version
+                        "The state holds an identity of {type_name} written with identity \
+                         version {}, which this provider does not know (it writes version {}). \
+                         Use the provider version that wrote it, or remove the resource from \
+                         state and import it again.",
+                        request.version, schema.version
                     ),
-                );
-                return Err(diagnostics);
+                ));
             }
             let raw = request.raw_identity.map(|raw| raw.json).unwrap_or_default();
             let ty = schema.value_type();
             let invalid = |problem: String| {
-                let mut diagnostics = Diagnostics::new();
-                diagnostics.error(
+                Diagnostics::of_error(
                     "Invalid Stored Identity",
                     format!(
-                        "The identity of {} in state {problem}. Remove the resource from state \
-                         and import it again.",
-                        request.type_name
+                        "The identity of {type_name} in state {problem}. Remove the resource \
+                         from state and import it again."
                     ),
-                );
-                diagnostics
+                )
             };
             let identity = value::decode_json(&raw, &ty).map_err(|error| {
                 invalid(format!(
@@ -566,18 +686,14 @@ impl pb::provider_server::Provider for ProviderService {
                     "lacks an attribute or holds an empty one".to_owned(),
                 ));
             }
-            encode_dynamic(&identity, &ty, "identity")
-        })();
-        let (upgraded, diagnostics) = match outcome {
-            Ok(data) => (Some(data), Diagnostics::new()),
-            Err(errors) => (None, errors),
-        };
-        Ok(Response::new(pb::upgrade_resource_identity::Response {
-            upgraded_identity: upgraded.map(|data| pb::ResourceIdentityData {
-                identity_data: Some(data),
-            }),
-            diagnostics: diagnostics_to_proto(&diagnostics),
-        }))
+            Ok(pb::upgrade_resource_identity::Response {
+                upgraded_identity: Some(pb::ResourceIdentityData {
+                    identity_data: Some(encode_dynamic(&identity, &ty, "identity")?),
+                }),
+                diagnostics: Vec::new(),
+            })
+        })
+        .await
     }
 
     async fn get_functions(
@@ -616,21 +732,13 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> RpcResult<pb::validate_provider_config::Response> {
         let _logged = log_rpc("ValidateProviderConfig", "");
         let request = request.into_inner();
-        let outcome = async {
-            let schema = self.provider.schema();
-            let config = decode_dynamic(
-                request.config.as_ref(),
-                &schema.value_type(),
-                "configuration",
-            )?;
-            self.cancellable(self.provider.validate_config(&config))
-                .await
-        }
-        .await;
-        let diagnostics = outcome.unwrap_or_else(|errors| errors);
-        Ok(Response::new(pb::validate_provider_config::Response {
-            diagnostics: diagnostics_to_proto(&diagnostics),
-        }))
+        let provider = &self.provider;
+        answer_diagnostics(self.with_config(
+            &provider.schema(),
+            request.config.as_ref(),
+            async |config| provider.validate_config(&config).await,
+        ))
+        .await
     }
 
     async fn validate_resource_config(
@@ -640,30 +748,21 @@ impl pb::provider_server::Provider for ProviderService {
         let request = request.into_inner();
         let _logged = log_rpc("ValidateResourceConfig", &request.type_name);
         let capabilities = capabilities_from_proto(request.client_capabilities.as_ref());
-        let outcome = async {
+        answer_diagnostics(async {
             let resource = self.resource(&request.type_name)?;
             let schema = resource.schema();
-            let config = decode_dynamic(
-                request.config.as_ref(),
-                &schema.value_type(),
-                "configuration",
-            )?;
-            let mut diagnostics = if capabilities.write_only_attributes_allowed {
-                Diagnostics::new()
-            } else {
-                refuse_unsupported(&config, &schema.block.attributes)
-            };
-            diagnostics.extend(
-                self.cancellable(resource.validate(&config, capabilities))
-                    .await?,
-            );
-            Ok(diagnostics)
-        }
-        .await;
-        let diagnostics = outcome.unwrap_or_else(|errors| errors);
-        Ok(Response::new(pb::validate_resource_config::Response {
-            diagnostics: diagnostics_to_proto(&diagnostics),
-        }))
+            self.with_config(&schema, request.config.as_ref(), async |config| {
+                let mut diagnostics = if capabilities.write_only_attributes_allowed {
+                    Diagnostics::new()
+                } else {
+                    refuse_unsupported(&config, &schema.block.attributes)
+                };
+                diagnostics.extend(resource.validate(&config, capabilities).await);
+                diagnostics
+            })
+            .await
+        })
+        .await
     }
 
     async fn validate_data_resource_config(
@@ -672,21 +771,16 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> RpcResult<pb::validate_data_resource_config::Response> {
         let request = request.into_inner();
         let _logged = log_rpc("ValidateDataResourceConfig", &request.type_name);
-        let outcome = async {
+        answer_diagnostics(async {
             let data_source = self.data_source(&request.type_name)?;
-            let schema = data_source.schema();
-            let config = decode_dynamic(
+            self.with_config(
+                &data_source.schema(),
                 request.config.as_ref(),
-                &schema.value_type(),
-                "configuration",
-            )?;
-            self.cancellable(data_source.validate(&config)).await
-        }
-        .await;
-        let diagnostics = outcome.unwrap_or_else(|errors| errors);
-        Ok(Response::new(pb::validate_data_resource_config::Response {
-            diagnostics: diagnostics_to_proto(&diagnostics),
-        }))
+                async |config| data_source.validate(&config).await,
+            )
+            .await
+        })
+        .await
     }
 
     async fn upgrade_resource_state(
@@ -695,50 +789,46 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> RpcResult<pb::upgrade_resource_state::Response> {
         let request = request.into_inner();
         let _logged = log_rpc("UpgradeResourceState", &request.type_name);
+        let type_name = &request.type_name;
         let mut warnings = Diagnostics::new();
         let outcome = (|| {
-            let resource = self.resource(&request.type_name)?;
-            let schema = resource.schema();
+            let managed = self.managed(type_name)?;
             let raw = request.raw_state.unwrap_or_default();
-            let state = if !raw.json.is_empty() && request.version != schema.version {
+            let state = if !raw.json.is_empty() && request.version != managed.schema.version {
                 // An older schema's state is the resource's to read: decoding it with the
                 // current schema could fail, or worse, succeed with another meaning.
-                let (upgraded, said) = resource.upgrade(request.version, &raw.json)?;
+                let (upgraded, said) = managed.resource.upgrade(request.version, &raw.json)?;
                 warnings = said;
                 upgraded
             } else if !raw.json.is_empty() {
                 // Decoded with the current schema, leniently, so older attribute sets load.
-                value::decode_json(&raw.json, &schema.value_type()).map_err(|error| {
-                    let mut diagnostics = Diagnostics::new();
-                    diagnostics.error(
+                value::decode_json(&raw.json, &managed.ty).map_err(|error| {
+                    Diagnostics::of_error(
                         "Unreadable Stored State",
                         format!(
-                            "The state stored for this {} cannot be read with this provider's \
-                             schema: {}. Remove the resource from state and import it again.",
-                            request.type_name,
+                            "The state stored for this {type_name} cannot be read with this \
+                             provider's schema: {}. Remove the resource from state and import \
+                             it again.",
                             describe_problem(&error.message, &error.path)
                         ),
-                    );
-                    diagnostics
+                    )
                 })?
             } else if !raw.flatmap.is_empty() {
-                let mut diagnostics = Diagnostics::new();
-                diagnostics.error(
+                return Err(Diagnostics::of_error(
                     "Legacy State Format Not Supported",
                     "The state for this resource is in the flatmap format of Terraform 0.11 and \
                      earlier, which this provider never wrote. Remove the resource from state \
                      and import it again.",
-                );
-                return Err(diagnostics);
+                ));
             } else {
                 Value::Null
             };
-            encode_state(state, &schema, "upgraded state", &request.type_name, false)
+            managed.encode(state, "upgraded state", false)
         })();
         let (upgraded_state, diagnostics) = finish(warnings, outcome);
         Ok(Response::new(pb::upgrade_resource_state::Response {
             upgraded_state,
-            diagnostics: diagnostics_to_proto(&diagnostics),
+            diagnostics,
         }))
     }
 
@@ -748,25 +838,22 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> RpcResult<pb::configure_provider::Response> {
         let _logged = log_rpc("ConfigureProvider", "");
         let request = request.into_inner();
-        let outcome = async {
-            let schema = self.provider.schema();
-            let config = decode_dynamic(
-                request.config.as_ref(),
-                &schema.value_type(),
-                "configuration",
-            )?;
-            let configure = ConfigureRequest {
-                terraform_version: request.terraform_version,
-                config,
-                capabilities: capabilities_from_proto(request.client_capabilities.as_ref()),
-            };
-            self.cancellable(self.provider.configure(configure)).await
-        }
-        .await;
-        let diagnostics = outcome.unwrap_or_else(|errors| errors);
-        Ok(Response::new(pb::configure_provider::Response {
-            diagnostics: diagnostics_to_proto(&diagnostics),
-        }))
+        let provider = &self.provider;
+        let terraform_version = request.terraform_version;
+        let capabilities = capabilities_from_proto(request.client_capabilities.as_ref());
+        answer_diagnostics(self.with_config(
+            &provider.schema(),
+            request.config.as_ref(),
+            async |config| {
+                let configure = ConfigureRequest {
+                    terraform_version,
+                    config,
+                    capabilities,
+                };
+                provider.configure(configure).await
+            },
+        ))
+        .await
     }
 
     async fn read_resource(
@@ -775,38 +862,23 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> RpcResult<pb::read_resource::Response> {
         let request = request.into_inner();
         let _logged = log_rpc("ReadResource", &request.type_name);
-        let type_name = request.type_name;
-        let outcome = async {
-            let resource = self.resource(&type_name)?;
-            let schema = resource.schema();
-            let current_state = decode_dynamic(
-                request.current_state.as_ref(),
-                &schema.value_type(),
-                "current state",
-            )?;
-            let response = self
-                .cancellable(resource.read(ReadRequest {
-                    current_state,
-                    private: request.private,
-                }))
-                .await?;
-            let identity = identity_data(resource, &response.new_state);
-            let (new_state, diagnostics) = finish(
-                response.diagnostics,
-                encode_state(response.new_state, &schema, "state", &type_name, true),
-            );
-            Ok((new_state, response.private, identity, diagnostics))
-        }
-        .await;
-        let (new_state, private, new_identity, diagnostics) =
-            outcome.unwrap_or_else(|errors| (None, Vec::new(), None, errors));
-        Ok(Response::new(pb::read_resource::Response {
-            new_state,
-            diagnostics: diagnostics_to_proto(&diagnostics),
-            private,
-            deferred: None,
-            new_identity,
-        }))
+        answer(async {
+            let managed = self.managed(&request.type_name)?;
+            let read = ReadRequest {
+                current_state: managed.decode(request.current_state.as_ref(), "current state")?,
+                private: request.private,
+            };
+            let response = self.cancellable(managed.resource.read(read)).await?;
+            let new = managed.returned(response.new_state, "state", true, response.diagnostics);
+            Ok(pb::read_resource::Response {
+                new_state: new.state,
+                diagnostics: new.diagnostics,
+                private: response.private,
+                deferred: None,
+                new_identity: new.identity,
+            })
+        })
+        .await
     }
 
     async fn plan_resource_change(
@@ -815,58 +887,37 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> RpcResult<pb::plan_resource_change::Response> {
         let request = request.into_inner();
         let _logged = log_rpc("PlanResourceChange", &request.type_name);
-        let type_name = request.type_name;
-        let outcome = async {
-            let resource = self.resource(&type_name)?;
-            let schema = resource.schema();
-            let ty = schema.value_type();
+        answer(async {
+            let managed = self.managed(&request.type_name)?;
             let plan = PlanRequest {
-                prior_state: decode_dynamic(request.prior_state.as_ref(), &ty, "prior state")?,
-                proposed_new_state: decode_dynamic(
-                    request.proposed_new_state.as_ref(),
-                    &ty,
-                    "proposed new state",
-                )?,
-                config: decode_dynamic(request.config.as_ref(), &ty, "configuration")?,
+                prior_state: managed.decode(request.prior_state.as_ref(), "prior state")?,
+                proposed_new_state: managed
+                    .decode(request.proposed_new_state.as_ref(), "proposed new state")?,
+                config: managed.decode(request.config.as_ref(), "configuration")?,
                 prior_private: request.prior_private,
             };
-            let response = self.cancellable(resource.plan(plan)).await?;
-            let requires_replace = response
-                .requires_replace
-                .iter()
-                .map(path_to_proto)
-                .collect();
-            let identity = identity_data(resource, &response.planned_state);
-            let (planned_state, diagnostics) = finish(
+            let response = self.cancellable(managed.resource.plan(plan)).await?;
+            let planned = managed.returned(
+                response.planned_state,
+                "planned state",
+                false,
                 response.diagnostics,
-                encode_state(
-                    response.planned_state,
-                    &schema,
-                    "planned state",
-                    &type_name,
-                    false,
-                ),
             );
-            Ok((
-                planned_state,
-                requires_replace,
-                response.planned_private,
-                identity,
-                diagnostics,
-            ))
-        }
-        .await;
-        let (planned_state, requires_replace, planned_private, planned_identity, diagnostics) =
-            outcome.unwrap_or_else(|errors| (None, Vec::new(), Vec::new(), None, errors));
-        Ok(Response::new(pb::plan_resource_change::Response {
-            planned_state,
-            requires_replace,
-            planned_private,
-            diagnostics: diagnostics_to_proto(&diagnostics),
-            legacy_type_system: false,
-            deferred: None,
-            planned_identity,
-        }))
+            Ok(pb::plan_resource_change::Response {
+                planned_state: planned.state,
+                requires_replace: response
+                    .requires_replace
+                    .iter()
+                    .map(path_to_proto)
+                    .collect(),
+                planned_private: response.planned_private,
+                diagnostics: planned.diagnostics,
+                legacy_type_system: false,
+                deferred: None,
+                planned_identity: planned.identity,
+            })
+        })
+        .await
     }
 
     async fn apply_resource_change(
@@ -875,42 +926,28 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> RpcResult<pb::apply_resource_change::Response> {
         let request = request.into_inner();
         let _logged = log_rpc("ApplyResourceChange", &request.type_name);
-        let type_name = request.type_name;
-        let outcome = async {
-            let resource = self.resource(&type_name)?;
-            let schema = resource.schema();
-            let ty = schema.value_type();
+        answer(async {
+            let managed = self.managed(&request.type_name)?;
             let apply = ApplyRequest {
-                prior_state: decode_dynamic(request.prior_state.as_ref(), &ty, "prior state")?,
-                planned_state: decode_dynamic(
-                    request.planned_state.as_ref(),
-                    &ty,
-                    "planned state",
-                )?,
-                config: decode_dynamic(request.config.as_ref(), &ty, "configuration")?,
+                prior_state: managed.decode(request.prior_state.as_ref(), "prior state")?,
+                planned_state: managed.decode(request.planned_state.as_ref(), "planned state")?,
+                config: managed.decode(request.config.as_ref(), "configuration")?,
                 planned_private: request.planned_private,
             };
             // Not cancellable: an apply abandoned between two API writes would leave a
             // remote object that no state records. Its writes are short and bounded by the
             // client's timeouts, so Terraform waits for them after Ctrl-C.
-            let response = resource.apply(apply).await;
-            let identity = identity_data(resource, &response.new_state);
-            let (new_state, diagnostics) = finish(
-                response.diagnostics,
-                encode_state(response.new_state, &schema, "new state", &type_name, true),
-            );
-            Ok((new_state, response.private, identity, diagnostics))
-        }
-        .await;
-        let (new_state, private, new_identity, diagnostics) =
-            outcome.unwrap_or_else(|errors| (None, Vec::new(), None, errors));
-        Ok(Response::new(pb::apply_resource_change::Response {
-            new_state,
-            private,
-            diagnostics: diagnostics_to_proto(&diagnostics),
-            legacy_type_system: false,
-            new_identity,
-        }))
+            let response = managed.resource.apply(apply).await;
+            let new = managed.returned(response.new_state, "new state", true, response.diagnostics);
+            Ok(pb::apply_resource_change::Response {
+                new_state: new.state,
+                private: response.private,
+                diagnostics: new.diagnostics,
+                legacy_type_system: false,
+                new_identity: new.identity,
+            })
+        })
+        .await
     }
 
     async fn import_resource_state(
@@ -919,23 +956,22 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> RpcResult<pb::import_resource_state::Response> {
         let request = request.into_inner();
         let _logged = log_rpc("ImportResourceState", &request.type_name);
-        let type_name = request.type_name;
-        let outcome = async {
-            let resource = self.resource(&type_name)?;
-            let schema = resource.schema();
+        let type_name = &request.type_name;
+        answer(async {
+            let managed = self.managed(type_name)?;
             let id = match &request.identity {
                 // An `import` block with `identity = { … }` (Terraform 1.12+) sends no id.
                 Some(identity) if request.id.is_empty() => {
-                    import_id_of_identity(resource, identity, &type_name)?
+                    import_id_of_identity(managed.resource, identity, type_name)?
                 }
                 _ => request.id.clone(),
             };
-            let response = self.cancellable(resource.import(&id)).await?;
+            let response = self.cancellable(managed.resource.import(&id)).await?;
             let mut diagnostics = response.diagnostics;
             let mut imported = Vec::new();
             for (state, private) in response.states {
-                let identity = identity_data(resource, &state);
-                match encode_state(state, &schema, "imported state", &type_name, true) {
+                let identity = identity_data(managed.resource, &state);
+                match managed.encode(state, "imported state", true) {
                     Ok(state) => imported.push(pb::import_resource_state::ImportedResource {
                         type_name: type_name.clone(),
                         state: Some(state),
@@ -948,16 +984,13 @@ impl pb::provider_server::Provider for ProviderService {
             if diagnostics.has_errors() {
                 imported.clear();
             }
-            Ok((imported, diagnostics))
-        }
-        .await;
-        let (imported_resources, diagnostics) =
-            outcome.unwrap_or_else(|errors| (Vec::new(), errors));
-        Ok(Response::new(pb::import_resource_state::Response {
-            imported_resources,
-            diagnostics: diagnostics_to_proto(&diagnostics),
-            deferred: None,
-        }))
+            Ok(pb::import_resource_state::Response {
+                imported_resources: imported,
+                diagnostics: diagnostics_to_proto(&diagnostics),
+                deferred: None,
+            })
+        })
+        .await
     }
 
     async fn read_data_source(
@@ -966,24 +999,23 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> RpcResult<pb::read_data_source::Response> {
         let request = request.into_inner();
         let _logged = log_rpc("ReadDataSource", &request.type_name);
-        let type_name = request.type_name;
-        let outcome = async {
-            let data_source = self.data_source(&type_name)?;
+        answer(async {
+            let data_source = self.data_source(&request.type_name)?;
             let schema = data_source.schema();
-            let ty = schema.value_type();
-            let config = decode_dynamic(request.config.as_ref(), &ty, "configuration")?;
-            let (state, diagnostics) = self.cancellable(data_source.read(config)).await?;
-            let encoded = require_wholly_known(&state, "state", &type_name)
-                .and_then(|()| encode_dynamic(&state, &ty, "state"));
-            Ok(finish(diagnostics, encoded))
-        }
-        .await;
-        let (state, diagnostics) = outcome.unwrap_or_else(|errors| (None, errors));
-        Ok(Response::new(pb::read_data_source::Response {
-            state,
-            diagnostics: diagnostics_to_proto(&diagnostics),
-            deferred: None,
-        }))
+            let (state, diagnostics) = self
+                .with_config(&schema, request.config.as_ref(), async |config| {
+                    data_source.read(config).await
+                })
+                .await?;
+            let encoded = encode_known(&state, &schema.value_type(), "state", &request.type_name);
+            let (state, diagnostics) = finish(diagnostics, encoded);
+            Ok(pb::read_data_source::Response {
+                state,
+                diagnostics,
+                deferred: None,
+            })
+        })
+        .await
     }
 
     async fn validate_ephemeral_resource_config(
@@ -992,23 +1024,16 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> RpcResult<pb::validate_ephemeral_resource_config::Response> {
         let request = request.into_inner();
         let _logged = log_rpc("ValidateEphemeralResourceConfig", &request.type_name);
-        let outcome = async {
+        answer_diagnostics(async {
             let ephemeral = self.ephemeral_resource(&request.type_name)?;
-            let schema = ephemeral.schema();
-            let config = decode_dynamic(
+            self.with_config(
+                &ephemeral.schema(),
                 request.config.as_ref(),
-                &schema.value_type(),
-                "configuration",
-            )?;
-            self.cancellable(ephemeral.validate(&config)).await
-        }
-        .await;
-        let diagnostics = outcome.unwrap_or_else(|errors| errors);
-        Ok(Response::new(
-            pb::validate_ephemeral_resource_config::Response {
-                diagnostics: diagnostics_to_proto(&diagnostics),
-            },
-        ))
+                async |config| ephemeral.validate(&config).await,
+            )
+            .await
+        })
+        .await
     }
 
     async fn open_ephemeral_resource(
@@ -1017,22 +1042,25 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> RpcResult<pb::open_ephemeral_resource::Response> {
         let request = request.into_inner();
         let _logged = log_rpc("OpenEphemeralResource", &request.type_name);
-        let type_name = request.type_name;
         let capabilities = capabilities_from_proto(request.client_capabilities.as_ref());
-        let outcome = async {
-            let ephemeral = self.ephemeral_resource(&type_name)?;
+        answer(async {
+            let ephemeral = self.ephemeral_resource(&request.type_name)?;
             let schema = ephemeral.schema();
-            let ty = schema.value_type();
-            let config = decode_dynamic(request.config.as_ref(), &ty, "configuration")?;
             let response = self
-                .cancellable(ephemeral.open(config, capabilities))
+                .with_config(&schema, request.config.as_ref(), async |config| {
+                    ephemeral.open(config, capabilities).await
+                })
                 .await?;
-            let encoded = require_wholly_known(&response.result, "result", &type_name)
-                .and_then(|()| encode_dynamic(&response.result, &ty, "result"));
+            let encoded = encode_known(
+                &response.result,
+                &schema.value_type(),
+                "result",
+                &request.type_name,
+            );
             let (result, diagnostics) = finish(response.diagnostics, encoded);
             let opened = result.is_some();
             Ok(pb::open_ephemeral_resource::Response {
-                diagnostics: diagnostics_to_proto(&diagnostics),
+                diagnostics,
                 renew_at: response
                     .renew_at
                     .filter(|_| opened)
@@ -1041,14 +1069,8 @@ impl pb::provider_server::Provider for ProviderService {
                 private: Some(response.private).filter(|p| opened && !p.is_empty()),
                 deferred: None,
             })
-        }
-        .await;
-        Ok(Response::new(outcome.unwrap_or_else(|errors| {
-            pb::open_ephemeral_resource::Response {
-                diagnostics: diagnostics_to_proto(&errors),
-                ..Default::default()
-            }
-        })))
+        })
+        .await
     }
 
     async fn renew_ephemeral_resource(
@@ -1057,24 +1079,17 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> RpcResult<pb::renew_ephemeral_resource::Response> {
         let request = request.into_inner();
         let _logged = log_rpc("RenewEphemeralResource", &request.type_name);
-        let outcome = async {
+        answer(async {
             let ephemeral = self.ephemeral_resource(&request.type_name)?;
-            let response = self
-                .cancellable(ephemeral.renew(request.private.unwrap_or_default()))
-                .await?;
+            let private = request.private.unwrap_or_default();
+            let response = self.cancellable(ephemeral.renew(private)).await?;
             Ok(pb::renew_ephemeral_resource::Response {
                 diagnostics: diagnostics_to_proto(&response.diagnostics),
                 renew_at: response.renew_at.map(timestamp_from_system_time),
                 private: Some(response.private).filter(|p| !p.is_empty()),
             })
-        }
-        .await;
-        Ok(Response::new(outcome.unwrap_or_else(|errors| {
-            pb::renew_ephemeral_resource::Response {
-                diagnostics: diagnostics_to_proto(&errors),
-                ..Default::default()
-            }
-        })))
+        })
+        .await
     }
 
     async fn close_ephemeral_resource(
@@ -1083,16 +1098,12 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> RpcResult<pb::close_ephemeral_resource::Response> {
         let request = request.into_inner();
         let _logged = log_rpc("CloseEphemeralResource", &request.type_name);
-        let outcome = async {
+        answer_diagnostics(async {
             let ephemeral = self.ephemeral_resource(&request.type_name)?;
-            self.cancellable(ephemeral.close(request.private.unwrap_or_default()))
-                .await
-        }
-        .await;
-        let diagnostics = outcome.unwrap_or_else(|errors| errors);
-        Ok(Response::new(pb::close_ephemeral_resource::Response {
-            diagnostics: diagnostics_to_proto(&diagnostics),
-        }))
+            let private = request.private.unwrap_or_default();
+            self.cancellable(ephemeral.close(private)).await
+        })
+        .await
     }
 
     async fn validate_list_resource_config(
@@ -1101,20 +1112,14 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> RpcResult<pb::validate_list_resource_config::Response> {
         let request = request.into_inner();
         let _logged = log_rpc("ValidateListResourceConfig", &request.type_name);
-        let outcome = async {
+        answer_diagnostics(async {
             let list = self.list_resource(&request.type_name)?;
-            let config = decode_dynamic(
-                request.config.as_ref(),
-                &list.schema().value_type(),
-                "configuration",
-            )?;
-            self.cancellable(list.validate(&config)).await
-        }
-        .await;
-        let diagnostics = outcome.unwrap_or_else(|errors| errors);
-        Ok(Response::new(pb::validate_list_resource_config::Response {
-            diagnostics: diagnostics_to_proto(&diagnostics),
-        }))
+            self.with_config(&list.schema(), request.config.as_ref(), async |config| {
+                list.validate(&config).await
+            })
+            .await
+        })
+        .await
     }
 
     /// Server-streaming: every page is read before the first event goes out, so an error midway

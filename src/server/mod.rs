@@ -1,7 +1,8 @@
 //! The tfplugin6 gRPC service: decodes requests with the schema, calls the provider through the
 //! traits below, and encodes the answers. The tfplugin6 types never reach the provider: it sees
-//! decoded, schema-checked `Value`s. The generated `proto` module also holds go-plugin's
-//! controller and stdio services, which `plugin/` implements.
+//! decoded, schema-checked `Value`s. The generated `proto` module is public for two others:
+//! `plugin/`, which mounts this service (`grpc::provider_server`) and implements go-plugin's
+//! controller, stdio and broker services generated there too, and the protocol test client.
 
 pub mod convert;
 pub mod grpc;
@@ -158,14 +159,12 @@ pub trait Resource: Send + Sync {
 
 /// The refusal of state stored by a schema version a resource does not know.
 pub fn unsupported_state_version(version: i64) -> Diagnostics {
-    let mut diags = Diagnostics::new();
-    diags.error(
+    Diagnostics::of_error(
         "Unsupported State Version",
         format!(
             "The state was written by a provider version with schema version {version}, which this provider does not know. Use the provider version that wrote it, or remove the resource from state and import it again."
         ),
-    );
-    diags
+    )
 }
 
 #[async_trait::async_trait]

@@ -1,6 +1,6 @@
-//! Wire types: for the server and the protocol test client only.
-//!
-//! Generated at build time from `proto/` (see build.rs).
+//! Wire types, generated at build time from `proto/` (see build.rs): tfplugin6, which the server
+//! implements and the protocol test client calls, and go-plugin's services, which `plugin/`
+//! implements. Nothing else uses them: the provider sees `Value`s.
 
 #![allow(clippy::all, clippy::pedantic, missing_docs, rust_2018_idioms)]
 

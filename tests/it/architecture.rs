@@ -176,3 +176,59 @@ fn the_architecture_check_catches_what_went_missing() {
         ]
     );
 }
+
+/// The source files under `src/` that `in_scope` takes and whose text holds one of `needles`.
+fn sources_using(root: &Path, needles: &[&str], in_scope: impl Fn(&str) -> bool) -> Vec<String> {
+    let sources: Vec<String> = repository_paths(root)
+        .into_iter()
+        .filter(|path| path.starts_with("src/") && path.ends_with(".rs"))
+        .collect();
+    assert!(
+        sources.len() > 50,
+        "the source files are found ({})",
+        sources.len()
+    );
+    sources
+        .into_iter()
+        .filter(|path| in_scope(path))
+        .filter(|path| {
+            let text = std::fs::read_to_string(root.join(path)).expect("a source file");
+            needles.iter().any(|needle| text.contains(needle))
+        })
+        .collect()
+}
+
+/// The `server/` invariant: no source file outside `server/` and `plugin/` uses the generated
+/// protobuf types, so the provider, the client, the values and the emulator see none of them.
+#[test]
+fn generated_protobuf_types_stay_in_the_server_and_the_plugin() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let strays = sources_using(root, &["proto::", "tfplugin6 as pb"], |path| {
+        !path.starts_with("src/server/") && !path.starts_with("src/plugin/")
+    });
+    assert!(
+        strays.is_empty(),
+        "generated protobuf types used outside server/ and plugin/: {strays:?}"
+    );
+}
+
+/// The emulator's invariant: an independent implementation of the API, it borrows nothing from
+/// the provider or its client, so a shared mistake cannot hide on both sides.
+#[test]
+fn the_emulator_borrows_nothing_from_the_provider_or_its_client() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let borrowers = sources_using(
+        root,
+        &[
+            "crate::client",
+            "crate::provider",
+            "truefoundry_provider::client",
+            "truefoundry_provider::provider",
+        ],
+        |path| path.starts_with("src/emulator/") || path == "src/bin/truefoundry-emulator.rs",
+    );
+    assert!(
+        borrowers.is_empty(),
+        "the emulator uses the provider's or the client's code: {borrowers:?}"
+    );
+}
