@@ -3,11 +3,11 @@
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use super::model::{Group, Private, SecretMaps};
+use super::apply::{finish_with_server_keys, report_refusal};
+use super::model::{Group, GroupPrivate, SecretMaps, describe_collaborators, manifest_of};
 use super::pending::PendingCreate;
 use super::refresh::{own_access, refresh_group};
 use super::write::{SecretsWrite, secrets_write};
-use super::{describe_collaborators, finish_with_server_keys, manifest_of, report_refusal};
 use crate::client::{
     self, Client, Collaborator, ListGroupsQuery, SecretGroup, SecretGroupManifest,
 };
@@ -131,10 +131,10 @@ pub async fn create(
             ),
         );
     }
-    response.private = Private {
+    response.private = GroupPrivate {
         visible_to: visible_to(&group),
         own_access,
-        ..Private::default()
+        ..GroupPrivate::default()
     }
     .encode();
     let mut state = planned_state.clone();

@@ -2,8 +2,7 @@
 //! use its secrets and the state does not say `delete_in_use = true`. Terraform 1.0 plans no
 //! destroy with the provider, so this is checked here, when applying.
 
-use super::model::{Group, Private};
-use super::visible_to_as_known;
+use super::model::{Group, GroupPrivate, visible_to_as_known};
 use crate::client::{self, Client};
 use crate::diag::AttributePath;
 use crate::provider::errors::api_error;
@@ -58,7 +57,7 @@ pub async fn delete(
         // Already gone is success, but only for a key that could have seen the group: for any
         // other key the group may well still be there.
         Err(client::Error::NotFound { .. }) => {
-            let private = Private::decode(&request.planned_private);
+            let private = GroupPrivate::decode(&request.planned_private);
             match identity.not_found(&visible_to_as_known(&prior, &private)) {
                 NotFound::Deleted => response.new_state = Value::Null,
                 NotFound::Unproven(why) => {

@@ -5,9 +5,10 @@
 //! new one refused.
 
 use super::create::{find_by_name, interrupted_create_leftover, name_taken};
-use super::model::{Private, SecretMaps, collaborators_of};
+use super::model::{
+    GroupPrivate, SecretMaps, collaborators_of, describe_collaborators, manifest_of,
+};
 use super::pending::PendingCreate;
-use super::{describe_collaborators, manifest_of};
 use crate::client::{self, Client, SecretGroupManifest};
 use crate::diag::AttributePath;
 use crate::server::{PlanRequest, PlanResponse};
@@ -152,7 +153,11 @@ async fn check_name_free(
     let Ok(Some(existing)) = find_by_name(client, &manifest.name).await else {
         return;
     };
-    if Private::decode(&request.prior_private).replacing.as_deref() == Some(existing.id.as_str()) {
+    if GroupPrivate::decode(&request.prior_private)
+        .replacing
+        .as_deref()
+        == Some(existing.id.as_str())
+    {
         return;
     }
     // Terraform plans the replacement of a tainted group as a create, with neither prior state

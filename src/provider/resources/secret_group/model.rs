@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{Collaborator, SecretValue};
+use super::schema::DEFAULT_INTEGRATION_FQN;
+use crate::client::{Collaborator, OwnedBy, SecretGroupManifest, SecretValue};
 use crate::value::{Number, Value};
 
 /// A `map(string)` attribute: `secrets`, `secrets_wo`, `secrets_wo_versions` or
@@ -265,9 +266,38 @@ pub fn collaborators_of(value: &Value) -> Option<Vec<Collaborator>> {
     })
 }
 
+/// `user:a (secret-group-admin), team:b (…)`: collaborator entries in a diagnostic.
+pub fn describe_collaborators(collaborators: &[Collaborator]) -> String {
+    collaborators
+        .iter()
+        .map(|c| format!("`{}` ({})", c.subject, c.role_id))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The manifest a create or update sends for the `planned` group, with `collaborators`.
+pub fn manifest_of(planned: &Value, collaborators: Vec<Collaborator>) -> SecretGroupManifest {
+    SecretGroupManifest {
+        kind: "secret-group".to_owned(),
+        name: planned.get("name").as_str().unwrap_or_default().to_owned(),
+        integration_fqn: planned
+            .get("integration_fqn")
+            .as_str()
+            .unwrap_or(DEFAULT_INTEGRATION_FQN)
+            .to_owned(),
+        collaborators,
+        owned_by: planned
+            .get("owned_by_account")
+            .as_str()
+            .map(|account| OwnedBy {
+                account: account.to_owned(),
+            }),
+    }
+}
+
 /// Kept by Terraform beside the state (never shown).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Private {
+pub struct GroupPrivate {
     /// The server version of each key as of the last time this provider wrote or adopted it. A
     /// key whose server version moved past it was changed elsewhere, which is how drift is seen
     /// for values that are not compared (write-only ones, or any when values cannot be read).
@@ -294,8 +324,8 @@ pub struct Private {
     pub in_use: BTreeMap<String, u64>,
 }
 
-impl Private {
-    pub fn decode(bytes: &[u8]) -> Private {
+impl GroupPrivate {
+    pub fn decode(bytes: &[u8]) -> GroupPrivate {
         // Unreadable private state (written by another version) only costs a drift check.
         serde_json::from_slice(bytes).unwrap_or_default()
     }
@@ -303,4 +333,17 @@ impl Private {
     pub fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
     }
+}
+
+/// Subjects known to see a group in state: as last read, and its managed collaborators.
+pub fn visible_to_as_known(group: &Group, private: &GroupPrivate) -> BTreeSet<String> {
+    let mut subjects = private.visible_to.clone();
+    subjects.extend(
+        group
+            .collaborators
+            .iter()
+            .flatten()
+            .map(|collaborator| collaborator.subject.clone()),
+    );
+    subjects
 }

@@ -5,8 +5,7 @@ use super::dry_run::check_planned_manifest;
 use super::keys::plan_keys;
 use std::collections::BTreeMap;
 
-use super::describe_collaborators;
-use super::model::{Group, Private, SecretMaps, collaborators_of};
+use super::model::{Group, GroupPrivate, SecretMaps, collaborators_of, describe_collaborators};
 use super::references::{check_references, warn_about_destroy};
 use super::schema::DEFAULT_INTEGRATION_FQN;
 use super::validate;
@@ -97,7 +96,7 @@ fn plan_offline(
     }
     let config_value = &request.config;
     let prior_value = &request.prior_state;
-    let private = Private::decode(&request.prior_private);
+    let private = GroupPrivate::decode(&request.prior_private);
     let mut planned = request.proposed_new_state.clone();
 
     // Values unknown at validate time may be known now: check again, errors only.
@@ -151,7 +150,7 @@ fn plan_offline(
         .as_ref()
         .filter(|_| !response.requires_replace.is_empty())
     {
-        let replacing = Private {
+        let replacing = GroupPrivate {
             replacing: Some(prior.id.clone()),
             ..private.clone()
         };
@@ -224,7 +223,7 @@ fn warn_about_own_access(request: &PlanRequest, own: Option<&str>, response: &mu
         return;
     }
     let label = Group::of(&request.prior_state).label();
-    let kept = Private::decode(&request.prior_private).own_access;
+    let kept = GroupPrivate::decode(&request.prior_private).own_access;
     if !kept.is_empty() {
         response.diagnostics.warning(
             "API Key Keeps Its Own Access",

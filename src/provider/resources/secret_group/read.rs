@@ -3,9 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::model::{Group, Private, StringMap};
+use super::model::{Group, GroupPrivate, StringMap, visible_to_as_known};
 use super::refresh::{own_access, refresh_group, refresh_secrets};
-use super::visible_to_as_known;
 use crate::client::{self, Client, Collaborator};
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
@@ -57,7 +56,7 @@ pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadRespon
         response.new_state = request.current_state;
         return response;
     }
-    let mut private = Private::decode(&request.private);
+    let mut private = GroupPrivate::decode(&request.private);
     let own_subject = identity.subject();
     match read_group_state(
         client,

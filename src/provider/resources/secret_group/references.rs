@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{Group, Private};
+use super::model::{Group, GroupPrivate};
 use crate::diag::AttributePath;
 use crate::provider::remote::in_use::{self, DELETE_IN_USE, InUse, Refused};
 use crate::server::{PlanRequest, PlanResponse};
@@ -21,7 +21,7 @@ pub fn check_references(request: &PlanRequest, deleted: &[String], response: &mu
         return;
     }
     let prior = Group::of(prior_state);
-    let counts = Private::decode(&request.prior_private).in_use;
+    let counts = GroupPrivate::decode(&request.prior_private).in_use;
     if !response.requires_replace.is_empty() {
         warn_about_replacement(&prior, &counts, request, response);
         return;
@@ -49,7 +49,7 @@ pub fn warn_about_destroy(request: &PlanRequest, response: &mut PlanResponse) {
     if prior_state.is_null() || in_use::allowed(prior_state) {
         return;
     }
-    let counts = Private::decode(&request.prior_private).in_use;
+    let counts = GroupPrivate::decode(&request.prior_private).in_use;
     let used = in_use_among(&counts, |_| true);
     if used.is_empty() {
         return;
@@ -169,9 +169,9 @@ mod tests {
                 ),
             ),
         ]);
-        let private = Private {
+        let private = GroupPrivate {
             in_use: in_use.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect(),
-            ..Private::default()
+            ..GroupPrivate::default()
         };
         PlanRequest {
             prior_state: state.clone(),

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{Group, Private, SecretMaps};
+use super::apply::{finish_with_server_keys, report_refusal};
+use super::model::{Group, GroupPrivate, SecretMaps, manifest_of, visible_to_as_known};
 use super::refresh::{own_access, values_changed_since_plan};
 use super::write::{Refusal, SecretsWrite, changed_keys, secrets_write, writes_secrets};
-use super::{finish_with_server_keys, manifest_of, report_refusal, visible_to_as_known};
 use crate::client::{self, Client, SecretUpdate};
 use crate::diag::AttributePath;
 use crate::provider::errors::{api_error, secrets_write_error};
@@ -38,7 +38,7 @@ pub async fn update(
         server = match list_keys(client, &id).await {
             Ok(server) => server,
             Err(client::Error::NotFound { .. }) => {
-                let private = Private::decode(&request.planned_private);
+                let private = GroupPrivate::decode(&request.planned_private);
                 match identity.not_found(&visible_to_as_known(&prior, &private)) {
                     NotFound::Deleted => response.diagnostics.error(
                         "Secret Group Deleted Outside Terraform",

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::describe_collaborators;
+use super::model::describe_collaborators;
 use super::schema::KNOWN_ROLES;
 use crate::client::Collaborator;
 use crate::diag::{AttributePath, Diagnostics};
