@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{Group, GroupPrivate, versions_value};
 use super::refresh::refresh_secrets;
+use super::schema::attr;
 use super::write::Refusal;
 use crate::client::Client;
 use crate::diag::Diagnostics;
@@ -93,8 +94,8 @@ pub(super) async fn finish_with_server_keys(
     planned: &Group,
     response: &mut ApplyResponse,
 ) {
-    state.set("id", Value::string(id));
-    state.set("secrets_wo", Value::Null);
+    state.set(attr::ID, Value::string(id));
+    state.set(attr::SECRETS_WO, Value::Null);
     let planned_keys: BTreeSet<&String> =
         planned.versions.iter().flat_map(BTreeMap::keys).collect();
     match list_keys(client, id).await {
@@ -106,15 +107,19 @@ pub(super) async fn finish_with_server_keys(
                 let versions = planned_keys
                     .iter()
                     .map(|key| (*key, Some(server.get(*key).map_or(0, |s| s.version))));
-                state.set("secret_versions", versions_value(versions));
+                state.set(attr::SECRET_VERSIONS, versions_value(versions));
                 let tenant = state
-                    .get("tenant_name")
+                    .get(attr::TENANT_NAME)
                     .as_str()
                     .unwrap_or_default()
                     .to_owned();
-                let name = state.get("name").as_str().unwrap_or_default().to_owned();
+                let name = state
+                    .get(attr::NAME)
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
                 state.set(
-                    "secret_fqns",
+                    attr::SECRET_FQNS,
                     fqns_value(&tenant, &name, planned_keys.iter().copied()),
                 );
             }
@@ -130,8 +135,8 @@ pub(super) async fn finish_with_server_keys(
                 &err,
             );
             // Without versions, record no keys: the next refresh reads them all back.
-            state.set("secret_versions", Value::Map(BTreeMap::new()));
-            state.set("secret_fqns", Value::Map(BTreeMap::new()));
+            state.set(attr::SECRET_VERSIONS, Value::Map(BTreeMap::new()));
+            state.set(attr::SECRET_FQNS, Value::Map(BTreeMap::new()));
         }
     }
     response.new_state = state;

@@ -1,12 +1,14 @@
 //! The resource's `Value`s read once into Rust types: the secret maps, versions, the group's
 //! identity, and the private state Terraform keeps for us between runs. Lifecycle code works on
-//! these, not on attribute lookups.
+//! these, not on attribute lookups; where it must read or write a `Value` itself (a state it
+//! sets attribute by attribute, a whole attribute compared as Terraform sees it, a configuration
+//! validated entry by entry), it names the attribute through `schema::attr`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::schema::DEFAULT_INTEGRATION_FQN;
+use super::schema::{DEFAULT_INTEGRATION_FQN, attr};
 use crate::client::{Collaborator, OwnedBy, SecretGroupManifest, SecretValue};
 use crate::value::{Number, Value};
 
@@ -94,10 +96,10 @@ pub struct SecretMaps {
 impl SecretMaps {
     pub fn of(object: &Value) -> SecretMaps {
         SecretMaps {
-            secrets: StringMap::of(object.get("secrets")),
-            secrets_wo: StringMap::of(object.get("secrets_wo")),
-            wo_versions: StringMap::of(object.get("secrets_wo_versions")),
-            initial: StringMap::of(object.get("initial_secrets")),
+            secrets: StringMap::of(object.get(attr::SECRETS)),
+            secrets_wo: StringMap::of(object.get(attr::SECRETS_WO)),
+            wo_versions: StringMap::of(object.get(attr::SECRETS_WO_VERSIONS)),
+            initial: StringMap::of(object.get(attr::INITIAL_SECRETS)),
         }
     }
 
@@ -145,12 +147,15 @@ impl SecretMaps {
 /// `secret_versions` of a plan or state: `None` for a null or unknown map, and a `None`
 /// version for a key planned to be written.
 pub fn versions_of(object: &Value) -> Option<BTreeMap<String, Option<i64>>> {
-    object.get("secret_versions").as_entries().map(|entries| {
-        entries
-            .iter()
-            .map(|(key, version)| (key.clone(), version.as_number().and_then(Number::as_i64)))
-            .collect()
-    })
+    object
+        .get(attr::SECRET_VERSIONS)
+        .as_entries()
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|(key, version)| (key.clone(), version.as_number().and_then(Number::as_i64)))
+                .collect()
+        })
 }
 
 /// `secret_versions` as a value; `None` entries are unknown.
@@ -163,7 +168,8 @@ pub fn versions_value<'a>(versions: impl IntoIterator<Item = (&'a String, Option
     )
 }
 
-/// What the lifecycle code reads of a config, plan or state, read once.
+/// What the lifecycle code reads of a plan or state, read once. A configuration is read only for
+/// its secret maps ([`SecretMaps`]): its other attributes are what the plan copies.
 #[derive(Clone, Debug)]
 pub struct Group {
     /// Empty until the group exists.
@@ -171,6 +177,9 @@ pub struct Group {
     pub name: Option<String>,
     pub tenant: Option<String>,
     pub fqn: Option<String>,
+    /// As set: `None` when null or unknown (a manifest then sends the default store).
+    pub integration_fqn: Option<String>,
+    pub owned_by_account: Option<String>,
     /// `None` when collaborators are not managed (null) or not known yet.
     pub collaborators: Option<Vec<Collaborator>>,
     pub maps: SecretMaps,
@@ -182,11 +191,13 @@ impl Group {
     pub fn of(object: &Value) -> Group {
         let text = |name: &str| object.get(name).as_str().map(str::to_owned);
         Group {
-            id: text("id").unwrap_or_default(),
-            name: text("name"),
-            tenant: text("tenant_name").filter(|tenant| !tenant.is_empty()),
-            fqn: text("fqn").filter(|fqn| !fqn.is_empty()),
-            collaborators: collaborators_of(object.get("collaborators")),
+            id: text(attr::ID).unwrap_or_default(),
+            name: text(attr::NAME),
+            tenant: text(attr::TENANT_NAME).filter(|tenant| !tenant.is_empty()),
+            fqn: text(attr::FQN).filter(|fqn| !fqn.is_empty()),
+            integration_fqn: text(attr::INTEGRATION_FQN),
+            owned_by_account: text(attr::OWNED_BY_ACCOUNT),
+            collaborators: collaborators_of(object.get(attr::COLLABORATORS)),
             maps: SecretMaps::of(object),
             versions: versions_of(object),
         }
@@ -244,6 +255,8 @@ impl Group {
             name: Some("g".into()),
             tenant: Some("acme".into()),
             fqn: Some("acme:g".into()),
+            integration_fqn: None,
+            owned_by_account: None,
             collaborators: None,
             maps,
             versions: Some(versions.into_iter().map(|(k, v)| (k, Some(v))).collect()),
@@ -251,6 +264,11 @@ impl Group {
     }
 }
 
+fn text_of(object: &Value, name: &str) -> String {
+    object.get(name).as_str().unwrap_or_default().to_owned()
+}
+
+/// The entries of a `collaborators` value; `None` when it is null or not wholly known.
 pub fn collaborators_of(value: &Value) -> Option<Vec<Collaborator>> {
     if !value.is_wholly_known() {
         return None;
@@ -259,8 +277,8 @@ pub fn collaborators_of(value: &Value) -> Option<Vec<Collaborator>> {
         items
             .iter()
             .map(|c| Collaborator {
-                subject: c.get("subject").as_str().unwrap_or_default().to_owned(),
-                role_id: c.get("role_id").as_str().unwrap_or_default().to_owned(),
+                subject: text_of(c, attr::collaborator::SUBJECT),
+                role_id: text_of(c, attr::collaborator::ROLE_ID),
             })
             .collect()
     })
@@ -276,22 +294,19 @@ pub fn describe_collaborators(collaborators: &[Collaborator]) -> String {
 }
 
 /// The manifest a create or update sends for the `planned` group, with `collaborators`.
-pub fn manifest_of(planned: &Value, collaborators: Vec<Collaborator>) -> SecretGroupManifest {
+pub fn manifest_of(planned: &Group, collaborators: Vec<Collaborator>) -> SecretGroupManifest {
     SecretGroupManifest {
         kind: "secret-group".to_owned(),
-        name: planned.get("name").as_str().unwrap_or_default().to_owned(),
+        name: planned.name.clone().unwrap_or_default(),
         integration_fqn: planned
-            .get("integration_fqn")
-            .as_str()
-            .unwrap_or(DEFAULT_INTEGRATION_FQN)
-            .to_owned(),
+            .integration_fqn
+            .clone()
+            .unwrap_or_else(|| DEFAULT_INTEGRATION_FQN.to_owned()),
         collaborators,
         owned_by: planned
-            .get("owned_by_account")
-            .as_str()
-            .map(|account| OwnedBy {
-                account: account.to_owned(),
-            }),
+            .owned_by_account
+            .clone()
+            .map(|account| OwnedBy { account }),
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{Group, GroupPrivate, StringMap, visible_to_as_known};
 use super::refresh::{own_access, refresh_group, refresh_secrets};
+use super::schema::attr;
 use crate::client::{self, Client, Collaborator};
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
@@ -151,7 +152,7 @@ pub async fn read_group_state(
     refresh_secrets(&mut state, &maps, &server, &read);
     let own_access = match (
         &group.manifest,
-        adopt || !prior.get("collaborators").is_null(),
+        adopt || !prior.get(attr::COLLABORATORS).is_null(),
     ) {
         (Some(manifest), true) => own_access(&manifest.collaborators, prior, own_subject),
         _ => Vec::new(),
