@@ -15,12 +15,8 @@ pub const WRITE_ONLY_IMPORT_PREFIX: &str = "write-only:";
 
 pub async fn import(context: &ProviderContext, id: &str) -> ImportResponse {
     let mut response = ImportResponse::default();
-    let client = match context.client() {
-        Ok(client) => client,
-        Err(diags) => {
-            response.diagnostics = diags;
-            return response;
-        }
+    let Some(client) = context.client_or_report(&mut response.diagnostics) else {
+        return response;
     };
     let (lookup, values) = match id.strip_prefix(WRITE_ONLY_IMPORT_PREFIX) {
         Some(rest) => (rest, Values::None),

@@ -90,13 +90,9 @@ impl Resource for SecretGroupResource {
 
     async fn apply(&self, request: ApplyRequest) -> ApplyResponse {
         let mut response = ApplyResponse::default();
-        let client = match self.context.client() {
-            Ok(client) => client,
-            Err(diags) => {
-                response.diagnostics = diags;
-                response.new_state = request.prior_state;
-                return response;
-            }
+        let Some(client) = self.context.client_or_report(&mut response.diagnostics) else {
+            response.new_state = request.prior_state;
+            return response;
         };
         let identity = self.context.identity();
         if !request.prior_state.is_null() {

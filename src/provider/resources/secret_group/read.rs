@@ -42,12 +42,8 @@ pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadRespon
         private: request.private.clone(),
         ..ReadResponse::default()
     };
-    let client = match context.client() {
-        Ok(client) => client,
-        Err(diags) => {
-            response.diagnostics = diags;
-            return response;
-        }
+    let Some(client) = context.client_or_report(&mut response.diagnostics) else {
+        return response;
     };
     let current = &request.current_state;
     let group = Group::of(current);

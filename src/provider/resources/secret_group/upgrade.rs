@@ -51,15 +51,13 @@ const UNCHANGED: [(&str, &str); 9] = [
 
 pub fn from_version_0(raw_json: &[u8]) -> Result<Value, Diagnostics> {
     let unreadable = |why: &str| {
-        let mut diags = Diagnostics::new();
-        diags.error(
+        Diagnostics::of_error(
             "Unreadable Stored State",
             format!(
                 "The state stored for this truefoundry_secret_group by an earlier provider version \
                  cannot be upgraded: {why}. Remove the resource from state and import it again."
             ),
-        );
-        diags
+        )
     };
     let old: Json =
         serde_json::from_slice(raw_json).map_err(|_| unreadable("it is not a JSON object"))?;
