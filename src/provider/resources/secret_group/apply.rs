@@ -3,14 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::model::{Group, GroupPrivate, versions_value};
+use super::model::{Group, GroupPrivate, set_keys};
 use super::refresh::refresh_secrets;
 use super::schema::attr;
 use super::write::Refusal;
 use crate::client::Client;
 use crate::diag::Diagnostics;
 use crate::provider::errors::api_error;
-use crate::provider::remote::group::fqns_value;
 use crate::provider::remote::secrets::{ServerSecrets, in_use_counts, list_keys, server_versions};
 use crate::server::ApplyResponse;
 use crate::value::Value;
@@ -106,22 +105,8 @@ pub(super) async fn finish_with_server_keys(
                 warn_about_concurrent_change(&planned_keys, &server, response);
                 let versions = planned_keys
                     .iter()
-                    .map(|key| (*key, Some(server.get(*key).map_or(0, |s| s.version))));
-                state.set(attr::SECRET_VERSIONS, versions_value(versions));
-                let tenant = state
-                    .get(attr::TENANT_NAME)
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                let name = state
-                    .get(attr::NAME)
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                state.set(
-                    attr::SECRET_FQNS,
-                    fqns_value(&tenant, &name, planned_keys.iter().copied()),
-                );
+                    .map(|key| (*key, server.get(*key).map_or(0, |s| s.version)));
+                set_keys(&mut state, versions);
             }
             let mut private = GroupPrivate::decode(&response.private);
             private.synced_versions = server_versions(&server);

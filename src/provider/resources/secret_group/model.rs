@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::schema::{DEFAULT_INTEGRATION_FQN, attr};
 use crate::client::{Collaborator, OwnedBy, SecretGroupManifest, SecretValue};
+use crate::provider::remote::group::fqns_value;
 use crate::value::{Number, Value};
 
 /// A `map(string)` attribute: `secrets`, `secrets_wo`, `secrets_wo_versions` or
@@ -166,6 +167,18 @@ pub fn versions_value<'a>(versions: impl IntoIterator<Item = (&'a String, Option
             .map(|(key, version)| (key.clone(), version.map_or(Value::Unknown, Value::from)))
             .collect(),
     )
+}
+
+/// Sets `secret_versions` and `secret_fqns` of a state to `keys`, each at its version; the
+/// references are made from the state's `tenant_name` and `name`.
+pub fn set_keys<'a>(state: &mut Value, keys: impl IntoIterator<Item = (&'a String, i64)>) {
+    let keys: Vec<(&String, i64)> = keys.into_iter().collect();
+    let text = |name: &str| state.get(name).as_str().unwrap_or_default().to_owned();
+    let (tenant, name) = (text(attr::TENANT_NAME), text(attr::NAME));
+    let fqns = fqns_value(&tenant, &name, keys.iter().map(|(key, _)| *key));
+    state.set(attr::SECRET_FQNS, fqns);
+    let versions = keys.into_iter().map(|(key, version)| (key, Some(version)));
+    state.set(attr::SECRET_VERSIONS, versions_value(versions));
 }
 
 /// What the lifecycle code reads of a plan or state, read once. A configuration is read only for

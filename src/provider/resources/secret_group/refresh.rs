@@ -2,10 +2,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::model::{Group, SecretMaps, StringMap, versions_value};
+use super::model::{Group, SecretMaps, StringMap, set_keys};
 use super::schema::{DEFAULT_INTEGRATION_FQN, attr, resource_schema};
 use crate::client::{self, Client, Collaborator, SecretGroup, SecretValue};
-use crate::provider::remote::group::{collaborators_value, fqns_value, group_name};
+use crate::provider::remote::group::{collaborators_value, group_name};
 use crate::provider::remote::secrets::{ServerSecrets, lists_no_versions, read_values};
 use crate::value::Value;
 
@@ -159,22 +159,9 @@ pub fn refresh_secrets(
     };
     state.set(attr::SECRETS, secrets.to_value());
     state.set(attr::SECRETS_WO, Value::Null);
-    set_server_keys(state, server);
-}
-
-/// `secret_versions` and `secret_fqns` for every key the server holds.
-pub fn set_server_keys(state: &mut Value, server: &ServerSecrets) {
-    let tenant = state.get(attr::TENANT_NAME).as_str().unwrap_or_default();
-    let name = state.get(attr::NAME).as_str().unwrap_or_default();
-    let fqns = fqns_value(tenant, name, server.keys());
-    state.set(attr::SECRET_FQNS, fqns);
-    state.set(
-        attr::SECRET_VERSIONS,
-        versions_value(
-            server
-                .iter()
-                .map(|(key, secret)| (key, Some(secret.version))),
-        ),
+    set_keys(
+        state,
+        server.iter().map(|(key, secret)| (key, secret.version)),
     );
 }
 
