@@ -173,8 +173,10 @@ pub fn versions_value<'a>(versions: impl IntoIterator<Item = (&'a String, Option
 /// references are made from the state's `tenant_name` and `name`.
 pub fn set_keys<'a>(state: &mut Value, keys: impl IntoIterator<Item = (&'a String, i64)>) {
     let keys: Vec<(&String, i64)> = keys.into_iter().collect();
-    let text = |name: &str| state.get(name).as_str().unwrap_or_default().to_owned();
-    let (tenant, name) = (text(attr::TENANT_NAME), text(attr::NAME));
+    let (tenant, name) = (
+        text_of(state, attr::TENANT_NAME),
+        text_of(state, attr::NAME),
+    );
     let fqns = fqns_value(&tenant, &name, keys.iter().map(|(key, _)| *key));
     state.set(attr::SECRET_FQNS, fqns);
     let versions = keys.into_iter().map(|(key, version)| (key, Some(version)));
@@ -277,6 +279,7 @@ impl Group {
     }
 }
 
+/// A string attribute of `object`, empty when null or unknown.
 fn text_of(object: &Value, name: &str) -> String {
     object.get(name).as_str().unwrap_or_default().to_owned()
 }
