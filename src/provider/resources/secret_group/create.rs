@@ -3,11 +3,12 @@
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use super::model::{Group, Private, SecretMaps};
+use super::apply::{finish_with_server_keys, report_refusal};
+use super::model::{Group, GroupPrivate, SecretMaps, describe_collaborators, manifest_of};
 use super::pending::PendingCreate;
 use super::refresh::{own_access, refresh_group};
+use super::schema::attr;
 use super::write::{SecretsWrite, secrets_write};
-use super::{describe_collaborators, finish_with_server_keys, manifest_of, report_refusal};
 use crate::client::{
     self, Client, Collaborator, ListGroupsQuery, SecretGroup, SecretGroupManifest,
 };
@@ -44,10 +45,7 @@ pub async fn create(
             return;
         }
     };
-    let manifest = manifest_of(
-        planned_state,
-        planned.collaborators.clone().unwrap_or_default(),
-    );
+    let manifest = manifest_of(&planned, planned.collaborators.clone().unwrap_or_default());
     let created_now = existing.is_none();
     let group = match existing {
         Some(group) => {
@@ -131,15 +129,15 @@ pub async fn create(
             ),
         );
     }
-    response.private = Private {
+    response.private = GroupPrivate {
         visible_to: visible_to(&group),
         own_access,
-        ..Private::default()
+        ..GroupPrivate::default()
     }
     .encode();
     let mut state = planned_state.clone();
     let refreshed = refresh_group(&group, planned_state, false, identity.subject());
-    for computed in ["id", "fqn", "tenant_name", "name"] {
+    for computed in [attr::ID, attr::FQN, attr::TENANT_NAME, attr::NAME] {
         state.set(computed, refreshed.get(computed).clone());
     }
     // The diagnostics of a secrets write that failed: the group is then half made.
@@ -257,7 +255,7 @@ pub(super) async fn find_by_name(
 /// configuration's own leftover.
 pub(super) fn name_taken(diags: &mut Diagnostics, group: &SecretGroup, reason: &str) {
     diags.error_at(
-        AttributePath::root("name"),
+        AttributePath::root(attr::NAME),
         "Secret Group Already Exists",
         format!(
             "A secret group named `{}` already exists ({}) and {reason}. Nothing was changed. Import it \

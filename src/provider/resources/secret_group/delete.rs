@@ -2,13 +2,13 @@
 //! use its secrets and the state does not say `delete_in_use = true`. Terraform 1.0 plans no
 //! destroy with the provider, so this is checked here, when applying.
 
-use super::model::{Group, Private};
-use super::visible_to_as_known;
+use super::model::{Group, GroupPrivate, visible_to_as_known};
+use super::schema::attr;
 use crate::client::{self, Client};
 use crate::diag::AttributePath;
 use crate::provider::errors::api_error;
 use crate::provider::identity::{Identity, NotFound, not_visible};
-use crate::provider::remote::in_use::{self, DELETE_IN_USE, Refused};
+use crate::provider::remote::in_use::{self, Refused};
 use crate::provider::remote::secrets::{list_keys, listed_keys_in_use};
 use crate::server::{ApplyRequest, ApplyResponse};
 use crate::value::Value;
@@ -27,7 +27,7 @@ pub async fn delete(
                 if !used.is_empty() {
                     in_use::refuse(
                         &mut response.diagnostics,
-                        Some(AttributePath::root(DELETE_IN_USE)),
+                        Some(AttributePath::root(attr::DELETE_IN_USE)),
                         &prior.label(),
                         &used,
                         Refused::Destroy,
@@ -58,7 +58,7 @@ pub async fn delete(
         // Already gone is success, but only for a key that could have seen the group: for any
         // other key the group may well still be there.
         Err(client::Error::NotFound { .. }) => {
-            let private = Private::decode(&request.planned_private);
+            let private = GroupPrivate::decode(&request.planned_private);
             match identity.not_found(&visible_to_as_known(&prior, &private)) {
                 NotFound::Deleted => response.new_state = Value::Null,
                 NotFound::Unproven(why) => {

@@ -5,9 +5,9 @@
 //! new one refused.
 
 use super::create::{find_by_name, interrupted_create_leftover, name_taken};
-use super::model::{Private, SecretMaps, collaborators_of};
+use super::model::{Group, GroupPrivate, SecretMaps, describe_collaborators, manifest_of};
 use super::pending::PendingCreate;
-use super::{describe_collaborators, manifest_of};
+use super::schema::attr;
 use crate::client::{self, Client, SecretGroupManifest};
 use crate::diag::AttributePath;
 use crate::server::{PlanRequest, PlanResponse};
@@ -28,20 +28,20 @@ pub async fn check_planned_manifest(
     }
     let creating = prior.is_null();
     let replacing = !creating && !response.requires_replace.is_empty();
-    let collaborators = planned.get("collaborators");
+    let collaborators = planned.get(attr::COLLABORATORS);
     let in_place_change = !creating
         && !replacing
         && !collaborators.is_null()
-        && (collaborators != prior.get("collaborators")
-            || planned.get("owned_by_account") != prior.get("owned_by_account"));
+        && (collaborators != prior.get(attr::COLLABORATORS)
+            || planned.get(attr::OWNED_BY_ACCOUNT) != prior.get(attr::OWNED_BY_ACCOUNT));
     if !(creating || replacing || in_place_change) {
         return;
     }
     let all_known = [
-        "name",
-        "integration_fqn",
-        "owned_by_account",
-        "collaborators",
+        attr::NAME,
+        attr::INTEGRATION_FQN,
+        attr::OWNED_BY_ACCOUNT,
+        attr::COLLABORATORS,
     ]
     .iter()
     .all(|name| planned.get(name).is_wholly_known());
@@ -49,7 +49,9 @@ pub async fn check_planned_manifest(
         return;
     }
     // A new group starts with the configured collaborators, or none when they are not managed.
-    let manifest = manifest_of(planned, collaborators_of(collaborators).unwrap_or_default());
+    let planned_group = Group::of(planned);
+    let collaborators = planned_group.collaborators.clone().unwrap_or_default();
+    let manifest = manifest_of(&planned_group, collaborators);
     let outcome = client.apply_secret_group_manifest(&manifest, true).await;
     let err = match outcome {
         // The manifest PUT upserts by name, so a dry run accepts a create under a name another
@@ -152,7 +154,11 @@ async fn check_name_free(
     let Ok(Some(existing)) = find_by_name(client, &manifest.name).await else {
         return;
     };
-    if Private::decode(&request.prior_private).replacing.as_deref() == Some(existing.id.as_str()) {
+    if GroupPrivate::decode(&request.prior_private)
+        .replacing
+        .as_deref()
+        == Some(existing.id.as_str())
+    {
         return;
     }
     // Terraform plans the replacement of a tainted group as a create, with neither prior state
@@ -195,16 +201,17 @@ fn attribute_of(field: &str) -> Option<(AttributePath, Option<usize>)> {
         None => (field, ""),
     };
     let path = |name: &str| Some((AttributePath::root(name), None));
+    // The manifest's field names, as the API spells them (three happen to be the attributes').
     match head {
-        "name" => path("name"),
-        "integration_fqn" => path("integration_fqn"),
-        "ownedBy" => path("owned_by_account"),
+        "name" => path(attr::NAME),
+        "integration_fqn" => path(attr::INTEGRATION_FQN),
+        "ownedBy" => path(attr::OWNED_BY_ACCOUNT),
         "collaborators" => {
             let index = rest
                 .strip_prefix('[')
                 .and_then(|r| r.split_once(']'))
                 .and_then(|(index, _)| index.parse::<usize>().ok());
-            Some((AttributePath::root("collaborators"), index))
+            Some((AttributePath::root(attr::COLLABORATORS), index))
         }
         _ => None,
     }
@@ -217,17 +224,23 @@ mod tests {
     #[test]
     fn blamed_manifest_fields_become_resource_attributes() {
         let cases = [
-            ("manifest.integration_fqn", Some(("integration_fqn", None))),
-            ("manifest.name", Some(("name", None))),
-            ("manifest.ownedBy.account", Some(("owned_by_account", None))),
-            ("manifest.collaborators", Some(("collaborators", None))),
+            (
+                "manifest.integration_fqn",
+                Some((attr::INTEGRATION_FQN, None)),
+            ),
+            ("manifest.name", Some((attr::NAME, None))),
+            (
+                "manifest.ownedBy.account",
+                Some((attr::OWNED_BY_ACCOUNT, None)),
+            ),
+            ("manifest.collaborators", Some((attr::COLLABORATORS, None))),
             (
                 "manifest.collaborators[2].role_id",
-                Some(("collaborators", Some(2))),
+                Some((attr::COLLABORATORS, Some(2))),
             ),
             (
                 "manifest.collaborators[0]",
-                Some(("collaborators", Some(0))),
+                Some((attr::COLLABORATORS, Some(0))),
             ),
             ("manifest.type", None),
             ("secrets[0].value", None),

@@ -1,7 +1,7 @@
 //! ImportResourceState: `<id>`, `<tenant>:<name>`, or either behind `write-only:` to bring the
 //! keys in without their values.
 
-use super::model::Private;
+use super::model::GroupPrivate;
 use super::read::{Values, read_group_state};
 use super::refresh::empty_state;
 use crate::client::{self, Client, SecretGroup};
@@ -15,12 +15,8 @@ pub const WRITE_ONLY_IMPORT_PREFIX: &str = "write-only:";
 
 pub async fn import(context: &ProviderContext, id: &str) -> ImportResponse {
     let mut response = ImportResponse::default();
-    let client = match context.client() {
-        Ok(client) => client,
-        Err(diags) => {
-            response.diagnostics = diags;
-            return response;
-        }
+    let Some(client) = context.client_or_report(&mut response.diagnostics) else {
+        return response;
     };
     let (lookup, values) = match id.strip_prefix(WRITE_ONLY_IMPORT_PREFIX) {
         Some(rest) => (rest, Values::None),
@@ -67,12 +63,12 @@ pub async fn import(context: &ProviderContext, id: &str) -> ImportResponse {
     let own_subject = context.identity().subject();
     match read_group_state(client, &group.id, &empty_state(), values, own_subject).await {
         Ok(Some(read)) => {
-            let private = Private {
+            let private = GroupPrivate {
                 synced_versions: server_versions(&read.server),
                 visible_to: read.visible_to,
                 own_access: read.own_access,
                 in_use: in_use_counts(&read.server),
-                ..Private::default()
+                ..GroupPrivate::default()
             };
             response.states.push((read.state, private.encode()));
         }

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::model::{Group, Private, SecretMaps, Source, versions_value};
+use super::model::{Group, GroupPrivate, SecretMaps, Source, versions_value};
 use crate::provider::remote::group::fqns_value;
 use crate::value::Value;
 
@@ -30,7 +30,7 @@ pub struct KeysPlan {
 pub fn plan_keys(
     prior: Option<&Group>,
     config: &SecretMaps,
-    private: &Private,
+    private: &GroupPrivate,
     tenant: Option<&str>,
     name: Option<&str>,
 ) -> KeysPlan {
@@ -99,7 +99,7 @@ fn must_write(
     prior: &Group,
     prior_keys: &BTreeMap<String, i64>,
     config: &SecretMaps,
-    private: &Private,
+    private: &GroupPrivate,
 ) -> bool {
     let Some(version) = prior_keys.get(key) else {
         // Not in the group (new, or deleted elsewhere): created with its value, whatever map.
@@ -181,7 +181,7 @@ mod tests {
         let plan = plan_keys(
             Some(&before),
             &config,
-            &Private::default(),
+            &GroupPrivate::default(),
             Some("acme"),
             Some("g"),
         );
@@ -216,16 +216,16 @@ mod tests {
             wo_versions: map(&[("W", "2"), ("V", "1")]),
             ..SecretMaps::default()
         };
-        let private = Private {
+        let private = GroupPrivate {
             synced_versions: BTreeMap::from([("V".to_owned(), 9)]),
-            ..Private::default()
+            ..GroupPrivate::default()
         };
         let plan = plan_keys(Some(&before), &config, &private, Some("acme"), Some("g"));
         assert_eq!(plan.written, BTreeSet::from(["W".to_owned()]));
 
-        let moved = Private {
+        let moved = GroupPrivate {
             synced_versions: BTreeMap::from([("V".to_owned(), 8)]),
-            ..Private::default()
+            ..GroupPrivate::default()
         };
         let plan = plan_keys(Some(&before), &config, &moved, Some("acme"), Some("g"));
         assert_eq!(
@@ -262,7 +262,7 @@ mod tests {
             let plan = plan_keys(
                 Some(&before),
                 &config,
-                &Private::default(),
+                &GroupPrivate::default(),
                 Some("acme"),
                 Some("g"),
             );
@@ -284,9 +284,9 @@ mod tests {
             ..SecretMaps::default()
         };
         let present = prior(config.clone(), &[("P", 7)]);
-        let changed_elsewhere = Private {
+        let changed_elsewhere = GroupPrivate {
             synced_versions: BTreeMap::from([("P".to_owned(), 1)]),
-            ..Private::default()
+            ..GroupPrivate::default()
         };
         let kept = plan_keys(
             Some(&present),
@@ -300,7 +300,7 @@ mod tests {
         let recreated = plan_keys(
             Some(&deleted_elsewhere),
             &config,
-            &Private::default(),
+            &GroupPrivate::default(),
             Some("acme"),
             Some("g"),
         );
@@ -313,7 +313,7 @@ mod tests {
         let plan = plan_keys(
             Some(&before),
             &SecretMaps::default(),
-            &Private::default(),
+            &GroupPrivate::default(),
             Some("acme"),
             Some("g"),
         );
@@ -332,14 +332,14 @@ mod tests {
             initial: map(&[("I", "i")]),
             ..SecretMaps::default()
         };
-        let plan = plan_keys(None, &config, &Private::default(), None, Some("g"));
+        let plan = plan_keys(None, &config, &GroupPrivate::default(), None, Some("g"));
         assert_eq!(plan.written.len(), 2);
         assert_eq!(plan.fqns, Value::Unknown);
         let unknown = SecretMaps {
             secrets: StringMap::Unknown,
             ..SecretMaps::default()
         };
-        let plan = plan_keys(None, &unknown, &Private::default(), None, Some("g"));
+        let plan = plan_keys(None, &unknown, &GroupPrivate::default(), None, Some("g"));
         assert_eq!(plan.versions, Value::Unknown);
     }
 }

@@ -1,12 +1,16 @@
 //! The resource's `Value`s read once into Rust types: the secret maps, versions, the group's
 //! identity, and the private state Terraform keeps for us between runs. Lifecycle code works on
-//! these, not on attribute lookups.
+//! these, not on attribute lookups; where it must read or write a `Value` itself (a state it
+//! sets attribute by attribute, a whole attribute compared as Terraform sees it, a configuration
+//! validated entry by entry), it names the attribute through `schema::attr`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{Collaborator, SecretValue};
+use super::schema::{DEFAULT_INTEGRATION_FQN, attr};
+use crate::client::{Collaborator, OwnedBy, SecretGroupManifest, SecretValue};
+use crate::provider::remote::group::fqns_value;
 use crate::value::{Number, Value};
 
 /// A `map(string)` attribute: `secrets`, `secrets_wo`, `secrets_wo_versions` or
@@ -93,10 +97,10 @@ pub struct SecretMaps {
 impl SecretMaps {
     pub fn of(object: &Value) -> SecretMaps {
         SecretMaps {
-            secrets: StringMap::of(object.get("secrets")),
-            secrets_wo: StringMap::of(object.get("secrets_wo")),
-            wo_versions: StringMap::of(object.get("secrets_wo_versions")),
-            initial: StringMap::of(object.get("initial_secrets")),
+            secrets: StringMap::of(object.get(attr::SECRETS)),
+            secrets_wo: StringMap::of(object.get(attr::SECRETS_WO)),
+            wo_versions: StringMap::of(object.get(attr::SECRETS_WO_VERSIONS)),
+            initial: StringMap::of(object.get(attr::INITIAL_SECRETS)),
         }
     }
 
@@ -144,12 +148,15 @@ impl SecretMaps {
 /// `secret_versions` of a plan or state: `None` for a null or unknown map, and a `None`
 /// version for a key planned to be written.
 pub fn versions_of(object: &Value) -> Option<BTreeMap<String, Option<i64>>> {
-    object.get("secret_versions").as_entries().map(|entries| {
-        entries
-            .iter()
-            .map(|(key, version)| (key.clone(), version.as_number().and_then(Number::as_i64)))
-            .collect()
-    })
+    object
+        .get(attr::SECRET_VERSIONS)
+        .as_entries()
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|(key, version)| (key.clone(), version.as_number().and_then(Number::as_i64)))
+                .collect()
+        })
 }
 
 /// `secret_versions` as a value; `None` entries are unknown.
@@ -162,7 +169,22 @@ pub fn versions_value<'a>(versions: impl IntoIterator<Item = (&'a String, Option
     )
 }
 
-/// What the lifecycle code reads of a config, plan or state, read once.
+/// Sets `secret_versions` and `secret_fqns` of a state to `keys`, each at its version; the
+/// references are made from the state's `tenant_name` and `name`.
+pub fn set_keys<'a>(state: &mut Value, keys: impl IntoIterator<Item = (&'a String, i64)>) {
+    let keys: Vec<(&String, i64)> = keys.into_iter().collect();
+    let (tenant, name) = (
+        text_of(state, attr::TENANT_NAME),
+        text_of(state, attr::NAME),
+    );
+    let fqns = fqns_value(&tenant, &name, keys.iter().map(|(key, _)| *key));
+    state.set(attr::SECRET_FQNS, fqns);
+    let versions = keys.into_iter().map(|(key, version)| (key, Some(version)));
+    state.set(attr::SECRET_VERSIONS, versions_value(versions));
+}
+
+/// What the lifecycle code reads of a plan or state, read once. A configuration is read only for
+/// its secret maps ([`SecretMaps`]): its other attributes are what the plan copies.
 #[derive(Clone, Debug)]
 pub struct Group {
     /// Empty until the group exists.
@@ -170,6 +192,9 @@ pub struct Group {
     pub name: Option<String>,
     pub tenant: Option<String>,
     pub fqn: Option<String>,
+    /// As set: `None` when null or unknown (a manifest then sends the default store).
+    pub integration_fqn: Option<String>,
+    pub owned_by_account: Option<String>,
     /// `None` when collaborators are not managed (null) or not known yet.
     pub collaborators: Option<Vec<Collaborator>>,
     pub maps: SecretMaps,
@@ -181,11 +206,13 @@ impl Group {
     pub fn of(object: &Value) -> Group {
         let text = |name: &str| object.get(name).as_str().map(str::to_owned);
         Group {
-            id: text("id").unwrap_or_default(),
-            name: text("name"),
-            tenant: text("tenant_name").filter(|tenant| !tenant.is_empty()),
-            fqn: text("fqn").filter(|fqn| !fqn.is_empty()),
-            collaborators: collaborators_of(object.get("collaborators")),
+            id: text(attr::ID).unwrap_or_default(),
+            name: text(attr::NAME),
+            tenant: text(attr::TENANT_NAME).filter(|tenant| !tenant.is_empty()),
+            fqn: text(attr::FQN).filter(|fqn| !fqn.is_empty()),
+            integration_fqn: text(attr::INTEGRATION_FQN),
+            owned_by_account: text(attr::OWNED_BY_ACCOUNT),
+            collaborators: collaborators_of(object.get(attr::COLLABORATORS)),
             maps: SecretMaps::of(object),
             versions: versions_of(object),
         }
@@ -243,6 +270,8 @@ impl Group {
             name: Some("g".into()),
             tenant: Some("acme".into()),
             fqn: Some("acme:g".into()),
+            integration_fqn: None,
+            owned_by_account: None,
             collaborators: None,
             maps,
             versions: Some(versions.into_iter().map(|(k, v)| (k, Some(v))).collect()),
@@ -250,6 +279,12 @@ impl Group {
     }
 }
 
+/// A string attribute of `object`, empty when null or unknown.
+fn text_of(object: &Value, name: &str) -> String {
+    object.get(name).as_str().unwrap_or_default().to_owned()
+}
+
+/// The entries of a `collaborators` value; `None` when it is null or not wholly known.
 pub fn collaborators_of(value: &Value) -> Option<Vec<Collaborator>> {
     if !value.is_wholly_known() {
         return None;
@@ -258,16 +293,42 @@ pub fn collaborators_of(value: &Value) -> Option<Vec<Collaborator>> {
         items
             .iter()
             .map(|c| Collaborator {
-                subject: c.get("subject").as_str().unwrap_or_default().to_owned(),
-                role_id: c.get("role_id").as_str().unwrap_or_default().to_owned(),
+                subject: text_of(c, attr::collaborator::SUBJECT),
+                role_id: text_of(c, attr::collaborator::ROLE_ID),
             })
             .collect()
     })
 }
 
+/// `user:a (secret-group-admin), team:b (…)`: collaborator entries in a diagnostic.
+pub fn describe_collaborators(collaborators: &[Collaborator]) -> String {
+    collaborators
+        .iter()
+        .map(|c| format!("`{}` ({})", c.subject, c.role_id))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The manifest a create or update sends for the `planned` group, with `collaborators`.
+pub fn manifest_of(planned: &Group, collaborators: Vec<Collaborator>) -> SecretGroupManifest {
+    SecretGroupManifest {
+        kind: "secret-group".to_owned(),
+        name: planned.name.clone().unwrap_or_default(),
+        integration_fqn: planned
+            .integration_fqn
+            .clone()
+            .unwrap_or_else(|| DEFAULT_INTEGRATION_FQN.to_owned()),
+        collaborators,
+        owned_by: planned
+            .owned_by_account
+            .clone()
+            .map(|account| OwnedBy { account }),
+    }
+}
+
 /// Kept by Terraform beside the state (never shown).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Private {
+pub struct GroupPrivate {
     /// The server version of each key as of the last time this provider wrote or adopted it. A
     /// key whose server version moved past it was changed elsewhere, which is how drift is seen
     /// for values that are not compared (write-only ones, or any when values cannot be read).
@@ -294,8 +355,8 @@ pub struct Private {
     pub in_use: BTreeMap<String, u64>,
 }
 
-impl Private {
-    pub fn decode(bytes: &[u8]) -> Private {
+impl GroupPrivate {
+    pub fn decode(bytes: &[u8]) -> GroupPrivate {
         // Unreadable private state (written by another version) only costs a drift check.
         serde_json::from_slice(bytes).unwrap_or_default()
     }
@@ -303,4 +364,17 @@ impl Private {
     pub fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
     }
+}
+
+/// Subjects known to see a group in state: as last read, and its managed collaborators.
+pub fn visible_to_as_known(group: &Group, private: &GroupPrivate) -> BTreeSet<String> {
+    let mut subjects = private.visible_to.clone();
+    subjects.extend(
+        group
+            .collaborators
+            .iter()
+            .flatten()
+            .map(|collaborator| collaborator.subject.clone()),
+    );
+    subjects
 }

@@ -5,10 +5,9 @@ use super::dry_run::check_planned_manifest;
 use super::keys::plan_keys;
 use std::collections::BTreeMap;
 
-use super::describe_collaborators;
-use super::model::{Group, Private, SecretMaps, collaborators_of};
+use super::model::{Group, GroupPrivate, SecretMaps, collaborators_of, describe_collaborators};
 use super::references::{check_references, warn_about_destroy};
-use super::schema::DEFAULT_INTEGRATION_FQN;
+use super::schema::{DEFAULT_INTEGRATION_FQN, attr};
 use super::validate;
 use crate::client::{Client, Collaborator, SecretValue};
 use crate::diag::{AttributePath, Diagnostics, Severity};
@@ -97,7 +96,7 @@ fn plan_offline(
     }
     let config_value = &request.config;
     let prior_value = &request.prior_state;
-    let private = Private::decode(&request.prior_private);
+    let private = GroupPrivate::decode(&request.prior_private);
     let mut planned = request.proposed_new_state.clone();
 
     // Values unknown at validate time may be known now: check again, errors only.
@@ -108,12 +107,12 @@ fn plan_offline(
     }
 
     let create = prior_value.is_null();
-    let name = planned.get("name").as_str().map(str::to_owned);
+    let name = planned.get(attr::NAME).as_str().map(str::to_owned);
     if create {
         // A new group lands in the API key's tenant under its configured name, so its references
         // are known now (a module's `for_each` over them plans on the first run); only the
         // server's id is not. Without the key's tenant they stay unknown until the apply.
-        planned.set("id", Value::Unknown);
+        planned.set(attr::ID, Value::Unknown);
         let (fqn, tenant_name) = match (key_tenant, &name) {
             (Some(tenant), Some(name)) => (
                 Value::string(group_fqn(tenant, name)),
@@ -121,19 +120,22 @@ fn plan_offline(
             ),
             _ => (Value::Unknown, Value::Unknown),
         };
-        planned.set("fqn", fqn);
-        planned.set("tenant_name", tenant_name);
-        if config_value.get("integration_fqn").is_null() {
-            planned.set("integration_fqn", Value::string(DEFAULT_INTEGRATION_FQN));
-        }
-    } else {
-        if config_value.get("integration_fqn").is_null() {
+        planned.set(attr::FQN, fqn);
+        planned.set(attr::TENANT_NAME, tenant_name);
+        if config_value.get(attr::INTEGRATION_FQN).is_null() {
             planned.set(
-                "integration_fqn",
-                prior_value.get("integration_fqn").clone(),
+                attr::INTEGRATION_FQN,
+                Value::string(DEFAULT_INTEGRATION_FQN),
             );
         }
-        for forces_replacement in ["name", "integration_fqn"] {
+    } else {
+        if config_value.get(attr::INTEGRATION_FQN).is_null() {
+            planned.set(
+                attr::INTEGRATION_FQN,
+                prior_value.get(attr::INTEGRATION_FQN).clone(),
+            );
+        }
+        for forces_replacement in [attr::NAME, attr::INTEGRATION_FQN] {
             if planned.get(forces_replacement) != prior_value.get(forces_replacement) {
                 response
                     .requires_replace
@@ -151,7 +153,7 @@ fn plan_offline(
         .as_ref()
         .filter(|_| !response.requires_replace.is_empty())
     {
-        let replacing = Private {
+        let replacing = GroupPrivate {
             replacing: Some(prior.id.clone()),
             ..private.clone()
         };
@@ -176,8 +178,8 @@ fn plan_offline(
     if let Some(prior) = &prior {
         warn_about_missing_versions(prior, &config, &mut response);
     }
-    planned.set("secret_versions", keys.versions);
-    planned.set("secret_fqns", keys.fqns);
+    planned.set(attr::SECRET_VERSIONS, keys.versions);
+    planned.set(attr::SECRET_FQNS, keys.fqns);
     response.planned_state = planned;
     check_references(request, &keys.deleted, &mut response);
     response
@@ -215,8 +217,8 @@ fn warn_about_missing_versions(prior: &Group, config: &SecretMaps, response: &mu
 fn warn_about_own_access(request: &PlanRequest, own: Option<&str>, response: &mut PlanResponse) {
     let (Some(own), Some(prior), Some(planned)) = (
         own,
-        collaborators_of(request.prior_state.get("collaborators")),
-        collaborators_of(response.planned_state.get("collaborators")),
+        collaborators_of(request.prior_state.get(attr::COLLABORATORS)),
+        collaborators_of(response.planned_state.get(attr::COLLABORATORS)),
     ) else {
         return;
     };
@@ -224,7 +226,7 @@ fn warn_about_own_access(request: &PlanRequest, own: Option<&str>, response: &mu
         return;
     }
     let label = Group::of(&request.prior_state).label();
-    let kept = Private::decode(&request.prior_private).own_access;
+    let kept = GroupPrivate::decode(&request.prior_private).own_access;
     if !kept.is_empty() {
         response.diagnostics.warning(
             "API Key Keeps Its Own Access",
@@ -240,7 +242,7 @@ fn warn_about_own_access(request: &PlanRequest, own: Option<&str>, response: &mu
     let named = |list: &[Collaborator]| list.iter().any(|c| c.subject == own);
     if named(&prior) && !named(&planned) {
         response.diagnostics.warning_at(
-            AttributePath::root("collaborators"),
+            AttributePath::root(attr::COLLABORATORS),
             "API Key Loses Its Access",
             format!(
                 "Applying this plan removes `{own}`, the API key's own subject, from the collaborators \
@@ -289,7 +291,9 @@ fn warn_about_what_is_released_or_deleted(
             ),
         );
     }
-    if !prior_value.get("collaborators").is_null() && config_value.get("collaborators").is_null() {
+    if !prior_value.get(attr::COLLABORATORS).is_null()
+        && config_value.get(attr::COLLABORATORS).is_null()
+    {
         response.diagnostics.warning(
             "Collaborators No Longer Managed",
             format!(

@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::model::{Group, Private, StringMap};
+use super::model::{Group, GroupPrivate, StringMap, visible_to_as_known};
 use super::refresh::{own_access, refresh_group, refresh_secrets};
-use super::visible_to_as_known;
+use super::schema::attr;
 use crate::client::{self, Client, Collaborator};
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
@@ -42,12 +42,8 @@ pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadRespon
         private: request.private.clone(),
         ..ReadResponse::default()
     };
-    let client = match context.client() {
-        Ok(client) => client,
-        Err(diags) => {
-            response.diagnostics = diags;
-            return response;
-        }
+    let Some(client) = context.client_or_report(&mut response.diagnostics) else {
+        return response;
     };
     let current = &request.current_state;
     let group = Group::of(current);
@@ -57,7 +53,7 @@ pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadRespon
         response.new_state = request.current_state;
         return response;
     }
-    let mut private = Private::decode(&request.private);
+    let mut private = GroupPrivate::decode(&request.private);
     let own_subject = identity.subject();
     match read_group_state(
         client,
@@ -152,7 +148,7 @@ pub async fn read_group_state(
     refresh_secrets(&mut state, &maps, &server, &read);
     let own_access = match (
         &group.manifest,
-        adopt || !prior.get("collaborators").is_null(),
+        adopt || !prior.get(attr::COLLABORATORS).is_null(),
     ) {
         (Some(manifest), true) => own_access(&manifest.collaborators, prior, own_subject),
         _ => Vec::new(),

@@ -8,9 +8,10 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{Group, Private};
+use super::model::{Group, GroupPrivate};
+use super::schema::attr;
 use crate::diag::AttributePath;
-use crate::provider::remote::in_use::{self, DELETE_IN_USE, InUse, Refused};
+use crate::provider::remote::in_use::{self, InUse, Refused};
 use crate::server::{PlanRequest, PlanResponse};
 
 /// Checks a plan that deletes keys (`deleted`) or replaces the group against what deployments
@@ -21,7 +22,7 @@ pub fn check_references(request: &PlanRequest, deleted: &[String], response: &mu
         return;
     }
     let prior = Group::of(prior_state);
-    let counts = Private::decode(&request.prior_private).in_use;
+    let counts = GroupPrivate::decode(&request.prior_private).in_use;
     if !response.requires_replace.is_empty() {
         warn_about_replacement(&prior, &counts, request, response);
         return;
@@ -33,7 +34,7 @@ pub fn check_references(request: &PlanRequest, deleted: &[String], response: &mu
     if !used.is_empty() {
         in_use::refuse(
             &mut response.diagnostics,
-            Some(AttributePath::root(DELETE_IN_USE)),
+            Some(AttributePath::root(attr::DELETE_IN_USE)),
             &prior.label(),
             &used,
             Refused::Plan,
@@ -49,13 +50,13 @@ pub fn warn_about_destroy(request: &PlanRequest, response: &mut PlanResponse) {
     if prior_state.is_null() || in_use::allowed(prior_state) {
         return;
     }
-    let counts = Private::decode(&request.prior_private).in_use;
+    let counts = GroupPrivate::decode(&request.prior_private).in_use;
     let used = in_use_among(&counts, |_| true);
     if used.is_empty() {
         return;
     }
     response.diagnostics.warning_at(
-        AttributePath::root(DELETE_IN_USE),
+        AttributePath::root(attr::DELETE_IN_USE),
         "Destroy Will Be Refused",
         format!(
             "At the last refresh, deployments still used these secrets of the secret group {}: {}. \
@@ -96,7 +97,7 @@ fn warn_about_replacement(
     let old_name = prior.name.as_deref().unwrap_or("<name>");
     let new_name = response
         .planned_state
-        .get("name")
+        .get(attr::NAME)
         .as_str()
         .unwrap_or("<new name>");
     let changed: Vec<String> = response
@@ -138,7 +139,7 @@ fn warn_about_replacement(
     if !used.is_empty() && !in_use::allowed(&request.prior_state) {
         in_use::refuse(
             &mut response.diagnostics,
-            Some(AttributePath::root(DELETE_IN_USE)),
+            Some(AttributePath::root(attr::DELETE_IN_USE)),
             &label,
             &used,
             Refused::Replace,
@@ -155,13 +156,13 @@ mod tests {
     /// Group `acme:<name>` holding keys A and B, read when deployments used `in_use`.
     fn request(name: &str, in_use: &[(&str, u64)], delete_in_use: bool) -> PlanRequest {
         let state = Value::object([
-            ("id", Value::string("sg1")),
-            ("name", Value::string(name)),
-            ("tenant_name", Value::string("acme")),
-            ("fqn", Value::string(format!("acme:{name}"))),
-            ("delete_in_use", Value::Bool(delete_in_use)),
+            (attr::ID, Value::string("sg1")),
+            (attr::NAME, Value::string(name)),
+            (attr::TENANT_NAME, Value::string("acme")),
+            (attr::FQN, Value::string(format!("acme:{name}"))),
+            (attr::DELETE_IN_USE, Value::Bool(delete_in_use)),
             (
-                "secret_versions",
+                attr::SECRET_VERSIONS,
                 Value::Map(
                     [("A", 1), ("B", 2)]
                         .map(|(k, v)| (k.to_owned(), Value::from(v)))
@@ -169,9 +170,9 @@ mod tests {
                 ),
             ),
         ]);
-        let private = Private {
+        let private = GroupPrivate {
             in_use: in_use.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect(),
-            ..Private::default()
+            ..GroupPrivate::default()
         };
         PlanRequest {
             prior_state: state.clone(),
@@ -184,8 +185,8 @@ mod tests {
     fn planned(name: &str, delete_in_use: bool, replace: Option<&str>) -> PlanResponse {
         PlanResponse {
             planned_state: Value::object([
-                ("name", Value::string(name)),
-                ("delete_in_use", Value::Bool(delete_in_use)),
+                (attr::NAME, Value::string(name)),
+                (attr::DELETE_IN_USE, Value::Bool(delete_in_use)),
             ]),
             requires_replace: replace.map(AttributePath::root).into_iter().collect(),
             ..PlanResponse::default()
@@ -211,7 +212,7 @@ mod tests {
             panic!("one error: {:?}", refused.diagnostics.0)
         };
         assert_eq!(error.severity, Severity::Error);
-        assert_eq!(error.path, Some(AttributePath::root(DELETE_IN_USE)));
+        assert_eq!(error.path, Some(AttributePath::root(attr::DELETE_IN_USE)));
         assert!(
             error.detail.contains("A (2 deployments)"),
             "{}",
@@ -229,7 +230,7 @@ mod tests {
 
     #[test]
     fn a_rename_warns_that_references_change_and_fails_while_the_state_forbids_the_delete() {
-        let mut plain = planned("new", false, Some("name"));
+        let mut plain = planned("new", false, Some(attr::NAME));
         check_references(&request("old", &[], false), &[], &mut plain);
         let [warning] = &texts(&plain, Severity::Warning)[..] else {
             panic!("one warning: {:?}", plain.diagnostics.0)
@@ -241,7 +242,7 @@ mod tests {
         );
         assert!(texts(&plain, Severity::Error).is_empty());
 
-        let mut in_use = planned("new", true, Some("name"));
+        let mut in_use = planned("new", true, Some(attr::NAME));
         check_references(&request("old", &[("B", 1)], false), &[], &mut in_use);
         assert!(texts(&in_use, Severity::Warning)[0].contains("using: B (1 deployment)."));
         let [error] = &texts(&in_use, Severity::Error)[..] else {
@@ -249,7 +250,7 @@ mod tests {
         };
         assert!(error.contains("apply that alone first"), "{error}");
 
-        let mut allowed_in_state = planned("new", false, Some("name"));
+        let mut allowed_in_state = planned("new", false, Some(attr::NAME));
         check_references(
             &request("old", &[("B", 1)], true),
             &[],
@@ -273,7 +274,7 @@ mod tests {
             panic!("one warning: {:?}", warned.diagnostics.0)
         };
         assert_eq!(warning.severity, Severity::Warning);
-        assert_eq!(warning.path, Some(AttributePath::root(DELETE_IN_USE)));
+        assert_eq!(warning.path, Some(AttributePath::root(attr::DELETE_IN_USE)));
         assert!(warning.detail.contains("acme:g"), "{}", warning.detail);
         assert!(
             warning.detail.contains("A (2 deployments)"),
@@ -286,7 +287,7 @@ mod tests {
 
     #[test]
     fn a_new_store_keeps_the_references_text() {
-        let mut moved = planned("g", false, Some("integration_fqn"));
+        let mut moved = planned("g", false, Some(attr::INTEGRATION_FQN));
         check_references(&request("g", &[], false), &[], &mut moved);
         let [warning] = &texts(&moved, Severity::Warning)[..] else {
             panic!("one warning: {:?}", moved.diagnostics.0)

@@ -2,10 +2,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::model::{Group, SecretMaps, StringMap, versions_value};
-use super::schema::{DEFAULT_INTEGRATION_FQN, resource_schema};
+use super::model::{Group, SecretMaps, StringMap, set_keys};
+use super::schema::{DEFAULT_INTEGRATION_FQN, attr, resource_schema};
 use crate::client::{self, Client, Collaborator, SecretGroup, SecretValue};
-use crate::provider::remote::group::{collaborators_value, fqns_value, group_name};
+use crate::provider::remote::group::{collaborators_value, group_name};
 use crate::provider::remote::secrets::{ServerSecrets, lists_no_versions, read_values};
 use crate::value::Value;
 
@@ -51,11 +51,15 @@ pub fn empty_state() -> Value {
 /// The subjects `collaborators` names in a state.
 fn named_subjects(state: &Value) -> BTreeSet<String> {
     state
-        .get("collaborators")
+        .get(attr::COLLABORATORS)
         .as_elements()
         .into_iter()
         .flatten()
-        .filter_map(|c| c.get("subject").as_str().map(str::to_owned))
+        .filter_map(|c| {
+            c.get(attr::collaborator::SUBJECT)
+                .as_str()
+                .map(str::to_owned)
+        })
         .collect()
 }
 
@@ -90,25 +94,27 @@ pub fn refresh_group(
     } else {
         prior.clone()
     };
-    state.set("id", Value::string(&group.id));
-    state.set("name", Value::string(group_name(group)));
-    state.set("fqn", Value::string(&group.fqn));
-    state.set("tenant_name", Value::string(&group.tenant_name));
+    state.set(attr::ID, Value::string(&group.id));
+    state.set(attr::NAME, Value::string(group_name(group)));
+    state.set(attr::FQN, Value::string(&group.fqn));
+    state.set(attr::TENANT_NAME, Value::string(&group.tenant_name));
     let integration = match &group.manifest {
         Some(manifest) => Value::string(&manifest.integration_fqn),
-        None if prior.get("integration_fqn").is_null() => Value::string(DEFAULT_INTEGRATION_FQN),
-        None => prior.get("integration_fqn").clone(),
+        None if prior.get(attr::INTEGRATION_FQN).is_null() => {
+            Value::string(DEFAULT_INTEGRATION_FQN)
+        }
+        None => prior.get(attr::INTEGRATION_FQN).clone(),
     };
-    state.set("integration_fqn", integration);
+    state.set(attr::INTEGRATION_FQN, integration);
     if let Some(manifest) = &group.manifest {
-        if adopt || !prior.get("owned_by_account").is_null() {
+        if adopt || !prior.get(attr::OWNED_BY_ACCOUNT).is_null() {
             let owner = manifest
                 .owned_by
                 .as_ref()
                 .map_or(Value::Null, |o| Value::string(&o.account));
-            state.set("owned_by_account", owner);
+            state.set(attr::OWNED_BY_ACCOUNT, owner);
         }
-        if adopt || !prior.get("collaborators").is_null() {
+        if adopt || !prior.get(attr::COLLABORATORS).is_null() {
             let own = own_access(&manifest.collaborators, prior, own_subject);
             let shown: Vec<Collaborator> = manifest
                 .collaborators
@@ -119,9 +125,9 @@ pub fn refresh_group(
             // An import of a group nobody else may use leaves `collaborators` unmanaged: an empty
             // set and no setting mean the same on the server, and a configuration that writes
             // none must plan nothing after the import.
-            let adopting_none = shown.is_empty() && prior.get("collaborators").is_null();
+            let adopting_none = shown.is_empty() && prior.get(attr::COLLABORATORS).is_null();
             if !adopting_none {
-                state.set("collaborators", collaborators_value(&shown));
+                state.set(attr::COLLABORATORS, collaborators_value(&shown));
             }
         }
     }
@@ -151,24 +157,11 @@ pub fn refresh_secrets(
         ),
         None => prior.secrets.clone(),
     };
-    state.set("secrets", secrets.to_value());
-    state.set("secrets_wo", Value::Null);
-    set_server_keys(state, server);
-}
-
-/// `secret_versions` and `secret_fqns` for every key the server holds.
-pub fn set_server_keys(state: &mut Value, server: &ServerSecrets) {
-    let tenant = state.get("tenant_name").as_str().unwrap_or_default();
-    let name = state.get("name").as_str().unwrap_or_default();
-    let fqns = fqns_value(tenant, name, server.keys());
-    state.set("secret_fqns", fqns);
-    state.set(
-        "secret_versions",
-        versions_value(
-            server
-                .iter()
-                .map(|(key, secret)| (key, Some(secret.version))),
-        ),
+    state.set(attr::SECRETS, secrets.to_value());
+    state.set(attr::SECRETS_WO, Value::Null);
+    set_keys(
+        state,
+        server.iter().map(|(key, secret)| (key, secret.version)),
     );
 }
 
@@ -210,8 +203,11 @@ mod tests {
 
     fn prior(collaborators: &[Collaborator], owner: Option<&str>) -> Value {
         let mut state = empty_state();
-        state.set("collaborators", collaborators_value(collaborators));
-        state.set("owned_by_account", owner.map_or(Value::Null, Value::string));
+        state.set(attr::COLLABORATORS, collaborators_value(collaborators));
+        state.set(
+            attr::OWNED_BY_ACCOUNT,
+            owner.map_or(Value::Null, Value::string),
+        );
         state
     }
 
@@ -223,7 +219,7 @@ mod tests {
         let unnamed = prior(std::slice::from_ref(&team), None);
         let state = refresh_group(&group, &unnamed, false, Some("user:me@x"));
         assert_eq!(
-            state.get("collaborators"),
+            state.get(attr::COLLABORATORS),
             &collaborators_value(std::slice::from_ref(&team))
         );
         assert_eq!(
@@ -237,19 +233,22 @@ mod tests {
         // Another key's entry, or an identity the server would not tell: shown, as any other.
         let other = refresh_group(&group, &unnamed, false, Some("user:other@x"));
         assert_eq!(
-            other.get("collaborators").as_elements().map(<[_]>::len),
+            other.get(attr::COLLABORATORS).as_elements().map(<[_]>::len),
             Some(2)
         );
         let unknown = refresh_group(&group, &unnamed, false, None);
         assert_eq!(
-            unknown.get("collaborators").as_elements().map(<[_]>::len),
+            unknown
+                .get(attr::COLLABORATORS)
+                .as_elements()
+                .map(<[_]>::len),
             Some(2)
         );
         // Named by the configuration: managed like any other.
         let named = prior(&[team, mine.clone()], None);
         let state = refresh_group(&group, &named, false, Some("user:me@x"));
         assert_eq!(
-            state.get("collaborators").as_elements().map(<[_]>::len),
+            state.get(attr::COLLABORATORS).as_elements().map(<[_]>::len),
             Some(2)
         );
         assert!(own_access(&[mine], &named, Some("user:me@x")).is_empty());
@@ -259,15 +258,15 @@ mod tests {
     fn an_owner_is_read_only_when_managed_or_adopted() {
         let group = server_group(Vec::new(), Some("filled-by-server"));
         let unmanaged = refresh_group(&group, &prior(&[], None), false, None);
-        assert!(unmanaged.get("owned_by_account").is_null());
+        assert!(unmanaged.get(attr::OWNED_BY_ACCOUNT).is_null());
         let managed = refresh_group(&group, &prior(&[], Some("mine")), false, None);
         assert_eq!(
-            managed.get("owned_by_account").as_str(),
+            managed.get(attr::OWNED_BY_ACCOUNT).as_str(),
             Some("filled-by-server")
         );
         let imported = refresh_group(&group, &Value::Null, true, None);
         assert_eq!(
-            imported.get("owned_by_account").as_str(),
+            imported.get(attr::OWNED_BY_ACCOUNT).as_str(),
             Some("filled-by-server")
         );
     }
@@ -277,20 +276,23 @@ mod tests {
         let mine = entry("user:me@x", "secret-group-admin");
         let alone = server_group(vec![mine.clone()], None);
         let imported = refresh_group(&alone, &Value::Null, true, Some("user:me@x"));
-        assert!(imported.get("collaborators").is_null());
+        assert!(imported.get(attr::COLLABORATORS).is_null());
         let none = server_group(Vec::new(), None);
         assert!(
             refresh_group(&none, &Value::Null, true, None)
-                .get("collaborators")
+                .get(attr::COLLABORATORS)
                 .is_null()
         );
         // Managed as empty: stays managed, and someone's entry added elsewhere shows.
         let managed = refresh_group(&none, &prior(&[], None), false, None);
-        assert_eq!(managed.get("collaborators"), &collaborators_value(&[]));
+        assert_eq!(managed.get(attr::COLLABORATORS), &collaborators_value(&[]));
         let shared = server_group(vec![entry("team:t", "secret-group-viewer")], None);
         let imported = refresh_group(&shared, &Value::Null, true, Some("user:me@x"));
         assert_eq!(
-            imported.get("collaborators").as_elements().map(<[_]>::len),
+            imported
+                .get(attr::COLLABORATORS)
+                .as_elements()
+                .map(<[_]>::len),
             Some(1)
         );
     }

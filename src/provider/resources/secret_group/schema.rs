@@ -7,9 +7,38 @@
 //! `secret_fqns` and `secret_versions`, whose planned-unknown entries show which keys change.
 
 use crate::provider::remote::group::collaborators_type;
-use crate::provider::remote::in_use::DELETE_IN_USE;
+use crate::provider::remote::in_use;
 use crate::schema::{Attribute, Schema};
 use crate::value::Type;
+
+/// The resource's attribute names: the one table the schema below and `model.rs` read and write
+/// through, so a misspelt name does not compile instead of silently reading null.
+pub mod attr {
+    use super::in_use;
+
+    pub const ID: &str = "id";
+    pub const NAME: &str = "name";
+    pub const INTEGRATION_FQN: &str = "integration_fqn";
+    pub const OWNED_BY_ACCOUNT: &str = "owned_by_account";
+    pub const COLLABORATORS: &str = "collaborators";
+    pub const SECRETS: &str = "secrets";
+    pub const SECRETS_WO: &str = "secrets_wo";
+    pub const SECRETS_WO_VERSIONS: &str = "secrets_wo_versions";
+    pub const INITIAL_SECRETS: &str = "initial_secrets";
+    /// Shared with `truefoundry_secret`: the setting `remote/in_use.rs` reads from either state.
+    pub const DELETE_IN_USE: &str = in_use::DELETE_IN_USE;
+    pub const FQN: &str = "fqn";
+    pub const TENANT_NAME: &str = "tenant_name";
+    pub const SECRET_FQNS: &str = "secret_fqns";
+    pub const SECRET_VERSIONS: &str = "secret_versions";
+
+    /// The fields of an entry of `collaborators` (its type is `remote/group.rs`'s
+    /// `collaborators_type`, shared with the data source).
+    pub mod collaborator {
+        pub const SUBJECT: &str = "subject";
+        pub const ROLE_ID: &str = "role_id";
+    }
+}
 
 /// TrueFoundry's own default secret store, as its API documentation uses it.
 pub const DEFAULT_INTEGRATION_FQN: &str = "internal:aws:aws-1:secret-store:internal-secret-store";
@@ -51,9 +80,9 @@ pub fn resource_schema() -> Schema {
          created but its secrets cannot be written, the new group is deleted again and nothing is \
          left; if that fails too, the error says so and the next apply replaces the group.",
         vec![
-            Attribute::computed("id", Type::String, "The secret group's id."),
+            Attribute::computed(attr::ID, Type::String, "The secret group's id."),
             Attribute::required(
-                "name",
+                attr::NAME,
                 Type::String,
                 "Name of the secret group, unique within the tenant: at most 128 characters, \
                  without `:`, white space, or control, bidirectional or invisible characters. \
@@ -62,7 +91,7 @@ pub fn resource_schema() -> Schema {
                  TrueFoundry recommends a suffix naming the tenant, such as `payments-acme`.",
             ),
             Attribute::optional_computed(
-                "integration_fqn",
+                attr::INTEGRATION_FQN,
                 Type::String,
                 "FQN of the secret-store integration that holds the values, such as \
                  `acme:aws:main:secret-store:ssm`. Defaults to TrueFoundry's internal store \
@@ -72,7 +101,7 @@ pub fn resource_schema() -> Schema {
             // Computed too, so that leaving it out (after an import, or by removing it) keeps
             // what the state holds instead of planning a manifest write that drops the owner.
             Attribute::optional_computed(
-                "owned_by_account",
+                attr::OWNED_BY_ACCOUNT,
                 Type::String,
                 "Account that owns the secret group (the manifest's `ownedBy.account`). When omitted, \
                  the owner is not managed: whatever the server holds or fills in is left as it is, and \
@@ -80,7 +109,7 @@ pub fn resource_schema() -> Schema {
                  owner) changes nothing on the server.",
             ),
             Attribute::optional(
-                "collaborators",
+                attr::COLLABORATORS,
                 collaborators_type(),
                 "Who may use the group, and with which role: a set of `{ subject, role_id }`. `subject` is \
                  `<kind>:<name>` with kind `user` (`user:<email>`), `team`, `serviceaccount`, \
@@ -94,7 +123,7 @@ pub fn resource_schema() -> Schema {
                  the configuration stops managing them and changes nothing on the server.",
             ),
             Attribute::optional(
-                "secrets",
+                attr::SECRETS,
                 string_map(),
                 "Secret values by key, kept in state (sensitive). Each value is compared with the server's \
                  on every refresh and sent only when it differs. When any of `secrets`, `secrets_wo` and \
@@ -103,7 +132,7 @@ pub fn resource_schema() -> Schema {
             )
             .sensitive(),
             Attribute::optional(
-                "secrets_wo",
+                attr::SECRETS_WO,
                 string_map(),
                 "Write-only secret values by key: never stored in Terraform plan or state (Terraform 1.11 \
                  or later). A value is sent when its key is created, when its `secrets_wo_versions` entry \
@@ -112,13 +141,13 @@ pub fn resource_schema() -> Schema {
             .sensitive()
             .write_only(),
             Attribute::optional(
-                "secrets_wo_versions",
+                attr::SECRETS_WO_VERSIONS,
                 string_map(),
                 "A version label for keys of `secrets_wo`, such as `\"2\"`. Change a key's label to send its \
                  write-only value again, since Terraform cannot see changes to a write-only value.",
             ),
             Attribute::optional(
-                "initial_secrets",
+                attr::INITIAL_SECRETS,
                 string_map(),
                 "Values sent only when their key does not exist yet; afterwards the key's value belongs to \
                  people or a rotation job and is never read, compared or overwritten. A key deleted \
@@ -126,7 +155,7 @@ pub fn resource_schema() -> Schema {
             )
             .sensitive(),
             Attribute::optional(
-                DELETE_IN_USE,
+                attr::DELETE_IN_USE,
                 Type::Bool,
                 "Allow deleting secrets that deployments still reference (the API's \
                  `activeDeploymentsCount`). Defaults to false: a plan that drops such a key from the \
@@ -135,30 +164,77 @@ pub fn resource_schema() -> Schema {
                  `true` before destroying). Update the deployments first, or set this to true.",
             ),
             Attribute::computed(
-                "fqn",
+                attr::FQN,
                 Type::String,
                 "FQN of the group: `<tenant>:<name>`. Known at plan, also for a create: a new group \
                  lands in the API key's tenant (unknown until the apply only when the control plane \
                  does not say which tenant that is).",
             ),
             Attribute::computed(
-                "tenant_name",
+                attr::TENANT_NAME,
                 Type::String,
                 "The tenant the group belongs to; known at plan like `fqn`.",
             ),
             Attribute::computed(
-                "secret_fqns",
+                attr::SECRET_FQNS,
                 string_map(),
                 "Reference of each secret of the group, by key: `tfy-secret://<tenant>:<group>:<key>`, as \
                  deployments use it. Known at plan like `fqn`, so a module can hand it to a `for_each` \
                  that plans and applies on the first run.",
             ),
             Attribute::computed(
-                "secret_versions",
+                attr::SECRET_VERSIONS,
                 Type::Map(Box::new(Type::Number)),
                 "The server's current version of each secret of the group, by key. A plan leaves the \
                  version unknown exactly for the keys whose value it writes.",
             ),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn the_schema_declares_exactly_the_attribute_table() {
+        let table = BTreeSet::from([
+            attr::ID,
+            attr::NAME,
+            attr::INTEGRATION_FQN,
+            attr::OWNED_BY_ACCOUNT,
+            attr::COLLABORATORS,
+            attr::SECRETS,
+            attr::SECRETS_WO,
+            attr::SECRETS_WO_VERSIONS,
+            attr::INITIAL_SECRETS,
+            attr::DELETE_IN_USE,
+            attr::FQN,
+            attr::TENANT_NAME,
+            attr::SECRET_FQNS,
+            attr::SECRET_VERSIONS,
+        ]);
+        let schema = resource_schema();
+        let declared: Vec<&str> = schema
+            .block
+            .attributes
+            .iter()
+            .map(|attribute| attribute.name.as_str())
+            .collect();
+        assert_eq!(declared.len(), table.len(), "{declared:?}");
+        assert_eq!(declared.into_iter().collect::<BTreeSet<_>>(), table);
+
+        let Type::Set(entry) = collaborators_type() else {
+            panic!("`collaborators` is a set");
+        };
+        let Type::Object(fields) = *entry else {
+            panic!("a collaborator is an object");
+        };
+        assert_eq!(
+            fields.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+            BTreeSet::from([attr::collaborator::SUBJECT, attr::collaborator::ROLE_ID])
+        );
+    }
 }

@@ -3,15 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{Group, Private, SecretMaps};
+use super::apply::{finish_with_server_keys, report_refusal};
+use super::model::{Group, GroupPrivate, SecretMaps, manifest_of, visible_to_as_known};
 use super::refresh::{own_access, values_changed_since_plan};
+use super::schema::attr;
 use super::write::{Refusal, SecretsWrite, changed_keys, secrets_write, writes_secrets};
-use super::{finish_with_server_keys, manifest_of, report_refusal, visible_to_as_known};
 use crate::client::{self, Client, SecretUpdate};
 use crate::diag::AttributePath;
 use crate::provider::errors::{api_error, secrets_write_error};
 use crate::provider::identity::{Identity, NotFound, not_visible};
-use crate::provider::remote::in_use::{self, DELETE_IN_USE, Refused};
+use crate::provider::remote::in_use::{self, Refused};
 use crate::provider::remote::secrets::{
     ServerSecrets, list_keys, listed_keys_in_use, server_versions,
 };
@@ -38,7 +39,7 @@ pub async fn update(
         server = match list_keys(client, &id).await {
             Ok(server) => server,
             Err(client::Error::NotFound { .. }) => {
-                let private = Private::decode(&request.planned_private);
+                let private = GroupPrivate::decode(&request.planned_private);
                 match identity.not_found(&visible_to_as_known(&prior, &private)) {
                     NotFound::Deleted => response.diagnostics.error(
                         "Secret Group Deleted Outside Terraform",
@@ -96,7 +97,7 @@ pub async fn update(
         if !used.is_empty() {
             in_use::refuse(
                 &mut response.diagnostics,
-                Some(AttributePath::root(DELETE_IN_USE)),
+                Some(AttributePath::root(attr::DELETE_IN_USE)),
                 &prior.label(),
                 &used,
                 Refused::Apply,
@@ -106,8 +107,8 @@ pub async fn update(
     }
 
     let manifest_change = (planned.collaborators.is_some()
-        && planned_state.get("collaborators") != prior_state.get("collaborators"))
-        || planned_state.get("owned_by_account") != prior_state.get("owned_by_account");
+        && planned_state.get(attr::COLLABORATORS) != prior_state.get(attr::COLLABORATORS))
+        || planned_state.get(attr::OWNED_BY_ACCOUNT) != prior_state.get(attr::OWNED_BY_ACCOUNT);
     if manifest_change {
         let collaborators = match planned.collaborators.clone() {
             // The API key's own entries the configuration never named stay (see
@@ -129,7 +130,7 @@ pub async fn update(
         };
         let result = match collaborators {
             Ok(collaborators) => client
-                .apply_secret_group_manifest(&manifest_of(planned_state, collaborators), false)
+                .apply_secret_group_manifest(&manifest_of(&planned, collaborators), false)
                 .await
                 .map(|_| ()),
             Err(err) => Err(err),

@@ -15,32 +15,49 @@ use serde_json::Value as Json;
 use crate::diag::Diagnostics;
 use crate::value::{self, Value};
 
-use super::schema::resource_schema;
+use super::schema::{attr, resource_schema};
 
-/// The attributes version 0 shared with version 1, copied as they are.
-const UNCHANGED: [&str; 9] = [
-    "id",
-    "name",
-    "integration_fqn",
-    "owned_by_account",
-    "collaborators",
-    "fqn",
-    "tenant_name",
-    "secret_fqns",
-    "secret_versions",
+/// The attribute names of schema version 0, as its stored states spell them: a table of its own,
+/// since the current one (`schema::attr`) may change and these never do.
+mod version_0 {
+    pub const ID: &str = "id";
+    pub const NAME: &str = "name";
+    pub const INTEGRATION_FQN: &str = "integration_fqn";
+    pub const OWNED_BY_ACCOUNT: &str = "owned_by_account";
+    pub const COLLABORATORS: &str = "collaborators";
+    pub const FQN: &str = "fqn";
+    pub const TENANT_NAME: &str = "tenant_name";
+    pub const SECRET_FQNS: &str = "secret_fqns";
+    pub const SECRET_VERSIONS: &str = "secret_versions";
+    /// A map of objects with the fields below.
+    pub const SECRETS: &str = "secrets";
+    pub const VALUE: &str = "value";
+    pub const VALUE_WO_VERSION: &str = "value_wo_version";
+}
+
+/// The attributes version 0 shared with version 1, copied as they are: (version 0's name, the
+/// current one).
+const UNCHANGED: [(&str, &str); 9] = [
+    (version_0::ID, attr::ID),
+    (version_0::NAME, attr::NAME),
+    (version_0::INTEGRATION_FQN, attr::INTEGRATION_FQN),
+    (version_0::OWNED_BY_ACCOUNT, attr::OWNED_BY_ACCOUNT),
+    (version_0::COLLABORATORS, attr::COLLABORATORS),
+    (version_0::FQN, attr::FQN),
+    (version_0::TENANT_NAME, attr::TENANT_NAME),
+    (version_0::SECRET_FQNS, attr::SECRET_FQNS),
+    (version_0::SECRET_VERSIONS, attr::SECRET_VERSIONS),
 ];
 
 pub fn from_version_0(raw_json: &[u8]) -> Result<Value, Diagnostics> {
     let unreadable = |why: &str| {
-        let mut diags = Diagnostics::new();
-        diags.error(
+        Diagnostics::of_error(
             "Unreadable Stored State",
             format!(
                 "The state stored for this truefoundry_secret_group by an earlier provider version \
                  cannot be upgraded: {why}. Remove the resource from state and import it again."
             ),
-        );
-        diags
+        )
     };
     let old: Json =
         serde_json::from_slice(raw_json).map_err(|_| unreadable("it is not a JSON object"))?;
@@ -48,13 +65,13 @@ pub fn from_version_0(raw_json: &[u8]) -> Result<Value, Diagnostics> {
         return Err(unreadable("it is not a JSON object"));
     };
     let mut new = serde_json::Map::new();
-    for name in UNCHANGED {
+    for (old_name, name) in UNCHANGED {
         new.insert(
             name.to_owned(),
-            old.get(name).cloned().unwrap_or(Json::Null),
+            old.get(old_name).cloned().unwrap_or(Json::Null),
         );
     }
-    match old.get("secrets") {
+    match old.get(version_0::SECRETS) {
         None | Some(Json::Null) => {}
         Some(Json::Object(entries)) => {
             let mut secrets = BTreeMap::new();
@@ -62,9 +79,9 @@ pub fn from_version_0(raw_json: &[u8]) -> Result<Value, Diagnostics> {
             let mut initial = BTreeMap::new();
             for (key, entry) in entries {
                 let field = |name: &str| entry.get(name).and_then(Json::as_str).map(str::to_owned);
-                if let Some(value) = field("value") {
+                if let Some(value) = field(version_0::VALUE) {
                     secrets.insert(key.clone(), value);
-                } else if let Some(version) = field("value_wo_version") {
+                } else if let Some(version) = field(version_0::VALUE_WO_VERSION) {
                     wo_versions.insert(key.clone(), version);
                 } else {
                     initial.insert(key.clone(), String::new());
@@ -75,19 +92,19 @@ pub fn from_version_0(raw_json: &[u8]) -> Result<Value, Diagnostics> {
                 !secrets.is_empty() || (wo_versions.is_empty() && initial.is_empty());
             if keep_secrets {
                 new.insert(
-                    "secrets".into(),
+                    attr::SECRETS.into(),
                     serde_json::to_value(secrets).unwrap_or_default(),
                 );
             }
             if !wo_versions.is_empty() {
                 new.insert(
-                    "secrets_wo_versions".into(),
+                    attr::SECRETS_WO_VERSIONS.into(),
                     serde_json::to_value(wo_versions).unwrap_or_default(),
                 );
             }
             if !initial.is_empty() {
                 new.insert(
-                    "initial_secrets".into(),
+                    attr::INITIAL_SECRETS.into(),
                     serde_json::to_value(initial).unwrap_or_default(),
                 );
             }
@@ -106,9 +123,9 @@ pub const UPGRADE_GUIDE: &str = "the provider's guide \"Upgrading from the first
 /// upgraded state): the configuration must change the same way, and the guide shows how.
 pub fn upgraded_from_version_0(state: &Value) -> Diagnostics {
     let group = state
-        .get("fqn")
+        .get(attr::FQN)
         .as_str()
-        .or(state.get("id").as_str())
+        .or(state.get(attr::ID).as_str())
         .unwrap_or_default()
         .to_owned();
     let mut diags = Diagnostics::new();
@@ -146,28 +163,41 @@ mod tests {
             }
         });
         let new = from_version_0(old.to_string().as_bytes()).unwrap();
-        assert_eq!(new.get("secrets").get("A").as_str(), Some("a-value"));
-        assert_eq!(new.get("secrets").as_entries().map(BTreeMap::len), Some(1));
-        assert_eq!(new.get("secrets_wo_versions").get("W").as_str(), Some("3"));
-        assert_eq!(new.get("initial_secrets").get("P").as_str(), Some(""));
-        assert!(new.get("secrets_wo").is_null());
-        assert_eq!(new.get("id").as_str(), Some("sg1"));
+        assert_eq!(new.get(attr::SECRETS).get("A").as_str(), Some("a-value"));
         assert_eq!(
-            new.get("collaborators").as_elements().map(<[Value]>::len),
+            new.get(attr::SECRETS).as_entries().map(BTreeMap::len),
             Some(1)
         );
-        assert!(new.get("secret_versions").get("W").as_number().is_some());
+        assert_eq!(
+            new.get(attr::SECRETS_WO_VERSIONS).get("W").as_str(),
+            Some("3")
+        );
+        assert_eq!(new.get(attr::INITIAL_SECRETS).get("P").as_str(), Some(""));
+        assert!(new.get(attr::SECRETS_WO).is_null());
+        assert_eq!(new.get(attr::ID).as_str(), Some("sg1"));
+        assert_eq!(
+            new.get(attr::COLLABORATORS)
+                .as_elements()
+                .map(<[Value]>::len),
+            Some(1)
+        );
+        assert!(
+            new.get(attr::SECRET_VERSIONS)
+                .get("W")
+                .as_number()
+                .is_some()
+        );
     }
 
     #[test]
     fn empty_and_absent_secrets_keep_their_meaning() {
         let empty = from_version_0(br#"{"id": "sg1", "name": "g", "secrets": {}}"#).unwrap();
         assert_eq!(
-            empty.get("secrets").as_entries().map(BTreeMap::len),
+            empty.get(attr::SECRETS).as_entries().map(BTreeMap::len),
             Some(0)
         );
         let absent = from_version_0(br#"{"id": "sg1", "name": "g", "secrets": null}"#).unwrap();
-        assert!(absent.get("secrets").is_null() && absent.get("initial_secrets").is_null());
+        assert!(absent.get(attr::SECRETS).is_null() && absent.get(attr::INITIAL_SECRETS).is_null());
         assert!(from_version_0(br#"{"secrets": ["A"]}"#).is_err());
         assert!(from_version_0(b"[1]").is_err());
     }

@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::describe_collaborators;
-use super::schema::KNOWN_ROLES;
+use super::model::describe_collaborators;
+use super::schema::{KNOWN_ROLES, attr};
 use crate::client::Collaborator;
 use crate::diag::{AttributePath, Diagnostics};
 use crate::printable;
@@ -33,20 +33,20 @@ pub const SUBJECT_KINDS: [&str; 8] = [
 
 pub fn validate(config: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
-    validate_name(config.get("name"), &mut diags);
-    if let Some(fqn) = config.get("integration_fqn").as_str()
+    validate_name(config.get(attr::NAME), &mut diags);
+    if let Some(fqn) = config.get(attr::INTEGRATION_FQN).as_str()
         && (fqn.split(':').count() < 2
             || fqn.split(':').any(str::is_empty)
             || fqn.chars().any(char::is_whitespace))
     {
         diags.error_at(
-                AttributePath::root("integration_fqn"),
+                AttributePath::root(attr::INTEGRATION_FQN),
                 "Invalid Integration FQN",
                 "An integration FQN looks like `<tenant>:<provider>:<account>:secret-store:<name>`, with no \
                  spaces. Copy it from the integration's page in TrueFoundry.",
             );
     }
-    if let Some(collaborators) = config.get("collaborators").as_elements() {
+    if let Some(collaborators) = config.get(attr::COLLABORATORS).as_elements() {
         validate_collaborators(collaborators, &mut diags);
     }
     validate_secret_maps(config, &mut diags);
@@ -55,7 +55,7 @@ pub fn validate(config: &Value) -> Diagnostics {
 
 fn validate_name(name: &Value, diags: &mut Diagnostics) {
     let Some(name) = name.as_str() else { return };
-    let path = AttributePath::root("name");
+    let path = AttributePath::root(attr::NAME);
     if name.is_empty() {
         diags.error_at(
             path,
@@ -104,16 +104,22 @@ fn validate_name(name: &Value, diags: &mut Diagnostics) {
 /// set, which reaches the provider in Terraform's order, not the configuration's, and Terraform
 /// places a path with an index into a set at the whole resource block.
 fn validate_collaborators(collaborators: &[Value], diags: &mut Diagnostics) {
-    let path = || AttributePath::root("collaborators");
+    let path = || AttributePath::root(attr::COLLABORATORS);
     let mut seen = BTreeSet::new();
     for collaborator in collaborators {
-        let subject_text = collaborator.get("subject").as_str().unwrap_or("?");
-        let role_text = collaborator.get("role_id").as_str().unwrap_or("?");
+        let subject_text = collaborator
+            .get(attr::collaborator::SUBJECT)
+            .as_str()
+            .unwrap_or("?");
+        let role_text = collaborator
+            .get(attr::collaborator::ROLE_ID)
+            .as_str()
+            .unwrap_or("?");
         let entry = describe_collaborators(&[Collaborator {
             subject: subject_text.to_owned(),
             role_id: role_text.to_owned(),
         }]);
-        if let Some(subject) = collaborator.get("subject").as_str() {
+        if let Some(subject) = collaborator.get(attr::collaborator::SUBJECT).as_str() {
             let kind_ok = subject
                 .split_once(':')
                 .is_some_and(|(kind, rest)| SUBJECT_KINDS.contains(&kind) && !rest.is_empty());
@@ -139,7 +145,7 @@ fn validate_collaborators(collaborators: &[Value], diags: &mut Diagnostics) {
                 );
             }
         }
-        if let Some(role) = collaborator.get("role_id").as_str() {
+        if let Some(role) = collaborator.get(attr::collaborator::ROLE_ID).as_str() {
             if role.is_empty() {
                 diags.error_at(
                     path(),
@@ -176,7 +182,7 @@ fn quoted(keys: &[&str]) -> String {
 }
 
 /// The map attributes that hold values (sensitive): `secrets_wo_versions` is checked with them.
-const VALUE_MAPS: [&str; 3] = ["secrets", "secrets_wo", "initial_secrets"];
+const VALUE_MAPS: [&str; 3] = [attr::SECRETS, attr::SECRETS_WO, attr::INITIAL_SECRETS];
 
 /// Checks the secret maps. Every diagnostic names the keys in its text and points at the
 /// resource, never into a map: Terraform prints the configuration lines around a path, and
@@ -235,8 +241,8 @@ fn validate_secret_maps(config: &Value, diags: &mut Diagnostics) {
             );
         }
     }
-    if let Some(versions) = config.get("secrets_wo_versions").as_entries() {
-        let write_only = config.get("secrets_wo");
+    if let Some(versions) = config.get(attr::SECRETS_WO_VERSIONS).as_entries() {
+        let write_only = config.get(attr::SECRETS_WO);
         let orphans: Vec<&str> = versions
             .keys()
             .filter(|key| match write_only {
@@ -287,8 +293,11 @@ mod tests {
 
     fn collaborator(subject: &str, role: &str) -> Value {
         Value::Object(BTreeMap::from([
-            ("subject".to_owned(), Value::string(subject)),
-            ("role_id".to_owned(), Value::string(role)),
+            (
+                attr::collaborator::SUBJECT.to_owned(),
+                Value::string(subject),
+            ),
+            (attr::collaborator::ROLE_ID.to_owned(), Value::string(role)),
         ]))
     }
 
@@ -307,17 +316,17 @@ mod tests {
 
     #[test]
     fn names_are_checked() {
-        let e = |s: &str| (Severity::Error, s.to_owned(), "name".to_owned());
+        let e = |s: &str| (Severity::Error, s.to_owned(), attr::NAME.to_owned());
         assert_eq!(
-            found(&validate(&config(&[("name", "".into())]))),
+            found(&validate(&config(&[(attr::NAME, "".into())]))),
             vec![e("Empty Secret Group Name")]
         );
         assert_eq!(
-            found(&validate(&config(&[("name", "a:b-acme".into())]))),
+            found(&validate(&config(&[(attr::NAME, "a:b-acme".into())]))),
             vec![e("Invalid Secret Group Name")]
         );
         assert_eq!(
-            found(&validate(&config(&[("name", "a b-acme".into())]))),
+            found(&validate(&config(&[(attr::NAME, "a b-acme".into())]))),
             vec![e("Invalid Secret Group Name")]
         );
         for hostile in [
@@ -329,33 +338,33 @@ mod tests {
             "db\u{85}-acme",
         ] {
             assert_eq!(
-                found(&validate(&config(&[("name", hostile.into())]))),
+                found(&validate(&config(&[(attr::NAME, hostile.into())]))),
                 vec![e("Invalid Secret Group Name")],
                 "{hostile:?}"
             );
         }
         let long = "a".repeat(MAX_NAME_CHARS + 1);
         assert_eq!(
-            found(&validate(&config(&[("name", long.as_str().into())]))),
+            found(&validate(&config(&[(attr::NAME, long.as_str().into())]))),
             vec![e("Secret Group Name Too Long")]
         );
-        assert!(validate(&config(&[("name", "a".repeat(MAX_NAME_CHARS).into())])).is_empty());
+        assert!(validate(&config(&[(attr::NAME, "a".repeat(MAX_NAME_CHARS).into())])).is_empty());
         assert_eq!(
-            found(&validate(&config(&[("name", "db".into())]))),
+            found(&validate(&config(&[(attr::NAME, "db".into())]))),
             vec![(
                 Severity::Warning,
                 "Short Secret Group Name".to_owned(),
-                "name".to_owned()
+                attr::NAME.to_owned()
             )]
         );
         assert!(
             validate(&config(&[
-                ("name", "payments-acme".into()),
+                (attr::NAME, "payments-acme".into()),
                 ("x", Value::Unknown)
             ]))
             .is_empty()
         );
-        assert!(validate(&config(&[("name", Value::Unknown)])).is_empty());
+        assert!(validate(&config(&[(attr::NAME, Value::Unknown)])).is_empty());
     }
 
     #[test]
@@ -370,29 +379,29 @@ mod tests {
             collaborator("agent-channel-identity:slack", "secret-group-viewer"),
             collaborator("role:auditors", "secret-group-viewer"),
         ]);
-        let diags = validate(&config(&[("collaborators", collaborators)]));
+        let diags = validate(&config(&[(attr::COLLABORATORS, collaborators)]));
         assert_eq!(
             found(&diags),
             vec![
                 (
                     Severity::Error,
                     "Invalid Collaborator Subject".to_owned(),
-                    "collaborators".to_owned()
+                    attr::COLLABORATORS.to_owned()
                 ),
                 (
                     Severity::Error,
                     "Invalid Role".to_owned(),
-                    "collaborators".to_owned()
+                    attr::COLLABORATORS.to_owned()
                 ),
                 (
                     Severity::Error,
                     "Duplicate Collaborator".to_owned(),
-                    "collaborators".to_owned()
+                    attr::COLLABORATORS.to_owned()
                 ),
                 (
                     Severity::Error,
                     "Empty Role".to_owned(),
-                    "collaborators".to_owned()
+                    attr::COLLABORATORS.to_owned()
                 ),
             ]
         );
@@ -426,7 +435,7 @@ mod tests {
         let big = "x".repeat(1024 * 1024);
         let diags = validate(&config(&[
             (
-                "secrets",
+                attr::SECRETS,
                 string_map(&[
                     ("OK", "v-canary".into()),
                     ("BAD KEY", "v".into()),
@@ -436,18 +445,18 @@ mod tests {
                 ]),
             ),
             (
-                "secrets_wo",
+                attr::SECRETS_WO,
                 string_map(&[("TWICE", "w".into()), ("ok", Value::Unknown)]),
             ),
             (
-                "secrets_wo_versions",
+                attr::SECRETS_WO_VERSIONS,
                 string_map(&[
                     ("ok", "1".into()),
                     ("ORPHAN", "1".into()),
                     ("EMPTY", "".into()),
                 ]),
             ),
-            ("initial_secrets", string_map(&[("P", "set-me".into())])),
+            (attr::INITIAL_SECRETS, string_map(&[("P", "set-me".into())])),
         ]));
         let summaries: Vec<(Severity, &str)> = diags
             .iter()
@@ -487,7 +496,7 @@ mod tests {
     #[test]
     fn an_empty_key_is_said_to_be_empty() {
         let diags = validate(&config(&[(
-            "secrets",
+            attr::SECRETS,
             string_map(&[("", "v".into()), ("a b", "v".into())]),
         )]));
         let [invalid] = diags.0.as_slice() else {

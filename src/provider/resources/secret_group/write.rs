@@ -124,7 +124,7 @@ mod tests {
     use crate::provider::api_model::{Held, put_full_list};
     use crate::provider::remote::secrets::ServerSecret;
     use crate::provider::resources::secret_group::keys::plan_keys;
-    use crate::provider::resources::secret_group::model::{Private, StringMap};
+    use crate::provider::resources::secret_group::model::{GroupPrivate, StringMap};
     use crate::value::Number;
 
     /// The API's semantics on a model group.
@@ -212,7 +212,7 @@ mod tests {
         let plan = plan_keys(
             Some(prior),
             config,
-            &Private::default(),
+            &GroupPrivate::default(),
             Some("acme"),
             Some("g"),
         );
