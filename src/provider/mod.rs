@@ -8,6 +8,7 @@ mod api_model;
 mod config;
 mod credentials;
 pub mod data_sources;
+pub mod ephemeral;
 mod errors;
 pub mod functions;
 pub mod identity;
@@ -90,7 +91,7 @@ pub struct TrueFoundryProvider {
     secret_group: resources::secret_group::SecretGroupResource,
     secret: resources::secret::SecretResource,
     secret_group_data: data_sources::secret_group::SecretGroupDataSource,
-    secret_group_ephemeral: data_sources::secret_group::SecretGroupEphemeral,
+    secret_group_ephemeral: ephemeral::secret_group::SecretGroupEphemeral,
     secret_groups_data: data_sources::secret_groups::SecretGroupsDataSource,
     secret_data: data_sources::secret::SecretDataSource,
     secret_group_list: list_resources::SecretGroupList,
@@ -112,7 +113,7 @@ impl TrueFoundryProvider {
             secret_group_data: data_sources::secret_group::SecretGroupDataSource::new(
                 context.clone(),
             ),
-            secret_group_ephemeral: data_sources::secret_group::SecretGroupEphemeral::new(
+            secret_group_ephemeral: ephemeral::secret_group::SecretGroupEphemeral::new(
                 context.clone(),
             ),
             secret_groups_data: data_sources::secret_groups::SecretGroupsDataSource::new(

@@ -6,13 +6,14 @@
 
 use std::sync::Arc;
 
-use super::secret_group::{ValuesAskedBy, value_hidden, values_forbidden};
 use crate::client;
 use crate::diag::{AttributePath, Diagnostics};
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
 use crate::provider::remote::group::{parse_secret_fqn, secret_fqn};
-use crate::provider::resources::secret::read::list_one_secret;
+use crate::provider::remote::secrets::{
+    ValuesAskedBy, list_one_secret, value_hidden, values_forbidden,
+};
 use crate::schema::{Attribute, Schema};
 use crate::server::DataSource;
 use crate::value::{Type, Value};

@@ -11,6 +11,7 @@ use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
 use crate::provider::identity::{NotFound, not_visible};
 use crate::provider::remote::in_use::{self, DELETE_IN_USE, Refused};
+use crate::provider::remote::secrets::find_secret;
 use crate::server::{ApplyRequest, ApplyResponse};
 use crate::value::Value;
 
@@ -100,7 +101,7 @@ async fn delete(context: &ProviderContext, request: &ApplyRequest, response: &mu
     let prior = SecretState::of(&request.prior_state);
     let label = prior.group_label();
     let _guard = context.lock_group(&prior.group_id).await;
-    let found = super::read::find_secret(
+    let found = find_secret(
         client,
         &prior.group_id,
         prior.fqn.as_deref(),

@@ -1,12 +1,12 @@
 //! ImportResourceState: `<tenant>:<group>:<key>` or `tfy-secret://<tenant>:<group>:<key>`.
 
 use super::model::Private;
-use super::read::find_secret;
 use super::schema::resource_schema;
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
 use crate::provider::remote::group::visible_to;
 use crate::provider::remote::group::{parse_secret_fqn, secret_fqn};
+use crate::provider::remote::secrets::find_secret;
 use crate::server::ImportResponse;
 use crate::value::Value;
 

@@ -2,50 +2,15 @@
 //! tenant and proven deletions) and this one key, with its value when the state keeps one.
 
 use super::model::{Private, SecretState};
-use crate::client::{self, Client, ListSecretsQuery, Secret};
+use crate::client;
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
 use crate::provider::identity::{NotFound, not_visible};
 use crate::provider::remote::group::visible_to;
 use crate::provider::remote::group::{group_name, secret_fqn};
+use crate::provider::remote::secrets::find_secret;
 use crate::server::{ReadRequest, ReadResponse};
 use crate::value::Value;
-
-/// One key of a group, from a listing selected by its reference (or of all keys when the
-/// reference is not known); the answer is also filtered by name, so a server that ignores the
-/// selection cannot make another key pass for this one.
-pub async fn list_one_secret(
-    client: &Client,
-    group_id: &str,
-    fqn: Option<&str>,
-    key: &str,
-    with_value: bool,
-) -> Result<Option<Secret>, client::Error> {
-    let query = ListSecretsQuery {
-        secret_group_id: Some(group_id.to_owned()),
-        secret_fqns: fqn.map(str::to_owned).into_iter().collect(),
-        with_value,
-    };
-    let listed = client.list_secrets(&query).await?;
-    Ok(listed.into_iter().find(|secret| secret.name == key))
-}
-
-/// [`list_one_secret`], with its value when `with_value` and the API key may read it: a viewer
-/// sees keys, not values, and gets the key without.
-pub async fn find_secret(
-    client: &Client,
-    group_id: &str,
-    fqn: Option<&str>,
-    key: &str,
-    with_value: bool,
-) -> Result<Option<Secret>, client::Error> {
-    match list_one_secret(client, group_id, fqn, key, with_value).await {
-        Err(client::Error::Forbidden { .. }) if with_value => {
-            list_one_secret(client, group_id, fqn, key, false).await
-        }
-        other => other,
-    }
-}
 
 pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadResponse {
     let mut response = ReadResponse {
