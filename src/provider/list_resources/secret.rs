@@ -9,7 +9,7 @@ use crate::provider::errors::api_error;
 use crate::provider::remote::group::{group_fqn, group_name, secret_fqn};
 use crate::provider::remote::secrets::list_keys;
 use crate::provider::resources::resource_identity;
-use crate::provider::resources::secret::schema::resource_schema as secret_schema;
+use crate::provider::resources::secret::model::{Computed, SecretState};
 use crate::schema::{Attribute, Schema};
 use crate::server::{ListRequest, ListResource, ListedObject};
 use crate::value::{Type, Value};
@@ -122,13 +122,12 @@ impl ListResource for SecretList {
             .map(|(key, secret)| {
                 let reference = secret_fqn(&group.tenant_name, &name, &key);
                 let resource = request.include_resource.then(|| {
-                    let mut state = secret_schema().null_object();
-                    state.set("id", Value::string(&secret.id));
-                    state.set("secret_group_id", Value::string(&group.id));
-                    state.set("key", Value::string(&key));
-                    state.set("fqn", Value::string(&reference));
-                    state.set("version", Value::from(secret.version));
-                    state
+                    let computed = Computed {
+                        id: secret.id,
+                        fqn: reference.clone(),
+                        version: secret.version,
+                    };
+                    SecretState::new_state(&group.id, &key, &computed)
                 });
                 ListedObject {
                     identity: resource_identity::secret(&group.tenant_name, &name, &key),

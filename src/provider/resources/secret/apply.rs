@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::batch::write_secret;
-use super::model::{Private, SecretState};
+use super::model::{Computed, SecretConfig, SecretPrivate, SecretState};
 use crate::client;
 use crate::diag::AttributePath;
 use crate::provider::ProviderContext;
@@ -50,7 +50,7 @@ async fn write(
         response.new_state = request.planned_state.clone();
         return;
     }
-    let Some(value) = SecretState::of(&request.config).value_to_send() else {
+    let Some(value) = SecretConfig::of(&request.config).value_to_send() else {
         response.diagnostics.error(
             "Secret Value Missing",
             format!(
@@ -65,19 +65,14 @@ async fn write(
         Ok(written) => {
             response.diagnostics.extend(written.warnings.clone());
             let mut state = request.planned_state.clone();
-            // Terraform insists that what the plan knew stays as planned; a refresh updates it.
-            let learnt = [
-                ("id", Value::string(&written.secret.id)),
-                ("fqn", Value::string(&written.fqn)),
-                ("version", Value::from(written.secret.version)),
-            ];
-            for (name, value) in learnt {
-                if state.get(name).is_unknown() {
-                    state.set(name, value);
-                }
-            }
+            let learnt = Computed {
+                id: written.secret.id.clone(),
+                fqn: written.fqn.clone(),
+                version: written.secret.version,
+            };
+            learnt.fill_unknown(&mut state);
             response.new_state = state;
-            response.private = Private {
+            response.private = SecretPrivate {
                 synced_version: Some(written.secret.version),
                 visible_to: written.visible_to,
                 deployments: written.secret.active_deployments,
@@ -132,7 +127,7 @@ async fn delete(context: &ProviderContext, request: &ApplyRequest, response: &mu
         }
         Err(client::Error::NotFound { .. }) => {
             // The group is not found: gone with its keys, but only for a key that could see it.
-            let private = Private::decode(&request.planned_private);
+            let private = SecretPrivate::decode(&request.planned_private);
             match context.identity().not_found(&private.visible_to) {
                 NotFound::Deleted => Ok(()),
                 NotFound::Unproven(why) => {

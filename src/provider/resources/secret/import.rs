@@ -1,7 +1,7 @@
 //! ImportResourceState: `<tenant>:<group>:<key>` or `tfy-secret://<tenant>:<group>:<key>`.
 
-use super::model::Private;
-use super::schema::resource_schema;
+use super::model::{Computed, SecretPrivate, SecretState};
+use super::schema::attr;
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
 use crate::provider::remote::group::visible_to;
@@ -71,18 +71,18 @@ pub async fn import(context: &ProviderContext, id: &str) -> ImportResponse {
         }
     };
     let version = secret.latest_version.unwrap_or(0);
-    let mut state = resource_schema().null_object();
-    state.set("id", Value::string(&secret.id));
-    state.set("secret_group_id", Value::string(&group.id));
-    state.set("key", Value::string(key));
-    state.set("fqn", Value::string(fqn));
-    state.set("version", Value::from(version));
+    let computed = Computed {
+        id: secret.id.clone(),
+        fqn,
+        version,
+    };
+    let mut state = SecretState::new_state(&group.id, key, &computed);
     // The value, when the key may read it; a configuration with `value_wo` plans to send its
     // own once (`value_wo_version` is new to the state).
     if let Some(value) = &secret.value {
-        state.set("value", Value::string(value.expose()));
+        state.set(attr::VALUE, Value::string(value.expose()));
     }
-    let private = Private {
+    let private = SecretPrivate {
         synced_version: Some(version),
         visible_to: visible_to(&group),
         deployments: secret.active_deployments,

@@ -1,7 +1,8 @@
 //! ReadResource (refresh): the key as the server has it. Two requests at once: the group (for the
 //! tenant and proven deletions) and this one key, with its value when the state keeps one.
 
-use super::model::{Private, SecretState};
+use super::model::{Computed, SecretPrivate, SecretState};
+use super::schema::attr;
 use crate::client;
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
@@ -31,7 +32,7 @@ pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadRespon
     if !identity.check_tenant(&label, current.tenant(), &mut response.diagnostics) {
         return response;
     }
-    let mut private = Private::decode(&request.private);
+    let mut private = SecretPrivate::decode(&request.private);
     let keeps_value = !current.value.is_null();
     let (group, secret) = tokio::join!(
         client.get_secret_group(&current.group_id),
@@ -76,13 +77,15 @@ pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadRespon
     };
     let version = secret.latest_version.unwrap_or(0);
     let state = &mut response.new_state;
-    state.set("id", Value::string(&secret.id));
-    let fqn = secret_fqn(&group.tenant_name, &group_name(&group), &current.key);
-    state.set("fqn", Value::string(fqn));
-    state.set("version", Value::from(version));
+    let computed = Computed {
+        id: secret.id,
+        fqn: secret_fqn(&group.tenant_name, &group_name(&group), &current.key),
+        version,
+    };
+    computed.set_into(state);
     if let Some(value) = secret.value.filter(|_| keeps_value) {
         // The value itself is compared: the version need not be.
-        state.set("value", Value::string(value.expose()));
+        state.set(attr::VALUE, Value::string(value.expose()));
         private.synced_version = Some(version);
     }
     private.visible_to = visible_to(&group);
