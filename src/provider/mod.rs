@@ -5,7 +5,7 @@
 
 #[cfg(test)]
 mod api_model;
-mod config;
+pub mod config;
 mod credentials;
 pub mod data_sources;
 pub mod ephemeral;
@@ -83,6 +83,19 @@ impl ProviderContext {
         };
         lock.lock_owned().await
     }
+}
+
+/// Asserts that `schema` declares exactly the attributes of `table`, in its order: the test every
+/// attribute table (`attr`) has beside its schema.
+#[cfg(test)]
+pub(crate) fn assert_schema_names(schema: &Schema, table: &[&str]) {
+    let names: Vec<&str> = schema
+        .block
+        .attributes
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
+    assert_eq!(names, table);
 }
 
 /// The provider as served to Terraform.

@@ -12,6 +12,13 @@ use crate::schema::{Attribute, Schema};
 use crate::server::DataSource;
 use crate::value::{Type, Value};
 
+/// The data source's attribute names: the lookup's shared ones (`ALL`) and `include_values`.
+pub mod attr {
+    pub use crate::provider::remote::group_lookup::attr::*;
+
+    pub const INCLUDE_VALUES: &str = "include_values";
+}
+
 pub fn data_source_schema() -> Schema {
     let mut attributes = common_attributes(
         "The value of each secret, by key, when `include_values` is true; null otherwise. Values read \
@@ -19,7 +26,7 @@ pub fn data_source_schema() -> Schema {
          same name on Terraform 1.10 or later.",
     );
     attributes.push(Attribute::optional(
-        "include_values",
+        attr::INCLUDE_VALUES,
         Type::Bool,
         "Read the secrets' values into `secret_values`. Needs the `secret-group-editor` role or higher. \
          Defaults to false.",
@@ -58,8 +65,19 @@ impl DataSource for SecretGroupDataSource {
             Ok(client) => client,
             Err(diags) => return (Value::Null, diags),
         };
-        let values = (config.get("include_values").as_bool() == Some(true))
+        let values = (config.get(attr::INCLUDE_VALUES).as_bool() == Some(true))
             .then_some(ValuesAskedBy::GroupDataSource);
         read_group(client, self.context.identity(), &config, values).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_names_exactly_the_attribute_table() {
+        let table = [&attr::ALL[..], &[attr::INCLUDE_VALUES]].concat();
+        crate::provider::assert_schema_names(&data_source_schema(), &table);
     }
 }

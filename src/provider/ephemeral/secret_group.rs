@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use crate::diag::Diagnostics;
 use crate::provider::ProviderContext;
+/// The ephemeral resource's attribute names: exactly those it shares with the data source.
+pub use crate::provider::remote::group_lookup::attr;
 use crate::provider::remote::group_lookup::{common_attributes, read_group, validate_lookup};
 use crate::provider::remote::secrets::ValuesAskedBy;
 use crate::schema::Schema;
@@ -80,5 +82,15 @@ impl EphemeralResource for SecretGroupEphemeral {
 
     async fn close(&self, _private: Vec<u8>) -> Diagnostics {
         Diagnostics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_names_exactly_the_attribute_table() {
+        crate::provider::assert_schema_names(&ephemeral_schema(), &attr::ALL);
     }
 }

@@ -4,8 +4,8 @@
 //! resource object that holds no secret value: no value is ever requested, so a viewer's key lists
 //! everything it can see, and configuration generated from these objects cannot carry a value.
 
-mod secret;
-mod secret_group;
+pub mod secret;
+pub mod secret_group;
 
 pub use secret::SecretList;
 pub use secret_group::SecretGroupList;

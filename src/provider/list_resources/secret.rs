@@ -14,6 +14,14 @@ use crate::schema::{Attribute, Schema};
 use crate::server::{ListRequest, ListResource, ListedObject};
 use crate::value::{Type, Value};
 
+/// The list resource's attribute names, for the schema and the model alike.
+pub mod attr {
+    pub const GROUP: &str = "group";
+
+    /// Every attribute, in schema order.
+    pub const ALL: [&str; 1] = [GROUP];
+}
+
 /// `list "truefoundry_secret"`: the keys of one group, ordered by key.
 pub struct SecretList {
     context: Arc<ProviderContext>,
@@ -33,7 +41,7 @@ fn parse_group_fqn(fqn: &str) -> Option<(&str, &str)> {
 
 fn invalid_group(diags: &mut Diagnostics) {
     diags.error_at(
-        AttributePath::root("group"),
+        AttributePath::root(attr::GROUP),
         "Invalid Secret Group FQN",
         "A secret group is named by its FQN, `<tenant>:<group>`, such as `acme:payments-prod`.",
     );
@@ -48,7 +56,7 @@ impl ListResource for SecretList {
              `-generate-config-out`), each key comes as a `truefoundry_secret` without `value` or \
              `value_wo`: the resource then keeps the key and leaves its value alone.",
             vec![Attribute::required(
-                "group",
+                attr::GROUP,
                 Type::String,
                 "The group's FQN, `<tenant>:<group>`, such as `acme:payments-prod`.",
             )],
@@ -57,7 +65,7 @@ impl ListResource for SecretList {
 
     async fn validate(&self, config: &Value) -> Diagnostics {
         let mut diags = Diagnostics::new();
-        if let Some(group) = config.get("group").as_str()
+        if let Some(group) = config.get(attr::GROUP).as_str()
             && parse_group_fqn(group).is_none()
         {
             invalid_group(&mut diags);
@@ -73,7 +81,7 @@ impl ListResource for SecretList {
         };
         let Some((tenant, name)) = request
             .config
-            .get("group")
+            .get(attr::GROUP)
             .as_str()
             .and_then(parse_group_fqn)
         else {
@@ -94,7 +102,7 @@ impl ListResource for SecretList {
             Ok(Some(_)) => return (Vec::new(), diags),
             Ok(None) => {
                 diags.error_at(
-                    AttributePath::root("group"),
+                    AttributePath::root(attr::GROUP),
                     "Secret Group Not Found",
                     format!(
                         "No secret group `{fqn}` is visible to this API key. Check the FQN, and that \
@@ -150,6 +158,14 @@ mod tests {
         for bad in ["acme", ":pay", "acme:", "acme:pay:DB", ""] {
             assert_eq!(parse_group_fqn(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn the_schema_names_exactly_the_attribute_table() {
+        crate::provider::assert_schema_names(
+            &SecretList::new(Arc::new(ProviderContext::default())).schema(),
+            &attr::ALL,
+        );
     }
 
     #[tokio::test]

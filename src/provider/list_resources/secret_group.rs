@@ -17,6 +17,14 @@ use crate::schema::{Attribute, Schema};
 use crate::server::{ListRequest, ListResource, ListedObject};
 use crate::value::{Type, Value};
 
+/// The list resource's attribute names, for the schema and the model alike.
+pub mod attr {
+    pub const SEARCH: &str = "search";
+
+    /// Every attribute, in schema order.
+    pub const ALL: [&str; 1] = [SEARCH];
+}
+
 /// `list "truefoundry_secret_group"`: every group the key can see, ordered by FQN.
 pub struct SecretGroupList {
     context: Arc<ProviderContext>,
@@ -37,7 +45,7 @@ impl ListResource for SecretGroupList {
              name contains a search text. With `include_resource` (or `-generate-config-out`), each \
              group comes without secret maps: its keys stay unmanaged and no value is read.",
             vec![Attribute::optional(
-                "search",
+                attr::SEARCH,
                 Type::String,
                 "Only groups whose name contains this text (as `search` of the \
                  `truefoundry_secret_groups` data source). Omit it to list every group.",
@@ -55,7 +63,7 @@ impl ListResource for SecretGroupList {
             Ok(client) => client,
             Err(diags) => return (Vec::new(), diags),
         };
-        let search = request.config.get("search").as_str().map(str::to_owned);
+        let search = request.config.get(attr::SEARCH).as_str().map(str::to_owned);
         let query = ListGroupsQuery { fqn: None, search };
         let mut groups = match client.list_secret_groups(&query).await {
             Ok(groups) => groups,
@@ -113,5 +121,18 @@ async fn group_object(
             );
             Err(diags)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_names_exactly_the_attribute_table() {
+        crate::provider::assert_schema_names(
+            &SecretGroupList::new(Arc::new(ProviderContext::default())).schema(),
+            &attr::ALL,
+        );
     }
 }

@@ -14,54 +14,139 @@ use crate::provider::identity::Identity;
 use crate::schema::Attribute;
 use crate::value::{Type, Value};
 
-const LOOKUPS: [&str; 3] = ["fqn", "name", "id"];
+/// The attributes the data source and the ephemeral resource share, for their schemas and the
+/// model below.
+pub mod attr {
+    pub const FQN: &str = "fqn";
+    pub const NAME: &str = "name";
+    pub const ID: &str = "id";
+    pub const TENANT_NAME: &str = "tenant_name";
+    pub const INTEGRATION_ID: &str = "integration_id";
+    /// Its entries' fields: `remote::group::collaborator`.
+    pub const COLLABORATORS: &str = "collaborators";
+    pub const KEYS: &str = "keys";
+    pub const SECRET_FQNS: &str = "secret_fqns";
+    pub const SECRET_VERSIONS: &str = "secret_versions";
+    pub const SECRET_VALUES: &str = "secret_values";
+
+    /// Every shared attribute, in schema order.
+    pub const ALL: [&str; 10] = [
+        FQN,
+        NAME,
+        ID,
+        TENANT_NAME,
+        INTEGRATION_ID,
+        COLLABORATORS,
+        KEYS,
+        SECRET_FQNS,
+        SECRET_VERSIONS,
+        SECRET_VALUES,
+    ];
+}
+
+/// The lookup attributes, one of which names the group.
+const LOOKUPS: [&str; 3] = [attr::FQN, attr::NAME, attr::ID];
+
+/// How a configuration names its group: the first of `fqn`, `name` and `id` that is known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LookupBy {
+    Fqn(String),
+    Name(String),
+    Id(String),
+}
+
+impl LookupBy {
+    /// "fqn `acme:db`", for messages.
+    fn describe(&self) -> String {
+        let (attribute, text) = match self {
+            LookupBy::Fqn(text) => (attr::FQN, text),
+            LookupBy::Name(text) => (attr::NAME, text),
+            LookupBy::Id(text) => (attr::ID, text),
+        };
+        format!("{attribute} `{text}`")
+    }
+}
+
+/// What the lookup reads of a configuration.
+#[derive(Clone, Debug)]
+pub struct LookupConfig {
+    /// The lookup attributes set (unknown counts as set), in the order of `LOOKUPS`.
+    pub set: Vec<&'static str>,
+    /// `None` while none is known.
+    pub by: Option<LookupBy>,
+}
+
+impl LookupConfig {
+    pub fn of(config: &Value) -> LookupConfig {
+        let known = |name: &str| config.get(name).as_str().map(str::to_owned);
+        let by = known(attr::FQN)
+            .map(LookupBy::Fqn)
+            .or_else(|| known(attr::NAME).map(LookupBy::Name))
+            .or_else(|| known(attr::ID).map(LookupBy::Id));
+        LookupConfig {
+            set: LOOKUPS
+                .into_iter()
+                .filter(|name| !config.get(name).is_null())
+                .collect(),
+            by,
+        }
+    }
+
+    /// The FQN, when the group is looked up by one.
+    fn fqn(&self) -> Option<&str> {
+        match &self.by {
+            Some(LookupBy::Fqn(fqn)) => Some(fqn),
+            _ => None,
+        }
+    }
+}
 
 /// Attributes shared by the data source and the ephemeral resource.
 pub fn common_attributes(values_description: &str) -> Vec<Attribute> {
     vec![
         Attribute::optional_computed(
-            "fqn",
+            attr::FQN,
             Type::String,
             "Look the group up by FQN, `<tenant>:<name>`. Exactly one of `fqn`, `name` and `id` must be set.",
         ),
         Attribute::optional_computed(
-            "name",
+            attr::NAME,
             Type::String,
             "Look the group up by name, in the tenant of the API key.",
         ),
-        Attribute::optional_computed("id", Type::String, "Look the group up by id."),
+        Attribute::optional_computed(attr::ID, Type::String, "Look the group up by id."),
         Attribute::computed(
-            "tenant_name",
+            attr::TENANT_NAME,
             Type::String,
             "The tenant the group belongs to.",
         ),
         Attribute::computed(
-            "integration_id",
+            attr::INTEGRATION_ID,
             Type::String,
             "Id of the secret-store integration holding the values.",
         ),
         Attribute::computed(
-            "collaborators",
+            attr::COLLABORATORS,
             collaborators_type(),
             "The group's collaborators (`subject`, `role_id`), when the API key may see them; null otherwise.",
         ),
         Attribute::computed(
-            "keys",
+            attr::KEYS,
             Type::Set(Box::new(Type::String)),
             "The group's secret keys.",
         ),
         Attribute::computed(
-            "secret_fqns",
+            attr::SECRET_FQNS,
             Type::Map(Box::new(Type::String)),
             "Reference of each secret, by key: `tfy-secret://<tenant>:<group>:<key>`, as deployments use it.",
         ),
         Attribute::computed(
-            "secret_versions",
+            attr::SECRET_VERSIONS,
             Type::Map(Box::new(Type::Number)),
             "The current version of each secret, by key.",
         ),
         Attribute::computed(
-            "secret_values",
+            attr::SECRET_VALUES,
             Type::Map(Box::new(Type::String)),
             values_description,
         )
@@ -72,13 +157,11 @@ pub fn common_attributes(values_description: &str) -> Vec<Attribute> {
 /// Exactly one lookup attribute must be set (unknown counts as set).
 pub fn validate_lookup(config: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
-    let set: Vec<&str> = LOOKUPS
-        .into_iter()
-        .filter(|a| !config.get(a).is_null())
-        .collect();
+    let lookup = LookupConfig::of(config);
+    let set = &lookup.set;
     if set.len() != 1 {
         diags.error_at(
-            AttributePath::root(set.get(1).copied().unwrap_or("fqn")),
+            AttributePath::root(set.get(1).copied().unwrap_or(attr::FQN)),
             "Ambiguous Secret Group Lookup",
             format!(
                 "Set exactly one of `fqn`, `name` and `id` to say which secret group to read{}.",
@@ -90,13 +173,13 @@ pub fn validate_lookup(config: &Value) -> Diagnostics {
             ),
         );
     }
-    if let Some(fqn) = config.get("fqn").as_str()
+    if let Some(fqn) = lookup.fqn()
         && fqn
             .split_once(':')
             .is_none_or(|(tenant, name)| tenant.is_empty() || name.is_empty())
     {
         diags.error_at(
-            AttributePath::root("fqn"),
+            AttributePath::root(attr::FQN),
             "Invalid Secret Group FQN",
             "A secret group FQN is `<tenant>:<name>`, such as `acme:payments-prod`.",
         );
@@ -104,20 +187,24 @@ pub fn validate_lookup(config: &Value) -> Diagnostics {
     diags
 }
 
-async fn lookup(client: &Client, config: &Value) -> Result<Option<SecretGroup>, client::Error> {
-    if let Some(fqn) = config.get("fqn").as_str() {
-        return client.find_secret_group_by_fqn(fqn).await;
-    }
-    if let Some(name) = config.get("name").as_str() {
-        let groups = client
-            .list_secret_groups(&ListGroupsQuery {
-                fqn: None,
-                search: Some(name.to_owned()),
-            })
-            .await?;
-        return Ok(groups.into_iter().find(|g| group_name(g) == name));
-    }
-    let id = config.get("id").as_str().unwrap_or_default();
+async fn lookup(
+    client: &Client,
+    by: Option<&LookupBy>,
+) -> Result<Option<SecretGroup>, client::Error> {
+    let id = match by {
+        Some(LookupBy::Fqn(fqn)) => return client.find_secret_group_by_fqn(fqn).await,
+        Some(LookupBy::Name(name)) => {
+            let groups = client
+                .list_secret_groups(&ListGroupsQuery {
+                    fqn: None,
+                    search: Some(name.to_owned()),
+                })
+                .await?;
+            return Ok(groups.into_iter().find(|g| group_name(g) == *name));
+        }
+        Some(LookupBy::Id(id)) => id.as_str(),
+        None => "",
+    };
     match client.get_secret_group(id).await {
         Ok(group) => Ok(Some(group)),
         Err(client::Error::NotFound { .. }) => Ok(None),
@@ -138,17 +225,19 @@ pub async fn read_group(
     let with_values = values.is_some();
     let mut diags = Diagnostics::new();
     let mut state = config.clone();
-    let what = LOOKUPS
-        .into_iter()
-        .find_map(|a| config.get(a).as_str().map(|v| format!("{a} `{v}`")))
+    let asked = LookupConfig::of(config);
+    let what = asked
+        .by
+        .as_ref()
+        .map(LookupBy::describe)
         .unwrap_or_default();
-    if let Some(fqn) = config.get("fqn").as_str()
+    if let Some(fqn) = asked.fqn()
         && let Some((tenant, _)) = fqn.split_once(':')
         && !identity.check_tenant(fqn, tenant, &mut diags)
     {
         return (Value::Null, diags);
     }
-    let group = match lookup(client, config).await {
+    let group = match lookup(client, asked.by.as_ref()).await {
         Ok(Some(group)) if !identity.check_tenant(&group.fqn, &group.tenant_name, &mut diags) => {
             return (Value::Null, diags);
         }
@@ -196,34 +285,37 @@ pub async fn read_group(
     };
     let name = group_name(&group);
     let keys: Vec<String> = secrets.iter().map(|s| s.name.clone()).collect();
-    state.set("id", Value::string(&group.id));
-    state.set("fqn", Value::string(&group.fqn));
-    state.set("name", Value::string(&name));
-    state.set("tenant_name", Value::string(&group.tenant_name));
+    state.set(attr::ID, Value::string(&group.id));
+    state.set(attr::FQN, Value::string(&group.fqn));
+    state.set(attr::NAME, Value::string(&name));
+    state.set(attr::TENANT_NAME, Value::string(&group.tenant_name));
     state.set(
-        "integration_id",
+        attr::INTEGRATION_ID,
         group
             .integration_id
             .as_deref()
             .map_or(Value::Null, Value::string),
     );
     state.set(
-        "collaborators",
+        attr::COLLABORATORS,
         group
             .manifest
             .as_ref()
             .map_or(Value::Null, |m| collaborators_value(&m.collaborators)),
     );
-    state.set("keys", Value::Set(keys.iter().map(Value::string).collect()));
     state.set(
-        "secret_fqns",
+        attr::KEYS,
+        Value::Set(keys.iter().map(Value::string).collect()),
+    );
+    state.set(
+        attr::SECRET_FQNS,
         fqns_value(&group.tenant_name, &name, keys.iter()),
     );
     let versions: BTreeMap<String, Value> = secrets
         .iter()
         .map(|s| (s.name.clone(), Value::from(s.latest_version.unwrap_or(0))))
         .collect();
-    state.set("secret_versions", Value::Map(versions));
+    state.set(attr::SECRET_VERSIONS, Value::Map(versions));
     let secret_values = if let Some(asked) = values {
         let mut values = BTreeMap::new();
         for secret in &secrets {
@@ -241,7 +333,7 @@ pub async fn read_group(
     } else {
         Value::Null
     };
-    state.set("secret_values", secret_values);
+    state.set(attr::SECRET_VALUES, secret_values);
     (state, diags)
 }
 

@@ -119,13 +119,6 @@ mod tests {
 
     #[test]
     fn the_schema_names_exactly_the_attribute_table() {
-        let schema = resource_schema();
-        let names: Vec<&str> = schema
-            .block
-            .attributes
-            .iter()
-            .map(|a| a.name.as_str())
-            .collect();
-        assert_eq!(names, attr::ALL);
+        crate::provider::assert_schema_names(&resource_schema(), &attr::ALL);
     }
 }
