@@ -386,8 +386,7 @@ async fn github_actions(
     source: &TokenSource,
 ) -> Result<(url::Url, SecretValue), Diagnostics> {
     let fail = |why: String| {
-        let mut diags = Diagnostics::new();
-        diags.error(
+        Diagnostics::of_error(
             "Workload Identity Token Unavailable",
             format!(
                 "The provider found no API key or token, and requesting one from {} failed: {why}. \
@@ -395,8 +394,7 @@ async fn github_actions(
                  `oidc_token` instead.",
                 source.described
             ),
-        );
-        diags
+        )
     };
     // The request token goes only over TLS, or to this machine.
     let url = url::Url::parse(request_url)

@@ -170,14 +170,12 @@ impl server::Provider for TrueFoundryProvider {
         let client = match credentials::client(config, workload_token.as_ref()) {
             Ok(client) => client,
             Err(err) => {
-                let mut diags = Diagnostics::new();
-                diags.error(
+                return Diagnostics::of_error(
                     "Invalid Provider Configuration",
                     format!(
                         "The API client could not be set up: {err}. Fix the provider configuration."
                     ),
                 );
-                return diags;
             }
         };
         // Proves the host and the key before anything is planned, even a plan that only creates.

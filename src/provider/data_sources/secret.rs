@@ -127,9 +127,8 @@ impl DataSource for SecretDataSource {
 
     async fn read(&self, config: Value) -> (Value, Diagnostics) {
         let mut diags = Diagnostics::new();
-        let client = match self.context.client() {
-            Ok(client) => client,
-            Err(diags) => return (Value::Null, diags),
+        let Some(client) = self.context.client_or_report(&mut diags) else {
+            return (Value::Null, diags);
         };
         let asked = SecretConfig::of(&config);
         let fqn = asked.fqn.as_deref().unwrap_or_default();

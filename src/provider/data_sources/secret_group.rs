@@ -61,9 +61,9 @@ impl DataSource for SecretGroupDataSource {
     }
 
     async fn read(&self, config: Value) -> (Value, Diagnostics) {
-        let client = match self.context.client() {
-            Ok(client) => client,
-            Err(diags) => return (Value::Null, diags),
+        let mut diags = Diagnostics::new();
+        let Some(client) = self.context.client_or_report(&mut diags) else {
+            return (Value::Null, diags);
         };
         let values = (config.get(attr::INCLUDE_VALUES).as_bool() == Some(true))
             .then_some(ValuesAskedBy::GroupDataSource);

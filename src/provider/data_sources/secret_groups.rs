@@ -110,9 +110,8 @@ impl DataSource for SecretGroupsDataSource {
 
     async fn read(&self, config: Value) -> (Value, Diagnostics) {
         let mut diags = Diagnostics::new();
-        let client = match self.context.client() {
-            Ok(client) => client,
-            Err(diags) => return (Value::Null, diags),
+        let Some(client) = self.context.client_or_report(&mut diags) else {
+            return (Value::Null, diags);
         };
         let search = config.get(attr::SEARCH).as_str().map(str::to_owned);
         let query = ListGroupsQuery { fqn: None, search };

@@ -52,14 +52,12 @@ impl EphemeralResource for SecretGroupEphemeral {
         config: Value,
         _capabilities: ClientCapabilities,
     ) -> OpenEphemeralResponse {
-        let client = match self.context.client() {
-            Ok(client) => client,
-            Err(diagnostics) => {
-                return OpenEphemeralResponse {
-                    diagnostics,
-                    ..OpenEphemeralResponse::default()
-                };
-            }
+        let mut diagnostics = Diagnostics::new();
+        let Some(client) = self.context.client_or_report(&mut diagnostics) else {
+            return OpenEphemeralResponse {
+                diagnostics,
+                ..OpenEphemeralResponse::default()
+            };
         };
         let (result, diagnostics) = read_group(
             client,

@@ -75,9 +75,8 @@ impl ListResource for SecretList {
 
     async fn list(&self, request: ListRequest) -> (Vec<ListedObject>, Diagnostics) {
         let mut diags = Diagnostics::new();
-        let client = match self.context.client() {
-            Ok(client) => client,
-            Err(diags) => return (Vec::new(), diags),
+        let Some(client) = self.context.client_or_report(&mut diags) else {
+            return (Vec::new(), diags);
         };
         let Some((tenant, name)) = request
             .config

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::client::{ListGroupsQuery, SecretGroup};
 use crate::diag::Diagnostics;
 use crate::provider::ProviderContext;
-use crate::provider::errors::api_error;
+use crate::provider::errors::{api_error, of_api_error};
 use crate::provider::remote::group::{group_fqn, group_name};
 use crate::provider::resources::resource_identity;
 use crate::provider::resources::secret_group::read::{Values, read_group_state};
@@ -59,9 +59,8 @@ impl ListResource for SecretGroupList {
 
     async fn list(&self, request: ListRequest) -> (Vec<ListedObject>, Diagnostics) {
         let mut diags = Diagnostics::new();
-        let client = match self.context.client() {
-            Ok(client) => client,
-            Err(diags) => return (Vec::new(), diags),
+        let Some(client) = self.context.client_or_report(&mut diags) else {
+            return (Vec::new(), diags);
         };
         let search = request.config.get(attr::SEARCH).as_str().map(str::to_owned);
         let query = ListGroupsQuery { fqn: None, search };
@@ -112,15 +111,10 @@ async fn group_object(
     let own_subject = context.identity().subject();
     match read_group_state(client, &group.id, &empty_state(), Values::None, own_subject).await {
         Ok(read) => Ok(read.map(|read| read.state)),
-        Err(err) => {
-            let mut diags = Diagnostics::new();
-            api_error(
-                &mut diags,
-                &format!("reading secret group {}", group.fqn),
-                &err,
-            );
-            Err(diags)
-        }
+        Err(err) => Err(of_api_error(
+            &format!("reading secret group {}", group.fqn),
+            &err,
+        )),
     }
 }
 

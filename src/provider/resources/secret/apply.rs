@@ -86,12 +86,8 @@ async fn write(
 /// Deletes this key only. Under the group's write lock, so that no full-list PUT of this
 /// provider lists the key after it is gone (which the API would refuse).
 async fn delete(context: &ProviderContext, request: &ApplyRequest, response: &mut ApplyResponse) {
-    let client = match context.client() {
-        Ok(client) => client,
-        Err(diags) => {
-            response.diagnostics.extend(diags);
-            return;
-        }
+    let Some(client) = context.client_or_report(&mut response.diagnostics) else {
+        return;
     };
     let prior = SecretState::of(&request.prior_state);
     let label = prior.group_label();

@@ -12,12 +12,8 @@ use crate::value::Value;
 
 pub async fn import(context: &ProviderContext, id: &str) -> ImportResponse {
     let mut response = ImportResponse::default();
-    let client = match context.client() {
-        Ok(client) => client,
-        Err(diags) => {
-            response.diagnostics = diags;
-            return response;
-        }
+    let Some(client) = context.client_or_report(&mut response.diagnostics) else {
+        return response;
     };
     let Some((tenant, name, key)) = parse_secret_fqn(id) else {
         response.diagnostics.error(

@@ -19,12 +19,8 @@ pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadRespon
         new_state: request.current_state.clone(),
         ..ReadResponse::default()
     };
-    let client = match context.client() {
-        Ok(client) => client,
-        Err(diags) => {
-            response.diagnostics = diags;
-            return response;
-        }
+    let Some(client) = context.client_or_report(&mut response.diagnostics) else {
+        return response;
     };
     let current = SecretState::of(&request.current_state);
     let identity = context.identity();
