@@ -17,6 +17,30 @@ pub const CA_CERT_ENV: &str = "TFY_CA_CERT";
 pub const DEFAULT_MAX_RETRIES: u32 = 5;
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
 
+/// The provider block's attribute names, for its schema and every reader of it.
+pub mod attr {
+    pub const HOST: &str = "host";
+    pub const API_KEY: &str = "api_key";
+    pub const OIDC_TOKEN: &str = "oidc_token";
+    pub const OIDC_TOKEN_FILE: &str = "oidc_token_file";
+    pub const OIDC_AUDIENCE: &str = "oidc_audience";
+    pub const MAX_RETRIES: &str = "max_retries";
+    pub const REQUEST_TIMEOUT: &str = "request_timeout";
+    pub const CA_CERT_PEM: &str = "ca_cert_pem";
+
+    /// Every attribute, in schema order.
+    pub const ALL: [&str; 8] = [
+        HOST,
+        API_KEY,
+        OIDC_TOKEN,
+        OIDC_TOKEN_FILE,
+        OIDC_AUDIENCE,
+        MAX_RETRIES,
+        REQUEST_TIMEOUT,
+        CA_CERT_PEM,
+    ];
+}
+
 pub fn schema() -> Schema {
     Schema::new(
         0,
@@ -25,14 +49,14 @@ pub fn schema() -> Schema {
          integration (AWS SSM, GCP Secret Manager, Vault, Azure Key Vault).",
         vec![
             Attribute::optional(
-                "host",
+                attr::HOST,
                 Type::String,
                 "URL of the TrueFoundry control plane, such as `https://acme.truefoundry.cloud`. The API is \
                  reached under `<host>/api/svc`. Must use `https://`, except for a loopback address (a local \
                  emulator). May also be provided via the `TFY_HOST` environment variable.",
             ),
             Attribute::optional(
-                "api_key",
+                attr::API_KEY,
                 Type::String,
                 "API key (personal access token or virtual account token) used as the bearer token. May also \
                  be provided via the `TFY_API_KEY` environment variable. Without one, the provider uses a \
@@ -42,7 +66,7 @@ pub fn schema() -> Schema {
             )
             .sensitive(),
             Attribute::optional(
-                "oidc_token",
+                attr::OIDC_TOKEN,
                 Type::String,
                 "A workload identity token (a JWT from your identity provider) to send instead of an API \
                  key; TrueFoundry checks it against an identity provider and acts as the virtual account \
@@ -51,7 +75,7 @@ pub fn schema() -> Schema {
             )
             .sensitive(),
             Attribute::optional(
-                "oidc_token_file",
+                attr::OIDC_TOKEN_FILE,
                 Type::String,
                 "Path of a file holding a workload identity token, such as a Kubernetes projected \
                  service-account token; read again whenever it changes, so a rotated token is picked up \
@@ -59,7 +83,7 @@ pub fn schema() -> Schema {
                  variable. Conflicts with an API key and with `oidc_token`.",
             ),
             Attribute::optional(
-                "oidc_audience",
+                attr::OIDC_AUDIENCE,
                 Type::String,
                 "Audience to request a token for, from token endpoints that take one: in GitHub Actions \
                  (with `permissions: id-token: write`), the provider requests a token for this audience \
@@ -67,19 +91,19 @@ pub fn schema() -> Schema {
                  environment variable.",
             ),
             Attribute::optional(
-                "max_retries",
+                attr::MAX_RETRIES,
                 Type::Number,
                 "How many times a request is retried after a rate limit (429), a gateway error (502, 503, 504) \
                  or a connection failure, with jittered exponential backoff honouring `Retry-After`. \
                  Defaults to `5`.",
             ),
             Attribute::optional(
-                "request_timeout",
+                attr::REQUEST_TIMEOUT,
                 Type::Number,
                 "Timeout of one HTTP request attempt, in seconds. Defaults to `30`.",
             ),
             Attribute::optional(
-                "ca_cert_pem",
+                attr::CA_CERT_PEM,
                 Type::String,
                 "PEM-encoded CA certificates trusted in addition to the system roots, for a control plane \
                  behind a private CA. May also be provided via the `TFY_CA_CERT` environment variable \
@@ -92,16 +116,16 @@ pub fn schema() -> Schema {
 /// Checks what can be checked before values are known (validate time).
 pub fn validate(config: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
-    if let Some(host) = config.get("host").as_str()
+    if let Some(host) = config.get(attr::HOST).as_str()
         && let Err(problem) = check_host(host)
     {
         diags.error_at(
-            AttributePath::root("host"),
+            AttributePath::root(attr::HOST),
             problem.summary(),
             problem.detail(HOST_ENV),
         );
     }
-    for name in ["max_retries", "request_timeout"] {
+    for name in [attr::MAX_RETRIES, attr::REQUEST_TIMEOUT] {
         if let Some(number) = config.get(name).as_number()
             && !number.as_i64().is_some_and(|n| (0..=3600).contains(&n))
         {
@@ -134,22 +158,22 @@ pub fn resolve(
     let host = host_setting(config, env, &mut diags);
     let credentials = credentials::resolve(config, env, &mut diags);
     if let Some(host) = &host
-        && config.get("host").is_null()
+        && config.get(attr::HOST).is_null()
         && let Err(problem) = check_host(host)
     {
         diags.error_at(
-            AttributePath::root("host"),
+            AttributePath::root(attr::HOST),
             problem.summary(),
             problem.detail(HOST_ENV),
         );
     }
-    let ca_cert_pem = match config.get("ca_cert_pem") {
+    let ca_cert_pem = match config.get(attr::CA_CERT_PEM) {
         Value::String(pem) => Some(pem.clone()),
         Value::Unknown => {
             diags.error_at(
-                AttributePath::root("ca_cert_pem"),
+                AttributePath::root(attr::CA_CERT_PEM),
                 "Unknown TrueFoundry CA Certificate",
-                unknown_detail("ca_cert_pem", CA_CERT_ENV),
+                unknown_detail(attr::CA_CERT_PEM, CA_CERT_ENV),
             );
             None
         }
@@ -159,7 +183,7 @@ pub fn resolve(
                 ca_from_env(&value)
                     .map_err(|detail| {
                         diags.error_at(
-                            AttributePath::root("ca_cert_pem"),
+                            AttributePath::root(attr::CA_CERT_PEM),
                             "Unreadable CA Certificate",
                             detail,
                         )
@@ -167,9 +191,9 @@ pub fn resolve(
                     .ok()
             }),
     };
-    let max_retries = whole_number(config, "max_retries").unwrap_or(DEFAULT_MAX_RETRIES as i64);
+    let max_retries = whole_number(config, attr::MAX_RETRIES).unwrap_or(DEFAULT_MAX_RETRIES as i64);
     let timeout =
-        whole_number(config, "request_timeout").unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECS as i64);
+        whole_number(config, attr::REQUEST_TIMEOUT).unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECS as i64);
 
     let (Some(host), Some(credentials), false) = (host, credentials, diags.has_errors()) else {
         return Err(diags);
@@ -203,12 +227,12 @@ fn host_setting(
     env: &dyn Fn(&str) -> Option<String>,
     diags: &mut Diagnostics,
 ) -> Option<String> {
-    match config.get("host") {
+    match config.get(attr::HOST) {
         Value::Unknown => {
             diags.error_at(
-                AttributePath::root("host"),
+                AttributePath::root(attr::HOST),
                 "Unknown TrueFoundry Host",
-                unknown_detail("host", HOST_ENV),
+                unknown_detail(attr::HOST, HOST_ENV),
             );
             None
         }
@@ -217,7 +241,7 @@ fn host_setting(
             Some(value) => Some(value),
             None => {
                 diags.error_at(
-                    AttributePath::root("host"),
+                    AttributePath::root(attr::HOST),
                     "Missing TrueFoundry Host",
                     format!(
                         "The provider cannot reach TrueFoundry without a host URL. Set `host` in the provider \
@@ -308,6 +332,11 @@ mod tests {
 
     use super::*;
     use crate::client::Client;
+
+    #[test]
+    fn the_schema_names_exactly_the_attribute_table() {
+        crate::provider::assert_schema_names(&schema(), &attr::ALL);
+    }
 
     fn config(pairs: &[(&str, Value)]) -> Value {
         let mut config = schema().null_object();

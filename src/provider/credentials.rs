@@ -18,6 +18,7 @@ use serde_json::Value as Json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::config::attr;
 use crate::client::{self, Client, ClientConfig, SecretValue};
 use crate::diag::{AttributePath, Diagnostics};
 use crate::value::Value;
@@ -138,9 +139,9 @@ fn lookup(
 
 fn title(attribute: &str) -> &'static str {
     match attribute {
-        "api_key" => "API Key",
-        "oidc_token" => "OIDC Token",
-        "oidc_token_file" => "OIDC Token File",
+        attr::API_KEY => "API Key",
+        attr::OIDC_TOKEN => "OIDC Token",
+        attr::OIDC_TOKEN_FILE => "OIDC Token File",
         _ => "OIDC Audience",
     }
 }
@@ -156,18 +157,18 @@ pub fn resolve(
     diags: &mut Diagnostics,
 ) -> Option<Credentials> {
     let mut unknown = Diagnostics::new();
-    let api_key = lookup(config, "api_key", API_KEY_ENV, env, &mut unknown);
-    let token = lookup(config, "oidc_token", OIDC_TOKEN_ENV, env, &mut unknown);
+    let api_key = lookup(config, attr::API_KEY, API_KEY_ENV, env, &mut unknown);
+    let token = lookup(config, attr::OIDC_TOKEN, OIDC_TOKEN_ENV, env, &mut unknown);
     let token_file = lookup(
         config,
-        "oidc_token_file",
+        attr::OIDC_TOKEN_FILE,
         OIDC_TOKEN_FILE_ENV,
         env,
         &mut unknown,
     );
     let audience = lookup(
         config,
-        "oidc_audience",
+        attr::OIDC_AUDIENCE,
         OIDC_AUDIENCE_ENV,
         env,
         &mut unknown,
@@ -288,7 +289,7 @@ fn missing(diags: &mut Diagnostics, github_present: bool, audience_set: bool) {
         _ => String::new(),
     };
     diags.error_at(
-        AttributePath::root("api_key"),
+        AttributePath::root(attr::API_KEY),
         "Missing TrueFoundry API Key",
         format!(
             "The provider cannot reach TrueFoundry without a credential, and found none. It looked \
@@ -385,8 +386,7 @@ async fn github_actions(
     source: &TokenSource,
 ) -> Result<(url::Url, SecretValue), Diagnostics> {
     let fail = |why: String| {
-        let mut diags = Diagnostics::new();
-        diags.error(
+        Diagnostics::of_error(
             "Workload Identity Token Unavailable",
             format!(
                 "The provider found no API key or token, and requesting one from {} failed: {why}. \
@@ -394,8 +394,7 @@ async fn github_actions(
                  `oidc_token` instead.",
                 source.described
             ),
-        );
-        diags
+        )
     };
     // The request token goes only over TLS, or to this machine.
     let url = url::Url::parse(request_url)

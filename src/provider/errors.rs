@@ -9,6 +9,13 @@ pub const HOST_FIX: &str = "The answer came from a missing route, a proxy or a w
      TrueFoundry's API. Set `host` (or TFY_HOST) to the control plane's URL without a path, such as \
      `https://acme.truefoundry.cloud`: the provider adds `/api/svc` itself.";
 
+/// Diagnostics holding only [`api_error`]'s error: the answer of an early return.
+pub fn of_api_error(action: &str, err: &Error) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    api_error(&mut diags, action, err);
+    diags
+}
+
 /// Adds an error diagnostic for `err`, raised while doing `action` ("reading secret group x").
 pub fn api_error(diags: &mut Diagnostics, action: &str, err: &Error) {
     let (summary, fix) = match err {

@@ -22,11 +22,18 @@ pub struct SecretFqn;
 /// `parse_secret_fqn(reference)`.
 pub struct ParseSecretFqn;
 
+/// The fields of the object `parse_secret_fqn` returns, for its type and its value alike.
+pub mod part {
+    pub const TENANT: &str = "tenant";
+    pub const GROUP: &str = "group";
+    pub const KEY: &str = "key";
+}
+
 fn parts_type() -> Type {
     Type::Object(BTreeMap::from([
-        ("tenant".to_owned(), Type::String),
-        ("group".to_owned(), Type::String),
-        ("key".to_owned(), Type::String),
+        (part::TENANT.to_owned(), Type::String),
+        (part::GROUP.to_owned(), Type::String),
+        (part::KEY.to_owned(), Type::String),
     ]))
 }
 
@@ -122,9 +129,9 @@ impl Function for ParseSecretFqn {
             })?;
         check_key(key).map_err(|problem| refuse(format!("in its key part, {problem}")))?;
         Ok(Value::object([
-            ("tenant", Value::string(tenant)),
-            ("group", Value::string(group)),
-            ("key", Value::string(key)),
+            (part::TENANT, Value::string(tenant)),
+            (part::GROUP, Value::string(group)),
+            (part::KEY, Value::string(key)),
         ]))
     }
 }

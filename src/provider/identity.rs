@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 
+use super::config;
 use super::credentials::{self, TokenSource};
 use super::errors::{HOST_FIX, HOST_NOT_THE_API, api_error};
 use crate::client::{self, Client, SecretValue, Session};
@@ -110,7 +111,7 @@ fn refuse(
     }
     match err {
         client::Error::Unauthorized { .. } => diags.error_at(
-            AttributePath::root("api_key"),
+            AttributePath::root(config::attr::API_KEY),
             "Invalid TrueFoundry API Key",
             format!(
                 "The control plane at {host} refused the API key ({err}). Check `api_key` in the \
@@ -121,7 +122,7 @@ fn refuse(
         client::Error::NotTheApi { .. }
         | client::Error::NotFound { .. }
         | client::Error::Decode { .. } => diags.error_at(
-            AttributePath::root("host"),
+            AttributePath::root(config::attr::HOST),
             HOST_NOT_THE_API,
             format!("The provider was {asked}, which failed: {err}. {HOST_FIX}"),
         ),

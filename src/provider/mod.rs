@@ -5,9 +5,10 @@
 
 #[cfg(test)]
 mod api_model;
-mod config;
+pub mod config;
 mod credentials;
 pub mod data_sources;
+pub mod ephemeral;
 mod errors;
 pub mod functions;
 pub mod identity;
@@ -84,13 +85,26 @@ impl ProviderContext {
     }
 }
 
+/// Asserts that `schema` declares exactly the attributes of `table`, in its order: the test every
+/// attribute table (`attr`) has beside its schema.
+#[cfg(test)]
+pub(crate) fn assert_schema_names(schema: &Schema, table: &[&str]) {
+    let names: Vec<&str> = schema
+        .block
+        .attributes
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
+    assert_eq!(names, table);
+}
+
 /// The provider as served to Terraform.
 pub struct TrueFoundryProvider {
     context: Arc<ProviderContext>,
     secret_group: resources::secret_group::SecretGroupResource,
     secret: resources::secret::SecretResource,
     secret_group_data: data_sources::secret_group::SecretGroupDataSource,
-    secret_group_ephemeral: data_sources::secret_group::SecretGroupEphemeral,
+    secret_group_ephemeral: ephemeral::secret_group::SecretGroupEphemeral,
     secret_groups_data: data_sources::secret_groups::SecretGroupsDataSource,
     secret_data: data_sources::secret::SecretDataSource,
     secret_group_list: list_resources::SecretGroupList,
@@ -112,7 +126,7 @@ impl TrueFoundryProvider {
             secret_group_data: data_sources::secret_group::SecretGroupDataSource::new(
                 context.clone(),
             ),
-            secret_group_ephemeral: data_sources::secret_group::SecretGroupEphemeral::new(
+            secret_group_ephemeral: ephemeral::secret_group::SecretGroupEphemeral::new(
                 context.clone(),
             ),
             secret_groups_data: data_sources::secret_groups::SecretGroupsDataSource::new(
@@ -156,14 +170,12 @@ impl server::Provider for TrueFoundryProvider {
         let client = match credentials::client(config, workload_token.as_ref()) {
             Ok(client) => client,
             Err(err) => {
-                let mut diags = Diagnostics::new();
-                diags.error(
+                return Diagnostics::of_error(
                     "Invalid Provider Configuration",
                     format!(
                         "The API client could not be set up: {err}. Fix the provider configuration."
                     ),
                 );
-                return diags;
             }
         };
         // Proves the host and the key before anything is planned, even a plan that only creates.

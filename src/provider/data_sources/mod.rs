@@ -1,6 +1,5 @@
-//! The data sources: one group (`truefoundry_secret_group`, which also serves the ephemeral
-//! resource), a listing of groups (`truefoundry_secret_groups`) and one secret
-//! (`truefoundry_secret`).
+//! The data sources: one group (`truefoundry_secret_group`), a listing of groups
+//! (`truefoundry_secret_groups`) and one secret (`truefoundry_secret`).
 
 pub mod secret;
 pub mod secret_group;

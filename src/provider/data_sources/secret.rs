@@ -6,16 +6,47 @@
 
 use std::sync::Arc;
 
-use super::secret_group::{ValuesAskedBy, value_hidden, values_forbidden};
 use crate::client;
 use crate::diag::{AttributePath, Diagnostics};
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
 use crate::provider::remote::group::{parse_secret_fqn, secret_fqn};
-use crate::provider::resources::secret::read::list_one_secret;
+use crate::provider::remote::secrets::{
+    ValuesAskedBy, list_one_secret, value_hidden, values_forbidden,
+};
 use crate::schema::{Attribute, Schema};
 use crate::server::DataSource;
 use crate::value::{Type, Value};
+
+/// The data source's attribute names, for the schema and the model alike.
+pub mod attr {
+    pub const FQN: &str = "fqn";
+    pub const INCLUDE_VALUE: &str = "include_value";
+    pub const ID: &str = "id";
+    pub const KEY: &str = "key";
+    pub const SECRET_GROUP_ID: &str = "secret_group_id";
+    pub const VERSION: &str = "version";
+    pub const VALUE: &str = "value";
+
+    /// Every attribute, in schema order.
+    pub const ALL: [&str; 7] = [FQN, INCLUDE_VALUE, ID, KEY, SECRET_GROUP_ID, VERSION, VALUE];
+}
+
+/// What the data source reads of its configuration.
+struct SecretConfig {
+    /// `fqn`; `None` while unknown.
+    fqn: Option<String>,
+    include_value: bool,
+}
+
+impl SecretConfig {
+    fn of(config: &Value) -> SecretConfig {
+        SecretConfig {
+            fqn: config.get(attr::FQN).as_str().map(str::to_owned),
+            include_value: config.get(attr::INCLUDE_VALUE).as_bool().unwrap_or(false),
+        }
+    }
+}
 
 pub fn data_source_schema() -> Schema {
     Schema::new(
@@ -25,31 +56,31 @@ pub fn data_source_schema() -> Schema {
          key's tenant are read.",
         vec![
             Attribute::required(
-                "fqn",
+                attr::FQN,
                 Type::String,
                 "The secret's reference, `tfy-secret://<tenant>:<group>:<key>` (as in `secret_fqns` of a \
                  `truefoundry_secret_group`); the `tfy-secret://` prefix may be left out.",
             ),
             Attribute::optional(
-                "include_value",
+                attr::INCLUDE_VALUE,
                 Type::Bool,
                 "Read the secret's value into `value`. Needs the `secret-group-editor` role or higher. \
                  Defaults to false.",
             ),
-            Attribute::computed("id", Type::String, "The secret's id."),
-            Attribute::computed("key", Type::String, "The secret's key."),
+            Attribute::computed(attr::ID, Type::String, "The secret's id."),
+            Attribute::computed(attr::KEY, Type::String, "The secret's key."),
             Attribute::computed(
-                "secret_group_id",
+                attr::SECRET_GROUP_ID,
                 Type::String,
                 "Id of the secret group holding the secret.",
             ),
             Attribute::computed(
-                "version",
+                attr::VERSION,
                 Type::Number,
                 "The secret's current version.",
             ),
             Attribute::computed(
-                "value",
+                attr::VALUE,
                 Type::String,
                 "The secret's value when `include_value` is true; null otherwise. A value read here is \
                  stored in Terraform state (marked sensitive).",
@@ -61,7 +92,7 @@ pub fn data_source_schema() -> Schema {
 
 fn invalid_fqn(diags: &mut Diagnostics) {
     diags.error_at(
-        AttributePath::root("fqn"),
+        AttributePath::root(attr::FQN),
         "Invalid Secret FQN",
         "A secret reference is `tfy-secret://<tenant>:<group>:<key>`, such as \
          `tfy-secret://acme:payments-prod:DB_PASSWORD`.",
@@ -86,8 +117,8 @@ impl DataSource for SecretDataSource {
 
     async fn validate(&self, config: &Value) -> Diagnostics {
         let mut diags = Diagnostics::new();
-        if let Some(fqn) = config.get("fqn").as_str()
-            && parse_secret_fqn(fqn).is_none()
+        if let Some(fqn) = SecretConfig::of(config).fqn
+            && parse_secret_fqn(&fqn).is_none()
         {
             invalid_fqn(&mut diags);
         }
@@ -96,11 +127,11 @@ impl DataSource for SecretDataSource {
 
     async fn read(&self, config: Value) -> (Value, Diagnostics) {
         let mut diags = Diagnostics::new();
-        let client = match self.context.client() {
-            Ok(client) => client,
-            Err(diags) => return (Value::Null, diags),
+        let Some(client) = self.context.client_or_report(&mut diags) else {
+            return (Value::Null, diags);
         };
-        let fqn = config.get("fqn").as_str().unwrap_or_default();
+        let asked = SecretConfig::of(&config);
+        let fqn = asked.fqn.as_deref().unwrap_or_default();
         let Some((tenant, group_name, key)) = parse_secret_fqn(fqn) else {
             invalid_fqn(&mut diags);
             return (Value::Null, diags);
@@ -118,7 +149,7 @@ impl DataSource for SecretDataSource {
             Ok(Some(group)) => group,
             Ok(None) => {
                 diags.error_at(
-                    AttributePath::root("fqn"),
+                    AttributePath::root(attr::FQN),
                     "Secret Group Not Found",
                     format!(
                         "No secret group `{group_fqn}` is visible to this API key, so the secret `{key}` \
@@ -137,14 +168,14 @@ impl DataSource for SecretDataSource {
                 return (Value::Null, diags);
             }
         };
-        let with_value = config.get("include_value").as_bool().unwrap_or(false);
+        let with_value = asked.include_value;
         let reference = secret_fqn(tenant, group_name, key);
         let listed = list_one_secret(client, &group.id, Some(&reference), key, with_value).await;
         let secret = match listed {
             Ok(Some(secret)) => secret,
             Ok(None) => {
                 diags.error_at(
-                    AttributePath::root("fqn"),
+                    AttributePath::root(attr::FQN),
                     "Secret Not Found",
                     format!(
                         "The secret group `{group_fqn}` has no key `{key}`. Check the key's spelling (keys \
@@ -175,12 +206,23 @@ impl DataSource for SecretDataSource {
                 return (Value::Null, diags);
             }
         };
-        let mut state = config.clone();
-        state.set("id", Value::string(&secret.id));
-        state.set("key", Value::string(&secret.name));
-        state.set("secret_group_id", Value::string(&group.id));
-        state.set("version", Value::from(secret.latest_version.unwrap_or(0)));
-        state.set("value", value);
+        let mut state = config;
+        state.set(attr::ID, Value::string(&secret.id));
+        state.set(attr::KEY, Value::string(&secret.name));
+        state.set(attr::SECRET_GROUP_ID, Value::string(&group.id));
+        let version = secret.latest_version.unwrap_or(0);
+        state.set(attr::VERSION, Value::from(version));
+        state.set(attr::VALUE, value);
         (state, diags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_names_exactly_the_attribute_table() {
+        crate::provider::assert_schema_names(&data_source_schema(), &attr::ALL);
     }
 }

@@ -14,13 +14,34 @@ use crate::schema::{Attribute, Schema};
 use crate::server::DataSource;
 use crate::value::{Type, Value};
 
+/// The data source's attribute names, for the schema and the model alike.
+pub mod attr {
+    pub const SEARCH: &str = "search";
+    pub const GROUPS: &str = "groups";
+
+    /// Every attribute, in schema order.
+    pub const ALL: [&str; 2] = [SEARCH, GROUPS];
+
+    /// The fields of one entry of `groups`.
+    pub mod group {
+        pub const ID: &str = "id";
+        pub const FQN: &str = "fqn";
+        pub const NAME: &str = "name";
+        pub const INTEGRATION_FQN: &str = "integration_fqn";
+        pub const KEYS: &str = "keys";
+
+        pub const ALL: [&str; 5] = [ID, FQN, NAME, INTEGRATION_FQN, KEYS];
+    }
+}
+
 fn group_type() -> Type {
+    use attr::group;
     Type::Object(BTreeMap::from([
-        ("id".to_owned(), Type::String),
-        ("fqn".to_owned(), Type::String),
-        ("name".to_owned(), Type::String),
-        ("integration_fqn".to_owned(), Type::String),
-        ("keys".to_owned(), Type::Set(Box::new(Type::String))),
+        (group::ID.to_owned(), Type::String),
+        (group::FQN.to_owned(), Type::String),
+        (group::NAME.to_owned(), Type::String),
+        (group::INTEGRATION_FQN.to_owned(), Type::String),
+        (group::KEYS.to_owned(), Type::Set(Box::new(Type::String))),
     ]))
 }
 
@@ -32,13 +53,13 @@ pub fn data_source_schema() -> Schema {
          the list, whatever the number of groups.",
         vec![
             Attribute::optional(
-                "search",
+                attr::SEARCH,
                 Type::String,
                 "Only groups whose name contains this text (TrueFoundry's `search`; the emulator \
                  matches it case-insensitively). Omit it to list every group.",
             ),
             Attribute::computed(
-                "groups",
+                attr::GROUPS,
                 Type::List(Box::new(group_type())),
                 "The groups, ordered by FQN: `id`, `fqn` (`<tenant>:<name>`), `name`, `integration_fqn` \
                  (the secret store; null when the server does not return the group's manifest) and \
@@ -49,6 +70,7 @@ pub fn data_source_schema() -> Schema {
 }
 
 fn group_value(group: &SecretGroup) -> Value {
+    use attr::group as field;
     let integration = group.manifest.as_ref().map_or(Value::Null, |manifest| {
         Value::string(&manifest.integration_fqn)
     });
@@ -58,11 +80,11 @@ fn group_value(group: &SecretGroup) -> Value {
         .map(|secret| Value::string(&secret.name))
         .collect();
     Value::object([
-        ("id", Value::string(&group.id)),
-        ("fqn", Value::string(&group.fqn)),
-        ("name", Value::string(group_name(group))),
-        ("integration_fqn", integration),
-        ("keys", Value::Set(keys)),
+        (field::ID, Value::string(&group.id)),
+        (field::FQN, Value::string(&group.fqn)),
+        (field::NAME, Value::string(group_name(group))),
+        (field::INTEGRATION_FQN, integration),
+        (field::KEYS, Value::Set(keys)),
     ])
 }
 
@@ -88,11 +110,10 @@ impl DataSource for SecretGroupsDataSource {
 
     async fn read(&self, config: Value) -> (Value, Diagnostics) {
         let mut diags = Diagnostics::new();
-        let client = match self.context.client() {
-            Ok(client) => client,
-            Err(diags) => return (Value::Null, diags),
+        let Some(client) = self.context.client_or_report(&mut diags) else {
+            return (Value::Null, diags);
         };
-        let search = config.get("search").as_str().map(str::to_owned);
+        let search = config.get(attr::SEARCH).as_str().map(str::to_owned);
         let query = ListGroupsQuery { fqn: None, search };
         let mut groups = match client.list_secret_groups(&query).await {
             Ok(groups) => groups,
@@ -104,9 +125,26 @@ impl DataSource for SecretGroupsDataSource {
         groups.sort_by(|a, b| a.fqn.cmp(&b.fqn));
         let mut state = config;
         state.set(
-            "groups",
+            attr::GROUPS,
             Value::List(groups.iter().map(group_value).collect()),
         );
         (state, diags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_names_exactly_the_attribute_table() {
+        crate::provider::assert_schema_names(&data_source_schema(), &attr::ALL);
+        let Type::Object(fields) = group_type() else {
+            panic!("a group is an object")
+        };
+        let fields: Vec<&str> = fields.keys().map(String::as_str).collect();
+        let mut table = attr::group::ALL;
+        table.sort();
+        assert_eq!(fields, table);
     }
 }

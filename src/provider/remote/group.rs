@@ -6,12 +6,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::client::{Collaborator, SecretGroup};
 use crate::value::{Type, Value};
 
+/// The fields of one entry of a `collaborators` attribute, wherever it appears.
+pub mod collaborator {
+    pub const SUBJECT: &str = "subject";
+    pub const ROLE_ID: &str = "role_id";
+}
+
 /// `set(object({subject = string, role_id = string}))`. A plain attribute rather than a nested
 /// one: Terraform 1.0.x crashes rendering the create plan of a set-nested attribute.
 pub fn collaborators_type() -> Type {
     Type::Set(Box::new(Type::Object(BTreeMap::from([
-        ("subject".to_owned(), Type::String),
-        ("role_id".to_owned(), Type::String),
+        (collaborator::SUBJECT.to_owned(), Type::String),
+        (collaborator::ROLE_ID.to_owned(), Type::String),
     ]))))
 }
 
@@ -21,8 +27,8 @@ pub fn collaborators_value(collaborators: &[Collaborator]) -> Value {
             .iter()
             .map(|c| {
                 Value::object([
-                    ("subject", Value::string(&c.subject)),
-                    ("role_id", Value::string(&c.role_id)),
+                    (collaborator::SUBJECT, Value::string(&c.subject)),
+                    (collaborator::ROLE_ID, Value::string(&c.role_id)),
                 ])
             })
             .collect(),
@@ -88,6 +94,18 @@ pub fn visible_to(group: &SecretGroup) -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_collaborator_has_exactly_the_fields_of_its_table() {
+        let Type::Set(entry) = collaborators_type() else {
+            panic!("collaborators are a set")
+        };
+        let Type::Object(fields) = *entry else {
+            panic!("a collaborator is an object")
+        };
+        let fields: Vec<&str> = fields.keys().map(String::as_str).collect();
+        assert_eq!(fields, [collaborator::ROLE_ID, collaborator::SUBJECT]);
+    }
 
     #[test]
     fn secret_references_parse_with_or_without_their_prefix() {

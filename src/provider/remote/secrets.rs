@@ -1,10 +1,11 @@
 //! A group's keys as the API lists them (ids, versions, deployments using them) and the values
-//! of chosen keys: what both resources and the list resources read about a group's secrets.
+//! of chosen keys, and one key with or without its value: what the resources, data sources and
+//! list resources read about a group's secrets; the errors for values the API key may not read.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::group::secret_fqn;
-use crate::client::{self, Client, ListSecretsQuery, SecretValue};
+use crate::client::{self, Client, ListSecretsQuery, Secret, SecretValue};
 use crate::diag::Diagnostics;
 use crate::provider::remote::in_use::{self, InUse};
 
@@ -39,6 +40,42 @@ pub async fn list_keys(client: &Client, group_id: &str) -> Result<ServerSecrets,
             (secret.name, entry)
         })
         .collect())
+}
+
+/// One key of a group, from a listing selected by its reference (or of all keys when the
+/// reference is not known); the answer is also filtered by name, so a server that ignores the
+/// selection cannot make another key pass for this one.
+pub async fn list_one_secret(
+    client: &Client,
+    group_id: &str,
+    fqn: Option<&str>,
+    key: &str,
+    with_value: bool,
+) -> Result<Option<Secret>, client::Error> {
+    let query = ListSecretsQuery {
+        secret_group_id: Some(group_id.to_owned()),
+        secret_fqns: fqn.map(str::to_owned).into_iter().collect(),
+        with_value,
+    };
+    let listed = client.list_secrets(&query).await?;
+    Ok(listed.into_iter().find(|secret| secret.name == key))
+}
+
+/// [`list_one_secret`], with its value when `with_value` and the API key may read it: a viewer
+/// sees keys, not values, and gets the key without.
+pub async fn find_secret(
+    client: &Client,
+    group_id: &str,
+    fqn: Option<&str>,
+    key: &str,
+    with_value: bool,
+) -> Result<Option<Secret>, client::Error> {
+    match list_one_secret(client, group_id, fqn, key, with_value).await {
+        Err(client::Error::Forbidden { .. }) if with_value => {
+            list_one_secret(client, group_id, fqn, key, false).await
+        }
+        other => other,
+    }
 }
 
 /// Reads the values of exactly `keys` of group `group_id` (`tenant:name`), selected by FQN, in
@@ -121,6 +158,59 @@ pub fn warn_write_only_drift_unseen(
              made outside Terraform to these write-only keys cannot be seen: {}. Their values are \
              sent again only when {resent}.",
             keys.join(", ")
+        ),
+    );
+}
+
+/// Where values were asked for, so the advice in an error fits the block it appears on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValuesAskedBy {
+    /// The `truefoundry_secret_group` data source, with `include_values = true`.
+    GroupDataSource,
+    /// The `truefoundry_secret` data source, with `include_value = true`.
+    SecretDataSource,
+    /// The ephemeral `truefoundry_secret_group`, which always reads values.
+    Ephemeral,
+}
+
+impl ValuesAskedBy {
+    /// How to get what can be read without values, from where the values were asked for.
+    fn without_values(self) -> &'static str {
+        match self {
+            ValuesAskedBy::GroupDataSource => {
+                "or leave `include_values` unset to read the keys and their references only"
+            }
+            ValuesAskedBy::SecretDataSource => {
+                "or leave `include_value` unset to read the key and its reference only"
+            }
+            ValuesAskedBy::Ephemeral => {
+                "or, for the keys and their references only, use the `truefoundry_secret_group` \
+                 data source without `include_values` (the ephemeral resource always reads values)"
+            }
+        }
+    }
+}
+
+/// The error for a key that may see secrets but not their values (a viewer).
+pub fn values_forbidden(diags: &mut Diagnostics, err: &client::Error, asked: ValuesAskedBy) {
+    diags.error(
+        "Permission Denied Reading Secret Values",
+        format!(
+            "The API key may see the group's keys but not its values ({err}). Reading values needs the \
+             `secret-group-editor` role or higher: ask an admin of the group for it, {}.",
+            asked.without_values()
+        ),
+    );
+}
+
+/// The error for a value the control plane left out (value view disabled on it).
+pub fn value_hidden(diags: &mut Diagnostics, key: &str, asked: ValuesAskedBy) {
+    diags.error(
+        "Secret Values Hidden By TrueFoundry",
+        format!(
+            "The control plane did not return the value of `{key}` (value view is disabled on it). Ask \
+             the control plane's administrators, {}.",
+            asked.without_values()
         ),
     );
 }

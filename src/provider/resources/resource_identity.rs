@@ -3,15 +3,41 @@
 //! Version 0 is the only one so far. Terraform before 1.12 never asks for it.
 
 use crate::provider::remote::group::{group_fqn, parse_secret_fqn};
+use crate::provider::resources::secret::schema::attr as secret_state;
 use crate::server::IdentitySchema;
 use crate::value::Value;
 
-const TENANT: (&str, &str) = ("tenant", "The tenant the secret group belongs to.");
+/// The identities' attribute names, one table per resource.
+pub mod attr {
+    /// Both identities name the tenant alike.
+    pub const TENANT: &str = "tenant";
+
+    /// `truefoundry_secret_group`'s identity.
+    pub mod group {
+        pub use super::TENANT;
+        pub const NAME: &str = "name";
+
+        /// Every attribute, in schema order.
+        pub const ALL: [&str; 2] = [TENANT, NAME];
+    }
+
+    /// `truefoundry_secret`'s identity.
+    pub mod secret {
+        pub use super::TENANT;
+        pub const GROUP: &str = "group";
+        pub const KEY: &str = "key";
+
+        /// Every attribute, in schema order.
+        pub const ALL: [&str; 3] = [TENANT, GROUP, KEY];
+    }
+}
+
+const TENANT: (&str, &str) = (attr::TENANT, "The tenant the secret group belongs to.");
 
 pub fn group_schema() -> IdentitySchema {
     IdentitySchema {
         version: 0,
-        attributes: vec![TENANT, ("name", "The secret group's name.")],
+        attributes: vec![TENANT, (attr::group::NAME, "The secret group's name.")],
     }
 }
 
@@ -20,8 +46,11 @@ pub fn secret_schema() -> IdentitySchema {
         version: 0,
         attributes: vec![
             TENANT,
-            ("group", "The name of the secret group holding the secret."),
-            ("key", "The secret's key."),
+            (
+                attr::secret::GROUP,
+                "The name of the secret group holding the secret.",
+            ),
+            (attr::secret::KEY, "The secret's key."),
         ],
     }
 }
@@ -29,21 +58,22 @@ pub fn secret_schema() -> IdentitySchema {
 /// The identity of the group `name` of `tenant`.
 pub fn group(tenant: &str, name: &str) -> Value {
     Value::object([
-        ("tenant", Value::string(tenant)),
-        ("name", Value::string(name)),
+        (attr::group::TENANT, Value::string(tenant)),
+        (attr::group::NAME, Value::string(name)),
     ])
 }
 
 /// The identity of the key `key` of the group `group` of `tenant`.
 pub fn secret(tenant: &str, group: &str, key: &str) -> Value {
     Value::object([
-        ("tenant", Value::string(tenant)),
-        ("group", Value::string(group)),
-        ("key", Value::string(key)),
+        (attr::secret::TENANT, Value::string(tenant)),
+        (attr::secret::GROUP, Value::string(group)),
+        (attr::secret::KEY, Value::string(key)),
     ])
 }
 
-/// `{ tenant, name }` of a `truefoundry_secret_group` state or plan, once both are known.
+/// `{ tenant, name }` of a `truefoundry_secret_group` state or plan, once both are known. (The
+/// two names are the group resource's `tenant_name` and `name`.)
 pub fn of_group(state: &Value) -> Option<Value> {
     Some(group(
         state.get("tenant_name").as_str()?,
@@ -53,19 +83,19 @@ pub fn of_group(state: &Value) -> Option<Value> {
 
 /// `{ tenant, group, key }` of a `truefoundry_secret` state, from its reference.
 pub fn of_secret(state: &Value) -> Option<Value> {
-    let (tenant, group, key) = parse_secret_fqn(state.get("fqn").as_str()?)?;
+    let (tenant, group, key) = parse_secret_fqn(state.get(secret_state::FQN).as_str()?)?;
     Some(secret(tenant, group, key))
 }
 
 /// The import id of a group's identity: `<tenant>:<name>`.
 pub fn group_import_id(identity: &Value) -> Option<String> {
-    let [tenant, name] = non_empty(identity, ["tenant", "name"])?;
+    let [tenant, name] = non_empty(identity, attr::group::ALL)?;
     Some(group_fqn(tenant, name))
 }
 
 /// The import id of a secret's identity: `<tenant>:<group>:<key>`.
 pub fn secret_import_id(identity: &Value) -> Option<String> {
-    let [tenant, group, key] = non_empty(identity, ["tenant", "group", "key"])?;
+    let [tenant, group, key] = non_empty(identity, attr::secret::ALL)?;
     Some(format!("{}:{key}", group_fqn(tenant, group)))
 }
 
@@ -83,6 +113,19 @@ fn non_empty<'a, const N: usize>(identity: &'a Value, names: [&str; N]) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_schemas_name_exactly_the_attribute_tables() {
+        let names = |schema: IdentitySchema| -> Vec<&str> {
+            schema
+                .attributes
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect()
+        };
+        assert_eq!(names(group_schema()), attr::group::ALL);
+        assert_eq!(names(secret_schema()), attr::secret::ALL);
+    }
 
     #[test]
     fn identities_round_trip_through_their_import_ids() {

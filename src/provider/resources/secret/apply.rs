@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use super::batch::write_secret;
-use super::model::{Private, SecretState};
+use super::model::{Computed, SecretConfig, SecretPrivate, SecretState};
 use crate::client;
 use crate::diag::AttributePath;
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
 use crate::provider::identity::{NotFound, not_visible};
 use crate::provider::remote::in_use::{self, DELETE_IN_USE, Refused};
+use crate::provider::remote::secrets::find_secret;
 use crate::server::{ApplyRequest, ApplyResponse};
 use crate::value::Value;
 
@@ -49,7 +50,7 @@ async fn write(
         response.new_state = request.planned_state.clone();
         return;
     }
-    let Some(value) = SecretState::of(&request.config).value_to_send() else {
+    let Some(value) = SecretConfig::of(&request.config).value_to_send() else {
         response.diagnostics.error(
             "Secret Value Missing",
             format!(
@@ -64,19 +65,14 @@ async fn write(
         Ok(written) => {
             response.diagnostics.extend(written.warnings.clone());
             let mut state = request.planned_state.clone();
-            // Terraform insists that what the plan knew stays as planned; a refresh updates it.
-            let learnt = [
-                ("id", Value::string(&written.secret.id)),
-                ("fqn", Value::string(&written.fqn)),
-                ("version", Value::from(written.secret.version)),
-            ];
-            for (name, value) in learnt {
-                if state.get(name).is_unknown() {
-                    state.set(name, value);
-                }
-            }
+            let learnt = Computed {
+                id: written.secret.id.clone(),
+                fqn: written.fqn.clone(),
+                version: written.secret.version,
+            };
+            learnt.fill_unknown(&mut state);
             response.new_state = state;
-            response.private = Private {
+            response.private = SecretPrivate {
                 synced_version: Some(written.secret.version),
                 visible_to: written.visible_to,
                 deployments: written.secret.active_deployments,
@@ -90,17 +86,13 @@ async fn write(
 /// Deletes this key only. Under the group's write lock, so that no full-list PUT of this
 /// provider lists the key after it is gone (which the API would refuse).
 async fn delete(context: &ProviderContext, request: &ApplyRequest, response: &mut ApplyResponse) {
-    let client = match context.client() {
-        Ok(client) => client,
-        Err(diags) => {
-            response.diagnostics.extend(diags);
-            return;
-        }
+    let Some(client) = context.client_or_report(&mut response.diagnostics) else {
+        return;
     };
     let prior = SecretState::of(&request.prior_state);
     let label = prior.group_label();
     let _guard = context.lock_group(&prior.group_id).await;
-    let found = super::read::find_secret(
+    let found = find_secret(
         client,
         &prior.group_id,
         prior.fqn.as_deref(),
@@ -131,7 +123,7 @@ async fn delete(context: &ProviderContext, request: &ApplyRequest, response: &mu
         }
         Err(client::Error::NotFound { .. }) => {
             // The group is not found: gone with its keys, but only for a key that could see it.
-            let private = Private::decode(&request.planned_private);
+            let private = SecretPrivate::decode(&request.planned_private);
             match context.identity().not_found(&private.visible_to) {
                 NotFound::Deleted => Ok(()),
                 NotFound::Unproven(why) => {

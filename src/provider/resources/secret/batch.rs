@@ -19,7 +19,7 @@ use super::converge::{Activity, Converged, write_converging};
 use crate::client::{self, SecretGroup, SecretValue};
 use crate::diag::Diagnostics;
 use crate::provider::ProviderContext;
-use crate::provider::errors::api_error;
+use crate::provider::errors::of_api_error;
 use crate::provider::remote::group::visible_to;
 use crate::provider::remote::group::{group_name, secret_fqn};
 use crate::provider::remote::secrets::{ServerSecret, list_keys};
@@ -134,15 +134,13 @@ pub async fn write_secret(
         tokio::spawn(lead(context.clone(), group_id.to_owned()));
     }
     answer.await.unwrap_or_else(|_| {
-        let mut diags = Diagnostics::new();
-        diags.error(
+        Err(Diagnostics::of_error(
             "Secret Write Abandoned",
             format!(
                 "The write of `{key}` was dropped before it was sent: the provider is shutting \
                  down. Run `terraform apply` again."
             ),
-        );
-        Err(diags)
+        ))
     })
 }
 
@@ -162,7 +160,7 @@ async fn lead(context: Arc<ProviderContext>, group_id: String) {
         let mut outcomes = write_together(&context, &group_id, &values).await;
         for waiting in batch {
             let outcome = outcomes.remove(&waiting.key).unwrap_or_else(|| {
-                Err(one_error(
+                Err(Diagnostics::of_error(
                     "Secret Write Lost",
                     "The provider lost track of this write. This is a bug; run `terraform apply` \
                      again.",
@@ -191,12 +189,6 @@ async fn gather(writes: &SecretWrites, group_id: &str) {
     }
 }
 
-fn one_error(summary: &str, detail: impl Into<String>) -> Diagnostics {
-    let mut diags = Diagnostics::new();
-    diags.error(summary, detail);
-    diags
-}
-
 fn every(writes: &BTreeMap<String, SecretValue>, diags: &Diagnostics) -> BTreeMap<String, Outcome> {
     writes
         .keys()
@@ -211,9 +203,9 @@ async fn write_together(
     group_id: &str,
     writes: &BTreeMap<String, SecretValue>,
 ) -> BTreeMap<String, Outcome> {
-    let client = match context.client() {
-        Ok(client) => client,
-        Err(diags) => return every(writes, &diags),
+    let mut diags = Diagnostics::new();
+    let Some(client) = context.client_or_report(&mut diags) else {
+        return every(writes, &diags);
     };
     let (group, held) = tokio::join!(
         client.get_secret_group(group_id),
@@ -222,7 +214,7 @@ async fn write_together(
     let group = match group {
         Ok(group) => group,
         Err(client::Error::NotFound { .. }) => {
-            let diags = one_error(
+            let diags = Diagnostics::of_error(
                 "Secret Group Not Found",
                 format!(
                     "The secret group {group_id} does not exist or is not visible to this API key. \
@@ -233,16 +225,10 @@ async fn write_together(
             return every(writes, &diags);
         }
         Err(err) => {
-            let mut diags = Diagnostics::new();
-            api_error(
-                &mut diags,
-                &format!("reading secret group {group_id}"),
-                &err,
-            );
+            let diags = of_api_error(&format!("reading secret group {group_id}"), &err);
             return every(writes, &diags);
         }
     };
-    let mut diags = Diagnostics::new();
     if !context
         .identity()
         .check_tenant(&group.fqn, &group.tenant_name, &mut diags)
@@ -282,10 +268,8 @@ fn outcomes_of(
             return writes
                 .keys()
                 .map(|key| {
-                    let mut diags = Diagnostics::new();
                     let action = format!("writing the key `{key}` of secret group {}", group.fqn);
-                    api_error(&mut diags, &action, &err);
-                    (key.clone(), Err(diags))
+                    (key.clone(), Err(of_api_error(&action, &err)))
                 })
                 .collect();
         }
@@ -369,7 +353,7 @@ fn concurrent_writes_warning(
 
 /// The error for a key that another writer's full-list PUT removed in every round.
 fn removed_again(group: &SecretGroup, key: &str, converged: &Converged) -> Diagnostics {
-    one_error(
+    Diagnostics::of_error(
         "Secret Removed By Concurrent Writes",
         format!(
             "The key `{key}` was written to the secret group {} {} times, and each time another \

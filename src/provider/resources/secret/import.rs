@@ -1,23 +1,19 @@
 //! ImportResourceState: `<tenant>:<group>:<key>` or `tfy-secret://<tenant>:<group>:<key>`.
 
-use super::model::Private;
-use super::read::find_secret;
-use super::schema::resource_schema;
+use super::model::{Computed, SecretPrivate, SecretState};
+use super::schema::attr;
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
 use crate::provider::remote::group::visible_to;
 use crate::provider::remote::group::{parse_secret_fqn, secret_fqn};
+use crate::provider::remote::secrets::find_secret;
 use crate::server::ImportResponse;
 use crate::value::Value;
 
 pub async fn import(context: &ProviderContext, id: &str) -> ImportResponse {
     let mut response = ImportResponse::default();
-    let client = match context.client() {
-        Ok(client) => client,
-        Err(diags) => {
-            response.diagnostics = diags;
-            return response;
-        }
+    let Some(client) = context.client_or_report(&mut response.diagnostics) else {
+        return response;
     };
     let Some((tenant, name, key)) = parse_secret_fqn(id) else {
         response.diagnostics.error(
@@ -71,18 +67,18 @@ pub async fn import(context: &ProviderContext, id: &str) -> ImportResponse {
         }
     };
     let version = secret.latest_version.unwrap_or(0);
-    let mut state = resource_schema().null_object();
-    state.set("id", Value::string(&secret.id));
-    state.set("secret_group_id", Value::string(&group.id));
-    state.set("key", Value::string(key));
-    state.set("fqn", Value::string(fqn));
-    state.set("version", Value::from(version));
+    let computed = Computed {
+        id: secret.id.clone(),
+        fqn,
+        version,
+    };
+    let mut state = SecretState::new_state(&group.id, key, &computed);
     // The value, when the key may read it; a configuration with `value_wo` plans to send its
     // own once (`value_wo_version` is new to the state).
     if let Some(value) = &secret.value {
-        state.set("value", Value::string(value.expose()));
+        state.set(attr::VALUE, Value::string(value.expose()));
     }
-    let private = Private {
+    let private = SecretPrivate {
         synced_version: Some(version),
         visible_to: visible_to(&group),
         deployments: secret.active_deployments,

@@ -1,20 +1,21 @@
 //! The `truefoundry_secret` resource: one key of a secret group that others write to as well.
 //!
-//! `body` builds the full-list PUT (pure, property tested), `batch` coalesces the writes of one
-//! group into one PUT, and one file per lifecycle step carries them out. The group's rules are
-//! reused: tenant checks and proven deletions from `identity`, key checks from the group's
-//! `validate`, key listings from its `remote`.
+//! `schema` names the attributes, `model` reads configuration, plan and state into types and
+//! writes state back; `body` builds the full-list PUT (pure, property tested), `batch` coalesces
+//! the writes of one group into one PUT, `converge` reads them back; one file per lifecycle step
+//! carries them out. Shared with the other resources: tenant checks and proven deletions from
+//! `identity`, the key rule from `secret_keys`, listings of keys from `remote`.
 
 mod apply;
 pub mod batch;
-pub mod body;
-pub mod converge;
+mod body;
+mod converge;
 mod import;
 pub mod model;
 mod plan;
-pub mod read;
+mod read;
 pub mod schema;
-pub mod validate;
+mod validate;
 
 use std::sync::Arc;
 

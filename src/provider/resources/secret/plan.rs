@@ -1,6 +1,7 @@
 //! PlanResourceChange: `version` unknown exactly when the apply writes the value.
 
-use super::model::{Private, SecretState};
+use super::model::{Computed, SecretConfig, SecretPrivate, SecretState};
+use super::schema::attr;
 use super::validate;
 use crate::diag::{AttributePath, Severity};
 use crate::provider::ProviderContext;
@@ -9,8 +10,7 @@ use crate::provider::remote::secrets::warn_write_only_drift_unseen;
 use crate::server::{PlanRequest, PlanResponse};
 use crate::value::Value;
 
-const COMPUTED: [&str; 3] = ["id", "fqn", "version"];
-const FORCE_REPLACEMENT: [&str; 2] = ["secret_group_id", "key"];
+const FORCE_REPLACEMENT: [&str; 2] = [attr::SECRET_GROUP_ID, attr::KEY];
 
 pub fn plan(context: &ProviderContext, request: PlanRequest) -> PlanResponse {
     let mut response = PlanResponse {
@@ -26,13 +26,12 @@ pub fn plan(context: &ProviderContext, request: PlanRequest) -> PlanResponse {
             response.diagnostics.0.push(diag);
         }
     }
+    let config = SecretConfig::of(&request.config);
     let mut planned = request.proposed_new_state.clone();
     let prior_value = &request.prior_state;
     if prior_value.is_null() {
-        refuse_creating_unmanaged(&request.config, &mut response);
-        COMPUTED
-            .iter()
-            .for_each(|name| planned.set(name, Value::Unknown));
+        refuse_creating_unmanaged(&config, &mut response);
+        Computed::plan_unknown(&mut planned);
         response.planned_state = planned;
         return response;
     }
@@ -52,21 +51,19 @@ pub fn plan(context: &ProviderContext, request: PlanRequest) -> PlanResponse {
     if !response.requires_replace.is_empty() {
         // A replacement deletes the key first: refused at plan when there is nothing to create
         // the new one with.
-        refuse_creating_unmanaged(&request.config, &mut response);
+        refuse_creating_unmanaged(&config, &mut response);
         refuse_replacing_in_use(&request, &prior, &mut response);
-        COMPUTED
-            .iter()
-            .for_each(|name| planned.set(name, Value::Unknown));
+        Computed::plan_unknown(&mut planned);
     } else if must_write(
-        prior_value,
-        &request.config,
-        &Private::decode(&request.prior_private),
+        &prior,
+        &config,
+        &SecretPrivate::decode(&request.prior_private),
     ) {
-        planned.set("version", Value::Unknown);
+        planned.set(attr::VERSION, Value::Unknown);
     }
     // A server that lists no versions (recorded as 0, which no real version is) hides a change
     // made elsewhere to a write-only value: said, as the group resource says it.
-    if prior.version == Some(0) && request.config.get("value").is_null() {
+    if prior.version == Some(0) && config.value.is_null() {
         warn_write_only_drift_unseen(
             &mut response.diagnostics,
             &prior.group_label(),
@@ -86,7 +83,7 @@ fn refuse_replacing_in_use(
     prior: &SecretState,
     response: &mut PlanResponse,
 ) {
-    let deployments = Private::decode(&request.prior_private).deployments;
+    let deployments = SecretPrivate::decode(&request.prior_private).deployments;
     let used = in_use::keys_in_use([(prior.key.as_str(), deployments)], |_| true);
     if used.is_empty() || in_use::allowed(&request.prior_state) {
         return;
@@ -101,9 +98,9 @@ fn refuse_replacing_in_use(
 }
 
 /// A key cannot be created without a value: the unmanaged form only keeps an existing one.
-fn refuse_creating_unmanaged(config: &Value, response: &mut PlanResponse) {
-    if validate::value_unmanaged(config) {
-        let key = config.get("key").as_str().unwrap_or_default();
+fn refuse_creating_unmanaged(config: &SecretConfig, response: &mut PlanResponse) {
+    if config.value_unmanaged() {
+        let key = config.key.as_deref().unwrap_or_default();
         response.diagnostics.error(
             "Secret Value Missing",
             format!(
@@ -117,30 +114,34 @@ fn refuse_creating_unmanaged(config: &Value, response: &mut PlanResponse) {
 
 /// Whether an apply must send the value of a secret that exists. Never when the value is
 /// unmanaged: a change made elsewhere is then the owner's, not drift.
-fn must_write(prior: &Value, config: &Value, private: &Private) -> bool {
-    if validate::value_unmanaged(config) {
+fn must_write(prior: &SecretState, config: &SecretConfig, private: &SecretPrivate) -> bool {
+    if config.value_unmanaged() {
         return false;
     }
-    let version = SecretState::of(prior).version;
+    let version = prior.version;
     // The server's version moved past the one this provider last wrote or saw: changed elsewhere.
     let changed_elsewhere = version.is_none()
         || private
             .synced_version
             .is_some_and(|synced| Some(synced) != version);
-    let value = config.get("value");
     changed_elsewhere
-        || if !value.is_null() {
+        || if !config.value.is_null() {
             // Unknown until apply, changed, or new to `value` (never compared): sent. The API
             // makes no new version for an unchanged value.
-            value != prior.get("value")
+            config.value != prior.value
         } else {
-            config.get("value_wo_version") != prior.get("value_wo_version")
+            config.value_wo_version != prior.value_wo_version
         }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`super::must_write`] of a prior state and a configuration as Terraform sends them.
+    fn must_write(prior: &Value, config: &Value, private: &SecretPrivate) -> bool {
+        super::must_write(&SecretState::of(prior), &SecretConfig::of(config), private)
+    }
 
     /// A state or config; a config with a `value_wo_version` has a write-only value too.
     fn state(value: Value, wo_version: Value, version: i64) -> Value {
@@ -157,10 +158,10 @@ mod tests {
         ])
     }
 
-    fn synced(version: i64) -> Private {
-        Private {
+    fn synced(version: i64) -> SecretPrivate {
+        SecretPrivate {
             synced_version: Some(version),
-            ..Private::default()
+            ..SecretPrivate::default()
         }
     }
 
@@ -192,7 +193,7 @@ mod tests {
         assert!(!must_write(
             &prior,
             &state("a".into(), Value::Null, 0),
-            &Private::default()
+            &SecretPrivate::default()
         ));
     }
 
@@ -203,7 +204,7 @@ mod tests {
         assert!(!must_write(&prior, &config, &synced(3)));
         // Changed elsewhere (version moved) or never synced: still the owner's value.
         assert!(!must_write(&prior, &config, &synced(1)));
-        assert!(!must_write(&prior, &config, &Private::default()));
+        assert!(!must_write(&prior, &config, &SecretPrivate::default()));
     }
 
     #[test]
@@ -215,9 +216,9 @@ mod tests {
                 ("fqn", Value::string("tfy-secret://acme:pay:USED")),
                 ("delete_in_use", Value::Bool(delete_in_use)),
             ]);
-            let private = Private {
+            let private = SecretPrivate {
                 deployments,
-                ..Private::default()
+                ..SecretPrivate::default()
             };
             let request = PlanRequest {
                 prior_state: prior.clone(),

@@ -1,51 +1,17 @@
 //! ReadResource (refresh): the key as the server has it. Two requests at once: the group (for the
 //! tenant and proven deletions) and this one key, with its value when the state keeps one.
 
-use super::model::{Private, SecretState};
-use crate::client::{self, Client, ListSecretsQuery, Secret};
+use super::model::{Computed, SecretPrivate, SecretState};
+use super::schema::attr;
+use crate::client;
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
 use crate::provider::identity::{NotFound, not_visible};
 use crate::provider::remote::group::visible_to;
 use crate::provider::remote::group::{group_name, secret_fqn};
+use crate::provider::remote::secrets::find_secret;
 use crate::server::{ReadRequest, ReadResponse};
 use crate::value::Value;
-
-/// One key of a group, from a listing selected by its reference (or of all keys when the
-/// reference is not known); the answer is also filtered by name, so a server that ignores the
-/// selection cannot make another key pass for this one.
-pub async fn list_one_secret(
-    client: &Client,
-    group_id: &str,
-    fqn: Option<&str>,
-    key: &str,
-    with_value: bool,
-) -> Result<Option<Secret>, client::Error> {
-    let query = ListSecretsQuery {
-        secret_group_id: Some(group_id.to_owned()),
-        secret_fqns: fqn.map(str::to_owned).into_iter().collect(),
-        with_value,
-    };
-    let listed = client.list_secrets(&query).await?;
-    Ok(listed.into_iter().find(|secret| secret.name == key))
-}
-
-/// [`list_one_secret`], with its value when `with_value` and the API key may read it: a viewer
-/// sees keys, not values, and gets the key without.
-pub async fn find_secret(
-    client: &Client,
-    group_id: &str,
-    fqn: Option<&str>,
-    key: &str,
-    with_value: bool,
-) -> Result<Option<Secret>, client::Error> {
-    match list_one_secret(client, group_id, fqn, key, with_value).await {
-        Err(client::Error::Forbidden { .. }) if with_value => {
-            list_one_secret(client, group_id, fqn, key, false).await
-        }
-        other => other,
-    }
-}
 
 pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadResponse {
     let mut response = ReadResponse {
@@ -53,12 +19,8 @@ pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadRespon
         new_state: request.current_state.clone(),
         ..ReadResponse::default()
     };
-    let client = match context.client() {
-        Ok(client) => client,
-        Err(diags) => {
-            response.diagnostics = diags;
-            return response;
-        }
+    let Some(client) = context.client_or_report(&mut response.diagnostics) else {
+        return response;
     };
     let current = SecretState::of(&request.current_state);
     let identity = context.identity();
@@ -66,7 +28,7 @@ pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadRespon
     if !identity.check_tenant(&label, current.tenant(), &mut response.diagnostics) {
         return response;
     }
-    let mut private = Private::decode(&request.private);
+    let mut private = SecretPrivate::decode(&request.private);
     let keeps_value = !current.value.is_null();
     let (group, secret) = tokio::join!(
         client.get_secret_group(&current.group_id),
@@ -111,13 +73,15 @@ pub async fn read(context: &ProviderContext, request: ReadRequest) -> ReadRespon
     };
     let version = secret.latest_version.unwrap_or(0);
     let state = &mut response.new_state;
-    state.set("id", Value::string(&secret.id));
-    let fqn = secret_fqn(&group.tenant_name, &group_name(&group), &current.key);
-    state.set("fqn", Value::string(fqn));
-    state.set("version", Value::from(version));
+    let computed = Computed {
+        id: secret.id,
+        fqn: secret_fqn(&group.tenant_name, &group_name(&group), &current.key),
+        version,
+    };
+    computed.set_into(state);
     if let Some(value) = secret.value.filter(|_| keeps_value) {
         // The value itself is compared: the version need not be.
-        state.set("value", Value::string(value.expose()));
+        state.set(attr::VALUE, Value::string(value.expose()));
         private.synced_version = Some(version);
     }
     private.visible_to = visible_to(&group);

@@ -4,24 +4,20 @@
 //! No diagnostic about `value` or `value_wo` carries their path: Terraform would print the
 //! configuration line, and with it a literal value.
 
+use super::model::SecretConfig;
+use super::schema::attr;
 use crate::diag::{AttributePath, Diagnostics};
 use crate::provider::secret_keys::{is_valid_key, key_rule, quoted_key};
 use crate::value::Value;
 
-/// Whether a configuration leaves the value alone: neither `value` nor `value_wo` is set (the form
-/// `terraform query -generate-config-out` writes). The resource then keeps an existing key and
-/// never reads, stores or sends its value.
-pub fn value_unmanaged(config: &Value) -> bool {
-    config.get("value").is_null() && config.get("value_wo").is_null()
-}
-
 pub fn validate(config: &Value) -> Diagnostics {
+    let config = SecretConfig::of(config);
     let mut diags = Diagnostics::new();
-    if let Some(key) = config.get("key").as_str()
+    if let Some(key) = config.key.as_deref()
         && !is_valid_key(key)
     {
         diags.error_at(
-            AttributePath::root("key"),
+            AttributePath::root(attr::KEY),
             "Invalid Secret Key",
             format!(
                 "{} is not a valid secret key. {}",
@@ -30,31 +26,27 @@ pub fn validate(config: &Value) -> Diagnostics {
             ),
         );
     }
-    if let Some(id) = config.get("secret_group_id").as_str()
-        && id.is_empty()
-    {
+    if config.group_id.as_deref() == Some("") {
         diags.error_at(
-            AttributePath::root("secret_group_id"),
+            AttributePath::root(attr::SECRET_GROUP_ID),
             "Empty Secret Group Id",
             "Set `secret_group_id` to the id of a secret group, such as \
              `truefoundry_secret_group.shared.id`.",
         );
     }
-    let value = config.get("value");
-    let value_wo = config.get("value_wo");
-    // Neither is allowed: the value is then unmanaged (see `value_unmanaged`), which only an
-    // existing key can be; the plan refuses creating one so.
-    if !value.is_null() && !value_wo.is_null() {
+    // Neither is allowed: the value is then unmanaged (`SecretConfig::value_unmanaged`), which
+    // only an existing key can be; the plan refuses creating one so.
+    if !config.value.is_null() && !config.value_wo.is_null() {
         diags.error(
             "Conflicting Secret Values",
             "Both `value` and `value_wo` are set. Set at most one: `value` keeps the value in state, \
              `value_wo` (Terraform 1.11 or later) never stores it.",
         );
     }
-    let version = config.get("value_wo_version");
+    let version = &config.value_wo_version;
     if !version.is_null() {
-        let path = AttributePath::root("value_wo_version");
-        if value_wo.is_null() {
+        let path = AttributePath::root(attr::VALUE_WO_VERSION);
+        if config.value_wo.is_null() {
             diags.error_at(
                 path,
                 "Version Without Write-Only Value",
@@ -76,6 +68,10 @@ pub fn validate(config: &Value) -> Diagnostics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn value_unmanaged(config: &Value) -> bool {
+        SecretConfig::of(config).value_unmanaged()
+    }
 
     fn config(pairs: &[(&str, Value)]) -> Value {
         let mut object = Value::object([
