@@ -4,6 +4,7 @@
 
 use crate::provider::remote::group::{group_fqn, parse_secret_fqn};
 use crate::provider::resources::secret::schema::attr as secret_state;
+use crate::provider::resources::secret_group::schema::attr as group_state;
 use crate::server::IdentitySchema;
 use crate::value::Value;
 
@@ -76,8 +77,8 @@ pub fn secret(tenant: &str, group: &str, key: &str) -> Value {
 /// two names are the group resource's `tenant_name` and `name`.)
 pub fn of_group(state: &Value) -> Option<Value> {
     Some(group(
-        state.get("tenant_name").as_str()?,
-        state.get("name").as_str()?,
+        state.get(group_state::TENANT_NAME).as_str()?,
+        state.get(group_state::NAME).as_str()?,
     ))
 }
 

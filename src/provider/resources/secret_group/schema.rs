@@ -32,12 +32,27 @@ pub mod attr {
     pub const SECRET_FQNS: &str = "secret_fqns";
     pub const SECRET_VERSIONS: &str = "secret_versions";
 
-    /// The fields of an entry of `collaborators` (its type is `remote/group.rs`'s
-    /// `collaborators_type`, shared with the data source).
-    pub mod collaborator {
-        pub const SUBJECT: &str = "subject";
-        pub const ROLE_ID: &str = "role_id";
-    }
+    /// Every attribute, in the schema's order.
+    pub const ALL: [&str; 14] = [
+        ID,
+        NAME,
+        INTEGRATION_FQN,
+        OWNED_BY_ACCOUNT,
+        COLLABORATORS,
+        SECRETS,
+        SECRETS_WO,
+        SECRETS_WO_VERSIONS,
+        INITIAL_SECRETS,
+        DELETE_IN_USE,
+        FQN,
+        TENANT_NAME,
+        SECRET_FQNS,
+        SECRET_VERSIONS,
+    ];
+
+    /// The fields of an entry of `collaborators`, whose type `remote/group.rs` defines for the
+    /// resource and the data source alike.
+    pub use crate::provider::remote::group::collaborator;
 }
 
 /// TrueFoundry's own default secret store, as its API documentation uses it.
@@ -200,31 +215,7 @@ mod tests {
 
     #[test]
     fn the_schema_declares_exactly_the_attribute_table() {
-        let table = BTreeSet::from([
-            attr::ID,
-            attr::NAME,
-            attr::INTEGRATION_FQN,
-            attr::OWNED_BY_ACCOUNT,
-            attr::COLLABORATORS,
-            attr::SECRETS,
-            attr::SECRETS_WO,
-            attr::SECRETS_WO_VERSIONS,
-            attr::INITIAL_SECRETS,
-            attr::DELETE_IN_USE,
-            attr::FQN,
-            attr::TENANT_NAME,
-            attr::SECRET_FQNS,
-            attr::SECRET_VERSIONS,
-        ]);
-        let schema = resource_schema();
-        let declared: Vec<&str> = schema
-            .block
-            .attributes
-            .iter()
-            .map(|attribute| attribute.name.as_str())
-            .collect();
-        assert_eq!(declared.len(), table.len(), "{declared:?}");
-        assert_eq!(declared.into_iter().collect::<BTreeSet<_>>(), table);
+        crate::provider::assert_schema_names(&resource_schema(), &attr::ALL);
 
         let Type::Set(entry) = collaborators_type() else {
             panic!("`collaborators` is a set");
