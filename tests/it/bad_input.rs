@@ -489,9 +489,7 @@ fn workspace_for(terraform: &Cli, emulator: &Emulator, case: &Case) -> Workspace
         case.text.contains("provider \"truefoundry\"")
     };
     if !has_provider {
-        for (k, v) in emulator.provider_env() {
-            ws.set_env(k, v);
-        }
+        emulator.set_provider_env(&mut ws);
     }
     ws
 }

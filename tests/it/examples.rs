@@ -98,9 +98,7 @@ fn example_workspace(terraform: &Terraform, emulator: &Emulator, example: &str) 
     // The example brings its own `terraform` block.
     ws.remove("versions.tf");
     copy_tree(&dir, Path::new(""), &ws);
-    for (key, value) in emulator.provider_env() {
-        ws.set_env(key, value);
-    }
+    emulator.set_provider_env(&mut ws);
     if dir.join("modules").is_dir() {
         ws.run_ok(&["get"]);
     }

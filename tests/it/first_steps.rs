@@ -4,19 +4,9 @@
 
 use truefoundry_provider::client::{SecretUpdate, SecretValue};
 
-use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, seed_group};
+use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, seed_group, workspace};
 use crate::support::hcl::GroupHcl;
-use crate::support::terraform::{
-    Run, Terraform, Workspace, for_each_terraform, for_each_terraform_at_least,
-};
-
-fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
-    let mut ws = Workspace::with_main(terraform, main_tf);
-    for (k, v) in emulator.provider_env() {
-        ws.set_env(k, v);
-    }
-    ws
-}
+use crate::support::terraform::{Run, Terraform, for_each_terraform, for_each_terraform_at_least};
 
 /// Panics unless the output, with Terraform's line wrapping undone, says every one of `needles`.
 #[track_caller]

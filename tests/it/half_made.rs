@@ -12,20 +12,12 @@
 //!   or, when that failed too, Terraform replaces it.
 
 use crate::support::chaos::{ADMIN_KEY, Background, ChaosEmulator};
-use crate::support::emulator::{Emulator, config_json};
+use crate::support::emulator::{Emulator, config_json, workspace};
 use crate::support::hcl::GroupHcl;
-use crate::support::terraform::{Run, Terraform, Workspace, for_each_terraform, unwrapped};
+use crate::support::terraform::{Run, Workspace, for_each_terraform, unwrapped};
 
 /// A second tenant admin of tenant acme: another API key than the suite's own.
 const SECOND_ADMIN_KEY: &str = "tfy-acme-second-admin";
-
-fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
-    let mut ws = Workspace::with_main(terraform, main_tf);
-    for (name, value) in emulator.provider_env() {
-        ws.set_env(name, value);
-    }
-    ws
-}
 
 fn group_config(name: &str) -> String {
     GroupHcl::new("team", name)

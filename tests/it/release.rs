@@ -490,9 +490,7 @@ fn signed_release_installs_through_a_registry_and_refuses_tampering() {
     for_each_terraform(|terraform| {
         let started = Instant::now();
         let mut ws = registry_workspace(terraform, &pki, &host, &main_tf);
-        for (name, value) in emulator.provider_env() {
-            ws.set_env(name, value);
-        }
+        emulator.set_provider_env(&mut ws);
         let asked_before = site.requested().len();
         ws.run(&["init"]).expect_success().expect_output_contains(&[
             &format!("Installed {host}/truefoundry/truefoundry v{VERSION}"),

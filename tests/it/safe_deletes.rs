@@ -4,21 +4,13 @@
 //! in use) fails the apply, and each goes through with `delete_in_use = true`; a replacement
 //! warns that the references change.
 
-use crate::support::emulator::Emulator;
+use crate::support::emulator::{Emulator, workspace};
 use crate::support::hcl::GroupHcl;
-use crate::support::terraform::{Run, Terraform, Workspace, for_each_terraform};
+use crate::support::terraform::{Run, for_each_terraform};
 
 /// Values that must never show up in Terraform's output.
 const CANARY: &str = "canary-safe-delete-3e9b";
 const CANARY_2: &str = "canary-safe-delete-77a1";
-
-fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
-    let mut ws = Workspace::with_main(terraform, main_tf);
-    for (name, value) in emulator.provider_env() {
-        ws.set_env(name, value);
-    }
-    ws
-}
 
 /// Panics unless the (unwrapped) output holds every needle, and holds no canary.
 #[track_caller]
@@ -97,9 +89,7 @@ fn a_key_that_came_into_use_after_the_plan_is_not_deleted_by_its_apply() {
         let after =
             before.successor_with_active_deployments(&[("tfy-secret://acme:sd-late:DB", 1)]);
         drop(before);
-        for (name, value) in after.provider_env() {
-            ws.set_env(name, value);
-        }
+        after.set_provider_env(&mut ws);
         let mark = after.mark();
         // The plan's counts came from its refresh; the apply's re-read sees the deployment.
         let apply = ws.run(&["apply", "tfplan"]).expect_failure();

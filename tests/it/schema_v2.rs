@@ -5,17 +5,9 @@
 
 use std::path::Path;
 
-use crate::support::emulator::{ACME_KEY, Emulator};
+use crate::support::emulator::{ACME_KEY, Emulator, workspace};
 use crate::support::hcl::GroupHcl;
-use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
-
-fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
-    let mut ws = Workspace::with_main(terraform, main_tf);
-    for (name, value) in emulator.provider_env() {
-        ws.set_env(name, value);
-    }
-    ws
-}
+use crate::support::terraform::for_each_terraform;
 
 #[test]
 fn values_are_read_only_for_the_keys_of_secrets() {

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use truefoundry_provider::client::{SecretUpdate, SecretValue};
 
-use crate::support::emulator::{ACME_KEY, Emulator, GLOBEX_KEY, LoggedRequest};
+use crate::support::emulator::{ACME_KEY, Emulator, GLOBEX_KEY, LoggedRequest, workspace};
 use crate::support::hcl::GroupHcl;
-use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
+use crate::support::terraform::{Workspace, for_each_terraform};
 
 /// A group `name` with `secrets` (key → value), optional collaborators, and an `id` output.
 fn group_config(name: &str, secrets: &[(&str, &str)], collaborators: &[(&str, &str)]) -> String {
@@ -17,14 +17,6 @@ fn group_config(name: &str, secrets: &[(&str, &str)], collaborators: &[(&str, &s
     }
     let group = group.map("secrets", secrets.iter().copied());
     format!("{group}output \"id\" {{\n  value = truefoundry_secret_group.g.id\n}}\n")
-}
-
-fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
-    let mut ws = Workspace::with_main(terraform, main_tf);
-    for (k, v) in emulator.provider_env() {
-        ws.set_env(k, v);
-    }
-    ws
 }
 
 const TWO_COLLABORATORS: [(&str, &str); 2] = [

@@ -12,7 +12,7 @@ use truefoundry_provider::client::{
 
 use crate::half_made::{leave_record, records_in};
 use crate::support::emulator::{
-    ACME_KEY, DEFAULT_INTEGRATION, Emulator, LoggedRequest, config_json,
+    ACME_KEY, DEFAULT_INTEGRATION, Emulator, LoggedRequest, config_json, workspace,
 };
 use crate::support::hcl::GroupHcl;
 use crate::support::terraform::{Run, Terraform, Workspace, for_each_terraform, unwrapped};
@@ -108,10 +108,11 @@ fn core_scenario(variant: &str, checks: &dyn Checks) {
         let name = format!("v-{variant}");
         let collaborators = checks.collaborators();
         let created = [("A", "a1"), ("B", "b1"), ("C", "c1")];
-        let mut ws = Workspace::with_main(terraform, &config(&name, &created, &collaborators));
-        for (key, value) in emulator.provider_env() {
-            ws.set_env(key, value);
-        }
+        let ws = workspace(
+            terraform,
+            &emulator,
+            &config(&name, &created, &collaborators),
+        );
 
         // Create: one manifest PUT and one secrets PUT with every value.
         let mark = emulator.mark();
@@ -353,10 +354,7 @@ fn a_value_the_secret_store_refuses_is_named_by_its_key() {
         let big = format!("{}{CANARY}", "x".repeat(70_000));
         let secrets = [("SMALL", "fits"), ("BIG", big.as_str())];
         let name = "store-limit-acme";
-        let mut ws = Workspace::with_main(terraform, &config(name, &secrets, &[]));
-        for (key, value) in emulator.provider_env() {
-            ws.set_env(key, value);
-        }
+        let ws = workspace(terraform, &emulator, &config(name, &secrets, &[]));
         ws.plan_detailed_exitcode().expect_changes();
         let run = ws
             .run(&["apply", "-auto-approve"])
@@ -442,10 +440,11 @@ fn creator_collaborator_leftover_of_an_interrupted_create_is_taken_over() {
         assert_eq!(server_collaborators(&emulator, name).len(), 3);
 
         let secrets = [("A", "a1")];
-        let mut ws = Workspace::with_main(terraform, &config(name, &secrets, &COLLABORATORS));
-        for (key, value) in emulator.provider_env() {
-            ws.set_env(key, value);
-        }
+        let mut ws = workspace(
+            terraform,
+            &emulator,
+            &config(name, &secrets, &COLLABORATORS),
+        );
         ws.set_env("TF_DATA_DIR", "tf-data");
         ws.run(&["plan"]).expect_failure().expect_output_contains(&[
             "Secret Group Already Exists",

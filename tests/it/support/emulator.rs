@@ -350,11 +350,27 @@ impl Emulator {
         files: &[(&str, &str)],
     ) -> super::terraform::Workspace {
         let mut ws = super::terraform::Workspace::with_files(terraform, files);
+        self.set_provider_env(&mut ws);
+        ws
+    }
+
+    /// Points `ws`'s default provider at this emulator as tenant `acme` (replacing any earlier
+    /// emulator's address and key).
+    pub fn set_provider_env(&self, ws: &mut super::terraform::Workspace) {
         for (key, value) in self.provider_env() {
             ws.set_env(key, value);
         }
-        ws
     }
+}
+
+/// A workspace whose configuration is `main_tf` and whose default provider reaches `emulator` as
+/// tenant `acme`: what most tests here start from.
+pub fn workspace(
+    terraform: &super::terraform::Terraform,
+    emulator: &Emulator,
+    main_tf: &str,
+) -> super::terraform::Workspace {
+    emulator.workspace(terraform, &[("main.tf", main_tf)])
 }
 
 impl Drop for Emulator {
