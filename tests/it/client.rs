@@ -18,6 +18,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
 use truefoundry_provider::client::{Client, ClientConfig, SecretValue};
 
+use crate::support::pki::Pki;
+use crate::support::stub::Server;
+
 const API_KEY: &str = "tfy-test-key-0001";
 
 /// One scripted answer of a stub server.
@@ -144,28 +147,35 @@ async fn answer(
 
 /// A stub server answering every request with the next scripted reply.
 struct Stub {
-    addr: SocketAddr,
+    server: Server,
     script: Script,
 }
 
 impl Stub {
-    async fn start(replies: Vec<Reply>) -> Stub {
+    fn start(replies: Vec<Reply>) -> Stub {
+        Self::serve(replies, None)
+    }
+
+    /// [`Self::start`] over HTTPS, with a certificate `pki`'s CA signed.
+    fn start_tls(replies: Vec<Reply>, pki: &Pki) -> Stub {
+        Self::serve(replies, Some(pki))
+    }
+
+    fn serve(replies: Vec<Reply>, tls: Option<&Pki>) -> Stub {
         let script = Script::default();
         script.replies.lock().unwrap().extend(replies);
         let app = axum::Router::new()
             .fallback(answer)
             .with_state(script.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(async move { axum::serve(listener, service).await });
-        Stub { addr, script }
+        let server = match tls {
+            None => Server::start(app),
+            Some(pki) => Server::start_tls(app, pki),
+        };
+        Stub { server, script }
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url.clone()
     }
 
     fn client(&self) -> Client {
@@ -258,14 +268,4 @@ fn attempt_lines(lines: &[String]) -> u64 {
         .iter()
         .filter(|line| line.contains(" message=TrueFoundry API call"))
         .count() as u64
-}
-
-/// Fails naming the place when a canary shows up in a text.
-fn assert_no_canary(canaries: &[&str], place: &str, text: &str) {
-    for canary in canaries {
-        assert!(
-            !text.contains(canary),
-            "canary {canary:?} leaked into {place}: {text}"
-        );
-    }
 }

@@ -41,7 +41,7 @@ fn secret_groups_lists_every_page_and_filters_by_search() {
     let snapshot_dir = tempfile::tempdir().unwrap();
     let snapshot = bulk_snapshot(snapshot_dir.path(), BULK_GROUPS);
     for_each_terraform(|terraform| {
-        let emulator = Emulator::start_from_snapshot(&snapshot);
+        let emulator = Emulator::builder().snapshot(&snapshot).start();
         let acme = emulator.client(ACME_KEY);
         let one = emulator.block_on(emulator::seed_group(
             &acme,

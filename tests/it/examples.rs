@@ -334,7 +334,9 @@ fn provider_example_applies() {
 fn workload_identity_recipe_applies_with_an_hcp_terraform_token_and_no_api_key() {
     let issuer = Issuer::new();
     let dir = tempfile::tempdir().unwrap();
-    let emulator = Emulator::start_with_config(&issuer.emulator_config(dir.path()));
+    let emulator = Emulator::builder()
+        .config_file(&issuer.emulator_config(dir.path()))
+        .start();
     for_each_terraform(|terraform| {
         let mut ws = example_workspace(terraform, &emulator, "recipes/workload-identity");
         ws.set_env("TFY_API_KEY", "")
@@ -807,7 +809,7 @@ fn testing_example_passes_terraform_test_against_the_emulator_of_its_config() {
         .expect("the config has an API key")
         .to_owned();
     for_each_terraform_at_least(1, 6, "terraform test", |terraform| {
-        let emulator = Emulator::start_with_config(&config);
+        let emulator = Emulator::builder().config_file(&config).start();
         let mut ws = example_workspace(terraform, &emulator, EXAMPLE);
         // The README's steps: the key from the config file, no `terraform init` (dev_overrides).
         ws.set_env("TFY_API_KEY", &api_key);

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use truefoundry_provider::client::{SecretUpdate, SecretValue};
 
-use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, LoggedRequest, workspace};
+use crate::support::emulator::{
+    ACME_KEY, ACME_VIEWER_KEY, Emulator, LoggedRequest, full_list_puts, workspace,
+};
 use crate::support::hcl::{GroupHcl, quote};
 use crate::support::terraform::for_each_terraform;
 
@@ -31,13 +33,6 @@ fn secret_block(key: &str, value_lines: &str) -> String {
         key.to_lowercase(),
         quote(key)
     )
-}
-
-fn full_list_puts(requests: &[LoggedRequest]) -> Vec<&LoggedRequest> {
-    requests
-        .iter()
-        .filter(|r| r.method == "PUT" && r.path.starts_with("/api/svc/v1/secret-groups/"))
-        .collect()
 }
 
 fn secret_deletes(requests: &[LoggedRequest]) -> Vec<&LoggedRequest> {

@@ -17,7 +17,7 @@ const SESSION_PATH: &str = "/api/svc/v1/x/users/info";
 fn emulator_trusting(issuer: &Issuer) -> (tempfile::TempDir, Emulator) {
     let dir = tempfile::tempdir().unwrap();
     let config = issuer.emulator_config(dir.path());
-    let emulator = Emulator::start_with_config(&config);
+    let emulator = Emulator::builder().config_file(&config).start();
     (dir, emulator)
 }
 
@@ -431,7 +431,7 @@ async fn a_token_echoed_by_the_server_is_withheld_from_the_error() {
     use crate::support::stub::{Canned, Stub};
 
     let issuer = Issuer::new();
-    let stub = Stub::start().await;
+    let stub = Stub::start();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("token");
     let first = issuer.token(jwt::WORKSPACE);

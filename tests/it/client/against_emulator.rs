@@ -8,9 +8,10 @@ use truefoundry_provider::client::{
     Client, ClientConfig, Collaborator, Error, ListGroupsQuery, ListSecretsQuery, OwnedBy,
     SecretGroupManifest, SecretUpdate, SecretValue,
 };
-use truefoundry_provider::emulator::{
-    self, EmulatorConfig, EmulatorOptions, Faults, RunningEmulator,
-};
+use truefoundry_provider::emulator::{EmulatorConfig, EmulatorOptions, Faults, RunningEmulator};
+
+use crate::support::canaries::assert_no_canary;
+use crate::support::emulator::in_process;
 
 use super::*;
 
@@ -41,7 +42,7 @@ async fn start_emulator(faults: Faults, log_dir: &tempfile::TempDir) -> RunningE
         request_log: Some(log_dir.path().join("requests.jsonl")),
         ..EmulatorOptions::new(emulator_config())
     };
-    emulator::spawn(options).await.expect("emulator")
+    in_process(options).await
 }
 
 fn emulator_client(emulator: &RunningEmulator, key: &str) -> Client {
@@ -562,7 +563,7 @@ async fn emulator_canaries_reach_no_error_log_or_request_log() {
     let error = viewer.get_secret(&secrets[0].id).await.expect_err("viewer");
     record(format!("{error} {error:?}"));
     // A server that echoes the request body into its error message.
-    let echo = Stub::start(vec![Reply::error(422, "").echoing()]).await;
+    let echo = Stub::start(vec![Reply::error(422, "").echoing()]);
     let echo_client = echo.client();
     let error = echo_client
         .set_secrets("sg1", &[set("A", Some(ECHOED))])

@@ -1,7 +1,6 @@
 //! The TrueFoundry client against scripted stub servers on 127.0.0.1: the wire shape of every
 //! operation, every error class, retries, timeouts, TLS roots and redaction of echoed values.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::http::Method;
@@ -11,7 +10,7 @@ use truefoundry_provider::client::{
     SecretGroupManifest, SecretUpdate, SecretValue,
 };
 
-use crate::support::pki::{Pki, TlsListener};
+use crate::support::canaries::assert_no_canary;
 
 use super::*;
 
@@ -64,8 +63,7 @@ async fn a_call_carries_auth_user_agent_and_the_api_prefix() {
     let stub = Stub::start(vec![Reply::json(
         200,
         json!({"data": group_json("sg/1", "pay")}),
-    )])
-    .await;
+    )]);
     let client = Client::new(ClientConfig {
         host: format!("{}/", stub.url()),
         ..config("")
@@ -95,7 +93,7 @@ async fn a_call_carries_auth_user_agent_and_the_api_prefix() {
 #[tokio::test]
 async fn calls_and_clones_share_one_connection() {
     let ok = Reply::json(200, json!({"data": group_json("sg1", "g")}));
-    let stub = Stub::start(vec![ok.clone(), ok.clone(), ok]).await;
+    let stub = Stub::start(vec![ok.clone(), ok.clone(), ok]);
     let client = stub.client();
     client.get_secret_group("sg1").await.expect("first");
     client.get_secret_group("sg1").await.expect("second");
@@ -116,8 +114,7 @@ async fn listing_groups_follows_pages_until_the_total() {
             Some(3),
         ),
         page(vec![group_json("c", "pay-c")], Some(3)),
-    ])
-    .await;
+    ]);
     let query = ListGroupsQuery {
         fqn: None,
         search: Some("pay &x".into()),
@@ -145,8 +142,7 @@ async fn listing_without_a_total_stops_at_the_first_empty_page() {
         page(vec![group_json("a", "a")], None),
         page(vec![group_json("b", "b")], None),
         page(vec![], None),
-    ])
-    .await;
+    ]);
     let query = ListGroupsQuery {
         fqn: Some("acme:a".into()),
         search: None,
@@ -165,7 +161,7 @@ async fn listing_without_a_total_stops_at_the_first_empty_page() {
 #[tokio::test]
 async fn a_server_that_ignores_offset_is_not_paged_forever() {
     let same = page(vec![group_json("a", "a")], None);
-    let stub = Stub::start(vec![same.clone(), same.clone(), same]).await;
+    let stub = Stub::start(vec![same.clone(), same.clone(), same]);
     let error = stub
         .client()
         .list_secret_groups(&ListGroupsQuery::default())
@@ -182,8 +178,7 @@ async fn finding_by_fqn_asks_for_one_item_and_checks_it() {
         page(vec![], Some(0)),
         // An old server ignoring the filter answers with some other group.
         page(vec![group_json("sg2", "other")], Some(9)),
-    ])
-    .await;
+    ]);
     let client = stub.client();
     let found = client.find_secret_group_by_fqn("acme:payments").await;
     assert_eq!(found.expect("found").map(|g| g.id), Some("sg1".to_owned()));
@@ -208,7 +203,7 @@ async fn finding_by_fqn_asks_for_one_item_and_checks_it() {
 async fn the_manifest_put_sends_the_manifest_and_dry_run() {
     let mut stored = group_json("sg1", "payments");
     stored["manifest"] = serde_json::to_value(manifest()).expect("manifest json");
-    let stub = Stub::start(vec![Reply::json(200, json!({ "data": stored }))]).await;
+    let stub = Stub::start(vec![Reply::json(200, json!({ "data": stored }))]);
     let group = stub
         .client()
         .apply_secret_group_manifest(&manifest(), true)
@@ -235,8 +230,7 @@ async fn setting_secrets_sends_the_full_list_with_values_only_where_given() {
     let stub = Stub::start(vec![Reply::json(
         200,
         json!({"data": group_json("sg1", "g")}),
-    )])
-    .await;
+    )]);
     let updates = [
         SecretUpdate {
             key: "KEEP".into(),
@@ -268,8 +262,7 @@ async fn deleting_a_group_sends_force_only_when_asked_and_wants_an_object() {
         Reply::json(200, json!({})),
         Reply::json(200, json!({})),
         Reply::text(200, "<html><title>Sign in</title></html>"),
-    ])
-    .await;
+    ]);
     let client = stub.client();
     client
         .delete_secret_group("sg1", false)
@@ -305,8 +298,7 @@ async fn listing_secrets_posts_the_filter_and_reads_all_pages() {
             Some(3),
         ),
         page(vec![secret_json("s3", "C", None, &[1])], Some(3)),
-    ])
-    .await;
+    ]);
     let query = ListSecretsQuery {
         secret_group_id: Some("sg1".into()),
         secret_fqns: vec![],
@@ -353,8 +345,7 @@ async fn one_secret_is_read_and_deleted_by_id() {
         Reply::text(200, "1"),
         Reply::text(200, "1.0"),
         Reply::text(200, r#"{"deleted": 1}"#),
-    ])
-    .await;
+    ]);
     let client = stub.client();
     let secret = client.get_secret("s1").await.expect("get");
     assert_eq!(secret.value, Some(SecretValue::new("va")));
@@ -374,7 +365,7 @@ async fn one_secret_is_read_and_deleted_by_id() {
 
 #[tokio::test]
 async fn ids_that_name_no_object_are_refused_without_a_request() {
-    let stub = Stub::start(vec![]).await;
+    let stub = Stub::start(vec![]);
     let client = stub.client();
     for id in ["", ".", ".."] {
         let error = client.get_secret_group(id).await.expect_err("refused");
@@ -399,8 +390,7 @@ async fn each_status_becomes_its_error_class_without_retrying_final_answers() {
         ),
         Reply::error(424, "the store is down"),
         Reply::error(500, "boom"),
-    ])
-    .await;
+    ]);
     let client = stub.client();
     let mut errors = Vec::new();
     for _ in 0..8 {
@@ -431,8 +421,7 @@ async fn gateway_errors_are_retried_until_max_retries() {
         Reply::text(503, "<html><title>Service Unavailable</title></html>"),
         Reply::error(504, "gateway timeout"),
         Reply::json(200, json!({"data": group_json("sg1", "g")})),
-    ])
-    .await;
+    ]);
     let client = stub.client();
     let error = client.get_secret_group("sg1").await.expect_err("gives up");
     assert_eq!(
@@ -449,8 +438,7 @@ async fn rate_limiting_honours_retry_after_in_seconds() {
     let stub = Stub::start(vec![
         Reply::error(429, "slow down").header("retry-after", "1"),
         Reply::json(200, json!({"data": group_json("sg1", "g")})),
-    ])
-    .await;
+    ]);
     let started = Instant::now();
     stub.client()
         .get_secret_group("sg1")
@@ -471,8 +459,7 @@ async fn rate_limiting_honours_retry_after_as_an_http_date() {
     let stub = Stub::start(vec![
         Reply::error(429, "slow down").header("retry-after", httpdate::fmt_http_date(at)),
         Reply::json(200, json!({"data": group_json("sg1", "g")})),
-    ])
-    .await;
+    ]);
     let started = Instant::now();
     stub.client()
         .get_secret_group("sg1")
@@ -491,8 +478,7 @@ async fn rate_limiting_gives_up_after_max_retries() {
         limited.clone(),
         limited.clone(),
         limited,
-    ])
-    .await;
+    ]);
     let client = Client::new(ClientConfig {
         max_retries: 1,
         ..config(&stub.url())
@@ -510,7 +496,7 @@ async fn rate_limiting_gives_up_after_max_retries() {
 async fn a_slow_answer_times_out_each_attempt() {
     let slow =
         Reply::json(200, json!({"data": group_json("sg1", "g")})).delayed(Duration::from_secs(1));
-    let stub = Stub::start(vec![slow.clone(), slow]).await;
+    let stub = Stub::start(vec![slow.clone(), slow]);
     let client = Client::new(ClientConfig {
         max_retries: 1,
         request_timeout: Duration::from_millis(200),
@@ -559,8 +545,7 @@ async fn a_success_status_with_the_wrong_body_is_a_decode_error() {
         Reply::text(200, "<!doctype html><html><title>Welcome</title></html>"),
         Reply::json(200, json!({"data": {"id": 7}})),
         Reply::text(200, ""),
-    ])
-    .await;
+    ]);
     let client = stub.client();
     let mut messages = Vec::new();
     for _ in 0..4 {
@@ -587,8 +572,7 @@ async fn a_redirect_is_reported_not_followed() {
     let stub = Stub::start(vec![Reply::text(308, "").header(
         "location",
         "https://elsewhere.invalid/api/svc/v1/secrets/s1",
-    )])
-    .await;
+    )]);
     let error = stub.client().get_secret("s1").await.expect_err("redirect");
     assert!(
         matches!(&error, Error::Decode { message, .. } if message.contains("redirect (308)")),
@@ -605,8 +589,7 @@ async fn an_echoing_server_cannot_leak_sent_values_or_the_key_into_errors() {
         Reply::error(503, "").echoing(),
         Reply::error(503, "").echoing(),
         Reply::error(503, "").echoing(),
-    ])
-    .await;
+    ]);
     let updates = [SecretUpdate {
         key: "TOKEN".into(),
         value: Some(SecretValue::new(format!("{CANARY} \"quoted\"\n"))),
@@ -655,28 +638,17 @@ fn bad_configuration_is_refused_up_front() {
 }
 
 /// A private CA's PEM and an HTTPS stub on 127.0.0.1 whose certificate that CA signed.
-async fn tls_stub(replies: Vec<Reply>) -> (String, String) {
+fn tls_stub(replies: Vec<Reply>) -> (String, Stub) {
     let pki = Pki::generate("Stub CA", &["127.0.0.1"]);
-    let script = Script::default();
-    script.replies.lock().unwrap().extend(replies);
-    // The handler wants the peer address, which only plain TCP serving provides; a fixed one
-    // stands in (these tests do not look at it).
-    let app = axum::Router::new()
-        .fallback(answer)
-        .with_state(script)
-        .layer(axum::extract::connect_info::MockConnectInfo(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-        ));
-    let listener = TlsListener::bind(pki.acceptor()).await;
-    let url = format!("https://{}", listener.addr());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (pki.ca_pem, url)
+    let stub = Stub::start_tls(replies, &pki);
+    (pki.ca_pem, stub)
 }
 
 #[tokio::test]
 async fn tls_is_verified_and_a_private_ca_can_be_trusted() {
     let ok = Reply::json(200, json!({"data": group_json("sg1", "g")}));
-    let (ca_pem, url) = tls_stub(vec![ok]).await;
+    let (ca_pem, stub) = tls_stub(vec![ok]);
+    let url = stub.url();
 
     let untrusting = Client::new(ClientConfig {
         max_retries: 0,
@@ -734,8 +706,7 @@ async fn canary_values_reach_no_error_text_and_no_log_line() {
                             "value": STORED, "secretVersions": STORED}}),
         ),
         Reply::json(200, json!({ "data": STORED })),
-    ])
-    .await;
+    ]);
     let client = stub.client();
     let updates = [SecretUpdate {
         key: "B".into(),

@@ -4,8 +4,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-use crate::support::chaos::running;
-use crate::support::tfclient::{ClientAuth, ClientIdentity, Launch, PluginProcess, Terraform};
+use crate::support::processes::running;
+use crate::support::tfclient::{
+    ClientAuth, ClientIdentity, ImitatedTerraform, Launch, PluginProcess,
+};
 
 #[tokio::test]
 async fn refuses_to_run_without_the_magic_cookie() {
@@ -68,13 +70,16 @@ async fn handshake_line_is_what_go_plugin_expects() {
 #[tokio::test]
 async fn serves_terraforms_certificate_and_refuses_any_other() {
     let process = PluginProcess::start(Launch::default()).await.unwrap();
-    let mut terraform = process.connect(Terraform::V1_0_3).await.unwrap();
+    let mut terraform = process.connect(ImitatedTerraform::V1_0_3).await.unwrap();
     let schema = terraform.get_schema().await.unwrap();
     assert!(schema.provider.is_some());
 
     let stranger = ClientIdentity::generate();
     let refused = match process
-        .connect_with(ClientAuth::Certificate(&stranger), Terraform::V1_0_3)
+        .connect_with(
+            ClientAuth::Certificate(&stranger),
+            ImitatedTerraform::V1_0_3,
+        )
         .await
     {
         Ok(mut client) => client.get_schema().await.is_err(),
@@ -83,7 +88,7 @@ async fn serves_terraforms_certificate_and_refuses_any_other() {
     assert!(refused, "a different client certificate was served");
 
     let anonymous = match process
-        .connect_with(ClientAuth::None, Terraform::V1_0_3)
+        .connect_with(ClientAuth::None, ImitatedTerraform::V1_0_3)
         .await
     {
         Ok(mut client) => client.get_schema().await.is_err(),
@@ -108,7 +113,7 @@ async fn side_services_answer_like_go_plugin() {
     use truefoundry_provider::server::proto::plugin::grpc_stdio_client::GrpcStdioClient;
 
     let mut process = PluginProcess::start(Launch::default()).await.unwrap();
-    let mut client = process.connect(Terraform::V1_11).await.unwrap();
+    let mut client = process.connect(ImitatedTerraform::V1_11).await.unwrap();
     let health = HealthClient::new(client.channel())
         .check(HealthCheckRequest {
             service: "plugin".into(),
@@ -142,7 +147,7 @@ async fn logs_are_hclog_json_at_the_requested_level() {
     })
     .await
     .unwrap();
-    let mut client = process.connect(Terraform::V1_0_3).await.unwrap();
+    let mut client = process.connect(ImitatedTerraform::V1_0_3).await.unwrap();
     client.get_schema().await.unwrap();
     client.shutdown().await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -184,7 +189,7 @@ async fn logs_are_hclog_json_at_the_requested_level() {
 async fn shutdown_exits_promptly_and_removes_the_socket() {
     let mut process = PluginProcess::start(Launch::default()).await.unwrap();
     let socket = process.socket_path();
-    let mut client = process.connect(Terraform::V1_11).await.unwrap();
+    let mut client = process.connect(ImitatedTerraform::V1_11).await.unwrap();
     client.get_schema().await.unwrap();
     let asked = std::time::Instant::now();
     client.shutdown().await.unwrap();
@@ -259,7 +264,7 @@ async fn provider_ends_with_its_parent_and_removes_the_socket() {
     let provider = process
         .provider_pid_under_shell()
         .expect("the provider runs under the shell");
-    let mut client = process.connect(Terraform::V1_11).await.unwrap();
+    let mut client = process.connect(ImitatedTerraform::V1_11).await.unwrap();
     client.get_schema().await.unwrap();
     drop(client);
 
@@ -287,6 +292,6 @@ async fn interrupt_signal_is_ignored() {
             .await
             .is_none()
     );
-    let mut client = process.connect(Terraform::V1_0_3).await.unwrap();
+    let mut client = process.connect(ImitatedTerraform::V1_0_3).await.unwrap();
     assert!(client.get_schema().await.is_ok());
 }

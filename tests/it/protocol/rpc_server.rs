@@ -15,7 +15,8 @@ use truefoundry_provider::server::{
 };
 use truefoundry_provider::value::{Type, Value};
 
-use crate::support::tfclient::{Terraform, TfClient, encode};
+use crate::support::canaries::assert_no_canary_in_diagnostics;
+use crate::support::tfclient::{ImitatedTerraform, TfClient, encode};
 
 // ---------------------------------------------------------------------------------------------
 // A fake provider: one resource, one data source, one ephemeral resource
@@ -356,16 +357,7 @@ fn errors(diagnostics: &Diagnostics) -> Vec<&str> {
         .collect()
 }
 
-fn assert_no_canary(diagnostics: &Diagnostics) {
-    for diagnostic in diagnostics.iter() {
-        assert!(
-            !diagnostic.summary.contains(CANARY) && !diagnostic.detail.contains(CANARY),
-            "a value leaked into a diagnostic: {diagnostic:?}"
-        );
-    }
-}
-
-async fn client(terraform: Terraform) -> (TfClient, Arc<FakeProvider>) {
+async fn client(terraform: ImitatedTerraform) -> (TfClient, Arc<FakeProvider>) {
     let provider = FakeProvider::new();
     let mut client = TfClient::in_process(provider.clone(), terraform).await;
     client.get_schema().await.unwrap();
@@ -378,7 +370,7 @@ async fn client(terraform: Terraform) -> (TfClient, Arc<FakeProvider>) {
 
 #[tokio::test]
 async fn schema_and_metadata_describe_every_type() {
-    let (mut client, _) = client(Terraform::V1_11).await;
+    let (mut client, _) = client(ImitatedTerraform::V1_11).await;
     let schema = client.get_schema().await.unwrap();
     let provider = schema.provider.expect("a provider schema is always sent");
     assert_eq!(provider.block.unwrap().attributes[0].name, "endpoint");
@@ -416,7 +408,7 @@ async fn schema_and_metadata_describe_every_type() {
 
 #[tokio::test]
 async fn provider_configuration_carries_version_and_capabilities() {
-    for terraform in [Terraform::V1_0_3, Terraform::V1_11] {
+    for terraform in [ImitatedTerraform::V1_0_3, ImitatedTerraform::V1_11] {
         let (mut client, provider) = client(terraform).await;
         let config = object(&[("endpoint", Value::string("https://x"))]);
         assert!(client.validate_provider(&config).await.unwrap().is_empty());
@@ -439,7 +431,7 @@ async fn provider_configuration_carries_version_and_capabilities() {
         assert_eq!(version, terraform.version());
         assert_eq!(
             capabilities.write_only_attributes_allowed,
-            terraform == Terraform::V1_11
+            terraform == ImitatedTerraform::V1_11
         );
     }
 }
@@ -447,7 +439,7 @@ async fn provider_configuration_carries_version_and_capabilities() {
 #[tokio::test]
 async fn write_only_values_are_refused_without_the_capability() {
     let config = thing("a", &[("B", "b")], &[("A", CANARY)], Value::Null);
-    let (mut old, _) = client(Terraform::V1_0_3).await;
+    let (mut old, _) = client(ImitatedTerraform::V1_0_3).await;
     let diagnostics = old.validate_resource(THING, &config).await.unwrap();
     assert_eq!(errors(&diagnostics), ["Write-Only Attribute Not Supported"]);
     let refusal = diagnostics.iter().next().unwrap();
@@ -457,9 +449,9 @@ async fn write_only_values_are_refused_without_the_capability() {
         refusal.detail
     );
     assert!(refusal.detail.contains("secrets_wo"), "{}", refusal.detail);
-    // No path: Terraform would print the configuration lines around it, values and all.
+    // No path: ImitatedTerraform would print the configuration lines around it, values and all.
     assert_eq!(refusal.path, None);
-    assert_no_canary(&diagnostics);
+    assert_no_canary_in_diagnostics(&[CANARY], "the answer", &diagnostics);
     // Without a write-only value, the old Terraform is fine.
     let plain = thing("a", &[("B", "b")], &[], Value::Null);
     assert!(
@@ -469,7 +461,7 @@ async fn write_only_values_are_refused_without_the_capability() {
             .is_empty()
     );
 
-    let (mut new, provider) = client(Terraform::V1_11).await;
+    let (mut new, provider) = client(ImitatedTerraform::V1_11).await;
     assert!(
         new.validate_resource(THING, &config)
             .await
@@ -486,7 +478,7 @@ async fn write_only_values_are_refused_without_the_capability() {
 
 #[tokio::test]
 async fn plan_apply_read_and_import_never_return_write_only_values() {
-    let (mut client, provider) = client(Terraform::V1_11).await;
+    let (mut client, provider) = client(ImitatedTerraform::V1_11).await;
     let config = thing("a", &[("B", "b")], &[("A", CANARY)], Value::Null);
     let plan = client
         .plan(THING, &Value::Null, &config, &config, Vec::new())
@@ -555,7 +547,7 @@ async fn plan_apply_read_and_import_never_return_write_only_values() {
 
 #[tokio::test]
 async fn unknown_results_are_refused_as_provider_bugs() {
-    let (mut client, _) = client(Terraform::V1_11).await;
+    let (mut client, _) = client(ImitatedTerraform::V1_11).await;
     let planned = thing(SLOPPY, &[], &[], Value::Unknown);
     let applied = client
         .apply(THING, &Value::Null, &planned, &planned, Vec::new())
@@ -578,7 +570,7 @@ async fn unknown_results_are_refused_as_provider_bugs() {
 
 #[tokio::test]
 async fn upgrade_decodes_stored_json_and_refuses_flatmap() {
-    let (mut client, _) = client(Terraform::V1_0_3).await;
+    let (mut client, _) = client(ImitatedTerraform::V1_0_3).await;
     let stored = format!(
         r#"{{"name":"a","secrets":{{"A":"v"}},"secrets_wo":{{"A":"{CANARY}"}},"count":3,"id":"id-a"}}"#
     );
@@ -601,7 +593,7 @@ async fn upgrade_decodes_stored_json_and_refuses_flatmap() {
     let unreadable = client.upgrade(THING, 1, &unknown_attribute).await.unwrap();
     assert_eq!(errors(&unreadable.diagnostics), ["Unreadable Stored State"]);
     assert!(unreadable.state.is_none());
-    assert_no_canary(&unreadable.diagnostics);
+    assert_no_canary_in_diagnostics(&[CANARY], "the answer", &unreadable.diagnostics);
 
     // A schema version the resource does not know is the resource's refusal.
     let future = client.upgrade(THING, 7, &stored).await.unwrap();
@@ -624,12 +616,12 @@ async fn upgrade_decodes_stored_json_and_refuses_flatmap() {
     let diagnostics =
         truefoundry_provider::server::convert::diagnostics_from_proto(&flatmap.diagnostics);
     assert_eq!(errors(&diagnostics), ["Legacy State Format Not Supported"]);
-    assert_no_canary(&diagnostics);
+    assert_no_canary_in_diagnostics(&[CANARY], "the answer", &diagnostics);
 }
 
 #[tokio::test]
 async fn data_source_and_ephemeral_resource_round_trip() {
-    let (mut client, _) = client(Terraform::V1_11).await;
+    let (mut client, _) = client(ImitatedTerraform::V1_11).await;
     let lookup = object(&[("name", Value::string("n")), ("id", Value::Null)]);
     assert!(
         client
@@ -677,7 +669,7 @@ async fn data_source_and_ephemeral_resource_round_trip() {
 
 #[tokio::test]
 async fn unknown_type_names_are_diagnostics() {
-    let (mut client, _) = client(Terraform::V1_11).await;
+    let (mut client, _) = client(ImitatedTerraform::V1_11).await;
     let config = Some(pb::DynamicValue::default());
     let provider = &mut client.provider;
     let validate = provider
@@ -749,7 +741,7 @@ fn raw_object(entries: &[(&str, rmpv::Value)]) -> Vec<u8> {
 
 #[tokio::test]
 async fn malformed_values_become_error_diagnostics() {
-    let (mut client, _) = client(Terraform::V1_11).await;
+    let (mut client, _) = client(ImitatedTerraform::V1_11).await;
     let nil = rmpv::Value::Nil;
     let canary = rmpv::Value::from(CANARY);
     let valid = encode(
@@ -865,7 +857,7 @@ async fn malformed_values_become_error_diagnostics() {
             ["Invalid Value From Terraform"; 5],
             "{case}: {diagnostics:?}"
         );
-        assert_no_canary(&diagnostics);
+        assert_no_canary_in_diagnostics(&[CANARY], "the answer", &diagnostics);
     }
     // The server is unharmed.
     let config = thing("a", &[], &[], Value::Null);
@@ -880,7 +872,7 @@ async fn malformed_values_become_error_diagnostics() {
 
 #[tokio::test]
 async fn json_encoded_values_are_accepted() {
-    let (mut client, _) = client(Terraform::V1_11).await;
+    let (mut client, _) = client(ImitatedTerraform::V1_11).await;
     let response = client
         .provider
         .validate_resource_config(pb::validate_resource_config::Request {
@@ -903,7 +895,7 @@ async fn json_encoded_values_are_accepted() {
 
 #[tokio::test]
 async fn stop_provider_cancels_running_work_and_keeps_serving() {
-    let (mut client, provider) = client(Terraform::V1_11).await;
+    let (mut client, provider) = client(ImitatedTerraform::V1_11).await;
     let slow = thing(SLOW, &[], &[], Value::Null);
     let mut slow_client = client.clone();
     let started = provider.thing.slow_started.clone();
@@ -939,7 +931,7 @@ async fn stop_provider_cancels_running_work_and_keeps_serving() {
 /// Terraform (1.12 and newer) takes as "this provider has none" and goes on.
 #[tokio::test]
 async fn rpcs_of_features_the_provider_lacks_answer_unimplemented() {
-    let (mut client, _) = client(Terraform::V1_11).await;
+    let (mut client, _) = client(ImitatedTerraform::V1_11).await;
     let raw = &mut client.provider;
     let codes = [
         raw.generate_resource_config(pb::generate_resource_config::Request::default())
