@@ -105,7 +105,7 @@ fn rotated_config(run: usize, slots: usize) -> BTreeMap<String, Desired> {
 
 /// Creates a group directly through the API (a bystander Terraform does not manage).
 fn create_out_of_band(emulator: &ChaosEmulator, name: &str, pairs: &[(&str, &str)]) -> String {
-    let client = emulator.client();
+    let client = emulator.checking_client();
     emulator.block_on(async {
         let group = client
             .apply_secret_group_manifest(
@@ -141,7 +141,7 @@ fn create_out_of_band(emulator: &ChaosEmulator, name: &str, pairs: &[(&str, &str
 
 /// Writes a group's full key list directly through the API (`None` keeps a value).
 fn put_out_of_band(emulator: &ChaosEmulator, group_id: &str, entries: &[(&str, Option<&str>)]) {
-    let client = emulator.client();
+    let client = emulator.checking_client();
     let body: Vec<SecretUpdate> = entries
         .iter()
         .map(|(k, v)| SecretUpdate {

@@ -86,7 +86,7 @@ fn team_config(
 
 /// The group the platform team made, holding its own key: the three teams only add theirs.
 fn create_group(emulator: &ChaosEmulator, name: &str) -> String {
-    let client = emulator.client();
+    let client = emulator.checking_client();
     emulator.block_on(async {
         let manifest = SecretGroupManifest {
             kind: "secret-group".to_owned(),

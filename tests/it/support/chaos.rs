@@ -54,7 +54,7 @@ impl ChaosEmulator {
     }
 
     /// A tenant-admin client that outlasts injected faults by retrying many times.
-    pub fn client(&self) -> Client {
+    pub fn checking_client(&self) -> Client {
         Client::new(ClientConfig {
             host: self.base_url.clone(),
             api_key: SecretValue::new(ADMIN_KEY),
@@ -68,7 +68,7 @@ impl ChaosEmulator {
 
     /// Every group of the tenant with its keys, values, versions and collaborators.
     pub fn server_state(&self) -> BTreeMap<String, ServerGroup> {
-        let client = self.client();
+        let client = self.checking_client();
         self.block_on(async {
             let groups = client
                 .list_secret_groups(&ListGroupsQuery::default())
