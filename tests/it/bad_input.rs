@@ -9,7 +9,7 @@
 //!   and all): they name the keys in their text instead,
 //! - which `# expect-named: <key>` lists: each must be in the detail of a diagnostic, and in the
 //!   output of `terraform plan`.
-//! - `# expect-terraform: <Summary> [| <attribute>]`: Terraform itself refuses the file (wrong
+//! - `# expect-terraform: <Summary> [| <attribute>]`: ImitatedTerraform itself refuses the file (wrong
 //!   types, unknown arguments). In `.tf.json` files the header is the `"//"` comment property.
 //!   The provider is also sent the ill-typed value directly and must refuse it.
 //! - `# expect-warning: …` (files in `accepted/`): configurations that must be accepted, with
@@ -31,10 +31,11 @@ use truefoundry_provider::provider::TrueFoundryProvider;
 use truefoundry_provider::server::proto::tfplugin6 as pb;
 use truefoundry_provider::value::{Type, Value};
 
+use crate::support::canaries::{assert_no_canary, assert_no_canary_in_diagnostics};
 use crate::support::emulator::Emulator;
 use crate::support::hcl;
-use crate::support::terraform::{Terraform as Cli, Workspace, terraform_binaries};
-use crate::support::tfclient::{Terraform, TfClient};
+use crate::support::terraform::{Terraform, Workspace, terraform_binaries};
+use crate::support::tfclient::{ImitatedTerraform, TfClient};
 
 const SECRET_GROUP: &str = "truefoundry_secret_group";
 /// Canaries some corpus files carry in values; no diagnostic may quote them.
@@ -138,17 +139,6 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn assert_no_canary(case: &str, diags: &Diagnostics) {
-    for d in diags.iter() {
-        for canary in CANARIES {
-            assert!(
-                !d.summary.contains(canary) && !d.detail.contains(canary),
-                "{case}: a diagnostic quotes a value: {d:?}"
-            );
-        }
-    }
-}
-
 /// Computed attributes a create plan does not know yet, as Terraform proposes them.
 fn proposed_create(config: &Value, ty: &Type) -> Value {
     let mut proposed = config.clone();
@@ -167,7 +157,7 @@ fn proposed_create(config: &Value, ty: &Type) -> Value {
 }
 
 /// What the provider says about a corpus file, called as Terraform would call it.
-async fn protocol_diagnostics(case: &Case, terraform: Terraform) -> Diagnostics {
+async fn protocol_diagnostics(case: &Case, terraform: ImitatedTerraform) -> Diagnostics {
     let provider = Arc::new(TrueFoundryProvider::new());
     let mut client = TfClient::in_process(provider, terraform).await;
     client.get_schema().await.unwrap();
@@ -226,7 +216,7 @@ async fn protocol_diagnostics(case: &Case, terraform: Terraform) -> Diagnostics 
             (kind, label) => panic!("{}: unexpected block {kind} {label:?}", case.name),
         }
     }
-    assert_no_canary(&case.name, &all);
+    assert_no_canary_in_diagnostics(&CANARIES, &case.name, &all);
     all
 }
 
@@ -313,8 +303,11 @@ fn raw_msgpack(json: &Json) -> rmpv::Value {
 /// Sends the ill-typed block of a `.tf.json` file straight to the provider, skipping the type
 /// check Terraform makes: the provider's decoder must refuse it, naming where.
 async fn ill_typed_diagnostics(case: &Case) -> Diagnostics {
-    let mut client =
-        TfClient::in_process(Arc::new(TrueFoundryProvider::new()), Terraform::V1_11).await;
+    let mut client = TfClient::in_process(
+        Arc::new(TrueFoundryProvider::new()),
+        ImitatedTerraform::V1_11,
+    )
+    .await;
     let schema = client.get_schema().await.unwrap();
     let json: Json = serde_json::from_str(&case.text).unwrap();
     let mut all = Diagnostics::new();
@@ -391,10 +384,10 @@ async fn corpus_diagnostics_through_the_protocol_have_exact_paths() {
                 );
                 continue;
             }
-            for terraform in [Terraform::V1_0_3, Terraform::V1_11] {
+            for terraform in [ImitatedTerraform::V1_0_3, ImitatedTerraform::V1_11] {
                 let diags = protocol_diagnostics(case, terraform).await;
                 let mut errors = shown(&diags, Severity::Error);
-                if terraform == Terraform::V1_0_3 {
+                if terraform == ImitatedTerraform::V1_0_3 {
                     // Without the capability, any write-only value is refused as well.
                     errors.retain(|(summary, _)| summary != "Write-Only Attribute Not Supported");
                 }
@@ -449,7 +442,7 @@ async fn corpus_diagnostics_through_the_protocol_have_exact_paths() {
 async fn accepted_configurations_raise_only_their_warnings() {
     let cases = accepted_cases();
     for case in &cases {
-        for terraform in [Terraform::V1_0_3, Terraform::V1_11] {
+        for terraform in [ImitatedTerraform::V1_0_3, ImitatedTerraform::V1_11] {
             let diags = protocol_diagnostics(case, terraform).await;
             assert!(
                 shown(&diags, Severity::Error).is_empty(),
@@ -471,7 +464,7 @@ async fn accepted_configurations_raise_only_their_warnings() {
 
 /// The Terraform clients the corpus runs with: 1.0.3 by default, every one with
 /// `TFY_LONG_TESTS=1`.
-fn corpus_clients() -> Vec<&'static Cli> {
+fn corpus_clients() -> Vec<&'static Terraform> {
     let all = terraform_binaries();
     if std::env::var_os("TFY_LONG_TESTS").is_some() {
         all.iter().collect()
@@ -480,7 +473,7 @@ fn corpus_clients() -> Vec<&'static Cli> {
     }
 }
 
-fn workspace_for(terraform: &Cli, emulator: &Emulator, case: &Case) -> Workspace {
+fn workspace_for(terraform: &Terraform, emulator: &Emulator, case: &Case) -> Workspace {
     let file = if case.json { "main.tf.json" } else { "main.tf" };
     let mut ws = Workspace::with_files(terraform, &[(file, &case.text)]);
     let has_provider = if case.json {
@@ -489,9 +482,7 @@ fn workspace_for(terraform: &Cli, emulator: &Emulator, case: &Case) -> Workspace
         case.text.contains("provider \"truefoundry\"")
     };
     if !has_provider {
-        for (k, v) in emulator.provider_env() {
-            ws.set_env(k, v);
-        }
+        emulator.set_provider_env(&mut ws);
     }
     ws
 }
@@ -548,13 +539,8 @@ fn terraform_plan_refuses_every_corpus_file_without_writing() {
                     case.name
                 );
             }
-            for canary in CANARIES {
-                assert!(
-                    !output.contains(canary),
-                    "{}: value quoted\n{run}",
-                    case.name
-                );
-            }
+            let place = format!("{}: the output of `terraform plan`", case.name);
+            assert_no_canary(&CANARIES, &place, &output);
         });
         runs += cases.len();
     }

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::chaos::{ADMIN_KEY, Background, ChaosEmulator, LogLine};
+use crate::support::chaos::{ADMIN_KEY, ChaosEmulator};
+use crate::support::emulator::LoggedRequest;
 use crate::support::terraform::{Workspace, for_each_terraform, terraform_binaries};
 
 #[test]
@@ -72,11 +73,12 @@ fn ctrl_c_mid_apply_stops_gracefully_and_records_every_write() {
                 emulator.base_url
             ),
         );
-        let mark = emulator.log().len();
-        let apply = Background::start(&ws, &["apply", "-auto-approve", "-parallelism=2"]);
-        let first_create = emulator.wait_for(mark, Duration::from_secs(120), |line: &LogLine| {
-            line.by_provider() && line.is_manifest_put() && line.ok()
-        });
+        let mark = emulator.requests().len();
+        let apply = ws.start(&["apply", "-auto-approve", "-parallelism=2"]);
+        let first_create =
+            emulator.wait_for(mark, Duration::from_secs(120), |line: &LoggedRequest| {
+                line.by_provider() && line.is_manifest_put() && line.ok()
+            });
         assert!(first_create.is_some(), "the apply never created a group");
         // The whole process group, as a terminal's Ctrl-C does.
         let status = Command::new("kill")
@@ -85,7 +87,7 @@ fn ctrl_c_mid_apply_stops_gracefully_and_records_every_write() {
             .expect("run kill");
         assert!(status.success(), "kill -INT failed");
         let started = Instant::now();
-        let (code, output) = apply.finish(&ws);
+        let (code, output) = apply.finish().code_and_output();
         assert_eq!(code, Some(1), "{terraform}: exit after Ctrl-C\n{output}");
         assert!(
             output.contains("Interrupt received") && output.contains("Stopping operation"),

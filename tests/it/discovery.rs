@@ -4,21 +4,15 @@
 
 use serde_json::json;
 
-use crate::support::emulator::{self, ACME_KEY, DEFAULT_INTEGRATION, Emulator, GLOBEX_KEY};
-use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
+use crate::support::emulator::{
+    self, ACME_KEY, DEFAULT_INTEGRATION, Emulator, GLOBEX_KEY, workspace,
+};
+use crate::support::terraform::for_each_terraform;
 
 const CANARY: &str = "canary-discovery-51d0";
 
 /// More groups than the largest page the API serves (1000).
 const BULK_GROUPS: usize = 1001;
-
-fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
-    let mut ws = Workspace::with_main(terraform, main_tf);
-    for (name, value) in emulator.provider_env() {
-        ws.set_env(name, value);
-    }
-    ws
-}
 
 /// An emulator snapshot holding `count` empty groups `bulk-0000`, … of tenant acme: quicker
 /// than creating them one request at a time.
@@ -47,7 +41,7 @@ fn secret_groups_lists_every_page_and_filters_by_search() {
     let snapshot_dir = tempfile::tempdir().unwrap();
     let snapshot = bulk_snapshot(snapshot_dir.path(), BULK_GROUPS);
     for_each_terraform(|terraform| {
-        let emulator = Emulator::start_from_snapshot(&snapshot);
+        let emulator = Emulator::builder().snapshot(&snapshot).start();
         let acme = emulator.client(ACME_KEY);
         let one = emulator.block_on(emulator::seed_group(
             &acme,

@@ -7,9 +7,11 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use truefoundry_provider::emulator::{
-    self, DEMO_INTEGRATION, DEMO_SUBJECT, DEMO_TENANT, EmulatorConfig, EmulatorOptions, Faults,
+    DEMO_INTEGRATION, DEMO_SUBJECT, DEMO_TENANT, EmulatorConfig, EmulatorOptions, Faults,
     RunningEmulator,
 };
+
+use crate::support::emulator::in_process;
 
 const KEY: &str = "it-emulator-key";
 
@@ -115,16 +117,6 @@ fn options() -> EmulatorOptions {
     EmulatorOptions::new(EmulatorConfig::demo(KEY))
 }
 
-/// Spawns with the request log in a file that is deleted once opened (the handle stays
-/// writable) unless the test asked for one: tests neither flood stderr nor leave files behind.
-async fn start(mut options: EmulatorOptions) -> RunningEmulator {
-    let dir = tempfile::tempdir().unwrap();
-    if options.request_log.is_none() {
-        options.request_log = Some(dir.path().join("requests.log"));
-    }
-    emulator::spawn(options).await.unwrap()
-}
-
 fn entry(key: &str, version: u64, value: &str) -> (String, u64, String) {
     (key.to_owned(), version, value.to_owned())
 }
@@ -139,7 +131,7 @@ fn log_lines(path: &Path) -> Vec<Value> {
 
 #[tokio::test]
 async fn full_list_updates_version_keep_and_delete_keys() {
-    let running = start(options()).await;
+    let running = in_process(options()).await;
     let api = Api::new(&running);
     let group = api.create_group("full-list").await;
 
@@ -258,7 +250,7 @@ async fn full_list_updates_version_keep_and_delete_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_updates_of_one_group_lose_nothing() {
-    let running = start(options()).await;
+    let running = in_process(options()).await;
     let api = std::sync::Arc::new(Api::new(&running));
     let group = api.create_group("busy").await;
     api.put_secrets(&group, json!([{"key": "A", "value": "v0"}]))
@@ -286,7 +278,7 @@ async fn concurrent_updates_of_one_group_lose_nothing() {
 
 #[tokio::test]
 async fn secrets_page_until_an_empty_page() {
-    let running = start(options()).await;
+    let running = in_process(options()).await;
     let api = Api::new(&running);
     let group = api.create_group("paged").await;
     let secrets: Vec<Value> = (0..250)
@@ -328,7 +320,7 @@ async fn state_survives_a_restart_with_the_same_data_dir() {
         data_dir: Some(dir.path().to_owned()),
         ..options()
     };
-    let running = start(with_dir()).await;
+    let running = in_process(with_dir()).await;
     let api = Api::new(&running);
     let group = api.create_group("durable").await;
     api.put_secrets(&group, json!([{"key": "A", "value": "a1"}]))
@@ -343,7 +335,7 @@ async fn state_survives_a_restart_with_the_same_data_dir() {
         .await;
     running.shutdown().await;
 
-    let running = start(with_dir()).await;
+    let running = in_process(with_dir()).await;
     let api = Api::new(&running);
     let after = api
         .ok("GET", &format!("/secret-groups/{group}"), None)
@@ -356,7 +348,7 @@ async fn state_survives_a_restart_with_the_same_data_dir() {
     running.shutdown().await;
 
     // Without a data dir nothing is kept.
-    let running = start(options()).await;
+    let running = in_process(options()).await;
     let (status, _) = Api::new(&running)
         .send("GET", &format!("/secret-groups/{group}"), None)
         .await
@@ -373,7 +365,7 @@ async fn injected_faults_reach_the_client() {
     };
 
     // Every request dropped: the client sees a transport error, not a status.
-    let running = start(faulty(Faults {
+    let running = in_process(faulty(Faults {
         rate_drop: 1.0,
         ..Faults::default()
     }))
@@ -395,7 +387,7 @@ async fn injected_faults_reach_the_client() {
     running.shutdown().await;
 
     // 429 carries Retry-After.
-    let running = start(faulty(Faults {
+    let running = in_process(faulty(Faults {
         rate_429: 1.0,
         retry_after_secs: 3,
         ..Faults::default()
@@ -420,7 +412,7 @@ async fn injected_faults_reach_the_client() {
         seed: 9,
         ..Faults::default()
     };
-    let running = start(faulty(faults)).await;
+    let running = in_process(faulty(faults)).await;
     let api = Api::new(&running);
     let (mut ok, mut limited, mut unavailable, mut dropped) = (0u32, 0u32, 0u32, 0u32);
     for _ in 0..300 {
@@ -451,7 +443,7 @@ async fn the_request_log_names_keys_but_never_values_or_the_key() {
     const CANARY: &str = "canary-5c1e7d";
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("requests.log");
-    let running = start(EmulatorOptions {
+    let running = in_process(EmulatorOptions {
         request_log: Some(log.clone()),
         data_dir: Some(dir.path().join("data")),
         ..options()
@@ -554,18 +546,22 @@ async fn the_request_log_names_keys_but_never_values_or_the_key() {
     }
 }
 
-#[tokio::test]
-async fn the_binary_announces_its_address_and_serves() {
-    use tokio::io::AsyncBufReadExt;
-
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_truefoundry-emulator"))
-        .args(["--listen", "127.0.0.1:0"])
-        .env("TFY_API_KEY", KEY)
+/// The emulator binary as a command, before its arguments: these tests try its command line
+/// itself, which `support::emulator` always fills in.
+fn emulator_binary() -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_truefoundry-emulator"));
+    command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        .kill_on_drop(true);
+    command
+}
+
+/// Starts `command` and waits for the address the emulator announces on its first line.
+async fn announced(mut command: tokio::process::Command) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+
+    let mut child = command.spawn().unwrap();
     let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let line = tokio::time::timeout(Duration::from_secs(20), stdout.next_line())
         .await
@@ -573,7 +569,17 @@ async fn the_binary_announces_its_address_and_serves() {
         .unwrap()
         .unwrap();
     let base = line.strip_prefix("listening on ").expect(&line).to_owned();
-    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+    (child, base)
+}
+
+#[tokio::test]
+async fn the_binary_announces_its_address_and_serves() {
+    let mut command = emulator_binary();
+    command
+        .args(["--listen", "127.0.0.1:0"])
+        .env("TFY_API_KEY", KEY);
+    let (mut child, base) = announced(command).await;
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
 
     let response = reqwest::Client::new()
         .get(format!("{base}/api/svc/v1/secret-groups?fqn=demo:none"))
@@ -600,8 +606,6 @@ async fn the_binary_announces_its_address_and_serves() {
 
 #[tokio::test]
 async fn the_binary_reads_a_config_file_and_fault_flags() {
-    use tokio::io::AsyncBufReadExt;
-
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("emulator.json");
     let log = dir.path().join("requests.log");
@@ -612,7 +616,8 @@ async fn the_binary_reads_a_config_file_and_fault_flags() {
         "faults": {"rate_503": 1.0}
     });
     std::fs::write(&config, text.to_string()).unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_truefoundry-emulator"))
+    let mut command = emulator_binary();
+    command
         .arg("--listen=127.0.0.1:0")
         .arg("--config")
         .arg(&config)
@@ -626,19 +631,8 @@ async fn the_binary_reads_a_config_file_and_fault_flags() {
             "1",
             "--fault-retry-after",
             "2",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), stdout.next_line())
-        .await
-        .expect("the emulator announces itself")
-        .unwrap()
-        .unwrap();
-    let base = line.strip_prefix("listening on ").expect(&line).to_owned();
+        ]);
+    let (mut child, base) = announced(command).await;
     let response = reqwest::Client::new()
         .get(format!("{base}/api/svc/v1/secret-groups"))
         .bearer_auth("acme-key")

@@ -98,9 +98,7 @@ fn example_workspace(terraform: &Terraform, emulator: &Emulator, example: &str) 
     // The example brings its own `terraform` block.
     ws.remove("versions.tf");
     copy_tree(&dir, Path::new(""), &ws);
-    for (key, value) in emulator.provider_env() {
-        ws.set_env(key, value);
-    }
+    emulator.set_provider_env(&mut ws);
     if dir.join("modules").is_dir() {
         ws.run_ok(&["get"]);
     }
@@ -336,7 +334,9 @@ fn provider_example_applies() {
 fn workload_identity_recipe_applies_with_an_hcp_terraform_token_and_no_api_key() {
     let issuer = Issuer::new();
     let dir = tempfile::tempdir().unwrap();
-    let emulator = Emulator::start_with_config(&issuer.emulator_config(dir.path()));
+    let emulator = Emulator::builder()
+        .config_file(&issuer.emulator_config(dir.path()))
+        .start();
     for_each_terraform(|terraform| {
         let mut ws = example_workspace(terraform, &emulator, "recipes/workload-identity");
         ws.set_env("TFY_API_KEY", "")
@@ -809,7 +809,7 @@ fn testing_example_passes_terraform_test_against_the_emulator_of_its_config() {
         .expect("the config has an API key")
         .to_owned();
     for_each_terraform_at_least(1, 6, "terraform test", |terraform| {
-        let emulator = Emulator::start_with_config(&config);
+        let emulator = Emulator::builder().config_file(&config).start();
         let mut ws = example_workspace(terraform, &emulator, EXAMPLE);
         // The README's steps: the key from the config file, no `terraform init` (dev_overrides).
         ws.set_env("TFY_API_KEY", &api_key);

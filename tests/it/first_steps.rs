@@ -4,19 +4,9 @@
 
 use truefoundry_provider::client::{SecretUpdate, SecretValue};
 
-use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, seed_group};
+use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, seed_group, workspace};
 use crate::support::hcl::GroupHcl;
-use crate::support::terraform::{
-    Run, Terraform, Workspace, for_each_terraform, for_each_terraform_at_least,
-};
-
-fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
-    let mut ws = Workspace::with_main(terraform, main_tf);
-    for (k, v) in emulator.provider_env() {
-        ws.set_env(k, v);
-    }
-    ws
-}
+use crate::support::terraform::{Run, Terraform, for_each_terraform, for_each_terraform_at_least};
 
 /// Panics unless the output, with Terraform's line wrapping undone, says every one of `needles`.
 #[track_caller]
@@ -220,7 +210,9 @@ fn a_key_moved_into_secrets_is_sent_only_when_its_value_differs() {
 #[test]
 fn a_write_only_secret_warns_when_the_server_lists_no_versions() {
     for_each_terraform_at_least(1, 11, "write-only truefoundry_secret", |terraform| {
-        let emulator = Emulator::start_with(&["--variant", "no-list-versions"]);
+        let emulator = Emulator::builder()
+            .args(&["--variant", "no-list-versions"])
+            .start();
         let config = format!(
             "{}resource \"truefoundry_secret\" \"juliet\" {{\n  secret_group_id = \
              truefoundry_secret_group.shared.id\n  key = \"JULIET\"\n  value_wo = \"j1\"\n  \
@@ -295,8 +287,9 @@ fn an_invalid_collaborator_is_named_and_the_attribute_shown() {
 #[test]
 fn a_refused_destroy_names_the_resource_and_plan_destroy_warns() {
     for_each_terraform(|terraform| {
-        let emulator =
-            Emulator::start_with_active_deployments(&[("tfy-secret://acme:used-acme:DB", 2)]);
+        let emulator = Emulator::builder()
+            .active_deployments(&[("tfy-secret://acme:used-acme:DB", 2)])
+            .start();
         let group = GroupHcl::new("g", "used-acme").map("secrets", [("DB", "d"), ("OTHER", "o")]);
         let config = format!(
             "{group}resource \"truefoundry_secret_group\" \"unused\" {{\n  name = \"unused-acme\"\n}}\n"

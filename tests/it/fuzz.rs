@@ -28,7 +28,7 @@ use truefoundry_provider::value::{self, Type, Value};
 
 use crate::bad_input::responses::{API_KEY_CANARY, prior_state};
 use crate::support::stub::{Canned, Stub};
-use crate::support::tfclient::{Terraform, TfClient};
+use crate::support::tfclient::{ImitatedTerraform, TfClient};
 
 const SENT_CANARY: &str = "CANARY-fuzz-sent-5e0f";
 const STATE_CANARY: &str = "CANARY-fuzz-state-a7b3";
@@ -310,7 +310,7 @@ fn fuzz_upgrade_resource_state() {
     let client = RefCell::new(runtime.block_on(async {
         let provider =
             std::sync::Arc::new(truefoundry_provider::provider::TrueFoundryProvider::new());
-        let mut client = TfClient::in_process(provider, Terraform::V1_11).await;
+        let mut client = TfClient::in_process(provider, ImitatedTerraform::V1_11).await;
         client.get_schema().await.unwrap();
         client
     }));
@@ -447,7 +447,7 @@ fn fuzz_api_response_decoder() {
         .enable_all()
         .build()
         .unwrap();
-    let stub = runtime.block_on(Stub::start());
+    let stub = Stub::start();
     // The stub's task runs on this current-thread runtime whenever a call is driven by it.
     let client = Client::new(ClientConfig {
         host: stub.base_url.clone(),

@@ -11,21 +11,13 @@
 //!   it; the store-refusal case is `variants::a_value_the_secret_store_refuses_is_named_by_its_key`),
 //!   or, when that failed too, Terraform replaces it.
 
-use crate::support::chaos::{ADMIN_KEY, Background, ChaosEmulator};
-use crate::support::emulator::{Emulator, config_json};
+use crate::support::chaos::{ADMIN_KEY, ChaosEmulator};
+use crate::support::emulator::{Emulator, config_json, workspace};
 use crate::support::hcl::GroupHcl;
-use crate::support::terraform::{Run, Terraform, Workspace, for_each_terraform, unwrapped};
+use crate::support::terraform::{Run, Workspace, for_each_terraform, unwrapped};
 
 /// A second tenant admin of tenant acme: another API key than the suite's own.
 const SECOND_ADMIN_KEY: &str = "tfy-acme-second-admin";
-
-fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
-    let mut ws = Workspace::with_main(terraform, main_tf);
-    for (name, value) in emulator.provider_env() {
-        ws.set_env(name, value);
-    }
-    ws
-}
 
 fn group_config(name: &str) -> String {
     GroupHcl::new("team", name)
@@ -115,7 +107,7 @@ fn a_second_configuration_of_the_same_group_is_refused_at_plan() {
             }));
         let config_path = dir.path().join("emulator.json");
         std::fs::write(&config_path, config.to_string()).unwrap();
-        let emulator = Emulator::start_with_config(&config_path);
+        let emulator = Emulator::builder().config_file(&config_path).start();
         let name = "one-owner";
         let first = workspace(terraform, &emulator, &group_config(name));
         first.apply();
@@ -224,8 +216,8 @@ fn a_create_cut_off_after_the_group_was_made_is_replaced_next() {
             group_config("half-made-cut")
         );
         let ws = Workspace::with_main(terraform, &hcl);
-        let mark = emulator.log().len();
-        let apply = Background::start(&ws, &["apply", "-auto-approve"]);
+        let mark = emulator.requests().len();
+        let apply = ws.start(&["apply", "-auto-approve"]);
         emulator
             .wait_for(mark, std::time::Duration::from_secs(120), |line| {
                 line.by_provider() && line.is_manifest_put() && line.ok()
@@ -233,7 +225,7 @@ fn a_create_cut_off_after_the_group_was_made_is_replaced_next() {
             .expect("the group is created");
         // The secrets PUT is on its way (300 ms before the emulator would act on it).
         emulator.kill();
-        let (code, output) = apply.finish(&ws);
+        let (code, output) = apply.finish().code_and_output();
         assert_ne!(code, Some(0), "{output}");
         expect_said(
             &output,

@@ -8,7 +8,7 @@ use truefoundry_provider::diag::{AttributePath, Diagnostics, Severity};
 use truefoundry_provider::value::Value;
 
 use crate::support::stub::{self, Canned, Stub};
-use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient, null_object};
+use crate::support::tfclient::{ImitatedTerraform, Launch, PluginProcess, TfClient, null_object};
 
 const GROUP: &str = "truefoundry_secret_group";
 const NOT_VISIBLE: &str = "Secret Group Not Visible To This API Key";
@@ -16,7 +16,7 @@ const NOT_VISIBLE: &str = "Secret Group Not Visible To This API Key";
 /// A provider process configured for the stub; the configuration's diagnostics, whatever they are.
 async fn configured(stub: &Stub) -> (PluginProcess, TfClient, Diagnostics) {
     let plugin = PluginProcess::start(Launch::default()).await.unwrap();
-    let mut client = plugin.connect(Terraform::V1_0_3).await.unwrap();
+    let mut client = plugin.connect(ImitatedTerraform::V1_0_3).await.unwrap();
     client.get_schema().await.unwrap();
     let config = Value::object([
         ("host", Value::string(&stub.base_url)),
@@ -59,7 +59,7 @@ fn summaries(diags: &Diagnostics, severity: Severity) -> Vec<String> {
 
 #[tokio::test]
 async fn configuring_asks_who_the_key_is_once() {
-    let stub = Stub::start().await;
+    let stub = Stub::start();
     let (_plugin, _client, diags) = configured(&stub).await;
     assert!(diags.is_empty(), "{diags:?}");
     assert_eq!(
@@ -72,7 +72,7 @@ async fn configuring_asks_who_the_key_is_once() {
 /// group reported as not found is an error that keeps it in state, never a deletion.
 #[tokio::test]
 async fn without_the_session_endpoint_a_missing_group_is_an_error_not_a_deletion() {
-    let stub = Stub::start().await;
+    let stub = Stub::start();
     stub.answer(
         Method::GET,
         stub::SESSION,
@@ -113,7 +113,7 @@ async fn without_the_session_endpoint_a_missing_group_is_an_error_not_a_deletion
 
 #[tokio::test]
 async fn a_web_page_where_the_api_should_be_is_a_host_error() {
-    let stub = Stub::start().await;
+    let stub = Stub::start();
     stub.answer(
         Method::GET,
         stub::SESSION,
@@ -131,7 +131,7 @@ async fn a_web_page_where_the_api_should_be_is_a_host_error() {
 
 #[tokio::test]
 async fn a_tenant_admins_not_found_is_a_deletion() {
-    let stub = Stub::start().await;
+    let stub = Stub::start();
     let (_plugin, mut client, diags) = configured(&stub).await;
     assert!(diags.is_empty(), "{diags:?}");
     stub.answer(Method::GET, stub::GROUP, api_not_found());
@@ -147,7 +147,7 @@ async fn a_tenant_admins_not_found_is_a_deletion() {
 /// that from the last read, so a later "not found" for that member proves the deletion.
 #[tokio::test]
 async fn the_creator_learned_at_the_last_read_proves_a_deletion() {
-    let stub = Stub::start().await;
+    let stub = Stub::start();
     stub.answer(
         Method::GET,
         stub::SESSION,
@@ -193,7 +193,7 @@ async fn the_creator_learned_at_the_last_read_proves_a_deletion() {
 /// Import and the data source refuse a group of another tenant before asking for it.
 #[tokio::test]
 async fn import_and_data_source_refuse_another_tenants_group_without_a_request() {
-    let stub = Stub::start().await;
+    let stub = Stub::start();
     let (_plugin, mut client, diags) = configured(&stub).await;
     assert!(diags.is_empty(), "{diags:?}");
     let before = stub.request_count();
@@ -227,7 +227,7 @@ async fn import_and_data_source_refuse_another_tenants_group_without_a_request()
 /// then finds no API, the error says it listed the secret groups, matching the request it quotes.
 #[tokio::test]
 async fn a_failed_probe_after_a_missing_session_endpoint_says_what_it_asked() {
-    let stub = Stub::start().await;
+    let stub = Stub::start();
     stub.answer(Method::GET, stub::SESSION, api_not_found());
     stub.answer(
         Method::GET,
@@ -258,7 +258,7 @@ async fn a_failed_probe_after_a_missing_session_endpoint_says_what_it_asked() {
 #[tokio::test]
 async fn a_creates_references_are_known_at_plan_only_when_the_keys_tenant_is() {
     for session_answers in [true, false] {
-        let stub = Stub::start().await;
+        let stub = Stub::start();
         if !session_answers {
             stub.answer(Method::GET, stub::SESSION, api_not_found());
         }

@@ -1,21 +1,9 @@
 //! Plan-time checks with the API's dry run, end to end: a create TrueFoundry would refuse fails
 //! `terraform plan` at the attribute to fix, and nothing is written, the dry run included.
 
-use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, seed_group};
+use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, seed_group, workspace};
 use crate::support::hcl::GroupHcl;
 use crate::support::terraform::{Run, Workspace, for_each_terraform};
-
-fn workspace(
-    terraform: &crate::support::terraform::Terraform,
-    emulator: &Emulator,
-    main_tf: &str,
-) -> Workspace {
-    let mut ws = Workspace::with_main(terraform, main_tf);
-    for (key, value) in emulator.provider_env() {
-        ws.set_env(key, value);
-    }
-    ws
-}
 
 /// The emulator's saved data, its snapshot and the journal of changes since: what a dry run
 /// must leave exactly as it was.

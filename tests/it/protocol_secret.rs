@@ -8,14 +8,14 @@ use truefoundry_provider::client::SecretGroupManifest;
 use truefoundry_provider::diag::Diagnostics;
 use truefoundry_provider::value::{Number, Value};
 
-use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, LoggedRequest, seed_group};
-use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient, null_object};
+use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, full_list_puts, seed_group};
+use crate::support::tfclient::{ImitatedTerraform, Launch, PluginProcess, TfClient, null_object};
 
 const SECRET: &str = "truefoundry_secret";
 
 /// The real provider, configured for `emulator` with `api_key`.
 async fn provider(
-    terraform: Terraform,
+    terraform: ImitatedTerraform,
     emulator: &Emulator,
     api_key: &str,
 ) -> (PluginProcess, TfClient) {
@@ -87,13 +87,6 @@ async fn apply_all_at_once(
     tasks.join_all().await.into_iter().collect()
 }
 
-fn full_list_puts(requests: &[LoggedRequest]) -> Vec<&LoggedRequest> {
-    requests
-        .iter()
-        .filter(|r| r.method == "PUT" && r.path.starts_with("/api/svc/v1/secret-groups/"))
-        .collect()
-}
-
 fn version(state: &Value) -> Option<i64> {
     state.get("version").as_number().and_then(Number::as_i64)
 }
@@ -104,7 +97,7 @@ fn fifty_applies_at_once_share_a_few_puts_and_each_gets_its_own_result() {
     block_on(async {
         let admin = emulator.client(ACME_KEY);
         let group_id = seed_group(&admin, "coalesced", &[("THEIRS", "their-value")]).await;
-        let (_plugin, mut client) = provider(Terraform::V1_0_3, &emulator, ACME_KEY).await;
+        let (_plugin, mut client) = provider(ImitatedTerraform::V1_0_3, &emulator, ACME_KEY).await;
         let mut creates = Vec::new();
         for i in 0..50 {
             let key = format!("KEY_{i:02}");
@@ -146,7 +139,7 @@ fn a_bad_key_fails_alone_while_the_others_are_written() {
     block_on(async {
         let admin = emulator.client(ACME_KEY);
         let group_id = seed_group(&admin, "one-bad-key", &[("THEIRS", "their-value")]).await;
-        let (_plugin, mut client) = provider(Terraform::V1_0_3, &emulator, ACME_KEY).await;
+        let (_plugin, mut client) = provider(ImitatedTerraform::V1_0_3, &emulator, ACME_KEY).await;
         // Validation refuses such a key before any plan; sent anyway, the API refuses it, and
         // only its own resource may fail for it.
         let bad = config(&client, &group_id, "BAD KEY", &[("value", "x")]);
@@ -184,7 +177,7 @@ fn value_wo_is_refused_without_the_capability_and_never_returned_with_it() {
         let group_id = seed_group(&admin, "write-only-one", &[("THEIRS", "t")]).await;
         let wo = [("value_wo", CANARY), ("value_wo_version", "1")];
 
-        let (_old_plugin, mut old) = provider(Terraform::V1_0_3, &emulator, ACME_KEY).await;
+        let (_old_plugin, mut old) = provider(ImitatedTerraform::V1_0_3, &emulator, ACME_KEY).await;
         let refused = old
             .validate_resource(SECRET, &config(&old, &group_id, "WO", &wo))
             .await
@@ -195,7 +188,7 @@ fn value_wo_is_refused_without_the_capability_and_never_returned_with_it() {
         assert_eq!(error.summary, "Write-Only Attribute Not Supported");
         assert!(!format!("{refused:?}").contains(CANARY));
 
-        let (_plugin, mut new) = provider(Terraform::V1_11, &emulator, ACME_KEY).await;
+        let (_plugin, mut new) = provider(ImitatedTerraform::V1_11, &emulator, ACME_KEY).await;
         let config = config(&new, &group_id, "WO", &wo);
         let accepted = new.validate_resource(SECRET, &config).await.unwrap();
         assert!(accepted.is_empty(), "{accepted:?}");
@@ -267,7 +260,7 @@ fn a_group_not_found_is_a_deletion_only_for_a_key_that_could_see_it() {
         group.id
     });
     let (state, private) = block_on(async {
-        let (_plugin, mut admin) = provider(Terraform::V1_0_3, &emulator, ACME_KEY).await;
+        let (_plugin, mut admin) = provider(ImitatedTerraform::V1_0_3, &emulator, ACME_KEY).await;
         let config = config(&admin, &group_id, "KILO", &[("value", "k")]);
         let (planned, planned_private) = plan_create(&mut admin, &config).await;
         let applied = admin
@@ -278,7 +271,8 @@ fn a_group_not_found_is_a_deletion_only_for_a_key_that_could_see_it() {
         (applied.state.unwrap(), applied.private)
     });
     block_on(async {
-        let (_plugin, mut stranger) = provider(Terraform::V1_0_3, &emulator, ACME_VIEWER_KEY).await;
+        let (_plugin, mut stranger) =
+            provider(ImitatedTerraform::V1_0_3, &emulator, ACME_VIEWER_KEY).await;
         let read = stranger
             .read(SECRET, &state, private.clone())
             .await
@@ -307,7 +301,7 @@ fn a_group_not_found_is_a_deletion_only_for_a_key_that_could_see_it() {
         .block_on(admin_client.delete_secret_group(&group_id, false))
         .unwrap();
     block_on(async {
-        let (_plugin, mut admin) = provider(Terraform::V1_0_3, &emulator, ACME_KEY).await;
+        let (_plugin, mut admin) = provider(ImitatedTerraform::V1_0_3, &emulator, ACME_KEY).await;
         let read = admin.read(SECRET, &state, private.clone()).await.unwrap();
         assert!(read.diagnostics.is_empty(), "{:?}", read.diagnostics);
         assert!(

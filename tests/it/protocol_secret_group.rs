@@ -21,7 +21,7 @@ use truefoundry_provider::value::{self, Type, Value};
 
 use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, LoggedRequest, seed_group};
 use crate::support::stub::{self, Stub};
-use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient, null_object};
+use crate::support::tfclient::{ImitatedTerraform, Launch, PluginProcess, TfClient, null_object};
 
 const GROUP: &str = "truefoundry_secret_group";
 /// Every write-only value in these tests starts with this, so a leak is easy to find.
@@ -75,12 +75,12 @@ enum Mode<'a> {
 }
 
 impl Tf {
-    async fn start(terraform: Terraform, emulator: &Emulator, api_key: &str) -> Tf {
+    async fn start(terraform: ImitatedTerraform, emulator: &Emulator, api_key: &str) -> Tf {
         Tf::connect(terraform, &emulator.base_url, api_key).await
     }
 
     /// The real provider, configured for the API at `host`.
-    async fn connect(terraform: Terraform, host: &str, api_key: &str) -> Tf {
+    async fn connect(terraform: ImitatedTerraform, host: &str, api_key: &str) -> Tf {
         let plugin = PluginProcess::start(Launch::default()).await.unwrap();
         let mut client = plugin.connect(terraform).await.unwrap();
         let schema = client.get_schema().await.unwrap();
@@ -540,7 +540,7 @@ async fn change_elsewhere(emulator: &Emulator, group_id: &str, changes: &[(&str,
 fn schema_marks_secrets_wo_write_only_and_lists_the_ephemeral_resource() {
     let emulator = Emulator::start();
     block_on(async {
-        for terraform in [Terraform::V1_0_3, Terraform::V1_11] {
+        for terraform in [ImitatedTerraform::V1_0_3, ImitatedTerraform::V1_11] {
             let tf = Tf::start(terraform, &emulator, ACME_KEY).await;
             assert_eq!(tf.schema.resource_schemas[GROUP].version, 1);
             let attribute = |name: &str| {
@@ -605,8 +605,8 @@ fn schema_marks_secrets_wo_write_only_and_lists_the_ephemeral_resource() {
 fn secrets_wo_is_refused_without_the_capability_and_accepted_with_it() {
     let emulator = Emulator::start();
     block_on(async {
-        let mut old = Tf::start(Terraform::V1_0_3, &emulator, ACME_KEY).await;
-        let mut new = Tf::start(Terraform::V1_11, &emulator, ACME_KEY).await;
+        let mut old = Tf::start(ImitatedTerraform::V1_0_3, &emulator, ACME_KEY).await;
+        let mut new = Tf::start(ImitatedTerraform::V1_11, &emulator, ACME_KEY).await;
         let secrets = [
             ("K", Mode::WriteOnly("wo-canary-refused", "1")),
             ("U", Mode::WriteOnlyUnversioned("wo-canary-refused-too")),
@@ -618,7 +618,7 @@ fn secrets_wo_is_refused_without_the_capability_and_accepted_with_it() {
         let refused = errors(&diags);
         assert_eq!(refused.len(), 1, "one attribute, one error: {diags:?}");
         assert_eq!(refused[0].summary, "Write-Only Attribute Not Supported");
-        // No path: Terraform would print the configuration lines, values and all.
+        // No path: ImitatedTerraform would print the configuration lines, values and all.
         assert_eq!(refused[0].path, None);
         assert!(refused[0].detail.contains("Terraform 1.11"), "{diags:?}");
         assert!(refused[0].detail.contains("secrets_wo"), "{diags:?}");
@@ -654,7 +654,7 @@ fn secrets_wo_is_refused_without_the_capability_and_accepted_with_it() {
 fn write_only_values_are_sent_once_per_version_and_never_returned() {
     let emulator = Emulator::start();
     block_on(async {
-        let mut tf = Tf::start(Terraform::V1_11, &emulator, ACME_KEY).await;
+        let mut tf = Tf::start(ImitatedTerraform::V1_11, &emulator, ACME_KEY).await;
 
         // Create: both keys send their value; their versions are unknown in the plan.
         let config = tf.config(
@@ -821,7 +821,7 @@ fn write_only_values_are_sent_once_per_version_and_never_returned() {
 fn write_only_keys_are_sent_again_only_after_a_change_elsewhere() {
     let emulator = Emulator::start();
     block_on(async {
-        let mut tf = Tf::start(Terraform::V1_11, &emulator, ACME_KEY).await;
+        let mut tf = Tf::start(ImitatedTerraform::V1_11, &emulator, ACME_KEY).await;
         // T has no version entry: sent on creation, then only to undo a change made elsewhere.
         let config = tf.config(
             "wo-elsewhere",
@@ -887,7 +887,7 @@ fn write_only_keys_are_sent_again_only_after_a_change_elsewhere() {
 fn moving_a_key_between_maps_sends_its_value_only_into_secrets() {
     let emulator = Emulator::start();
     block_on(async {
-        let mut tf = Tf::start(Terraform::V1_11, &emulator, ACME_KEY).await;
+        let mut tf = Tf::start(ImitatedTerraform::V1_11, &emulator, ACME_KEY).await;
         let config = tf.config("mode-switch", &[("K", Mode::Value("kept-value"))]);
         let created = tf.run(None, &config).await;
         let id = id_of(&created.managed);
@@ -962,7 +962,7 @@ fn moving_a_key_between_maps_sends_its_value_only_into_secrets() {
 fn set_maps_are_authoritative_and_null_maps_leave_every_key_alone() {
     let emulator = Emulator::start();
     block_on(async {
-        let mut tf = Tf::start(Terraform::V1_11, &emulator, ACME_KEY).await;
+        let mut tf = Tf::start(ImitatedTerraform::V1_11, &emulator, ACME_KEY).await;
         let config = tf.config(
             "authoritative",
             &[
@@ -1033,7 +1033,7 @@ fn set_maps_are_authoritative_and_null_maps_leave_every_key_alone() {
 fn terraform_1_0_3_manages_values_and_destroys_without_a_plan() {
     let emulator = Emulator::start();
     block_on(async {
-        let mut tf = Tf::start(Terraform::V1_0_3, &emulator, ACME_KEY).await;
+        let mut tf = Tf::start(ImitatedTerraform::V1_0_3, &emulator, ACME_KEY).await;
         let config = tf.config(
             "old-client",
             &[
@@ -1096,7 +1096,7 @@ fn an_apply_does_not_delete_a_key_that_came_into_use_after_its_plan() {
     let before = Emulator::start();
     // Emulators own a runtime, which must not be dropped inside this one: `after` comes out.
     let _after = block_on(async {
-        let mut tf = Tf::start(Terraform::V1_0_3, &before, ACME_KEY).await;
+        let mut tf = Tf::start(ImitatedTerraform::V1_0_3, &before, ACME_KEY).await;
         let both = tf.config(
             "in-use-late",
             &[("DB", Mode::Value("db")), ("KEEP", Mode::Value("keep"))],
@@ -1108,7 +1108,7 @@ fn an_apply_does_not_delete_a_key_that_came_into_use_after_its_plan() {
         // Deployments start using DB after the plan; the apply's re-read is the last word.
         let after =
             before.successor_with_active_deployments(&[("tfy-secret://acme:in-use-late:DB", 2)]);
-        let mut tf = Tf::start(Terraform::V1_0_3, &after, ACME_KEY).await;
+        let mut tf = Tf::start(ImitatedTerraform::V1_0_3, &after, ACME_KEY).await;
         let mark = after.mark();
         let applied = tf
             .client
@@ -1158,7 +1158,7 @@ fn ephemeral_resource_opens_renews_and_closes_with_real_values() {
     let emulator = Emulator::start();
     block_on(async {
         let id = seed_group(&api_client(&emulator, ACME_KEY), "ephemeral-src", &SEEDED).await;
-        let mut tf = Tf::start(Terraform::V1_11, &emulator, ACME_KEY).await;
+        let mut tf = Tf::start(ImitatedTerraform::V1_11, &emulator, ACME_KEY).await;
 
         for lookup in [
             ("name", "ephemeral-src"),
@@ -1206,7 +1206,7 @@ fn ephemeral_resource_opens_renews_and_closes_with_real_values() {
         assert!(diags.has_errors());
 
         // A viewer may see the group but not its values.
-        let mut viewer = Tf::start(Terraform::V1_11, &emulator, ACME_VIEWER_KEY).await;
+        let mut viewer = Tf::start(ImitatedTerraform::V1_11, &emulator, ACME_VIEWER_KEY).await;
         let config = viewer.ephemeral_config(("name", "ephemeral-src"));
         let opened = viewer.client.open_ephemeral(GROUP, &config).await.unwrap();
         let refused = errors(&opened.diagnostics);
@@ -1228,7 +1228,7 @@ fn data_source_reads_keys_always_and_values_only_when_asked() {
     let emulator = Emulator::start();
     block_on(async {
         let id = seed_group(&api_client(&emulator, ACME_KEY), "data-src", &SEEDED).await;
-        for terraform in [Terraform::V1_0_3, Terraform::V1_11] {
+        for terraform in [ImitatedTerraform::V1_0_3, ImitatedTerraform::V1_11] {
             let mut tf = Tf::start(terraform, &emulator, ACME_KEY).await;
             for include_values in [None, Some(false), Some(true)] {
                 let config = tf.data_source_config(("fqn", "acme:data-src"), include_values);
@@ -1294,13 +1294,13 @@ fn stub_group_state(tf: &Tf, secrets: Value) -> Value {
 /// asking the next cannot send in time: the stub then gives up waiting and says so.
 #[tokio::test]
 async fn refresh_asks_for_the_group_and_its_secrets_at_once() {
-    let stub = Stub::start().await;
+    let stub = Stub::start();
     stub.hold(
         axum::http::Method::GET,
         stub::GROUP,
         (axum::http::Method::POST, stub::SECRETS),
     );
-    let mut tf = Tf::connect(Terraform::V1_0_3, &stub.base_url, "stub-key").await;
+    let mut tf = Tf::connect(ImitatedTerraform::V1_0_3, &stub.base_url, "stub-key").await;
 
     let prior = stub_group_state(&tf, Value::map([("K", Value::string(stub::STORED_CANARY))]));
     let read = tf.client.read(GROUP, &prior, Vec::new()).await.unwrap();
@@ -1321,8 +1321,8 @@ async fn refresh_asks_for_the_group_and_its_secrets_at_once() {
 /// map null no value is read at all.
 #[tokio::test]
 async fn refresh_reads_values_only_for_the_keys_of_secrets() {
-    let stub = Stub::start().await;
-    let mut tf = Tf::connect(Terraform::V1_11, &stub.base_url, "stub-key").await;
+    let stub = Stub::start();
+    let mut tf = Tf::connect(ImitatedTerraform::V1_11, &stub.base_url, "stub-key").await;
     let listing_with_values = |bodies: &[serde_json::Value]| -> Vec<serde_json::Value> {
         bodies
             .iter()
@@ -1404,11 +1404,13 @@ fn stored_instance(file: &str) -> (i64, String, Vec<u8>) {
 /// rewritten for the new schema then applies without sending a value or making a version.
 #[test]
 fn state_of_schema_version_0_is_upgraded_into_the_flat_maps() {
-    let emulator = Emulator::start_from_snapshot(&Path::new(STATE_V0).join("emulator-state.json"));
+    let emulator = Emulator::builder()
+        .snapshot(&Path::new(STATE_V0).join("emulator-state.json"))
+        .start();
     block_on(async {
         for (file, terraform) in [
-            ("terraform-1.11.tfstate", Terraform::V1_11),
-            ("terraform-1.0.3.tfstate", Terraform::V1_0_3),
+            ("terraform-1.11.tfstate", ImitatedTerraform::V1_11),
+            ("terraform-1.0.3.tfstate", ImitatedTerraform::V1_0_3),
         ] {
             let mut tf = Tf::start(terraform, &emulator, ACME_KEY).await;
             let (version, json, private) = stored_instance(file);
@@ -1416,7 +1418,7 @@ fn state_of_schema_version_0_is_upgraded_into_the_flat_maps() {
             let old: serde_json::Value = serde_json::from_str(&json).unwrap();
             let upgraded = tf.upgrade(0, &json).await;
 
-            let write_only = terraform == Terraform::V1_11;
+            let write_only = terraform == ImitatedTerraform::V1_11;
             assert_eq!(
                 strings_of(&upgraded, "secrets"),
                 Some(pairs(&[("DB_PASSWORD", "v0-db-password")])),

@@ -9,11 +9,12 @@ use truefoundry_provider::client::{SecretUpdate, SecretValue};
 use truefoundry_provider::provider::TrueFoundryProvider;
 use truefoundry_provider::server::proto::tfplugin6 as pb;
 
+use crate::support::canaries::assert_no_canary;
 use crate::support::emulator::{self, ACME_KEY, ACME_VIEWER_KEY, Emulator};
 use crate::support::terraform::{
     Terraform as TerraformCli, for_each_terraform, for_each_terraform_at_least,
 };
-use crate::support::tfclient::{Terraform, TfClient};
+use crate::support::tfclient::{ImitatedTerraform, TfClient};
 
 const QUERY: &str = "terraform query (Terraform 1.14+)";
 /// Values seeded outside Terraform: none may appear in generated configuration, state or logs.
@@ -37,15 +38,6 @@ fn seed(emulator: &Emulator) -> String {
         &[("X", CANARIES[2])],
     ));
     payments
-}
-
-fn assert_no_canary(text: &str, what: &str) {
-    for canary in CANARIES {
-        assert!(
-            !text.contains(canary),
-            "{what} holds a secret value: {text}"
-        );
-    }
 }
 
 /// Asserts that since `mark` nothing was written and no value was asked for or answered.
@@ -105,7 +97,7 @@ fn query_lists_groups_and_keys_by_display_name_and_never_reads_a_value() {
             }
             // `search` selects: the other group is not listed.
             assert!(!output.contains("query-other"), "{terraform}: {output}");
-            assert_no_canary(&output, "query output");
+            assert_no_canary(&CANARIES, "query output", &output);
             assert_no_value_touched(&emulator, mark, "terraform query");
         }
     });
@@ -119,7 +111,7 @@ fn query_json_carries_identities_and_value_free_resource_objects() {
         let ws = emulator.workspace(terraform, &[("lists.tfquery.hcl", LISTS)]);
         ws.run_ok(&["init"]);
         let run = ws.run_ok(&["query", "-json"]);
-        assert_no_canary(&run.stdout, "query -json");
+        assert_no_canary(&CANARIES, "query -json", &run.stdout);
         let results: Vec<serde_json::Value> = run
             .stdout
             .lines()
@@ -172,7 +164,7 @@ fn generate_import_apply_and_plan(terraform: &TerraformCli, api_key: &str) {
     ws.run_ok(&["query", "-generate-config-out=generated.tf"]);
     assert_no_value_touched(&emulator, mark, "terraform query -generate-config-out");
     let generated = std::fs::read_to_string(ws.path().join("generated.tf")).unwrap();
-    assert_no_canary(&generated, "generated configuration");
+    assert_no_canary(&CANARIES, "generated configuration", &generated);
     for expected in [
         "resource \"truefoundry_secret_group\" \"payments_0\"",
         "resource \"truefoundry_secret\" \"payment_keys_0\"",
@@ -209,7 +201,11 @@ fn generate_import_apply_and_plan(terraform: &TerraformCli, api_key: &str) {
         .filter(|request| !request.keys_with_value.is_empty())
         .collect();
     assert!(sent.is_empty(), "{what}: values sent: {sent:?}");
-    assert_no_canary(&ws.state_json().to_string(), "state after the apply");
+    assert_no_canary(
+        &CANARIES,
+        "state after the apply",
+        &ws.state_json().to_string(),
+    );
 
     let mark = emulator.mark();
     ws.plan_detailed_exitcode().expect_empty();
@@ -333,8 +329,11 @@ resource "truefoundry_secret" "new" {{
 /// diagnostic, in ValidateListResourceConfig and as the one event of the ListResource stream.
 #[tokio::test]
 async fn list_resources_are_declared_and_unknown_ones_are_diagnosed() {
-    let mut client =
-        TfClient::in_process(Arc::new(TrueFoundryProvider::new()), Terraform::V1_11).await;
+    let mut client = TfClient::in_process(
+        Arc::new(TrueFoundryProvider::new()),
+        ImitatedTerraform::V1_11,
+    )
+    .await;
     let schema = client.get_schema().await.unwrap();
     let attributes = |type_name: &str| -> Vec<(String, bool)> {
         let block = schema.list_resource_schemas[type_name]

@@ -21,7 +21,8 @@ use tempfile::TempDir;
 
 use crate::support::emulator::Emulator;
 use crate::support::hcl::GroupHcl;
-use crate::support::pki::{Pki, TlsListener};
+use crate::support::pki::Pki;
+use crate::support::stub::Server;
 use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
 
 const NAME: &str = "terraform-provider-truefoundry";
@@ -290,8 +291,8 @@ struct StaticSite {
 }
 
 impl StaticSite {
-    /// Starts serving `root` on `runtime`; returns the site and its port on 127.0.0.1.
-    fn serve(runtime: &tokio::runtime::Runtime, pki: &Pki, root: PathBuf) -> (StaticSite, u16) {
+    /// Starts serving `root` over HTTPS; returns the site and its server on 127.0.0.1.
+    fn serve(pki: &Pki, root: PathBuf) -> (StaticSite, Server) {
         let site = StaticSite {
             root,
             requested: Arc::default(),
@@ -299,10 +300,7 @@ impl StaticSite {
         let app = axum::Router::new()
             .fallback(serve_file)
             .with_state(site.clone());
-        let listener = runtime.block_on(TlsListener::bind(pki.acceptor()));
-        let port = listener.addr().port();
-        runtime.spawn(async move { axum::serve(listener, app).await });
-        (site, port)
+        (site, Server::start_tls(app, pki))
     }
 
     fn requested(&self) -> Vec<String> {
@@ -456,21 +454,17 @@ fn signed_release_installs_through_a_registry_and_refuses_tampering() {
     )
     .unwrap();
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
     let pki = Pki::generate("Release Test CA", &["localhost", "127.0.0.1"]);
     // Terraform accepts a loopback registry host in either form: the install below names it
     // localhost:PORT, the refusals 127.0.0.1:PORT (they fail only after discovery and download).
-    let (site, port) = StaticSite::serve(&runtime, &pki, registry.clone());
-    let host = format!("localhost:{port}");
+    let (site, registry_server) = StaticSite::serve(&pki, registry.clone());
+    let host = format!("localhost:{}", registry_server.addr.port());
+    // Each site serves until its server is dropped at the end of the test.
     let loopback = |tree: &TempDir| {
-        let (_, port) = StaticSite::serve(&runtime, &pki, tree.path().to_owned());
-        format!("127.0.0.1:{port}")
+        let (_, server) = StaticSite::serve(&pki, tree.path().to_owned());
+        (format!("127.0.0.1:{}", server.addr.port()), server)
     };
-    let (tampered_host, resummed_host, foreign_host) = (
+    let ((tampered_host, _tampered), (resummed_host, _resummed), (foreign_host, _foreign)) = (
         loopback(&tampered_zip),
         loopback(&resummed),
         loopback(&foreign_signature),
@@ -490,9 +484,7 @@ fn signed_release_installs_through_a_registry_and_refuses_tampering() {
     for_each_terraform(|terraform| {
         let started = Instant::now();
         let mut ws = registry_workspace(terraform, &pki, &host, &main_tf);
-        for (name, value) in emulator.provider_env() {
-            ws.set_env(name, value);
-        }
+        emulator.set_provider_env(&mut ws);
         let asked_before = site.requested().len();
         ws.run(&["init"]).expect_success().expect_output_contains(&[
             &format!("Installed {host}/truefoundry/truefoundry v{VERSION}"),

@@ -9,11 +9,10 @@ use std::time::{Duration, Instant};
 use truefoundry_provider::client::{Collaborator, SecretGroupManifest, SecretUpdate, SecretValue};
 
 use crate::half_made::{pending_creates, records_in};
-use crate::support::chaos::{
-    ADMIN_KEY, Background, ChaosEmulator, LogLine, REFRESH_LISTINGS, ServerGroup, long_tests,
-    provider_processes, sigkill_provider,
-};
+use crate::support::chaos::{ADMIN_KEY, ChaosEmulator, REFRESH_LISTINGS, ServerGroup, long_tests};
+use crate::support::emulator::LoggedRequest;
 use crate::support::hcl::GroupHcl;
+use crate::support::processes::{provider_processes, sigkill_provider};
 use crate::support::terraform::{Terraform, Workspace, terraform_binaries};
 
 const CHANGED_OUTSIDE: &str = "Secrets Changed Outside Terraform";
@@ -106,7 +105,7 @@ fn rotated_config(run: usize, slots: usize) -> BTreeMap<String, Desired> {
 
 /// Creates a group directly through the API (a bystander Terraform does not manage).
 fn create_out_of_band(emulator: &ChaosEmulator, name: &str, pairs: &[(&str, &str)]) -> String {
-    let client = emulator.client();
+    let client = emulator.checking_client();
     emulator.block_on(async {
         let group = client
             .apply_secret_group_manifest(
@@ -142,7 +141,7 @@ fn create_out_of_band(emulator: &ChaosEmulator, name: &str, pairs: &[(&str, &str
 
 /// Writes a group's full key list directly through the API (`None` keeps a value).
 fn put_out_of_band(emulator: &ChaosEmulator, group_id: &str, entries: &[(&str, Option<&str>)]) {
-    let client = emulator.client();
+    let client = emulator.checking_client();
     let body: Vec<SecretUpdate> = entries
         .iter()
         .map(|(k, v)| SecretUpdate {
@@ -254,13 +253,13 @@ fn applies_under_injected_faults_converge_and_never_delete_unplanned_keys() {
     for run in 0..runs {
         let desired = rotated_config(run, slots);
         ws.write("main.tf", &config_hcl(&provider, &desired));
-        let mark = emulator.log().len();
+        let mark = emulator.requests().len();
         let mut attempts = 0;
         let mut created_ids: BTreeMap<String, String> = BTreeMap::new();
         // Where the requests of the attempt that succeeded start in the log.
         let success_start = loop {
             attempts += 1;
-            let attempt_start = emulator.log().len();
+            let attempt_start = emulator.requests().len();
             figures.applies += 1;
             let outcome = ws.run(&["apply", "-auto-approve"]);
             if outcome.success() {
@@ -305,7 +304,7 @@ fn applies_under_injected_faults_converge_and_never_delete_unplanned_keys() {
                 .map(|(name, g)| (g.id.as_str(), name.as_str())),
         );
         let existed_before = |id: &str| before.values().any(|g| g.id == id);
-        let log = emulator.log();
+        let log = emulator.requests();
         for (at, line) in log.iter().enumerate().skip(mark) {
             if !line.by_provider() {
                 continue;
@@ -321,7 +320,7 @@ fn applies_under_injected_faults_converge_and_never_delete_unplanned_keys() {
             if !line.ok() {
                 continue;
             }
-            if let Some(id) = line.secrets_put_group() {
+            if let Some(id) = line.full_list_put_group() {
                 let name = name_of[id];
                 let want = &desired[name];
                 let keys: BTreeSet<&String> = line.keys.iter().collect();
@@ -431,18 +430,18 @@ fn applies_under_injected_faults_converge_and_never_delete_unplanned_keys() {
 fn interrupt_apply(
     ws: &Workspace,
     emulator: &mut ChaosEmulator,
-    trigger: impl Fn(&[LogLine]) -> bool,
+    trigger: impl Fn(&[LoggedRequest]) -> bool,
     act: impl FnOnce(&mut ChaosEmulator, u32),
 ) -> (Option<i32>, String) {
-    let mark = emulator.log().len();
-    let apply = Background::start(ws, &["apply", "-auto-approve"]);
+    let mark = emulator.requests().len();
+    let apply = ws.start(&["apply", "-auto-approve"]);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let lines: Vec<LogLine> = emulator
-            .log()
+        let lines: Vec<LoggedRequest> = emulator
+            .requests()
             .into_iter()
             .skip(mark)
-            .filter(LogLine::by_provider)
+            .filter(LoggedRequest::by_provider)
             .collect();
         if trigger(&lines) {
             break;
@@ -454,12 +453,12 @@ fn interrupt_apply(
         std::thread::sleep(Duration::from_millis(2));
     }
     act(emulator, apply.pid());
-    apply.finish(ws)
+    apply.finish().code_and_output()
 }
 
 /// The apply's re-read before its secrets write has come: the listings of the refresh, then one
 /// more.
-fn rereads_before_writing(lines: &[LogLine]) -> bool {
+fn rereads_before_writing(lines: &[LoggedRequest]) -> bool {
     lines
         .iter()
         .filter(|l| l.is_secrets_list() && l.ok())
@@ -574,9 +573,9 @@ fn provider_killed_after_the_manifest_put_leaves_nothing_orphaned() {
         }
         let left = server_summary(&emulator);
         let secrets_puts = emulator
-            .log()
+            .requests()
             .iter()
-            .filter(|l| l.secrets_put_group().is_some())
+            .filter(|l| l.full_list_put_group().is_some())
             .count();
         let warnings = assert_recovers(
             &ws,
@@ -613,7 +612,7 @@ fn provider_killed_after_the_secrets_put_leaves_nothing_orphaned() {
             |lines| {
                 lines
                     .iter()
-                    .any(|l| l.secrets_put_group().is_some() && l.ok())
+                    .any(|l| l.full_list_put_group().is_some() && l.ok())
             },
             kill_provider,
         );
@@ -670,7 +669,7 @@ fn provider_killed_during_an_update_loses_no_key() {
                 if after_put {
                     lines
                         .iter()
-                        .any(|l| l.secrets_put_group().is_some() && l.ok())
+                        .any(|l| l.full_list_put_group().is_some() && l.ok())
                 } else {
                     rereads_before_writing(lines)
                 }
@@ -795,16 +794,16 @@ fn two_terraform_runs_on_one_group_the_loser_is_stopped() {
     ws2.run_ok(&["plan", "-out=tfplan"]);
 
     // Run one starts; as soon as it re-reads the group before writing, run two starts too.
-    let mark = emulator.log().len();
-    let first = Background::start(&ws1, &["apply", "tfplan"]);
+    let mark = emulator.requests().len();
+    let first = ws1.start(&["apply", "tfplan"]);
     emulator
         .wait_for(mark, Duration::from_secs(60), |l| {
             l.by_provider() && l.is_secrets_list()
         })
         .expect("run one re-reads the group");
-    let second = Background::start(&ws2, &["apply", "tfplan"]);
-    let (code1, out1) = first.finish(&ws1);
-    let (code2, out2) = second.finish(&ws2);
+    let second = ws2.start(&["apply", "tfplan"]);
+    let (code1, out1) = first.finish().code_and_output();
+    let (code2, out2) = second.finish().code_and_output();
     let _ = &mut emulator;
     assert_eq!(code1, Some(0), "run one wins\n{out1}");
     assert_ne!(code2, Some(0), "run two must be stopped\n{out2}");
@@ -870,8 +869,8 @@ fn an_out_of_band_writer_during_apply_is_not_overwritten() {
 
     // (2) During apply: the writer strikes once the apply's refresh has read the keys and the
     // values.
-    let mark = emulator.log().len();
-    let apply = Background::start(&ws, &["apply", "-auto-approve"]);
+    let mark = emulator.requests().len();
+    let apply = ws.start(&["apply", "-auto-approve"]);
     emulator
         .wait_for_count(mark, Duration::from_secs(60), REFRESH_LISTINGS, |l| {
             l.by_provider() && l.is_secrets_list() && l.ok()
@@ -888,7 +887,7 @@ fn an_out_of_band_writer_during_apply_is_not_overwritten() {
             ("OTHER_2", Some("o2")),
         ],
     );
-    let (code, out) = apply.finish(&ws);
+    let (code, out) = apply.finish().code_and_output();
     let server = emulator.server_state()["race-oob"].values();
     let during = if code == Some(0) {
         // The refresh already saw the change only if the writer beat it; never silently lost.
@@ -987,10 +986,10 @@ fn simultaneous_applies_on_one_group_are_measured() {
         ws2.write("main.tf", &crash_config(&emulator, "race-sim", &two));
         ws1.run_ok(&["plan", "-out=tfplan"]);
         ws2.run_ok(&["plan", "-out=tfplan"]);
-        let first = Background::start(&ws1, &["apply", "tfplan"]);
-        let second = Background::start(&ws2, &["apply", "tfplan"]);
-        let (code1, out1) = first.finish(&ws1);
-        let (code2, out2) = second.finish(&ws2);
+        let first = ws1.start(&["apply", "tfplan"]);
+        let second = ws2.start(&["apply", "tfplan"]);
+        let (code1, out1) = first.finish().code_and_output();
+        let (code2, out2) = second.finish().code_and_output();
         let held = emulator.server_state()["race-sim"].values();
         let lost_outside_plans: Vec<&String> = current
             .keys()

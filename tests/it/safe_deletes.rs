@@ -4,21 +4,14 @@
 //! in use) fails the apply, and each goes through with `delete_in_use = true`; a replacement
 //! warns that the references change.
 
-use crate::support::emulator::Emulator;
+use crate::support::canaries::assert_no_canary;
+use crate::support::emulator::{Emulator, workspace};
 use crate::support::hcl::GroupHcl;
-use crate::support::terraform::{Run, Terraform, Workspace, for_each_terraform};
+use crate::support::terraform::{Run, for_each_terraform};
 
 /// Values that must never show up in Terraform's output.
 const CANARY: &str = "canary-safe-delete-3e9b";
 const CANARY_2: &str = "canary-safe-delete-77a1";
-
-fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
-    let mut ws = Workspace::with_main(terraform, main_tf);
-    for (name, value) in emulator.provider_env() {
-        ws.set_env(name, value);
-    }
-    ws
-}
 
 /// Panics unless the (unwrapped) output holds every needle, and holds no canary.
 #[track_caller]
@@ -32,16 +25,15 @@ fn expect_said(run: &Run, needles: &[&str]) {
 
 #[track_caller]
 fn expect_no_canary(run: &Run) {
-    for canary in [CANARY, CANARY_2] {
-        assert!(!run.output().contains(canary), "a value leaked\n{run}");
-    }
+    assert_no_canary(&[CANARY, CANARY_2], "Terraform's output", &run.output());
 }
 
 #[test]
 fn a_key_in_use_dropped_from_the_maps_fails_the_plan_until_delete_in_use() {
     for_each_terraform(|terraform| {
-        let emulator =
-            Emulator::start_with_active_deployments(&[("tfy-secret://acme:sd-plan:DB", 2)]);
+        let emulator = Emulator::builder()
+            .active_deployments(&[("tfy-secret://acme:sd-plan:DB", 2)])
+            .start();
         let both =
             GroupHcl::new("g", "sd-plan").map("secrets", [("DB", CANARY), ("KEEP", CANARY_2)]);
         let ws = workspace(terraform, &emulator, &both.to_string());
@@ -97,9 +89,7 @@ fn a_key_that_came_into_use_after_the_plan_is_not_deleted_by_its_apply() {
         let after =
             before.successor_with_active_deployments(&[("tfy-secret://acme:sd-late:DB", 1)]);
         drop(before);
-        for (name, value) in after.provider_env() {
-            ws.set_env(name, value);
-        }
+        after.set_provider_env(&mut ws);
         let mark = after.mark();
         // The plan's counts came from its refresh; the apply's re-read sees the deployment.
         let apply = ws.run(&["apply", "tfplan"]).expect_failure();
@@ -124,8 +114,9 @@ fn a_key_that_came_into_use_after_the_plan_is_not_deleted_by_its_apply() {
 #[test]
 fn destroying_a_group_with_a_key_in_use_fails_the_apply_until_delete_in_use() {
     for_each_terraform(|terraform| {
-        let emulator =
-            Emulator::start_with_active_deployments(&[("tfy-secret://acme:sd-destroy:DB", 1)]);
+        let emulator = Emulator::builder()
+            .active_deployments(&[("tfy-secret://acme:sd-destroy:DB", 1)])
+            .start();
         let group =
             GroupHcl::new("g", "sd-destroy").map("secrets", [("DB", CANARY), ("OTHER", CANARY_2)]);
         let ws = workspace(terraform, &emulator, &group.to_string());
@@ -174,8 +165,9 @@ fn destroying_a_group_with_a_key_in_use_fails_the_apply_until_delete_in_use() {
 #[test]
 fn replacing_a_group_warns_that_its_references_change() {
     for_each_terraform(|terraform| {
-        let emulator =
-            Emulator::start_with_active_deployments(&[("tfy-secret://acme:sd-old:USED", 3)]);
+        let emulator = Emulator::builder()
+            .active_deployments(&[("tfy-secret://acme:sd-old:USED", 3)])
+            .start();
         let old = GroupHcl::new("g", "sd-old").map("secrets", [("A", CANARY), ("USED", CANARY_2)]);
         let ws = workspace(terraform, &emulator, &old.to_string());
         ws.apply();
@@ -261,8 +253,9 @@ fn replacing_a_group_warns_that_its_references_change() {
 #[test]
 fn destroying_a_truefoundry_secret_in_use_fails_the_apply_until_delete_in_use() {
     for_each_terraform(|terraform| {
-        let emulator =
-            Emulator::start_with_active_deployments(&[("tfy-secret://acme:sd-secret:USED", 3)]);
+        let emulator = Emulator::builder()
+            .active_deployments(&[("tfy-secret://acme:sd-secret:USED", 3)])
+            .start();
         let config = |delete_in_use: &str, with_used: bool| {
             let mut hcl =
                 "resource \"truefoundry_secret_group\" \"shared\" {\n  name = \"sd-secret\"\n}\n"
@@ -329,8 +322,9 @@ fn destroying_a_truefoundry_secret_in_use_fails_the_apply_until_delete_in_use() 
 #[test]
 fn renaming_a_truefoundry_secret_in_use_fails_the_plan_until_delete_in_use() {
     for_each_terraform(|terraform| {
-        let emulator =
-            Emulator::start_with_active_deployments(&[("tfy-secret://acme:sd-rename:USED", 2)]);
+        let emulator = Emulator::builder()
+            .active_deployments(&[("tfy-secret://acme:sd-rename:USED", 2)])
+            .start();
         let config = |key: &str, delete_in_use: &str| {
             format!(
                 "resource \"truefoundry_secret_group\" \"shared\" {{\n  name = \"sd-rename\"\n}}\n\

@@ -5,17 +5,9 @@
 
 use std::path::Path;
 
-use crate::support::emulator::{ACME_KEY, Emulator};
+use crate::support::emulator::{ACME_KEY, Emulator, workspace};
 use crate::support::hcl::GroupHcl;
-use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
-
-fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
-    let mut ws = Workspace::with_main(terraform, main_tf);
-    for (name, value) in emulator.provider_env() {
-        ws.set_env(name, value);
-    }
-    ws
-}
+use crate::support::terraform::for_each_terraform;
 
 #[test]
 fn values_are_read_only_for_the_keys_of_secrets() {
@@ -115,7 +107,9 @@ fn a_group_without_secret_maps_lists_every_key_and_writes_none() {
 fn state_of_schema_version_0_upgrades_and_the_next_apply_writes_nothing() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/state-v0");
     for_each_terraform(|terraform| {
-        let emulator = Emulator::start_from_snapshot(&fixtures.join("emulator-state.json"));
+        let emulator = Emulator::builder()
+            .snapshot(&fixtures.join("emulator-state.json"))
+            .start();
         let (state_file, name) = if terraform.at_least(1, 11) {
             ("terraform-1.11.tfstate", "legacy-v0")
         } else {

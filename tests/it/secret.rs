@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 
 use truefoundry_provider::client::{SecretUpdate, SecretValue};
 
-use crate::support::emulator::{ACME_KEY, ACME_VIEWER_KEY, Emulator, LoggedRequest};
+use crate::support::emulator::{
+    ACME_KEY, ACME_VIEWER_KEY, Emulator, LoggedRequest, full_list_puts, workspace,
+};
 use crate::support::hcl::{GroupHcl, quote};
-use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
+use crate::support::terraform::for_each_terraform;
 
 const GROUP: &str = "shared-platform";
 
@@ -31,21 +33,6 @@ fn secret_block(key: &str, value_lines: &str) -> String {
         key.to_lowercase(),
         quote(key)
     )
-}
-
-fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
-    let mut ws = Workspace::with_main(terraform, main_tf);
-    for (k, v) in emulator.provider_env() {
-        ws.set_env(k, v);
-    }
-    ws
-}
-
-fn full_list_puts(requests: &[LoggedRequest]) -> Vec<&LoggedRequest> {
-    requests
-        .iter()
-        .filter(|r| r.method == "PUT" && r.path.starts_with("/api/svc/v1/secret-groups/"))
-        .collect()
 }
 
 fn secret_deletes(requests: &[LoggedRequest]) -> Vec<&LoggedRequest> {

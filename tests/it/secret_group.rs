@@ -5,9 +5,12 @@ use std::collections::BTreeMap;
 
 use truefoundry_provider::client::{SecretUpdate, SecretValue};
 
-use crate::support::emulator::{ACME_KEY, Emulator, GLOBEX_KEY, LoggedRequest};
+use crate::support::canaries::assert_no_canary;
+use crate::support::emulator::{
+    ACME_KEY, Emulator, GLOBEX_KEY, LoggedRequest, full_list_puts, workspace,
+};
 use crate::support::hcl::GroupHcl;
-use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
+use crate::support::terraform::{Workspace, for_each_terraform};
 
 /// A group `name` with `secrets` (key → value), optional collaborators, and an `id` output.
 fn group_config(name: &str, secrets: &[(&str, &str)], collaborators: &[(&str, &str)]) -> String {
@@ -19,25 +22,10 @@ fn group_config(name: &str, secrets: &[(&str, &str)], collaborators: &[(&str, &s
     format!("{group}output \"id\" {{\n  value = truefoundry_secret_group.g.id\n}}\n")
 }
 
-fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
-    let mut ws = Workspace::with_main(terraform, main_tf);
-    for (k, v) in emulator.provider_env() {
-        ws.set_env(k, v);
-    }
-    ws
-}
-
 const TWO_COLLABORATORS: [(&str, &str); 2] = [
     ("team:payments", "secret-group-editor"),
     ("user:ops@example.com", "secret-group-admin"),
 ];
-
-fn secrets_puts(requests: &[LoggedRequest]) -> Vec<&LoggedRequest> {
-    requests
-        .iter()
-        .filter(|r| r.method == "PUT" && r.path.starts_with("/api/svc/v1/secret-groups/"))
-        .collect()
-}
 
 fn manifest_puts(requests: &[LoggedRequest]) -> Vec<&LoggedRequest> {
     requests
@@ -91,7 +79,7 @@ fn create_then_plan_is_empty_and_one_value_change_sends_one_value() {
         let create = emulator.requests_since(mark);
         eprintln!("requests for create (3 keys): {}", create.len());
         assert_eq!(manifest_puts(&create).len(), 1);
-        let puts = secrets_puts(&create);
+        let puts = full_list_puts(&create);
         assert_eq!(puts.len(), 1);
         assert_eq!(puts[0].keys_with_value, vec!["A", "B", "C"]);
         assert_eq!(
@@ -130,7 +118,7 @@ fn create_then_plan_is_empty_and_one_value_change_sends_one_value() {
             "requests for a one-key update (incl. refresh): {}",
             update.len()
         );
-        let puts = secrets_puts(&update);
+        let puts = full_list_puts(&update);
         assert_eq!(puts.len(), 1, "{update:?}");
         assert_eq!(puts[0].keys, vec!["A", "B", "C"]);
         assert_eq!(puts[0].keys_with_value, vec!["B"]);
@@ -159,7 +147,7 @@ fn create_then_plan_is_empty_and_one_value_change_sends_one_value() {
         let mark = emulator.mark();
         ws.apply();
         let puts_reshape = emulator.requests_since(mark);
-        let puts = secrets_puts(&puts_reshape);
+        let puts = full_list_puts(&puts_reshape);
         assert_eq!(puts.len(), 1);
         assert_eq!(puts[0].keys, vec!["A", "B", "D"]);
         assert_eq!(puts[0].keys_with_value, vec!["D"]);
@@ -179,7 +167,7 @@ fn create_then_plan_is_empty_and_one_value_change_sends_one_value() {
         ws.apply();
         let collab = emulator.requests_since(mark);
         assert_eq!(manifest_puts(&collab).len(), 1, "{collab:?}");
-        assert!(secrets_puts(&collab).is_empty(), "{collab:?}");
+        assert!(full_list_puts(&collab).is_empty(), "{collab:?}");
         ws.plan_detailed_exitcode().expect_empty();
 
         ws.destroy();
@@ -522,17 +510,10 @@ fn canary_values_never_reach_logs() {
         );
         let emulator_log = std::fs::read_to_string(emulator.log_path()).unwrap()
             + &std::fs::read_to_string(emulator.stderr_path()).unwrap();
-        for canary in [CANARY_1, CANARY_2] {
-            assert!(
-                !terraform_log.contains(canary),
-                "canary in Terraform's trace log"
-            );
-            assert!(
-                !emulator_log.contains(canary),
-                "canary in the emulator's logs"
-            );
-            assert!(!outputs.contains(canary), "canary in Terraform's output");
-        }
+        let canaries = [CANARY_1, CANARY_2];
+        assert_no_canary(&canaries, "Terraform's trace log", &terraform_log);
+        assert_no_canary(&canaries, "the emulator's logs", &emulator_log);
+        assert_no_canary(&canaries, "Terraform's output", &outputs);
     });
 }
 
@@ -613,7 +594,7 @@ fn initial_secrets_are_only_created_and_released_maps_or_collaborators_change_no
             .expect_lines(&["+ \"P\" = (known after apply)"]);
         let mark = emulator.mark();
         ws.apply();
-        let puts = secrets_puts(&emulator.requests_since(mark))
+        let puts = full_list_puts(&emulator.requests_since(mark))
             .into_iter()
             .map(|r| (r.keys.clone(), r.keys_with_value.clone()))
             .collect::<Vec<_>>();

@@ -6,17 +6,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::emulator::{self, ACME_KEY, ACME_VIEWER_KEY, Emulator};
+use crate::support::emulator::{self, ACME_KEY, ACME_VIEWER_KEY, Emulator, workspace};
 use crate::support::hcl::{GroupHcl, quote};
-use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
-
-fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
-    let mut ws = Workspace::with_main(terraform, main_tf);
-    for (k, v) in emulator.provider_env() {
-        ws.set_env(k, v);
-    }
-    ws
-}
+use crate::support::terraform::for_each_terraform;
 
 /// Creates group `name` in tenant acme with `secrets`, directly through the API.
 fn seed_group(emulator: &Emulator, name: &str, secrets: &[(&str, &str)]) -> String {

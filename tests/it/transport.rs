@@ -11,7 +11,7 @@ use truefoundry_provider::value::Value;
 use crate::support::emulator::{self, ACME_KEY, Emulator};
 use crate::support::pki::Pki;
 use crate::support::terraform::{Workspace, terraform_binaries};
-use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient};
+use crate::support::tfclient::{ImitatedTerraform, Launch, PluginProcess, TfClient};
 
 const GROUP: &str = "truefoundry_secret_group";
 
@@ -25,7 +25,7 @@ fn start_emulator(pki: &Pki, extra_args: &[&str]) -> Emulator {
         key.to_str().unwrap(),
     ];
     args.extend_from_slice(extra_args);
-    let emulator = Emulator::start_with(&args);
+    let emulator = Emulator::builder().args(&args).start();
     assert!(
         emulator.base_url.starts_with("https://127.0.0.1:"),
         "the emulator announces https: {}",
@@ -84,7 +84,7 @@ async fn read_through_provider(
     })
     .await
     .unwrap();
-    let mut client = plugin.connect(Terraform::V1_0_3).await.unwrap();
+    let mut client = plugin.connect(ImitatedTerraform::V1_0_3).await.unwrap();
     client.get_schema().await.unwrap();
     let configured = client
         .configure(&provider_config(host, ca_cert_pem))
@@ -239,7 +239,7 @@ fn a_certificate_for_another_name_is_refused_even_from_a_trusted_ca() {
 fn the_provider_block_has_no_setting_beyond_its_eight() {
     block_on(async {
         let plugin = PluginProcess::start(Launch::default()).await.unwrap();
-        let mut client = plugin.connect(Terraform::V1_11).await.unwrap();
+        let mut client = plugin.connect(ImitatedTerraform::V1_11).await.unwrap();
         let schema = client.get_schema().await.unwrap();
         let mut attributes: Vec<String> = schema
             .provider

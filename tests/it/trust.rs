@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use truefoundry_provider::client::ListGroupsQuery;
 
 use crate::support::emulator::{
-    ACME_KEY, ACME_VIEWER_KEY, DEFAULT_INTEGRATION, Emulator, GLOBEX_KEY, seed_group,
+    self, ACME_KEY, ACME_VIEWER_KEY, DEFAULT_INTEGRATION, Emulator, GLOBEX_KEY, seed_group,
 };
 use crate::support::hcl::GroupHcl;
 use crate::support::terraform::{Run, Terraform, Workspace, for_each_terraform};
@@ -34,23 +34,20 @@ fn config(
 }
 
 /// A workspace that reaches `emulator` with `api_key`.
-fn workspace(
+fn workspace_as(
     terraform: &Terraform,
     emulator: &Emulator,
     api_key: &str,
     main_tf: &str,
 ) -> Workspace {
-    let mut ws = Workspace::with_main(terraform, main_tf);
-    for (name, value) in emulator.provider_env() {
-        ws.set_env(name, value);
-    }
+    let mut ws = emulator::workspace(terraform, emulator, main_tf);
     ws.set_env("TFY_API_KEY", api_key);
     ws
 }
 
 /// A workspace whose configuration was applied with acme's admin key; the group's id in state.
 fn applied(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> (Workspace, String) {
-    let ws = workspace(terraform, emulator, ACME_KEY, main_tf);
+    let ws = workspace_as(terraform, emulator, ACME_KEY, main_tf);
     ws.apply();
     let id = state_id(&ws);
     (ws, id)
@@ -135,7 +132,7 @@ fn another_tenants_key_is_refused_and_the_imported_group_is_kept() {
             &secrets,
             &[("user:viewer@acme.example", "secret-group-viewer")],
         );
-        let mut ws = workspace(terraform, &emulator, ACME_KEY, &main_tf);
+        let mut ws = workspace_as(terraform, &emulator, ACME_KEY, &main_tf);
         ws.import("truefoundry_secret_group.g", "acme:legacy-v1");
         ws.plan_detailed_exitcode().expect_empty();
         assert_eq!(state_id(&ws), id);
@@ -209,7 +206,7 @@ fn a_host_with_the_api_path_fails_the_plan_of_a_group_in_state() {
     let secrets = [("KEY", "kept-value")];
     for_each_terraform(|terraform| {
         let emulator = Emulator::start();
-        let mut ws = workspace(
+        let mut ws = workspace_as(
             terraform,
             &emulator,
             ACME_KEY,
@@ -233,7 +230,7 @@ fn a_create_only_plan_checks_the_host_and_the_api_key() {
     let main_tf = config("fresh-group", None, &[("KEY", "new-value")], &[]);
     for_each_terraform(|terraform| {
         let emulator = Emulator::start();
-        let mut ws = workspace(terraform, &emulator, ACME_KEY, &main_tf);
+        let mut ws = workspace_as(terraform, &emulator, ACME_KEY, &main_tf);
         let mark = emulator.mark();
 
         ws.set_env("TFY_HOST", format!("{}/api/svc/v1", emulator.base_url));

@@ -12,7 +12,7 @@ use truefoundry_provider::client::{
 
 use crate::half_made::{leave_record, records_in};
 use crate::support::emulator::{
-    ACME_KEY, DEFAULT_INTEGRATION, Emulator, LoggedRequest, config_json,
+    ACME_KEY, DEFAULT_INTEGRATION, Emulator, config_json, full_list_puts, workspace,
 };
 use crate::support::hcl::GroupHcl;
 use crate::support::terraform::{Run, Terraform, Workspace, for_each_terraform, unwrapped};
@@ -65,13 +65,6 @@ fn state_attributes(ws: &Workspace) -> Json {
     ws.state_json()["resources"][0]["instances"][0]["attributes"].clone()
 }
 
-fn secrets_puts(requests: &[LoggedRequest]) -> Vec<&LoggedRequest> {
-    requests
-        .iter()
-        .filter(|r| r.method == "PUT" && r.path.starts_with("/api/svc/v1/secret-groups/"))
-        .collect()
-}
-
 /// Writes the full key list of group `name` through the API, as someone outside Terraform.
 fn set_out_of_band(emulator: &Emulator, name: &str, secrets: &[(&str, Option<&str>)]) {
     let client = emulator.client(ACME_KEY);
@@ -104,21 +97,22 @@ impl Checks for Core {}
 /// The core scenario against an emulator playing `variant`, on every Terraform.
 fn core_scenario(variant: &str, checks: &dyn Checks) {
     for_each_terraform(|terraform: &Terraform| {
-        let emulator = Emulator::start_with(&["--variant", variant]);
+        let emulator = Emulator::builder().args(&["--variant", variant]).start();
         let name = format!("v-{variant}");
         let collaborators = checks.collaborators();
         let created = [("A", "a1"), ("B", "b1"), ("C", "c1")];
-        let mut ws = Workspace::with_main(terraform, &config(&name, &created, &collaborators));
-        for (key, value) in emulator.provider_env() {
-            ws.set_env(key, value);
-        }
+        let ws = workspace(
+            terraform,
+            &emulator,
+            &config(&name, &created, &collaborators),
+        );
 
         // Create: one manifest PUT and one secrets PUT with every value.
         let mark = emulator.mark();
         let apply = ws.apply();
         let writes = emulator.writes_since(mark);
         assert_eq!(writes.len(), 2, "{variant}: {writes:?}");
-        assert_eq!(secrets_puts(&writes)[0].keys_with_value, ["A", "B", "C"]);
+        assert_eq!(full_list_puts(&writes)[0].keys_with_value, ["A", "B", "C"]);
         assert_eq!(emulator.secret_values(&name), Some(values(&created)));
         checks.after_create(&ws, &emulator, &name, &apply);
 
@@ -134,8 +128,8 @@ fn core_scenario(variant: &str, checks: &dyn Checks) {
         ws.apply();
         let writes = emulator.writes_since(mark);
         assert_eq!(writes.len(), 1, "{variant}: {writes:?}");
-        assert_eq!(secrets_puts(&writes)[0].keys, ["A", "B", "C"]);
-        assert_eq!(secrets_puts(&writes)[0].keys_with_value, ["B"]);
+        assert_eq!(full_list_puts(&writes)[0].keys, ["A", "B", "C"]);
+        assert_eq!(full_list_puts(&writes)[0].keys_with_value, ["B"]);
         assert_eq!(emulator.secret_values(&name), Some(values(&updated)));
         ws.plan_detailed_exitcode().expect_empty();
         checks.after_update(&ws, &emulator, &name);
@@ -150,7 +144,7 @@ fn core_scenario(variant: &str, checks: &dyn Checks) {
         ws.apply();
         let writes = emulator.writes_since(mark);
         assert_eq!(writes.len(), 1, "{variant}: {writes:?}");
-        assert_eq!(secrets_puts(&writes)[0].keys_with_value, ["C"]);
+        assert_eq!(full_list_puts(&writes)[0].keys_with_value, ["C"]);
         assert_eq!(emulator.secret_values(&name), Some(values(&updated)));
         ws.plan_detailed_exitcode().expect_empty();
 
@@ -346,17 +340,14 @@ fn a_value_the_secret_store_refuses_is_named_by_its_key() {
         emulator_config["integrations"][0]["max_value_bytes"] = 64.into();
         let path = dir.path().join("emulator.json");
         std::fs::write(&path, emulator_config.to_string()).unwrap();
-        let emulator = Emulator::start_with_config(&path);
+        let emulator = Emulator::builder().config_file(&path).start();
 
         // Larger than the 64 KiB the provider used to refuse by itself, and than this store's 64
         // bytes: only the store's answer stops it.
         let big = format!("{}{CANARY}", "x".repeat(70_000));
         let secrets = [("SMALL", "fits"), ("BIG", big.as_str())];
         let name = "store-limit-acme";
-        let mut ws = Workspace::with_main(terraform, &config(name, &secrets, &[]));
-        for (key, value) in emulator.provider_env() {
-            ws.set_env(key, value);
-        }
+        let ws = workspace(terraform, &emulator, &config(name, &secrets, &[]));
         ws.plan_detailed_exitcode().expect_changes();
         let run = ws
             .run(&["apply", "-auto-approve"])
@@ -419,7 +410,9 @@ fn an_unknown_variant_stops_the_emulator_listing_the_known_ones() {
 #[test]
 fn creator_collaborator_leftover_of_an_interrupted_create_is_taken_over() {
     for_each_terraform(|terraform| {
-        let emulator = Emulator::start_with(&["--variant", "creator-collaborator"]);
+        let emulator = Emulator::builder()
+            .args(&["--variant", "creator-collaborator"])
+            .start();
         let name = "leftover-acme";
         let manifest = SecretGroupManifest {
             kind: "secret-group".into(),
@@ -442,10 +435,11 @@ fn creator_collaborator_leftover_of_an_interrupted_create_is_taken_over() {
         assert_eq!(server_collaborators(&emulator, name).len(), 3);
 
         let secrets = [("A", "a1")];
-        let mut ws = Workspace::with_main(terraform, &config(name, &secrets, &COLLABORATORS));
-        for (key, value) in emulator.provider_env() {
-            ws.set_env(key, value);
-        }
+        let mut ws = workspace(
+            terraform,
+            &emulator,
+            &config(name, &secrets, &COLLABORATORS),
+        );
         ws.set_env("TF_DATA_DIR", "tf-data");
         ws.run(&["plan"]).expect_failure().expect_output_contains(&[
             "Secret Group Already Exists",

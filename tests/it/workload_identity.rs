@@ -17,7 +17,7 @@ const SESSION_PATH: &str = "/api/svc/v1/x/users/info";
 fn emulator_trusting(issuer: &Issuer) -> (tempfile::TempDir, Emulator) {
     let dir = tempfile::tempdir().unwrap();
     let config = issuer.emulator_config(dir.path());
-    let emulator = Emulator::start_with_config(&config);
+    let emulator = Emulator::builder().config_file(&config).start();
     (dir, emulator)
 }
 
@@ -152,7 +152,7 @@ fn a_client_reading_a_token_file_sends_the_new_token_once_the_file_changes() {
 }
 
 /// A workspace that reaches `emulator` with no credential at all: the tests add a token.
-fn workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
+fn keyless_workspace(terraform: &Terraform, emulator: &Emulator, main_tf: &str) -> Workspace {
     let mut ws = Workspace::with_main(terraform, main_tf);
     ws.set_env("TFY_HOST", &emulator.base_url);
     ws
@@ -191,7 +191,7 @@ fn terraform_applies_with_a_workload_identity_token_and_no_api_key_anywhere() {
     let github = GitHubTokenEndpoint::start(vec![github_token.clone()]);
     for_each_terraform(|terraform| {
         let name = format!("wi-{}", terraform.version.replace('.', "-"));
-        let mut ws = workspace(terraform, &emulator, &group_tf(&name, &[("A", "a")]));
+        let mut ws = keyless_workspace(terraform, &emulator, &group_tf(&name, &[("A", "a")]));
         let trace = ws.trace_log();
         let token = issuer.token(jwt::WORKSPACE);
         let mut tokens = vec![token.clone(), github_token.clone()];
@@ -361,7 +361,7 @@ fn each_refused_token_fails_the_plan_with_its_message_after_one_identity_check()
         ),
     ];
     for_each_terraform(|terraform| {
-        let mut ws = workspace(terraform, &emulator, &group_tf("refused", &[("A", "a")]));
+        let mut ws = keyless_workspace(terraform, &emulator, &group_tf("refused", &[("A", "a")]));
         let trace = ws.trace_log();
         for (token, summary, detail, checks) in &cases {
             ws.set_env("TFC_WORKLOAD_IDENTITY_TOKEN", token);
@@ -431,7 +431,7 @@ async fn a_token_echoed_by_the_server_is_withheld_from_the_error() {
     use crate::support::stub::{Canned, Stub};
 
     let issuer = Issuer::new();
-    let stub = Stub::start().await;
+    let stub = Stub::start();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("token");
     let first = issuer.token(jwt::WORKSPACE);

@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 
 use truefoundry_provider::client::{Collaborator, SecretGroupManifest, SecretUpdate, SecretValue};
 
-use crate::support::chaos::{ADMIN_KEY, Background, ChaosEmulator};
+use crate::support::chaos::{ADMIN_KEY, ChaosEmulator};
 use crate::support::hcl::quote;
-use crate::support::terraform::{Terraform, Workspace, for_each_terraform};
+use crate::support::terraform::{Running, Terraform, Workspace, for_each_terraform};
 
 const LATENCY_MS: &str = "300";
 const TEAMS: usize = 3;
@@ -86,7 +86,7 @@ fn team_config(
 
 /// The group the platform team made, holding its own key: the three teams only add theirs.
 fn create_group(emulator: &ChaosEmulator, name: &str) -> String {
-    let client = emulator.client();
+    let client = emulator.checking_client();
     emulator.block_on(async {
         let manifest = SecretGroupManifest {
             kind: "secret-group".to_owned(),
@@ -116,13 +116,12 @@ fn create_group(emulator: &ChaosEmulator, name: &str) -> String {
 
 /// Applies the three workspaces at the same moment; returns each one's (rc, output).
 fn apply_at_once(workspaces: &[Workspace]) -> Vec<(Option<i32>, String)> {
-    let runs: Vec<Background> = workspaces
+    let runs: Vec<Running> = workspaces
         .iter()
-        .map(|ws| Background::start(ws, &["apply", "-auto-approve"]))
+        .map(|ws| ws.start(&["apply", "-auto-approve"]))
         .collect();
     runs.into_iter()
-        .zip(workspaces)
-        .map(|(run, ws)| run.finish(ws))
+        .map(|run| run.finish().code_and_output())
         .collect()
 }
 
@@ -165,10 +164,10 @@ fn judge(
     figures.applies_failed += runs.iter().filter(|(rc, _)| *rc != Some(0)).count();
     figures.runs_warned += warned.iter().filter(|w| **w).count();
     let puts = emulator
-        .log()
+        .requests()
         .iter()
         .skip(mark)
-        .filter(|line| line.by_provider() && line.secrets_put_group().is_some())
+        .filter(|line| line.by_provider() && line.full_list_put_group().is_some())
         .count();
     figures.puts.push(puts);
     lost
@@ -196,7 +195,7 @@ fn trial(
         .iter()
         .map(|keys| Workspace::with_main(terraform, &team_config(emulator, &group_id, keys)))
         .collect();
-    let mark = emulator.log().len();
+    let mark = emulator.requests().len();
     let runs = apply_at_once(&workspaces);
     let want: Vec<BTreeMap<String, Option<String>>> = first
         .iter()
@@ -235,7 +234,7 @@ fn trial(
             .collect();
         ws.write("main.tf", &team_config(emulator, &group_id, &config));
     }
-    let mark = emulator.log().len();
+    let mark = emulator.requests().len();
     let runs = apply_at_once(&workspaces);
     let lost = judge(emulator, &name, &second, &runs, mark, change);
     if !lost.is_empty() || runs.iter().any(|(rc, _)| *rc != Some(0)) {
@@ -322,7 +321,7 @@ fn a_failed_full_list_put_is_retried_from_a_fresh_listing() {
         let config = team_config(&emulator, &group_id, &keys)
             .replace("api_key = ", "max_retries = 10\n  api_key = ");
         let ws = Workspace::with_main(terraform, &config);
-        let mark = emulator.log().len();
+        let mark = emulator.requests().len();
         ws.apply();
         let held = emulator.server_state()["faulty"].values();
         for (key, value) in &keys {
@@ -330,13 +329,13 @@ fn a_failed_full_list_put_is_retried_from_a_fresh_listing() {
         }
         assert_eq!(held.get(BYSTANDER.0).map(String::as_str), Some(BYSTANDER.1));
         let lines: Vec<_> = emulator
-            .log()
+            .requests()
             .into_iter()
             .skip(mark)
             .filter(|line| line.by_provider())
             .collect();
         let faulted: Vec<usize> = (0..lines.len())
-            .filter(|i| lines[*i].secrets_put_group().is_some() && lines[*i].fault.is_some())
+            .filter(|i| lines[*i].full_list_put_group().is_some() && lines[*i].fault.is_some())
             .collect();
         assert!(
             !faulted.is_empty(),
@@ -345,7 +344,7 @@ fn a_failed_full_list_put_is_retried_from_a_fresh_listing() {
         // Each retry is built from a listing taken after the failed attempt.
         for at in faulted {
             let next_put = (at + 1..lines.len())
-                .find(|i| lines[*i].secrets_put_group().is_some())
+                .find(|i| lines[*i].full_list_put_group().is_some())
                 .expect("the failed PUT is sent again");
             assert!(
                 lines[at + 1..next_put]

@@ -11,11 +11,12 @@ use truefoundry_provider::server::proto::tfplugin6 as pb;
 use truefoundry_provider::value::Value;
 
 use super::responses::{API_KEY_CANARY, prior_state, secrets};
+use crate::support::canaries::{assert_no_canary, assert_no_canary_in_diagnostics};
 use crate::support::hcl::conform;
 use crate::support::stub::{
     Canned, GROUP, GROUP_ID, GROUP_NAME, GROUPS, REQUEST_BODY, STORED_CANARY, Stub,
 };
-use crate::support::tfclient::{Launch, PluginProcess, Terraform, TfClient};
+use crate::support::tfclient::{ImitatedTerraform, Launch, PluginProcess, TfClient};
 
 const SECRET_GROUP: &str = "truefoundry_secret_group";
 const SECRET: &str = "truefoundry_secret";
@@ -50,14 +51,14 @@ fn raw(entries: &[(&str, rmpv::Value)]) -> Option<pb::DynamicValue> {
 
 #[tokio::test]
 async fn canaries_reach_no_diagnostic_and_no_log_line_at_trace() {
-    let stub = Stub::start().await;
+    let stub = Stub::start();
     let process = PluginProcess::start(Launch {
         env: vec![("TF_LOG".into(), "trace".into())],
         ..Launch::default()
     })
     .await
     .unwrap();
-    let mut client: TfClient = process.connect(Terraform::V1_11).await.unwrap();
+    let mut client: TfClient = process.connect(ImitatedTerraform::V1_11).await.unwrap();
     client.get_schema().await.unwrap();
     let mut all = Diagnostics::new();
     let mut paths = Vec::new();
@@ -335,14 +336,7 @@ async fn canaries_reach_no_diagnostic_and_no_log_line_at_trace() {
     );
 
     // Nothing in any diagnostic.
-    for d in all.iter() {
-        for canary in canaries() {
-            assert!(
-                !d.summary.contains(canary) && !d.detail.contains(canary),
-                "a diagnostic quotes {canary}: {d:#?}"
-            );
-        }
-    }
+    assert_no_canary_in_diagnostics(&canaries(), "any answer", &all);
     // Nothing in any log line, at trace level.
     client.shutdown().await.ok();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -352,12 +346,7 @@ async fn canaries_reach_no_diagnostic_and_no_log_line_at_trace() {
         stderr.contains("TrueFoundry API call"),
         "trace logging was not on: {stderr}"
     );
-    for canary in canaries() {
-        assert!(
-            !stderr.contains(canary),
-            "provider stderr holds {canary}:\n{stderr}"
-        );
-    }
+    assert_no_canary(&canaries(), "the provider's stderr", &stderr);
     eprintln!(
         "leaks: {} paths, {} diagnostics and {lines} stderr lines at TF_LOG=trace checked for {} canaries: 0 found",
         paths.len(),

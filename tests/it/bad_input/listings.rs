@@ -14,7 +14,7 @@ use truefoundry_provider::value::Value;
 use crate::support::hcl::conform;
 use crate::support::hostile::{Hostile, Reply, Request, group, plain_answer};
 use crate::support::terraform::{Workspace, for_each_terraform};
-use crate::support::tfclient::{Launch, PluginProcess, Terraform};
+use crate::support::tfclient::{ImitatedTerraform, Launch, PluginProcess};
 
 const ENDLESS_TOTAL: u64 = 1_000_000_000_000_000;
 /// The provider's bound on one listing's items (`client::LIST_MAX_ITEMS`), and so on its pages
@@ -208,7 +208,7 @@ fn peak_rss_kb(pid: u32) -> u64 {
 async fn the_provider_reading_an_endless_listing_stops_with_bounded_memory() {
     let server = Hostile::start(endless);
     let process = PluginProcess::start(Launch::default()).await.unwrap();
-    let mut client = process.connect(Terraform::V1_11).await.unwrap();
+    let mut client = process.connect(ImitatedTerraform::V1_11).await.unwrap();
     client.get_schema().await.unwrap();
     let config = conform(
         &Value::object([

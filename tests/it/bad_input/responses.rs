@@ -12,12 +12,13 @@ use truefoundry_provider::diag::{Diagnostics, Severity};
 use truefoundry_provider::provider::TrueFoundryProvider;
 use truefoundry_provider::value::{Type, Value};
 
+use crate::support::canaries::assert_no_canary_in_diagnostics;
 use crate::support::hcl::conform;
 use crate::support::stub::{
     Canned, GROUP, GROUP_ID, GROUP_NAME, GROUPS, SECRETS, STORED_CANARY, Stub, group_json,
     secret_json,
 };
-use crate::support::tfclient::{Terraform, TfClient};
+use crate::support::tfclient::{ImitatedTerraform, TfClient};
 
 const SECRET_GROUP: &str = "truefoundry_secret_group";
 pub const API_KEY_CANARY: &str = "tfy-CANARY-api-key-8d21";
@@ -30,20 +31,16 @@ fn canaries() -> [&'static str; 4] {
 }
 
 pub fn assert_clean(context: &str, diags: &Diagnostics) {
-    for d in diags.iter() {
-        for canary in canaries() {
-            assert!(
-                !d.summary.contains(canary) && !d.detail.contains(canary),
-                "{context}: a diagnostic quotes {canary}: {d:#?}"
-            );
-        }
-    }
+    assert_no_canary_in_diagnostics(&canaries(), context, diags);
 }
 
 /// The provider configured against `base_url`, with no retries and short timeouts.
 pub async fn provider_client(base_url: &str) -> TfClient {
-    let mut client =
-        TfClient::in_process(Arc::new(TrueFoundryProvider::new()), Terraform::V1_11).await;
+    let mut client = TfClient::in_process(
+        Arc::new(TrueFoundryProvider::new()),
+        ImitatedTerraform::V1_11,
+    )
+    .await;
     client.get_schema().await.unwrap();
     let config = conform(
         &Value::object([
@@ -376,7 +373,7 @@ async fn every_operation(client: &mut TfClient, stub: &Stub, context: &str) -> V
 
 #[tokio::test]
 async fn malformed_responses_are_clear_errors_and_keep_the_state() {
-    let stub = Stub::start().await;
+    let stub = Stub::start();
     let mut client = provider_client(&stub.base_url).await;
 
     // The stub's own answers are well-formed: every operation works.
@@ -443,7 +440,7 @@ async fn malformed_responses_are_clear_errors_and_keep_the_state() {
 
 #[tokio::test]
 async fn a_malformed_answer_to_a_write_keeps_what_the_state_knows() {
-    let stub = Stub::start().await;
+    let stub = Stub::start();
     let mut client = provider_client(&stub.base_url).await;
     let ty = client.resource_type(SECRET_GROUP);
     let prior = prior_state(&ty);

@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
 use tempfile::TempDir;
 use truefoundry_provider::client::{Client, ClientConfig, Secret, SecretValue};
+use truefoundry_provider::emulator::{EmulatorOptions, RunningEmulator};
 
 /// Tenant-admin keys of the two tenants every emulator here has.
 pub const ACME_KEY: &str = "tfy-test-acme-admin";
@@ -19,10 +21,18 @@ pub const GLOBEX_KEY: &str = "tfy-test-globex-admin";
 pub const ACME_VIEWER_KEY: &str = "tfy-test-acme-viewer";
 pub const DEFAULT_INTEGRATION: &str = "internal:aws:aws-1:secret-store:internal-secret-store";
 
+/// The emulator binary, started with [`Emulator::start`] or [`Emulator::builder`]. Its data
+/// directory, request log and port outlive the process: [`Emulator::restart`] starts it again
+/// on the same port, as a server that crashed and came back.
 pub struct Emulator {
-    child: Child,
+    /// `None` between [`Emulator::kill`] and [`Emulator::restart`].
+    child: Option<Child>,
     pub base_url: String,
+    /// The loopback port: free when first started, the same after every restart.
+    pub port: u16,
     dir: TempDir,
+    config: PathBuf,
+    args: Vec<String>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -78,28 +88,38 @@ impl LoggedRequest {
             && (matches!(self.method.as_str(), "PUT" | "DELETE")
                 || (self.method == "POST" && !self.path.ends_with("/v1/secrets")))
     }
+
+    /// A manifest PUT that writes (not a plan's dry run).
+    pub fn is_manifest_put(&self) -> bool {
+        self.method == "PUT" && self.path == "/api/svc/v1/secret-groups" && !self.dry_run
+    }
+
+    /// The id of the group whose full key list this request sends (`PUT
+    /// /v1/secret-groups/{id}`); `None` for any other request.
+    pub fn full_list_put_group(&self) -> Option<&str> {
+        if self.method != "PUT" {
+            return None;
+        }
+        self.path.strip_prefix("/api/svc/v1/secret-groups/")
+    }
+
+    /// `POST /v1/secrets`: a listing of keys, or of the values of keys selected by FQN.
+    pub fn is_secrets_list(&self) -> bool {
+        self.method == "POST" && self.path == "/api/svc/v1/secrets"
+    }
+
+    /// Answered with a success status.
+    pub fn ok(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
 }
 
-/// This suite's configuration with `active_deployments`, in a file of its own (the emulator
-/// reads it once, at start).
-struct ConfigWithDeployments(TempDir);
-
-impl ConfigWithDeployments {
-    fn new(counts: &[(&str, u32)]) -> Self {
-        let mut config = config_json();
-        config["active_deployments"] = counts
-            .iter()
-            .map(|(fqn, count)| ((*fqn).to_owned(), json!(count)))
-            .collect::<serde_json::Map<_, _>>()
-            .into();
-        let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(dir.path().join("emulator.json"), config.to_string()).unwrap();
-        ConfigWithDeployments(dir)
-    }
-
-    fn path(&self) -> PathBuf {
-        self.0.path().join("emulator.json")
-    }
+/// The full-list PUTs among `requests`, in order: each sends one group's whole key list.
+pub fn full_list_puts(requests: &[LoggedRequest]) -> Vec<&LoggedRequest> {
+    requests
+        .iter()
+        .filter(|r| r.full_list_put_group().is_some())
+        .collect()
 }
 
 pub fn config_json() -> Json {
@@ -118,47 +138,58 @@ pub fn config_json() -> Json {
     })
 }
 
-impl Emulator {
-    pub fn start() -> Emulator {
-        Self::start_with(&[])
+/// How an emulator starts: this suite's configuration (tenants acme and globex) unless told
+/// otherwise, an empty data directory unless given a snapshot, and any extra flags.
+#[must_use = "an emulator starts only with `start`"]
+pub struct EmulatorBuilder {
+    config: Json,
+    config_file: Option<PathBuf>,
+    snapshot: Option<PathBuf>,
+    args: Vec<String>,
+}
+
+impl EmulatorBuilder {
+    /// Extra command-line flags (`--variant`, `--fault-…`), kept for restarts.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|arg| (*arg).to_owned()));
+        self
     }
 
-    /// Starts the emulator binary on a free loopback port, with extra command-line arguments.
-    pub fn start_with(extra_args: &[&str]) -> Emulator {
-        Self::launch(extra_args, None, None)
+    /// `config` instead of this suite's configuration.
+    pub fn config(mut self, config: Json) -> Self {
+        self.config = config;
+        self
     }
 
-    /// Starts the emulator with this suite's tenants and `counts` as its `active_deployments`:
-    /// the deployments referencing each secret, by `tfy-secret://` FQN.
-    pub fn start_with_active_deployments(counts: &[(&str, u32)]) -> Emulator {
-        let config = ConfigWithDeployments::new(counts);
-        Self::launch(&[], None, Some(&config.path()))
+    /// The user's configuration file `path` (tenants, integrations, API keys) instead of this
+    /// suite's, as a user would run it.
+    pub fn config_file(mut self, path: &Path) -> Self {
+        self.config_file = Some(path.to_owned());
+        self
     }
 
-    /// A new emulator holding this one's groups (its saved snapshot) whose configuration says
-    /// `counts` deployments use these secrets: as if deployments came to use them in between.
-    pub fn successor_with_active_deployments(&self, counts: &[(&str, u32)]) -> Emulator {
-        let config = ConfigWithDeployments::new(counts);
-        let snapshot = self.dir().join("data").join("state.json");
-        Self::launch(&[], Some(&snapshot), Some(&config.path()))
+    /// `counts` as the configuration's `active_deployments`: the deployments referencing each
+    /// secret, by `tfy-secret://` FQN.
+    pub fn active_deployments(mut self, counts: &[(&str, u32)]) -> Self {
+        self.config["active_deployments"] = counts
+            .iter()
+            .map(|(fqn, count)| ((*fqn).to_owned(), json!(count)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+        self
     }
 
-    /// Starts the emulator with the user's configuration file `config` (tenants, integrations,
-    /// API keys) instead of this suite's tenants acme and globex, as a user would run it.
-    pub fn start_with_config(config: &Path) -> Emulator {
-        Self::launch(&[], None, Some(config))
+    /// A data directory holding `snapshot` (a `state.json` an emulator wrote earlier, with the
+    /// journal beside it), so groups made by an earlier run exist with their ids.
+    pub fn snapshot(mut self, snapshot: &Path) -> Self {
+        self.snapshot = Some(snapshot.to_owned());
+        self
     }
 
-    /// Starts the emulator with its data directory holding `snapshot` (a `state.json` it wrote
-    /// earlier), so groups made by an earlier run exist with their ids.
-    pub fn start_from_snapshot(snapshot: &Path) -> Emulator {
-        Self::launch(&[], Some(snapshot), None)
-    }
-
-    /// Starts the binary; `config` is the configuration file, this suite's own when `None`.
-    fn launch(extra_args: &[&str], snapshot: Option<&Path>, config: Option<&Path>) -> Emulator {
+    /// Starts the binary on a free loopback port.
+    pub fn start(self) -> Emulator {
         let dir = tempfile::tempdir().expect("temp dir");
-        if let Some(snapshot) = snapshot {
+        if let Some(snapshot) = &self.snapshot {
             std::fs::create_dir_all(dir.path().join("data")).unwrap();
             std::fs::copy(snapshot, dir.path().join("data").join("state.json"))
                 .expect("copy the emulator snapshot");
@@ -169,49 +200,128 @@ impl Emulator {
                     .expect("copy the emulator journal");
             }
         }
-        let config = match config {
-            Some(config) => config.to_owned(),
+        let config = match self.config_file {
+            Some(config) => config,
             None => {
                 let own = dir.path().join("emulator.json");
-                std::fs::write(&own, config_json().to_string()).unwrap();
+                std::fs::write(&own, self.config.to_string()).unwrap();
                 own
             }
         };
+        let mut emulator = Emulator {
+            child: None,
+            base_url: String::new(),
+            port: 0,
+            dir,
+            config,
+            args: self.args,
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        };
+        emulator.spawn();
+        emulator
+    }
+}
+
+impl Emulator {
+    /// The emulator with this suite's tenants and nothing else.
+    pub fn start() -> Emulator {
+        Self::builder().start()
+    }
+
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder {
+            config: config_json(),
+            config_file: None,
+            snapshot: None,
+            args: Vec::new(),
+        }
+    }
+
+    /// A new emulator holding this one's groups (its saved snapshot) whose configuration says
+    /// `counts` deployments use these secrets: as if deployments came to use them in between.
+    pub fn successor_with_active_deployments(&self, counts: &[(&str, u32)]) -> Emulator {
+        Self::builder()
+            .snapshot(&self.dir().join("data").join("state.json"))
+            .active_deployments(counts)
+            .start()
+    }
+
+    /// SIGKILL: no chance to flush anything that was not already acknowledged.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again with the same port, configuration, flags, data directory and request log.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// Starts the process, on a free port the first time and on the same port after a kill.
+    fn spawn(&mut self) {
+        // A port closed a moment ago may refuse a new listener briefly: try for a few seconds.
+        let mut said = String::new();
+        for _ in 0..50 {
+            match self.try_spawn() {
+                Ok(()) => return,
+                Err(line) => said = line,
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "the emulator does not start on port {} (its first line: {said:?}; stderr in {})",
+            self.port,
+            self.stderr_path().display()
+        );
+    }
+
+    /// One attempt; `Err` holds what the process printed instead of its address.
+    fn try_spawn(&mut self) -> Result<(), String> {
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.stderr_path())
+            .unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_truefoundry-emulator"))
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(format!("127.0.0.1:{}", self.port))
             .arg("--config")
-            .arg(&config)
+            .arg(&self.config)
             .arg("--request-log")
-            .arg(dir.path().join("requests.log"))
+            .arg(self.log_path())
             .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(extra_args)
+            .arg(self.dir.path().join("data"))
+            .args(&self.args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.path().join("emulator.stderr")).unwrap(),
-            ))
+            .stderr(Stdio::from(stderr))
             .spawn()
             .expect("the emulator binary starts");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("the emulator prints its address");
-        let base_url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line from the emulator: {line:?}"))
-            .to_owned();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        Emulator {
-            child,
-            base_url,
-            dir,
-            runtime,
-        }
+        let _ = BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
+        let Some(base_url) = line.trim().strip_prefix("listening on ").map(str::to_owned) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(line);
+        };
+        let port = base_url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port in the address");
+        assert!(
+            self.port == 0 || self.port == port,
+            "restarted on another port"
+        );
+        self.port = port;
+        self.base_url = base_url;
+        self.child = Some(child);
+        Ok(())
     }
 
     pub fn log_path(&self) -> PathBuf {
@@ -260,6 +370,42 @@ impl Emulator {
             .filter(|r| !r.keys_with_value.is_empty())
             .map(|r| r.keys_with_value)
             .collect()
+    }
+
+    /// Waits until a line after `mark` satisfies `wanted`; `None` after `timeout`.
+    pub fn wait_for(
+        &self,
+        mark: usize,
+        timeout: Duration,
+        wanted: impl Fn(&LoggedRequest) -> bool,
+    ) -> Option<LoggedRequest> {
+        self.wait_for_count(mark, timeout, 1, wanted)
+            .and_then(|found| found.into_iter().next())
+    }
+
+    /// Waits until `count` lines after `mark` satisfy `wanted` and returns them; `None` after
+    /// `timeout`.
+    pub fn wait_for_count(
+        &self,
+        mark: usize,
+        timeout: Duration,
+        count: usize,
+        wanted: impl Fn(&LoggedRequest) -> bool,
+    ) -> Option<Vec<LoggedRequest>> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let found: Vec<LoggedRequest> = self
+                .requests()
+                .into_iter()
+                .skip(mark)
+                .filter(|l| wanted(l))
+                .collect();
+            if found.len() >= count {
+                return Some(found);
+            }
+            thread::sleep(Duration::from_millis(3));
+        }
+        None
     }
 
     /// The id of group `name` of tenant acme, looked up with the tenant admin's key.
@@ -350,17 +496,32 @@ impl Emulator {
         files: &[(&str, &str)],
     ) -> super::terraform::Workspace {
         let mut ws = super::terraform::Workspace::with_files(terraform, files);
+        self.set_provider_env(&mut ws);
+        ws
+    }
+
+    /// Points `ws`'s default provider at this emulator as tenant `acme` (replacing any earlier
+    /// emulator's address and key).
+    pub fn set_provider_env(&self, ws: &mut super::terraform::Workspace) {
         for (key, value) in self.provider_env() {
             ws.set_env(key, value);
         }
-        ws
     }
+}
+
+/// A workspace whose configuration is `main_tf` and whose default provider reaches `emulator` as
+/// tenant `acme`: what most tests here start from.
+pub fn workspace(
+    terraform: &super::terraform::Terraform,
+    emulator: &Emulator,
+    main_tf: &str,
+) -> super::terraform::Workspace {
+    emulator.workspace(terraform, &[("main.tf", main_tf)])
 }
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
@@ -392,4 +553,18 @@ pub async fn seed_group(client: &Client, name: &str, secrets: &[(&str, &str)]) -
         .collect();
     client.set_secrets(&group.id, &body).await.unwrap();
     group.id
+}
+
+/// The emulator as a library, served in-process on a free loopback port: for the tests of the
+/// emulator itself and of the API client, which need no process of their own. Without a request
+/// log in `options`, it logs to a file deleted once opened (the handle stays writable), so tests
+/// neither flood stderr nor leave files behind.
+pub async fn in_process(mut options: EmulatorOptions) -> RunningEmulator {
+    let dir = tempfile::tempdir().expect("temp dir");
+    if options.request_log.is_none() {
+        options.request_log = Some(dir.path().join("requests.log"));
+    }
+    truefoundry_provider::emulator::spawn(options)
+        .await
+        .expect("the emulator starts in-process")
 }

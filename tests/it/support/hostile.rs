@@ -1,7 +1,6 @@
 //! A server that answers at `host` however a test's handler likes: a proxy that echoes, a
-//! gateway that lies, a pager that never ends. Unlike `stub`, it runs on its own runtime, so the
-//! real Terraform CLI (a blocking child process) can be pointed at it, and each answer is
-//! computed from the request (body, `Authorization` header), not canned.
+//! gateway that lies, a pager that never ends. Unlike `stub::Stub`, each answer is computed from
+//! the request (body, `Authorization` header), not canned; it is served by `stub::Server`.
 
 #![allow(dead_code)]
 
@@ -11,6 +10,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
+
+use super::stub::Server;
 
 /// One request as the handler sees it; the path is below `/api/svc`.
 #[derive(Clone, Debug)]
@@ -63,16 +64,11 @@ type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
 pub struct Hostile {
     pub base_url: String,
     seen: Arc<Mutex<Vec<Request>>>,
-    runtime: Option<tokio::runtime::Runtime>,
+    _server: Server,
 }
 
 impl Hostile {
     pub fn start(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Hostile {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("a runtime for the hostile server");
         let seen: Arc<Mutex<Vec<Request>>> = Arc::default();
         let handler: Arc<Handler> = Arc::new(handler);
         let log = seen.clone();
@@ -113,34 +109,17 @@ impl Hostile {
                 }
             },
         );
-        // Bound outside the runtime, so a test already inside one (tokio::test) may start it.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        listener
-            .set_nonblocking(true)
-            .expect("a non-blocking socket");
-        let base_url = format!("http://{}", listener.local_addr().expect("its address"));
-        runtime.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
-            axum::serve(listener, app).await
-        });
+        let server = Server::start(app);
         Hostile {
-            base_url,
+            base_url: server.base_url.clone(),
             seen,
-            runtime: Some(runtime),
+            _server: server,
         }
     }
 
     /// Every request answered so far.
     pub fn requests(&self) -> Vec<Request> {
         self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Hostile {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
     }
 }
 

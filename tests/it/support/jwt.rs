@@ -193,7 +193,7 @@ pub const GITHUB_REQUEST_TOKEN: &str = "gh-request-token-canary-7d1f";
 pub struct GitHubTokenEndpoint {
     pub url: String,
     pub audiences: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    _runtime: tokio::runtime::Runtime,
+    _server: super::stub::Server,
 }
 
 impl GitHubTokenEndpoint {
@@ -217,24 +217,15 @@ impl GitHubTokenEndpoint {
             Ok(axum::Json(json!({"count": 1, "value": token})))
         }
 
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
         let audiences = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
         let app = axum::Router::new()
             .route("/token", axum::routing::get(answer))
             .with_state((tokens, audiences.clone()));
-        runtime.spawn(async move { axum::serve(listener, app).await });
+        let server = super::stub::Server::start(app);
         GitHubTokenEndpoint {
-            url: format!("http://{addr}/token?api-version=2.0"),
+            url: format!("{}/token?api-version=2.0", server.base_url),
             audiences,
-            _runtime: runtime,
+            _server: server,
         }
     }
 }

@@ -101,6 +101,11 @@ impl TlsListener {
         TlsListener { tcp, acceptor }
     }
 
+    /// Handshakes the connections `tcp` accepts.
+    pub fn new(tcp: tokio::net::TcpListener, acceptor: TlsAcceptor) -> TlsListener {
+        TlsListener { tcp, acceptor }
+    }
+
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.tcp

@@ -1,16 +1,88 @@
-//! A scripted HTTP stub of the TrueFoundry API (not the emulator): well-formed answers for one
-//! group `sg-1` by default, and any route overridden with any status and raw body, so tests can
-//! feed the provider's client malformed responses. It records every request it saw.
+//! Test servers on 127.0.0.1. [`Server`] is the one way a test serves HTTP or HTTPS: every stub
+//! here and elsewhere (`hostile`, `jwt`, the client's scripted stub, the release test's site) is
+//! a router handed to it. [`Stub`] is a scripted stand-in for the TrueFoundry API (not the
+//! emulator): well-formed answers for one group `sg-1` by default, and any route overridden with
+//! any status and raw body, so tests can feed the provider's client malformed responses. It
+//! records every request it saw.
 
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
+use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use tokio_rustls::TlsAcceptor;
+
+use super::pki::{Pki, TlsListener};
+
+/// A router served on a free port of 127.0.0.1, over HTTPS when started with a [`Pki`], on a
+/// runtime of its own: a blocking test (the real CLI is a child process) and a `#[tokio::test]`
+/// alike can use it. Handlers may extract `ConnectInfo<SocketAddr>`: the client's end of the
+/// connection over HTTP, a fixed stand-in over HTTPS. It stops when dropped.
+pub struct Server {
+    pub base_url: String,
+    pub addr: SocketAddr,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Server {
+    /// Serves `app` over plain HTTP.
+    pub fn start(app: axum::Router) -> Server {
+        Self::serve(app, None)
+    }
+
+    /// Serves `app` over HTTPS with a certificate `pki`'s CA signed.
+    pub fn start_tls(app: axum::Router, pki: &Pki) -> Server {
+        Self::serve(app, Some(pki.acceptor()))
+    }
+
+    fn serve(app: axum::Router, tls: Option<TlsAcceptor>) -> Server {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for a test server");
+        // Bound outside the runtime, so a test already inside one may start a server.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking socket");
+        let addr = listener.local_addr().expect("its address");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        runtime.spawn(async move {
+            let tcp = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+            match tls {
+                None => {
+                    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+                    axum::serve(tcp, service).await
+                }
+                Some(acceptor) => {
+                    // Only plain TCP serving knows the peer; a fixed address stands in.
+                    let app = app.layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 0))));
+                    axum::serve(TlsListener::new(tcp, acceptor), app).await
+                }
+            }
+        });
+        Server {
+            base_url: format!("{scheme}://{addr}"),
+            addr,
+            runtime: Some(runtime),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
 
 pub const GROUP_ID: &str = "sg-1";
 pub const GROUP_NAME: &str = "payments-acme";
@@ -67,6 +139,8 @@ const HOLD_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 pub struct Stub {
     pub base_url: String,
     state: Arc<Mutex<State>>,
+    /// Serving until the last clone is dropped.
+    _server: Arc<Server>,
 }
 
 pub fn group_json() -> serde_json::Value {
@@ -184,8 +258,8 @@ async fn wait_if_held(state: &Mutex<State>, method: &Method, path: &str) {
 }
 
 impl Stub {
-    /// Serves on a free loopback port inside the current tokio runtime.
-    pub async fn start() -> Stub {
+    /// Serves on a free loopback port.
+    pub fn start() -> Stub {
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
         let app = axum::Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
@@ -215,10 +289,12 @@ impl Stub {
                 response
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Stub { base_url, state }
+        let server = Server::start(app);
+        Stub {
+            base_url: server.base_url.clone(),
+            state,
+            _server: Arc::new(server),
+        }
     }
 
     pub fn answer(&self, method: Method, path: &str, canned: Canned) {

@@ -2,10 +2,13 @@
 //!
 //! Every test that drives Terraform goes through [`Workspace`]: a temporary working directory with
 //! `.tf` files and a generated CLI configuration whose `dev_overrides` point Terraform at our
-//! binary, so no `terraform init`, registry or lock file is involved. [`terraform_binaries`]
-//! yields Terraform 1.0.3 (installed by `scripts/install-terraform`, always run), the
-//! `terraform` on `PATH` and Terraform 1.15.5 (installed by `scripts/install-terraform-1.15`),
-//! each once, so one test covers the oldest, a common and the newest client.
+//! binary, so no `terraform init`, registry or lock file is involved. A command runs in the
+//! foreground ([`Workspace::run`]) or the background ([`Workspace::start`]) through the same
+//! launch: the workspace's environment and timeout, and the version that ran recorded.
+//! [`terraform_binaries`] yields Terraform 1.0.3 (installed by `scripts/install-terraform`,
+//! always run), the `terraform` on `PATH` and Terraform 1.15.5 (installed by
+//! `scripts/install-terraform-1.15`), each once, so one test covers the oldest, a common and the
+//! newest client.
 
 // A toolbox for every real-client test; each test module uses only part of it.
 #![allow(dead_code)]
@@ -14,6 +17,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::fs;
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -24,6 +28,7 @@ use serde_json::Value as Json;
 use tempfile::TempDir;
 
 use super::hcl::quote;
+use super::processes::{provider_processes, socket_dirs_of};
 
 /// The provider's registry address, as configurations name it with `source`.
 pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/truefoundry/truefoundry";
@@ -466,6 +471,19 @@ impl Workspace {
     /// closed after it; without it, standard input is empty.
     #[must_use = "a run that is not checked may have failed unnoticed"]
     pub fn run_with_stdin(&self, args: &[&str], input: Option<&str>) -> Run {
+        self.launch(args, input, Mode::Foreground).finish()
+    }
+
+    /// Starts `terraform <args>` exactly as [`Self::run`] would (same flags, environment and
+    /// timeout) without waiting for it, in a process group of its own so a test can signal the
+    /// whole tree as a terminal's Ctrl-C does; [`Running::finish`] waits for it.
+    #[must_use = "a started run must be finished to see what it did"]
+    pub fn start(&self, args: &[&str]) -> Running {
+        self.launch(args, None, Mode::Background)
+    }
+
+    /// The one way this harness starts Terraform, whether the test waits for it or not.
+    fn launch(&self, args: &[&str], input: Option<&str>, mode: Mode) -> Running {
         let args = with_automation_flags(args);
         let mut command = Command::new(&self.terraform.path);
         command
@@ -480,6 +498,9 @@ impl Workspace {
             .stderr(Stdio::piped());
         clean_environment(&mut command, &self.cli_config);
         command.envs(self.env.iter().map(|(key, value)| (key, value)));
+        if mode == Mode::Background {
+            command.process_group(0);
+        }
 
         record_version_ran(&self.terraform.version);
         let description = format!("{} {}", self.terraform.path.display(), args.join(" "));
@@ -492,15 +513,19 @@ impl Workspace {
                 .write_all(input.as_bytes())
                 .unwrap_or_else(|error| panic!("write the input of `{description}`: {error}"));
         }
-        let (code, stdout, stderr) = wait_with_deadline(child, self.timeout, &description);
-        Run {
-            command: description,
-            dir: self.path().to_owned(),
-            terraform_version: self.terraform.version.clone(),
-            code,
-            stdout,
-            stderr,
-        }
+        Running::collect(
+            child,
+            mode,
+            Run {
+                command: description,
+                dir: self.path().to_owned(),
+                terraform_version: self.terraform.version.clone(),
+                code: None,
+                stdout: String::new(),
+                stderr: String::new(),
+            },
+            self.timeout,
+        )
     }
 
     /// Runs a command that must succeed; panics with the full report otherwise.
@@ -615,45 +640,118 @@ fn with_automation_flags(args: &[&str]) -> Vec<String> {
     full
 }
 
-/// Waits for `child`, reading its output on threads so a chatty process cannot block on a full
-/// pipe; kills it and panics when it outlives `timeout`.
-fn wait_with_deadline(
-    mut child: Child,
+/// Whether the test waits for a command at once or goes on while it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Foreground,
+    /// In a process group of its own, killed whole if the test ends before it does.
+    Background,
+}
+
+/// A Terraform command started and not waited for yet ([`Workspace::start`]). Its output is read
+/// on threads from the start, so a chatty process cannot block on a full pipe.
+pub struct Running {
+    child: Child,
+    mode: Mode,
+    stdout: Option<thread::JoinHandle<Vec<u8>>>,
+    stderr: Option<thread::JoinHandle<Vec<u8>>>,
+    /// What the run will report, all but its exit code and output; taken by `finish`.
+    report: Option<Run>,
+    deadline: Instant,
     timeout: Duration,
-    description: &str,
-) -> (Option<i32>, String, String) {
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let stdout_reader = thread::spawn(move || {
-        let mut text = Vec::new();
-        let _ = stdout.read_to_end(&mut text);
-        text
-    });
-    let stderr_reader = thread::spawn(move || {
-        let mut text = Vec::new();
-        let _ = stderr.read_to_end(&mut text);
-        text
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("poll the terraform process") {
-            break Some(status);
+}
+
+impl Running {
+    fn collect(mut child: Child, mode: Mode, report: Run, timeout: Duration) -> Running {
+        let read_all = |mut stream: Box<dyn Read + Send>| {
+            thread::spawn(move || {
+                let mut text = Vec::new();
+                let _ = stream.read_to_end(&mut text);
+                text
+            })
+        };
+        let stdout = read_all(Box::new(child.stdout.take().expect("piped stdout")));
+        let stderr = read_all(Box::new(child.stderr.take().expect("piped stderr")));
+        Running {
+            child,
+            mode,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+            report: Some(report),
+            deadline: Instant::now() + timeout,
+            timeout,
         }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
+    }
+
+    /// Terraform's process id; in background mode also its process group's.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits until the command ends and returns what it did; kills it and panics with its
+    /// output when it outlives the workspace's timeout (counted from its start).
+    #[must_use = "a run that is not checked may have failed unnoticed"]
+    pub fn finish(mut self) -> Run {
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("poll the terraform process") {
+                break Some(status);
+            }
+            if Instant::now() >= self.deadline {
+                self.kill();
+                break None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        let output = |reader: Option<thread::JoinHandle<Vec<u8>>>| {
+            let bytes = reader.and_then(|r| r.join().ok()).unwrap_or_default();
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        let mut run = self.report.take().expect("a run is finished once");
+        run.stdout = output(self.stdout.take());
+        run.stderr = output(self.stderr.take());
+        match status {
+            Some(status) => {
+                run.code = status.code();
+                run
+            }
+            None => panic!(
+                "`{}` did not finish within {:?} and was killed\n\
+                 --- stdout ---\n{}\n--- stderr ---\n{}",
+                run.command, self.timeout, run.stdout, run.stderr
+            ),
         }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let stdout = String::from_utf8_lossy(&stdout_reader.join().unwrap_or_default()).into_owned();
-    let stderr = String::from_utf8_lossy(&stderr_reader.join().unwrap_or_default()).into_owned();
-    match status {
-        Some(status) => (status.code(), stdout, stderr),
-        None => panic!(
-            "`{description}` did not finish within {timeout:?} and was killed\n\
-             --- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
-        ),
+    }
+
+    /// Ends the command: in background mode its whole process group (Terraform and the
+    /// providers it started), removing the socket directories the killed providers leave.
+    fn kill(&mut self) {
+        match self.mode {
+            Mode::Foreground => {
+                let _ = self.child.kill();
+            }
+            Mode::Background => {
+                let socket_dirs: Vec<PathBuf> = provider_processes(self.child.id())
+                    .into_iter()
+                    .flat_map(socket_dirs_of)
+                    .collect();
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", self.child.id())])
+                    .status();
+                for dir in socket_dirs {
+                    let _ = fs::remove_dir_all(dir);
+                }
+            }
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    /// A test that panics before `finish` must not leave Terraform (and its providers) running.
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(Some(_))) {
+            self.kill();
+        }
     }
 }
 
@@ -668,7 +766,7 @@ pub fn unwrapped(output: &str) -> String {
 }
 
 /// What one Terraform command did. The producers of a run nobody has checked yet ([`Workspace::run`],
-/// [`Workspace::run_with_stdin`], [`PlanOutcome`]) are `#[must_use]`; the helpers that already
+/// [`Workspace::run_with_stdin`], [`Running::finish`], [`PlanOutcome`]) are `#[must_use]`; the helpers that already
 /// asserted the outcome (`apply`, `run_ok`, `expect_failure`, …) return one that may be dropped.
 pub struct Run {
     pub command: String,
@@ -685,6 +783,11 @@ impl Run {
         self.code == Some(0)
     }
 
+    /// The exit code and [`Self::output`], for tests that judge both themselves.
+    pub fn code_and_output(&self) -> (Option<i32>, String) {
+        (self.code, self.output())
+    }
+
     /// Both streams, for looking up a diagnostic wherever this Terraform version printed it.
     pub fn output(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
@@ -693,11 +796,7 @@ impl Run {
     /// The output with Terraform's wrapping and box drawing undone: words separated by one
     /// space, so a sentence can be looked for wherever Terraform broke its lines.
     pub fn flat_output(&self) -> String {
-        self.output()
-            .replace('│', " ")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
+        unwrapped(&self.output())
     }
 
     #[track_caller]

@@ -42,25 +42,25 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// Which Terraform the client imitates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Terraform {
+pub enum ImitatedTerraform {
     /// Protocol 6.0: no client capabilities at all.
     V1_0_3,
     /// Protocol 6.8: capabilities with write-only support.
     V1_11,
 }
 
-impl Terraform {
+impl ImitatedTerraform {
     pub fn version(self) -> &'static str {
         match self {
-            Terraform::V1_0_3 => "1.0.3",
-            Terraform::V1_11 => "1.11.4",
+            ImitatedTerraform::V1_0_3 => "1.0.3",
+            ImitatedTerraform::V1_11 => "1.11.4",
         }
     }
 
     fn capabilities(self) -> Option<pb::ClientCapabilities> {
         match self {
-            Terraform::V1_0_3 => None,
-            Terraform::V1_11 => Some(capabilities_to_proto(ClientCapabilities {
+            ImitatedTerraform::V1_0_3 => None,
+            ImitatedTerraform::V1_11 => Some(capabilities_to_proto(ClientCapabilities {
                 deferral_allowed: false,
                 write_only_attributes_allowed: true,
             })),
@@ -361,7 +361,7 @@ impl PluginProcess {
     }
 
     /// Connects as Terraform does, with the certificate passed at launch.
-    pub async fn connect(&self, terraform: Terraform) -> Result<TfClient, Error> {
+    pub async fn connect(&self, terraform: ImitatedTerraform) -> Result<TfClient, Error> {
         self.connect_with(ClientAuth::Certificate(&self.identity), terraform)
             .await
     }
@@ -369,7 +369,7 @@ impl PluginProcess {
     pub async fn connect_with(
         &self,
         auth: ClientAuth<'_>,
-        terraform: Terraform,
+        terraform: ImitatedTerraform,
     ) -> Result<TfClient, Error> {
         let tls = self
             .line
@@ -399,7 +399,7 @@ impl PluginProcess {
     /// The provider's own process id when it was started `under_shell`.
     pub fn provider_pid_under_shell(&self) -> Option<u32> {
         let shell = self.pid()?;
-        crate::support::chaos::children_named(shell, "terraform-provi")
+        crate::support::processes::children_named(shell, "terraform-provi")
             .first()
             .copied()
     }
@@ -509,12 +509,12 @@ pub struct TfClient {
     pub provider: ProviderClient<Channel>,
     controller: GrpcControllerClient<Channel>,
     channel: Channel,
-    pub terraform: Terraform,
+    pub terraform: ImitatedTerraform,
     types: SchemaTypes,
 }
 
 impl TfClient {
-    fn new(channel: Channel, terraform: Terraform) -> Self {
+    fn new(channel: Channel, terraform: ImitatedTerraform) -> Self {
         TfClient {
             provider: ProviderClient::new(channel.clone())
                 .max_decoding_message_size(MAX_MESSAGE_SIZE)
@@ -528,7 +528,7 @@ impl TfClient {
 
     /// Serves `provider` on a loopback port inside this process and connects to it (no TLS).
     /// The server stops when the test's runtime does.
-    pub async fn in_process(provider: Arc<dyn Provider>, terraform: Terraform) -> Self {
+    pub async fn in_process(provider: Arc<dyn Provider>, terraform: ImitatedTerraform) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let incoming = tokio_stream::StreamExt::map(
