@@ -90,9 +90,17 @@ pub enum Refused {
     Replace,
 }
 
+/// Adds the error for deleting `in_use` keys of `group` (its `tenant:name` or id) at the
+/// resource's `delete_in_use`, the setting that lets them go (Terraform 1.11+ then prints the
+/// resource's address with it).
+pub fn refuse(diags: &mut Diagnostics, group: &str, in_use: &[InUse], when: Refused) {
+    let at_setting = AttributePath::root(DELETE_IN_USE);
+    refuse_at(diags, Some(at_setting), group, in_use, when);
+}
+
 /// Adds the error for deleting `in_use` keys of `group` (its `tenant:name` or id), at `path`
 /// when one applies. Names every key with its count and both ways out.
-pub fn refuse(
+pub fn refuse_at(
     diags: &mut Diagnostics,
     path: Option<AttributePath>,
     group: &str,
@@ -200,7 +208,7 @@ mod tests {
             Refused::Replace,
         ] {
             let mut diags = Diagnostics::new();
-            refuse(&mut diags, None, "acme:pay", &in_use, when);
+            refuse_at(&mut diags, None, "acme:pay", &in_use, when);
             let [diag] = diags.0.as_slice() else {
                 panic!("one diagnostic: {:?}", diags.0)
             };

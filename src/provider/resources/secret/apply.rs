@@ -6,11 +6,10 @@ use std::sync::Arc;
 use super::batch::write_secret;
 use super::model::{Computed, SecretConfig, SecretPrivate, SecretState};
 use crate::client;
-use crate::diag::AttributePath;
 use crate::provider::ProviderContext;
 use crate::provider::errors::api_error;
 use crate::provider::identity::{NotFound, not_visible};
-use crate::provider::remote::in_use::{self, DELETE_IN_USE, Refused};
+use crate::provider::remote::in_use::{self, Refused};
 use crate::provider::remote::secrets::find_secret;
 use crate::server::{ApplyRequest, ApplyResponse};
 use crate::value::Value;
@@ -107,13 +106,7 @@ async fn delete(context: &ProviderContext, request: &ApplyRequest, response: &mu
             // A destroy reads `delete_in_use` from the state: Terraform plans no destroy with us.
             let used = in_use::secrets_in_use(std::slice::from_ref(&secret), |_| true);
             if !used.is_empty() && !in_use::allowed(&request.prior_state) {
-                in_use::refuse(
-                    &mut response.diagnostics,
-                    Some(AttributePath::root(DELETE_IN_USE)),
-                    &label,
-                    &used,
-                    Refused::Destroy,
-                );
+                in_use::refuse(&mut response.diagnostics, &label, &used, Refused::Destroy);
                 return;
             }
             match client.delete_secret(&secret.id, false).await {

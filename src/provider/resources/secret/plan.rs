@@ -88,7 +88,7 @@ fn refuse_replacing_in_use(
     if used.is_empty() || in_use::allowed(&request.prior_state) {
         return;
     }
-    in_use::refuse(
+    in_use::refuse_at(
         &mut response.diagnostics,
         response.requires_replace.first().cloned(),
         &prior.group_label(),

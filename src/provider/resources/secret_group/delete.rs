@@ -3,9 +3,7 @@
 //! destroy with the provider, so this is checked here, when applying.
 
 use super::model::{Group, GroupPrivate, visible_to_as_known};
-use super::schema::attr;
 use crate::client::{self, Client};
-use crate::diag::AttributePath;
 use crate::provider::errors::api_error;
 use crate::provider::identity::{Identity, NotFound, not_visible};
 use crate::provider::remote::in_use::{self, Refused};
@@ -27,7 +25,6 @@ pub async fn delete(
                 if !used.is_empty() {
                     in_use::refuse(
                         &mut response.diagnostics,
-                        Some(AttributePath::root(attr::DELETE_IN_USE)),
                         &prior.label(),
                         &used,
                         Refused::Destroy,

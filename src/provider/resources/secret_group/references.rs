@@ -34,7 +34,6 @@ pub fn check_references(request: &PlanRequest, deleted: &[String], response: &mu
     if !used.is_empty() {
         in_use::refuse(
             &mut response.diagnostics,
-            Some(AttributePath::root(attr::DELETE_IN_USE)),
             &prior.label(),
             &used,
             Refused::Plan,
@@ -137,13 +136,7 @@ fn warn_about_replacement(
         None => response.diagnostics.warning(summary, detail),
     }
     if !used.is_empty() && !in_use::allowed(&request.prior_state) {
-        in_use::refuse(
-            &mut response.diagnostics,
-            Some(AttributePath::root(attr::DELETE_IN_USE)),
-            &label,
-            &used,
-            Refused::Replace,
-        );
+        in_use::refuse(&mut response.diagnostics, &label, &used, Refused::Replace);
     }
 }
 

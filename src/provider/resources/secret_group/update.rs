@@ -9,7 +9,6 @@ use super::refresh::{own_access, values_changed_since_plan};
 use super::schema::attr;
 use super::write::{Refusal, SecretsWrite, changed_keys, secrets_write, writes_secrets};
 use crate::client::{self, Client, SecretUpdate};
-use crate::diag::AttributePath;
 use crate::provider::errors::{api_error, secrets_write_error};
 use crate::provider::identity::{Identity, NotFound, not_visible};
 use crate::provider::remote::in_use::{self, Refused};
@@ -97,7 +96,6 @@ pub async fn update(
         if !used.is_empty() {
             in_use::refuse(
                 &mut response.diagnostics,
-                Some(AttributePath::root(attr::DELETE_IN_USE)),
                 &prior.label(),
                 &used,
                 Refused::Apply,
